@@ -1,0 +1,81 @@
+"""What a trait's ``evaluator:`` string refers to.
+
+* empty or ``push``     — no evaluator: the trait's latest *pushed* result decides it.
+* ``builtin:<name>``    — an evaluator that runs in-process.
+* ``http(s)://...``     — an HTTP evaluator.
+* a path with ``/``     — an executable, relative paths resolved against the config file's folder.
+* a bare name           — an executable looked up in ``evaluatorDirs``, then on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+
+class EvaluatorKind(StrEnum):
+    PUSH = "push"
+    BUILTIN = "builtin"
+    HTTP = "http"
+    COMMAND = "command"
+
+
+BUILTIN_PREFIX = "builtin:"
+
+
+@dataclass(frozen=True)
+class EvaluatorRef:
+    kind: EvaluatorKind
+    target: str  # builtin name, URL, or absolute executable path
+
+
+def classify(ref: str | None) -> EvaluatorKind:
+    """The kind of evaluator ``ref`` names, without touching the file system."""
+    ref = (ref or "").strip()
+    if ref in ("", "push"):
+        return EvaluatorKind.PUSH
+    if ref.startswith(BUILTIN_PREFIX):
+        return EvaluatorKind.BUILTIN
+    if ref.startswith(("http://", "https://")):
+        return EvaluatorKind.HTTP
+    return EvaluatorKind.COMMAND
+
+
+def resolve(ref: str | None, root: Path, evaluator_dirs: Sequence[Path]) -> EvaluatorRef:
+    """Resolve ``ref``; raise ValueError saying where it looked when an executable is not found."""
+    text = (ref or "").strip()
+    kind = classify(text)
+    if kind is EvaluatorKind.PUSH:
+        return EvaluatorRef(kind, "")
+    if kind is EvaluatorKind.BUILTIN:
+        name = text[len(BUILTIN_PREFIX):]
+        if not name:
+            raise ValueError("builtin evaluator name missing: write 'builtin:<name>'")
+        return EvaluatorRef(kind, name)
+    if kind is EvaluatorKind.HTTP:
+        return EvaluatorRef(kind, text)
+    if "/" in text:
+        path = Path(text) if os.path.isabs(text) else root / text
+        _check_executable(path, text)
+        return EvaluatorRef(kind, str(path.resolve()))
+    for folder in evaluator_dirs:
+        candidate = folder / text
+        if candidate.is_file():
+            _check_executable(candidate, text)
+            return EvaluatorRef(kind, str(candidate.resolve()))
+    found = shutil.which(text)
+    if found:
+        return EvaluatorRef(kind, found)
+    looked = ", ".join(str(d) for d in evaluator_dirs) or "no evaluatorDirs"
+    raise ValueError(f"evaluator {text!r} not found (looked in {looked}, then PATH)")
+
+
+def _check_executable(path: Path, text: str) -> None:
+    if not path.is_file():
+        raise ValueError(f"evaluator {text!r} not found: {path} does not exist")
+    if not os.access(path, os.X_OK):
+        raise ValueError(f"evaluator {text!r} is not executable: run chmod +x {path}")

@@ -1,0 +1,367 @@
+"""Load a whole project: ``interlock.yaml``, archetypes, calendars and pipelines, all validated.
+
+Every problem is collected, not just the first; each says its file, line and field path. A
+project that loads has been checked for what the reference only discovered at fire time (or never):
+unknown keys, a trigger block that is missing or does not match ``trigger.type``, missing trigger
+fields, bad durations / times / time zones, duplicate schedules, unknown archetypes and calendars,
+trait keys the archetype does not define, duplicate names across files.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from pydantic.alias_generators import to_camel
+
+from interlock.config import evaluator_refs
+from interlock.config.errors import (
+    ConfigError,
+    ConfigInvalid,
+    did_you_mean,
+    display_name,
+    format_path,
+    from_validation_error,
+)
+from interlock.config.project import (
+    DEFAULT_CONFIG_NAME,
+    ENV_CONFIG,
+    ENV_REDIS_URL,
+    ProjectConfig,
+    Provider,
+    Settings,
+    build_settings,
+)
+from interlock.config.yamlio import Document, YamlError, parse
+from interlock.model import (
+    TRIGGER_BLOCKS,
+    TriggerConfig,
+    TriggerType,
+    AlertType,
+    Archetype,
+    Calendar,
+    PipelineConfig,
+    ReadinessRuleType,
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+YAML_SUFFIXES = (".yaml", ".yml")
+# A config file bigger than this is a mistake (a data file in the wrong folder), not a pipeline.
+MAX_FILE_BYTES = 1_048_576
+
+
+@dataclass
+class Project:
+    """A loaded, validated project."""
+
+    config: ProjectConfig
+    settings: Settings
+    archetypes: dict[str, Archetype] = field(default_factory=dict)
+    pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    calendars: dict[str, Calendar] = field(default_factory=dict)
+    sources: dict[str, Path] = field(default_factory=dict)  # "pipeline:<name>" -> file
+
+    @property
+    def root(self) -> Path:
+        return self.settings.root
+
+    def evaluator_dirs(self) -> list[Path]:
+        return [self.root / d for d in self.config.evaluator_dirs or []]
+
+
+def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path:
+    """``--config PATH``, else ``$INTERLOCK_CONFIG``, else ``./interlock.yaml``."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get(ENV_CONFIG):
+        return Path(env[ENV_CONFIG])
+    return Path.cwd() / DEFAULT_CONFIG_NAME
+
+
+def load_project(
+    config_path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+) -> Project:
+    """Load and validate the project; raise :class:`ConfigInvalid` listing every error."""
+    env = os.environ if env is None else env
+    path = find_config(config_path, env)
+    return _Loading(path, env).run()
+
+
+class _Loading:
+    def __init__(self, path: Path, env: Mapping[str, str]) -> None:
+        self.path = path.absolute()
+        self.env = env
+        self.root = self.path.parent
+        self.errors: list[ConfigError] = []
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def name(self, path: Path) -> str:
+        return display_name(path)
+
+    def error(self, file: Path, message: str, path: tuple[Any, ...] = (), doc: Document | None = None) -> None:
+        line = doc.line_of(path) if doc else None
+        self.errors.append(ConfigError(self.name(file), message, format_path(path), line))
+
+    def read(self, file: Path, what: str) -> Document | None:
+        """Parse ``file``; record an error and return None when it cannot be read as a mapping."""
+        try:
+            if file.stat().st_size > MAX_FILE_BYTES:
+                self.error(file, f"file is larger than {MAX_FILE_BYTES} bytes; is it really a {what}?")
+                return None
+            text = file.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            self.error(file, "file not found")
+            return None
+        except UnicodeDecodeError:
+            self.error(file, "file is not UTF-8 text")
+            return None
+        except OSError as exc:
+            self.error(file, f"cannot read file: {exc.strerror or exc}")
+            return None
+        try:
+            doc = parse(text)
+        except YamlError as exc:
+            self.errors.append(ConfigError(self.name(file), exc.message, line=exc.line))
+            return None
+        if doc.data is None:
+            self.error(file, f"file is empty; expected a {what} mapping")
+            return None
+        if not isinstance(doc.data, dict):
+            self.error(file, f"expected a {what} mapping at the top level, got {type(doc.data).__name__}")
+            return None
+        return doc
+
+    def validate(self, model: type[M], file: Path, doc: Document) -> M | None:
+        try:
+            return model.model_validate(doc.data)
+        except ValidationError as exc:
+            self.errors.extend(from_validation_error(exc, model, self.name(file), doc))
+            return None
+
+    def yaml_files(self, key: str, index: int, folder: str) -> Iterator[Path]:
+        """YAML files of one configured folder, in name order; a missing folder is an error."""
+        directory = self.root / folder
+        if not directory.is_dir():
+            what = "does not exist" if not directory.exists() else "is not a directory"
+            self.error(self.path, f"directory {str(directory)!r} {what}", (key, index), self.doc)
+            return
+        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
+            if entry.is_file() and entry.name.endswith(YAML_SUFFIXES):
+                yield entry
+
+    # -- the steps --------------------------------------------------------------------------------
+
+    def run(self) -> Project:
+        if not self.path.is_file():
+            hint = "run 'interlock init DIR' to create a project, or pass --config PATH"
+            what = "is a directory" if self.path.is_dir() else "not found"
+            raise ConfigInvalid([ConfigError(self.name(self.path), f"config file {what}; {hint}")])
+        doc = self.read(self.path, "project configuration")
+        config = self.validate(ProjectConfig, self.path, doc) if doc else None
+        if config is None or doc is None:
+            raise ConfigInvalid(self.errors)
+        self.doc = doc
+        self.check_project(config)
+        settings = build_settings(config, self.path, self.env)
+        project = Project(config=config, settings=settings)
+        self.load_archetypes(project)
+        self.load_calendars(project)
+        self.load_pipelines(project)
+        if self.errors:
+            raise ConfigInvalid(_by_file_and_line(self.errors))
+        return project
+
+    def check_project(self, config: ProjectConfig) -> None:
+        doc = self.doc
+        if config.provider is Provider.REDIS and config.redis is None and not self.env.get(ENV_REDIS_URL):
+            self.error(self.path, f"required when provider is redis (or set {ENV_REDIS_URL})", ("redis",), doc)
+        if config.provider is Provider.DYNAMODB and config.dynamodb is None:
+            self.error(self.path, "required when provider is dynamodb", ("dynamodb",), doc)
+        required = {
+            AlertType.WEBHOOK: "url",
+            AlertType.FILE: "path",
+            AlertType.SNS: "topicArn",
+            AlertType.S3: "bucketName",
+        }
+        for i, alert in enumerate(config.alerts or []):
+            key = required.get(alert.type)
+            if key and not alert.to_json().get(key):
+                self.error(self.path, f"required for a {alert.type} sink", ("alerts", i, key), doc)
+            if alert.type is AlertType.WEBHOOK and alert.url and not alert.url.startswith(("http://", "https://")):
+                self.error(self.path, "must be an http:// or https:// URL", ("alerts", i, "url"), doc)
+
+    def load_archetypes(self, project: Project) -> None:
+        seen: dict[str, Path] = {}
+        for i, folder in enumerate(project.config.archetype_dirs):
+            for file in self.yaml_files("archetypeDirs", i, folder):
+                doc = self.read(file, "archetype")
+                archetype = self.validate(Archetype, file, doc) if doc else None
+                if archetype is None or doc is None:
+                    continue
+                if not self.check_archetype(archetype, file, doc):
+                    continue
+                if archetype.name in seen:
+                    self.error(file, f"archetype {archetype.name!r} is already defined in "
+                               f"{self.name(seen[archetype.name])}", ("name",), doc)
+                    continue
+                seen[archetype.name] = file
+                project.archetypes[archetype.name] = archetype
+                project.sources[f"archetype:{archetype.name}"] = file
+
+    def check_archetype(self, archetype: Archetype, file: Path, doc: Document) -> bool:
+        ok = True
+        types: set[str] = set()
+        for key, traits in (("requiredTraits", archetype.required_traits),
+                            ("optionalTraits", archetype.optional_traits or [])):
+            for i, trait in enumerate(traits):
+                if trait.type in types:
+                    self.error(file, f"duplicate trait type {trait.type!r}", (key, i, "type"), doc)
+                    ok = False
+                types.add(trait.type)
+        rule = archetype.readiness_rule
+        params = dict(rule.parameters or {})
+        path = ("readinessRule", "parameters")
+        if rule.type is ReadinessRuleType.MAJORITY_PASS:
+            unknown = sorted(set(params) - {"threshold"})
+            for name in unknown:
+                self.error(file, f"unknown parameter{did_you_mean(name, ['threshold'])}", (*path, name), doc)
+                ok = False
+            if "threshold" in params:
+                problem = threshold_problem(params["threshold"], len(archetype.required_traits))
+                if problem:
+                    self.error(file, problem, (*path, "threshold"), doc)
+                    ok = False
+        elif params:
+            self.error(file, f"{rule.type} takes no parameters", path, doc)
+            ok = False
+        return ok
+
+    def load_calendars(self, project: Project) -> None:
+        seen: dict[str, Path] = {}
+        for i, folder in enumerate(project.config.calendar_dirs or []):
+            for file in self.yaml_files("calendarDirs", i, folder):
+                doc = self.read(file, "calendar")
+                calendar = self.validate(Calendar, file, doc) if doc else None
+                if calendar is None or doc is None:
+                    continue
+                if calendar.name in seen:
+                    self.error(file, f"calendar {calendar.name!r} is already defined in "
+                               f"{self.name(seen[calendar.name])}", ("name",), doc)
+                    continue
+                seen[calendar.name] = file
+                project.calendars[calendar.name] = calendar
+
+    def load_pipelines(self, project: Project) -> None:
+        seen: dict[str, Path] = {}
+        for i, folder in enumerate(project.config.pipeline_dirs):
+            for file in self.yaml_files("pipelineDirs", i, folder):
+                doc = self.read(file, "pipeline")
+                pipeline = self.validate(PipelineConfig, file, doc) if doc else None
+                problems = check_pipeline(doc.data, project) if doc else []
+                for path, message in problems:
+                    self.error(file, message, path, doc)
+                if pipeline is None or doc is None or problems:
+                    continue
+                if pipeline.name in seen:
+                    self.error(file, f"pipeline {pipeline.name!r} is already defined in "
+                               f"{self.name(seen[pipeline.name])}", ("name",), doc)
+                    continue
+                seen[pipeline.name] = file
+                project.pipelines[pipeline.name] = pipeline
+                project.sources[f"pipeline:{pipeline.name}"] = file
+
+
+def _by_file_and_line(errors: list[ConfigError]) -> list[ConfigError]:
+    """Files in the order they were read, each file's errors top to bottom."""
+    order: dict[str, int] = {}
+    for e in errors:
+        order.setdefault(e.file, len(order))
+    return sorted(errors, key=lambda e: (order[e.file], e.line or 0))
+
+
+def threshold_problem(value: Any, required: int) -> str | None:
+    """Why a majority-pass ``threshold`` is unusable, or None when it is a whole number 1..n."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return f"must be a whole number of required traits (1..{required}), got {value!r}"
+    if value != int(value):
+        return f"must be a whole number of required traits (1..{required}), got {value}"
+    if not 1 <= int(value) <= required:
+        return f"must be between 1 and {required} (the number of required traits), got {int(value)}"
+    return None
+
+
+def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tuple[Any, ...], str]]:
+    """Checks that need more than one field, or other files: (field path, message) pairs.
+
+    Works on the raw mapping (as read from YAML or JSON), so it runs — and reports — even when the
+    field-level validation of the same pipeline failed. Wrong types are left to that validation.
+    Shared by file loading and API registration, so both accept and reject the same things.
+    """
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    archetype_name = data.get("archetype")
+    archetype = project.archetypes.get(archetype_name) if isinstance(archetype_name, str) else None
+    if isinstance(archetype_name, str) and archetype_name and archetype is None:
+        hint = did_you_mean(archetype_name, project.archetypes)
+        known = ", ".join(sorted(project.archetypes)) or "none loaded"
+        problems.append((("archetype",), f"unknown archetype {archetype_name!r}{hint} (known: {known})"))
+    traits = data.get("traits")
+    for trait_type, trait in (traits.items() if isinstance(traits, dict) else []):
+        if archetype is not None and trait_type not in archetype.trait_types():
+            hint = did_you_mean(str(trait_type), archetype.trait_types())
+            problems.append((("traits", trait_type),
+                             f"trait not defined by archetype {archetype.name!r}{hint}; "
+                             f"it defines: {', '.join(archetype.trait_types())}"))
+        evaluator = trait.get("evaluator") if isinstance(trait, dict) else None
+        if isinstance(evaluator, str) and evaluator:
+            try:
+                evaluator_refs.resolve(evaluator, project.root, project.evaluator_dirs())
+            except ValueError as exc:
+                problems.append((("traits", trait_type, "evaluator"), str(exc)))
+    problems.extend(_trigger_problems(data.get("trigger")))
+    schedules = data.get("schedules")
+    seen: dict[str, int] = {}
+    for i, schedule in enumerate(schedules if isinstance(schedules, list) else []):
+        name = schedule.get("name") if isinstance(schedule, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in seen:
+            problems.append((("schedules", i, "name"),
+                             f"duplicate schedule name {name!r} (first at schedules[{seen[name]}])"))
+        seen.setdefault(name, i)
+    exclusions = data.get("exclusions")
+    calendar = exclusions.get("calendar") if isinstance(exclusions, dict) else None
+    if isinstance(calendar, str) and calendar not in project.calendars:
+        hint = did_you_mean(calendar, project.calendars)
+        known = ", ".join(sorted(project.calendars)) or "none loaded"
+        problems.append((("exclusions", "calendar"), f"unknown calendar {calendar!r}{hint} (known: {known})"))
+    return problems
+
+
+def _trigger_problems(trigger: Any) -> list[tuple[tuple[Any, ...], str]]:
+    """The block named by ``trigger.type`` must be there, and no other block may be."""
+    if not isinstance(trigger, dict):
+        return []
+    try:
+        kind = TriggerType(trigger.get("type"))
+    except ValueError:
+        return []
+    normal = TriggerConfig.normalise(trigger)  # shorthand and flat legacy forms hoisted
+    key = TRIGGER_BLOCKS[kind][1]
+    problems: list[tuple[tuple[Any, ...], str]] = []
+    for other, (_, other_key, _) in TRIGGER_BLOCKS.items():
+        spelled = [k for k in (other_key, to_camel(other_key)) if normal.get(k) is not None]
+        if other is not kind and spelled:
+            problems.append((("trigger", spelled[0]),
+                             f"block does not match trigger.type {kind.value!r} "
+                             f"(set type: {other.value}, or rename the block to {key!r})"))
+    if normal.get(key) is None and normal.get(to_camel(key)) is None:
+        problems.append((("trigger", key), f"required for trigger type {kind.value!r}"))
+    return problems

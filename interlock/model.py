@@ -1,0 +1,586 @@
+"""The domain: enumerations, configuration types and the records Interlock stores.
+
+One spelling everywhere: the keys a pipeline file uses in YAML are the keys the API and the store
+use in JSON. Top-level fields are camelCase (``maxAttempts``); the trigger variant blocks keep the
+reference's snake_case (``trigger.airflow.dag_id``, ``trigger.emr_serverless``). The reference's
+camelCase JSON spelling of those blocks (``dagId``, ``emrServerless``) is still *accepted* on input
+so existing clients keep working, but it is never written.
+
+Configuration models reject unknown keys (a typo must not silently disable a setting); stored
+records ignore them, so a newer writer does not break an older reader.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from interlock import timeutil
+
+# --------------------------------------------------------------------------------------------------
+# Enumerations (spec A §1). Values are the reference's, case-sensitive.
+
+
+class TraitStatus(StrEnum):
+    PASS = "PASS"
+    FAIL = "FAIL"
+    ERROR = "ERROR"
+    STALE = "STALE"
+
+
+class ReadinessStatus(StrEnum):
+    READY = "READY"
+    NOT_READY = "NOT_READY"
+
+
+class RunStatus(StrEnum):
+    PENDING = "PENDING"
+    TRIGGERING = "TRIGGERING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    COMPLETED_MONITORING = "COMPLETED_MONITORING"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class ReadinessRuleType(StrEnum):
+    ALL_REQUIRED_PASS = "all-required-pass"
+    MAJORITY_PASS = "majority-pass"
+
+
+class TriggerType(StrEnum):
+    HTTP = "http"
+    COMMAND = "command"
+    AIRFLOW = "airflow"
+    GLUE = "glue"
+    EMR = "emr"
+    EMR_SERVERLESS = "emr-serverless"
+    DATABRICKS = "databricks"
+    STEP_FUNCTION = "step-function"
+
+
+class AlertType(StrEnum):
+    CONSOLE = "console"
+    WEBHOOK = "webhook"
+    FILE = "file"
+    SNS = "sns"
+    S3 = "s3"
+
+
+class AlertLevel(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class FailureCategory(StrEnum):
+    TRANSIENT = "TRANSIENT"
+    PERMANENT = "PERMANENT"
+    TIMEOUT = "TIMEOUT"
+    EVALUATOR_CRASH = "EVALUATOR_CRASH"
+
+
+class EventKind(StrEnum):
+    TRAIT_EVALUATED = "TRAIT_EVALUATED"
+    READINESS_CHECKED = "READINESS_CHECKED"
+    READINESS_CACHE_CHECKED = "READINESS_CACHE_CHECKED"
+    RUN_STATE_CHANGED = "RUN_STATE_CHANGED"
+    TRIGGER_FIRED = "TRIGGER_FIRED"
+    TRIGGER_FAILED = "TRIGGER_FAILED"
+    CALLBACK_RECEIVED = "CALLBACK_RECEIVED"
+    RETRY_SCHEDULED = "RETRY_SCHEDULED"
+    RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
+    SLA_BREACHED = "SLA_BREACHED"
+    WATCHER_EVALUATION = "WATCHER_EVALUATION"
+    TRAIT_PUSHED = "TRAIT_PUSHED"
+    RERUN_REQUESTED = "RERUN_REQUESTED"
+    RERUN_COMPLETED = "RERUN_COMPLETED"
+    MONITORING_STARTED = "MONITORING_STARTED"
+    MONITORING_DRIFT_DETECTED = "MONITORING_DRIFT_DETECTED"
+    MONITORING_COMPLETED = "MONITORING_COMPLETED"
+    SCHEDULE_MISSED = "SCHEDULE_MISSED"
+    RUN_STUCK = "RUN_STUCK"
+    WATCHDOG_RETRIGGER = "WATCHDOG_RETRIGGER"
+    PIPELINE_COMPLETED = "PIPELINE_COMPLETED"
+    PIPELINE_FAILED = "PIPELINE_FAILED"
+    CIRCUIT_BREAKER_TRIPPED = "CIRCUIT_BREAKER_TRIPPED"
+    DATA_QUARANTINED = "DATA_QUARANTINED"
+
+
+class SessionStatus(StrEnum):
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+TERMINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+
+DEFAULT_SCHEDULE = "daily"
+"""The schedule id of a pipeline that declares no schedules."""
+
+PIPELINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$"
+
+# --------------------------------------------------------------------------------------------------
+# Value types with their grammar checked where they are parsed, so errors carry the field path.
+
+
+def _duration(value: str) -> str:
+    timeutil.parse_duration(value)
+    return value
+
+
+def _positive_duration(value: str) -> str:
+    if timeutil.parse_duration(value).total_seconds() <= 0:
+        raise ValueError(f"duration {value!r} must be greater than zero")
+    return value
+
+
+def _time_of_day(value: str) -> str:
+    timeutil.parse_time_of_day(value)
+    return value
+
+
+def _deadline(value: str) -> str:
+    timeutil.parse_deadline(value)
+    return value
+
+
+def _timezone(value: str) -> str:
+    timeutil.zone(value)
+    return value
+
+
+def _iso_date(value: Any) -> Any:
+    # An unquoted 2025-12-25 is still text here (our YAML loader follows YAML 1.2: no timestamps).
+    if isinstance(value, str):
+        timeutil.parse_date(value)
+    return value
+
+
+def _weekday(value: Any) -> Any:
+    if isinstance(value, str) and value.lower() not in timeutil.WEEKDAYS:
+        raise ValueError(f"unknown weekday {value!r}: expected one of {', '.join(timeutil.WEEKDAYS)}")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
+TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
+Deadline = Annotated[str, AfterValidator(_deadline)]
+TimeZoneName = Annotated[str, AfterValidator(_timezone)]
+IsoDate = Annotated[str, BeforeValidator(_iso_date)]
+Weekday = Annotated[str, BeforeValidator(_weekday)]
+Seconds = Annotated[StrictInt, Field(ge=0)]
+PipelineName = Annotated[str, Field(pattern=PIPELINE_NAME_PATTERN, min_length=2, max_length=255)]
+
+
+class ConfigModel(BaseModel):
+    """Base of everything read from YAML: camelCase keys, unknown keys rejected."""
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, alias_generator=to_camel, validate_default=False
+    )
+
+    def to_json(self) -> dict[str, Any]:
+        """The canonical JSON form (the same keys as YAML), empty fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class VariantModel(ConfigModel):
+    """Trigger variant blocks keep the reference's snake_case keys."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=None)
+
+
+def _both(snake: str, camel: str, **kwargs: Any) -> Any:
+    """A field spelled ``snake`` in YAML and JSON that also accepts the reference's JSON ``camel``."""
+    return Field(validation_alias=AliasChoices(snake, camel), serialization_alias=snake, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------------
+# Configuration-side types (spec A §2).
+
+
+class TraitConfig(ConfigModel):
+    """A pipeline's override of one archetype trait."""
+
+    evaluator: str | None = None
+    config: dict[str, Any] | None = None
+    ttl: Seconds | None = None
+    timeout: Seconds | None = None
+
+
+class HttpTrigger(VariantModel):
+    method: str = "POST"
+    url: str
+    headers: dict[str, str] | None = None
+    body: str | None = None
+    timeout: Seconds | None = None
+
+
+class CommandTrigger(VariantModel):
+    command: str = Field(min_length=1)
+
+
+class AirflowTrigger(VariantModel):
+    url: str = Field(min_length=1)
+    dag_id: str = _both("dag_id", "dagId")
+    headers: dict[str, str] | None = None
+    body: str | None = None
+    timeout: Seconds | None = None
+
+
+class GlueTrigger(VariantModel):
+    job_name: str = _both("job_name", "jobName")
+    arguments: dict[str, str] | None = None
+
+
+class EmrTrigger(VariantModel):
+    cluster_id: str = _both("cluster_id", "clusterId")
+    step_name: str = _both("step_name", "stepName")
+    command: str
+    arguments: dict[str, str] | None = None
+
+
+class EmrServerlessTrigger(VariantModel):
+    application_id: str = _both("application_id", "applicationId")
+    job_name: str = _both("job_name", "jobName")
+    arguments: dict[str, str] | None = None
+
+
+class StepFunctionTrigger(VariantModel):
+    state_machine_arn: str = _both("state_machine_arn", "stateMachineArn")
+    arguments: dict[str, str] | None = None
+
+
+class DatabricksTrigger(VariantModel):
+    workspace_url: str = _both("workspace_url", "workspaceUrl")
+    job_id: str = _both("job_id", "jobId")
+    headers: dict[str, str] | None = None
+    arguments: dict[str, str] | None = None
+
+
+# trigger.type -> (attribute on TriggerConfig, key in YAML/JSON, block model)
+TRIGGER_BLOCKS: dict[TriggerType, tuple[str, str, type[VariantModel]]] = {
+    TriggerType.HTTP: ("http", "http", HttpTrigger),
+    TriggerType.COMMAND: ("command", "command", CommandTrigger),
+    TriggerType.AIRFLOW: ("airflow", "airflow", AirflowTrigger),
+    TriggerType.GLUE: ("glue", "glue", GlueTrigger),
+    TriggerType.EMR: ("emr", "emr", EmrTrigger),
+    TriggerType.EMR_SERVERLESS: ("emr_serverless", "emr_serverless", EmrServerlessTrigger),
+    TriggerType.STEP_FUNCTION: ("step_function", "step_function", StepFunctionTrigger),
+    TriggerType.DATABRICKS: ("databricks", "databricks", DatabricksTrigger),
+}
+_BLOCK_KEYS = {"http", "command", "airflow", "glue", "emr", "databricks", "emr_serverless",
+               "emrServerless", "step_function", "stepFunction"}
+
+
+class TriggerConfig(ConfigModel):
+    """How to start a pipeline's job: ``type`` plus the block named after it."""
+
+    type: TriggerType
+    poll_interval: PositiveDuration | None = None
+    http: HttpTrigger | None = None
+    command: CommandTrigger | None = None
+    airflow: AirflowTrigger | None = None
+    glue: GlueTrigger | None = None
+    emr: EmrTrigger | None = None
+    emr_serverless: EmrServerlessTrigger | None = _both("emr_serverless", "emrServerless", default=None)
+    step_function: StepFunctionTrigger | None = _both("step_function", "stepFunction", default=None)
+    databricks: DatabricksTrigger | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def normalise(cls, data: Any) -> Any:
+        """Accept the reference's shorthands: ``command: "echo hi"`` and a flat legacy block.
+
+        ``interlock init`` in the reference wrote ``command: "<string>"``, and its demo scripts
+        sent ``{"type": "http", "url": ...}``; both are hoisted into the variant block. Only keys
+        the variant knows are hoisted, so a typo still fails as an unknown key of ``trigger``.
+        """
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if isinstance(data.get("command"), str):
+            data["command"] = {"command": data["command"]}
+        try:
+            kind = TriggerType(data.get("type"))
+        except ValueError:
+            return data
+        _, key, block = TRIGGER_BLOCKS[kind]
+        if data.get(key) is None and not (key == "emr_serverless" and "emrServerless" in data) and not (
+            key == "step_function" and "stepFunction" in data
+        ):
+            known = _variant_keys(block)
+            flat = {k: v for k, v in data.items() if k in known and k not in {"type", *_BLOCK_KEYS}}
+            if flat:
+                for k in flat:
+                    del data[k]
+                data[key] = flat
+        return data
+
+    def block(self) -> VariantModel | None:
+        """The variant block that matches ``type`` (None when it is missing)."""
+        attr = TRIGGER_BLOCKS[self.type][0]
+        value: VariantModel | None = getattr(self, attr)
+        return value
+
+
+def _variant_keys(block: type[VariantModel]) -> set[str]:
+    keys: set[str] = set()
+    for name, field in block.model_fields.items():
+        keys.add(name)
+        if isinstance(field.validation_alias, AliasChoices):
+            keys.update(c for c in field.validation_alias.choices if isinstance(c, str))
+    return keys
+
+
+class RetryPolicy(ConfigModel):
+    """Automatic retry of a failed trigger. Each absent field takes its default."""
+
+    max_attempts: StrictInt = Field(default=3, ge=1, le=100)
+    backoff_seconds: StrictInt = Field(default=30, ge=0, le=3600)
+    backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
+    retryable_failures: list[FailureCategory] | None = None
+
+
+class SLAConfig(ConfigModel):
+    evaluation_deadline: Deadline | None = None
+    completion_deadline: Deadline | None = None
+    timezone: TimeZoneName | None = None
+    validation_timeout: PositiveDuration | None = None
+    at_risk_lead_time: PositiveDuration | None = None
+
+
+class ScheduleConfig(ConfigModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
+    after: TimeOfDay | None = None
+    deadline: TimeOfDay | None = None
+    timezone: TimeZoneName | None = None
+
+
+class MonitoringConfig(ConfigModel):
+    enabled: bool = False
+    duration: PositiveDuration | None = None
+
+
+class PipelineWatchConfig(ConfigModel):
+    interval: PositiveDuration | None = None
+    enabled: bool | None = None
+    monitoring: MonitoringConfig | None = None
+
+
+class ExclusionConfig(ConfigModel):
+    calendar: str | None = None
+    days: list[Weekday] | None = None
+    dates: list[IsoDate] | None = None
+
+
+class Calendar(ConfigModel):
+    name: str = Field(min_length=1)
+    days: list[Weekday] | None = None
+    dates: list[IsoDate] | None = None
+
+
+class CascadeConfig(ConfigModel):
+    delay_between: Duration | None = None
+
+
+class QuarantineConfig(ConfigModel):
+    blocking: bool = False
+
+
+class PipelineConfig(ConfigModel):
+    """One registered pipeline (a file under ``pipelineDirs``, or an API registration)."""
+
+    name: PipelineName
+    archetype: str = Field(min_length=1)
+    tier: StrictInt | None = Field(default=None, ge=0, le=9)
+    traits: dict[str, TraitConfig | None] | None = None
+    trigger: TriggerConfig | None = None
+    retry: RetryPolicy | None = None
+    sla: SLAConfig | None = None
+    watch: PipelineWatchConfig | None = None
+    schedules: list[ScheduleConfig] | None = None
+    exclusions: ExclusionConfig | None = None
+    cascade: CascadeConfig | None = None
+    quarantine: QuarantineConfig | None = None
+
+    def schedule_list(self) -> list[ScheduleConfig]:
+        """The pipeline's schedules; a pipeline that declares none has one, ``daily``."""
+        return list(self.schedules) if self.schedules else [ScheduleConfig(name=DEFAULT_SCHEDULE)]
+
+    def upstreams(self) -> list[str]:
+        """Pipelines named as ``upstreamPipeline`` in this pipeline's trait configs (for cascade)."""
+        found: list[str] = []
+        for trait in (self.traits or {}).values():
+            upstream = (trait.config or {}).get("upstreamPipeline") if trait else None
+            if isinstance(upstream, str) and upstream not in found:
+                found.append(upstream)
+        return found
+
+
+class TraitDefinition(ConfigModel):
+    type: str = Field(min_length=1)
+    description: str | None = None
+    default_config: dict[str, Any] | None = None
+    default_ttl: Seconds | None = None
+    default_timeout: Seconds | None = None
+
+
+class ReadinessRule(ConfigModel):
+    type: ReadinessRuleType
+    parameters: dict[str, Any] | None = None
+
+
+class Archetype(ConfigModel):
+    """A reusable template of traits and the rule that decides readiness over them."""
+
+    name: str = Field(min_length=1)
+    required_traits: list[TraitDefinition] = Field(min_length=1)
+    optional_traits: list[TraitDefinition] | None = None
+    readiness_rule: ReadinessRule
+
+    def trait_types(self) -> list[str]:
+        return [t.type for t in self.required_traits] + [t.type for t in self.optional_traits or []]
+
+
+class AlertConfig(ConfigModel):
+    """One alert sink of ``interlock.yaml`` ``alerts:``."""
+
+    type: AlertType
+    url: str | None = None
+    path: str | None = None
+    topic_arn: str | None = None
+    bucket_name: str | None = None
+    prefix: str | None = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Records (spec A §3): JSON in the store and the API. Unknown keys are ignored on read.
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, alias_generator=to_camel)
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+class ResolvedTrait(Record):
+    """One trait after the archetype x pipeline merge (spec A §5)."""
+
+    type: str
+    description: str = ""
+    required: bool
+    evaluator: str = ""
+    config: dict[str, Any] = Field(default_factory=dict)
+    ttl: int = 0
+    timeout: int = 0
+
+
+class TraitEvaluation(Record):
+    pipeline_id: str
+    trait_type: str
+    status: TraitStatus
+    value: dict[str, Any] | None = None
+    reason: str | None = None
+    failure_category: FailureCategory | None = None
+    evaluated_at: datetime
+    expires_at: datetime | None = None
+    duration_ms: float | None = None
+    source: str | None = None  # "evaluator" or "push": kept apart in the store
+
+
+class ReadinessResult(Record):
+    pipeline_id: str
+    status: ReadinessStatus
+    traits: list[TraitEvaluation] = Field(default_factory=list)
+    blocking: list[str] = Field(default_factory=list)
+    failing: list[str] = Field(default_factory=list)
+    evaluated_at: datetime
+
+
+class RunState(Record):
+    run_id: str
+    pipeline_id: str
+    status: RunStatus
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Event(Record):
+    kind: EventKind
+    pipeline_id: str
+    run_id: str | None = None
+    trait_type: str | None = None
+    status: str | None = None
+    message: str | None = None
+    details: dict[str, Any] | None = None
+    timestamp: datetime
+
+
+class RetryAttempt(Record):
+    attempt: int
+    status: RunStatus
+    run_id: str
+    failure_message: str | None = None
+    failure_category: FailureCategory | None = None
+    started_at: datetime
+    completed_at: datetime | None = None
+
+
+class RunLogEntry(Record):
+    pipeline_id: str
+    date: str
+    schedule_id: str = DEFAULT_SCHEDULE
+    status: RunStatus
+    attempt_number: int
+    run_id: str
+    failure_message: str | None = None
+    failure_category: FailureCategory | None = None
+    alert_sent: bool = False
+    retry_history: list[RetryAttempt] | None = None
+    started_at: datetime
+    completed_at: datetime | None = None
+    updated_at: datetime
+
+
+class RerunRecord(Record):
+    rerun_id: str
+    pipeline_id: str
+    original_date: str
+    original_run_id: str | None = None
+    reason: str
+    description: str | None = None
+    status: RunStatus
+    rerun_run_id: str | None = None
+    requested_at: datetime
+    completed_at: datetime | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Alert(Record):
+    alert_id: str | None = None
+    level: AlertLevel
+    alert_type: str | None = None
+    pipeline_id: str | None = None
+    trait_type: str | None = None
+    message: str
+    details: dict[str, Any] | None = None
+    timestamp: datetime
