@@ -76,7 +76,7 @@ def validate(obj: Context, as_json: bool) -> None:
             emit_json({"valid": False, "errors": [e.to_json() for e in exc.errors]})
             sys.exit(EXIT_BAD_INPUT)
         fail_config(exc)
-    summary = {
+    summary: dict[str, Any] = {
         "valid": True,
         "config": str(project.settings.config_path),
         "pipelines": sorted(project.pipelines),

@@ -304,39 +304,41 @@ class TriggerConfig(ConfigModel):
 
     @model_validator(mode="before")
     @classmethod
-    def normalise(cls, data: Any) -> Any:
-        """Accept the reference's shorthands: ``command: "echo hi"`` and a flat legacy block.
-
-        ``interlock init`` in the reference wrote ``command: "<string>"``, and its demo scripts
-        sent ``{"type": "http", "url": ...}``; both are hoisted into the variant block. Only keys
-        the variant knows are hoisted, so a typo still fails as an unknown key of ``trigger``.
-        """
-        if not isinstance(data, dict):
-            return data
-        data = dict(data)
-        if isinstance(data.get("command"), str):
-            data["command"] = {"command": data["command"]}
-        try:
-            kind = TriggerType(data.get("type"))
-        except ValueError:
-            return data
-        _, key, block = TRIGGER_BLOCKS[kind]
-        if data.get(key) is None and not (key == "emr_serverless" and "emrServerless" in data) and not (
-            key == "step_function" and "stepFunction" in data
-        ):
-            known = _variant_keys(block)
-            flat = {k: v for k, v in data.items() if k in known and k not in {"type", *_BLOCK_KEYS}}
-            if flat:
-                for k in flat:
-                    del data[k]
-                data[key] = flat
-        return data
+    def _normalise(cls, data: Any) -> Any:
+        return normalise_trigger(data)
 
     def block(self) -> VariantModel | None:
         """The variant block that matches ``type`` (None when it is missing)."""
         attr = TRIGGER_BLOCKS[self.type][0]
         value: VariantModel | None = getattr(self, attr)
         return value
+
+
+def normalise_trigger(data: Any) -> Any:
+    """Accept the reference's shorthands: ``command: "echo hi"`` and a flat legacy block.
+
+    ``interlock init`` in the reference wrote ``command: "<string>"``, and its demo scripts sent
+    ``{"type": "http", "url": ...}``; both are hoisted into the variant block. Only keys the
+    variant knows are hoisted, so a typo still fails as an unknown key of ``trigger``.
+    """
+    if not isinstance(data, dict):
+        return data
+    data = dict(data)
+    if isinstance(data.get("command"), str):
+        data["command"] = {"command": data["command"]}
+    try:
+        kind = TriggerType(data.get("type"))
+    except ValueError:
+        return data
+    _, key, block = TRIGGER_BLOCKS[kind]
+    if data.get(key) is None and data.get(to_camel(key)) is None:
+        known = _variant_keys(block)
+        flat = {k: v for k, v in data.items() if k in known and k not in {"type", *_BLOCK_KEYS}}
+        if flat:
+            for k in flat:
+                del data[k]
+            data[key] = flat
+    return data
 
 
 def _variant_keys(block: type[VariantModel]) -> set[str]:

@@ -40,13 +40,13 @@ from interlock.config.project import (
 from interlock.config.yamlio import Document, YamlError, parse
 from interlock.model import (
     TRIGGER_BLOCKS,
-    TriggerConfig,
-    TriggerType,
     AlertType,
     Archetype,
     Calendar,
     PipelineConfig,
     ReadinessRuleType,
+    TriggerType,
+    normalise_trigger,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -350,10 +350,10 @@ def _trigger_problems(trigger: Any) -> list[tuple[tuple[Any, ...], str]]:
     if not isinstance(trigger, dict):
         return []
     try:
-        kind = TriggerType(trigger.get("type"))
+        kind = TriggerType(str(trigger.get("type")))
     except ValueError:
         return []
-    normal = TriggerConfig.normalise(trigger)  # shorthand and flat legacy forms hoisted
+    normal = normalise_trigger(trigger)  # shorthand and flat legacy forms hoisted
     key = TRIGGER_BLOCKS[kind][1]
     problems: list[tuple[tuple[Any, ...], str]] = []
     for other, (_, other_key, _) in TRIGGER_BLOCKS.items():

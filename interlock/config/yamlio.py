@@ -74,6 +74,8 @@ def parse(text: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
+        if exc.context_mark is not None and "<stream end>" in problem:
+            mark = exc.context_mark  # the bracket that was never closed, not the end of the file
         context = f" {exc.context}" if exc.context else ""
         raise YamlError(f"invalid YAML: {problem}{context}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:

@@ -1,0 +1,50 @@
+# Interlock — common tasks. `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-unit test-integration lint fmt build dist clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install Interlock with its test extras
+
+demo: $(STAMP) ## Create a demo project in ./demo-project and validate it
+	rm -rf demo-project
+	$(BIN)/interlock init demo-project
+	cd demo-project && ../$(BIN)/interlock validate
+
+test: $(STAMP) ## Run the whole test suite (needs Redis and PostgreSQL on 127.0.0.1)
+	$(BIN)/pytest -q
+
+test-unit: $(STAMP) ## Run the tests that need no service
+	$(BIN)/pytest -q -m "not integration"
+
+test-integration: $(STAMP) ## Run the tests that talk to Redis / PostgreSQL
+	$(BIN)/pytest -q -m integration
+
+lint: $(STAMP) ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+fmt: $(STAMP) ## Format and sort imports
+	$(BIN)/ruff format interlock tests
+	$(BIN)/ruff check --fix --select I .
+
+build: $(STAMP) ## Build a wheel and an sdist into dist/
+	$(BIN)/pip install --quiet build
+	$(BIN)/python -m build
+
+dist: build ## Same as build
+
+clean: ## Remove build output and caches
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-project

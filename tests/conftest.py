@@ -1,0 +1,80 @@
+"""Fixtures shared by every test: paths to the fixture projects and a project factory."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from interlock.scaffold import init_project
+
+FIXTURES = Path(__file__).parent / "fixtures"
+REFERENCE = FIXTURES / "reference"
+
+
+@pytest.fixture
+def reference_project(tmp_path: Path) -> Path:
+    """A copy of the reference's own files (init config, starter archetypes, testdata/)."""
+    target = tmp_path / "reference"
+    shutil.copytree(REFERENCE, target)
+    return target
+
+
+@pytest.fixture
+def new_project(tmp_path: Path) -> Path:
+    """A project written by ``interlock init``."""
+    target = tmp_path / "project"
+    init_project(target)
+    return target
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+ProjectFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_project(tmp_path: Path) -> ProjectFactory:
+    """Write a minimal project: interlock.yaml plus the given files (name -> YAML text)."""
+
+    def make(config: str | None = None, **files: str) -> Path:
+        root = tmp_path / "p"
+        for folder in ("archetypes", "pipelines", "calendars", "evaluators"):
+            (root / folder).mkdir(parents=True, exist_ok=True)
+        write(root / "interlock.yaml", config if config is not None else MINIMAL_CONFIG)
+        for name, text in files.items():
+            # archetypes__simple_yaml -> archetypes/simple.yaml
+            stem, _, ext = name.replace("__", "/").rpartition("_")
+            write(root / f"{stem}.{ext}", text)
+        return root / "interlock.yaml"
+
+    return make
+
+
+MINIMAL_CONFIG = """\
+provider: redis
+redis:
+  addr: localhost:6379
+archetypeDirs: [./archetypes]
+pipelineDirs: [./pipelines]
+calendarDirs: [./calendars]
+"""
+
+SIMPLE_ARCHETYPE = """\
+name: simple
+requiredTraits:
+  - type: freshness
+    defaultConfig: {maxLagSeconds: 300}
+    defaultTtl: 300
+    defaultTimeout: 30
+optionalTraits:
+  - type: quality
+readinessRule:
+  type: all-required-pass
+"""

@@ -1,0 +1,135 @@
+"""`interlock init`, `validate`, `--version` and `--help`, run as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from interlock import __version__
+
+
+def interlock(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "interlock.cli", *args],
+        cwd=cwd, env=full_env, capture_output=True, text=True, timeout=60, check=False,
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_init_creates_a_project_that_validates(tmp_path: Path) -> None:
+    result = interlock("init", "etl", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    project = tmp_path / "etl"
+    for name in ("interlock.yaml", "archetypes/batch-ingestion.yaml", "pipelines/example.yaml",
+                 "calendars/weekends.yaml", "evaluators/check-source-freshness"):
+        assert (project / name).is_file(), name
+    assert os.access(project / "evaluators" / "check-upstream", os.X_OK)
+    check = interlock("validate", cwd=project)
+    assert check.returncode == 0, check.stderr
+    assert "is valid: 1 pipeline, 3 archetypes, 1 calendar, 1 alert sink" in check.stdout
+
+
+def test_init_example_evaluators_all_pass_on_a_fresh_project(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    for name, config in (
+        ("check-source-freshness", {"path": "data/orders.csv", "maxLagSeconds": 86400}),
+        ("check-upstream", {"markerDir": "data/markers", "upstreams": []}),
+        ("check-disk-space", {"path": "data", "minFreeMb": 10}),
+    ):
+        request = json.dumps({"pipelineId": "example", "traitType": name, "config": config})
+        run = subprocess.run([str(project / "evaluators" / name)], input=request, cwd=project,
+                             capture_output=True, text=True, timeout=30, check=True)
+        assert json.loads(run.stdout)["status"] == "PASS", (name, run.stdout)
+
+
+def test_init_upstream_evaluator_fails_until_the_marker_exists(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    request = json.dumps({"pipelineId": "example", "traitType": "upstream-dependency",
+                          "config": {"markerDir": "data/markers", "upstreams": ["raw"]}})
+    evaluator = str(project / "evaluators" / "check-upstream")
+
+    def status() -> str:
+        run = subprocess.run([evaluator], input=request, cwd=project, capture_output=True, text=True, check=True)
+        return str(json.loads(run.stdout)["status"])
+
+    assert status() == "FAIL"
+    (project / "data" / "markers" / "raw.done").touch()
+    assert status() == "PASS"
+
+
+def test_init_refuses_to_overwrite_a_project(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    (project / "pipelines" / "example.yaml").write_text("name: mine\narchetype: batch-ingestion\n")
+    before = snapshot(project)
+    again = interlock("init", str(project))
+    assert again.returncode == 2
+    assert "already holds a project" in again.stderr
+    assert snapshot(project) == before
+
+
+def test_validate_exits_2_with_every_error_on_its_own_line_and_changes_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    (project / "pipelines" / "broken.yaml").write_text(
+        "name: broken\narchetype: batch-ingestion\ntrigger:\n  type: airflow\n  airflow:\n    url: http://a\n"
+        "schedules:\n  - name: h\n    timezone: Mars/Base\n"
+    )
+    before = snapshot(project)
+    result = interlock("validate", cwd=project)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert "pipelines/broken.yaml:5: trigger.airflow.dag_id: field required" in lines
+    assert any(line.startswith("pipelines/broken.yaml:9: schedules[0].timezone: unknown time zone 'Mars/Base'")
+               for line in lines)
+    assert lines[-1].startswith("2 configuration errors")
+    assert snapshot(project) == before
+
+
+def test_validate_json_lists_errors_as_objects(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    (project / "pipelines" / "broken.yaml").write_text("name: broken\narchetype: batch-ingestion\ntier: high\n")
+    result = interlock("validate", "--json", cwd=project)
+    assert result.returncode == 2
+    body = json.loads(result.stdout)
+    assert body["valid"] is False
+    assert body["errors"] == [{"file": "pipelines/broken.yaml", "line": 3, "path": "tier",
+                               "message": "expected an integer, got the string 'high'"}]
+
+
+def test_config_comes_from_the_flag_or_the_environment(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    config = str(project / "interlock.yaml")
+    assert interlock("--config", config, "validate", cwd=tmp_path).returncode == 0
+    assert interlock("validate", cwd=tmp_path, env={"INTERLOCK_CONFIG": config}).returncode == 0
+    missing = interlock("validate", cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "config file not found; run 'interlock init DIR'" in missing.stderr
+
+
+def test_version_and_help() -> None:
+    assert interlock("--version").stdout.strip() == f"interlock version {__version__}"
+    helptext = interlock("--help").stdout
+    for command in ("init", "validate"):
+        assert command in helptext
+    assert interlock("validate", "--help").returncode == 0
+
+
+def test_unknown_command_is_bad_input() -> None:
+    result = interlock("frobnicate")
+    assert result.returncode == 2
+    assert "No such command 'frobnicate'" in result.stderr
