@@ -231,8 +231,14 @@ class HttpTrigger(VariantModel):
     timeout: Seconds | None = None
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value
+
+
 class CommandTrigger(VariantModel):
-    command: str = Field(min_length=1)
+    command: Annotated[str, AfterValidator(_not_blank)]
 
 
 class AirflowTrigger(VariantModel):

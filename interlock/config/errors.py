@@ -118,7 +118,8 @@ def _message(err: Any, model: type[BaseModel], loc: tuple[Any, ...]) -> str:
         choices = [c.strip().strip("'") for c in expected.replace(" or ", ",").split(",") if c.strip()]
         hint = did_you_mean(str(value), choices) if isinstance(value, str) else ""
         return f"must be one of {expected}, got {value!r}{hint}"
-    if kind == "string_pattern_mismatch" and loc and loc[-1] == "name":
+    if kind in ("string_pattern_mismatch", "string_too_short", "string_too_long") and loc == ("name",) \
+            and model.__name__ == "PipelineConfig":
         return (
             f"invalid name {value!r}: use 2-255 lowercase letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"

@@ -30,6 +30,9 @@ _FLOAT = re.compile(
 _TAG = "tag:yaml.org,2002:"
 
 
+_UNCLOSED = {"flow sequence": "'['", "flow mapping": "'{'", "quoted scalar": "a quote"}
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 core-schema implicit resolvers."""
 
@@ -74,9 +77,13 @@ def parse(text: str) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or str(exc)
-        if exc.context_mark is not None and "<stream end>" in problem:
-            mark = exc.context_mark  # the bracket that was never closed, not the end of the file
         context = f" {exc.context}" if exc.context else ""
+        opened = exc.context or ""
+        what = next((w for k, w in _UNCLOSED.items() if k in opened), None)
+        if exc.context_mark is not None and (what or "<stream end>" in problem):
+            # Point at the bracket or quote that was never closed, not where the parser gave up.
+            mark = exc.context_mark
+            problem, context = f"{what or 'a block'} opened here is never closed ({problem})", ""
         raise YamlError(f"invalid YAML: {problem}{context}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
