@@ -1,0 +1,265 @@
+"""The storage contract: everything the lifecycle keeps, behind one protocol.
+
+Kept from the reference's provider interface (spec B §5), because the lifecycle needs it:
+pipelines (with the upstream → downstream index cascade reads), trait results with TTL,
+the readiness cache, sensor readings for the builtin evaluators, runs (versioned,
+compare-and-swap), run logs per (pipeline, date, schedule), events (append-only, per pipeline and
+global, paged by cursor), reruns, alerts, token-fenced locks.
+
+Added, because the design needs them: evaluated and *pushed* trait results kept apart (a pushed
+result decides a trait that has no evaluator); an atomic period **claim** (at most one run per
+claim key); a **due index** (periodic work reads only what is due); set-once **dedup keys** (each
+alert fires once); a **change stream** the archiver consumes, so the archive is complete instead of
+"the 10 newest".
+
+Dropped: evaluation sessions (the events ``TRAIT_EVALUATED`` / ``READINESS_CHECKED`` carry the
+same story and are archived), trait history (the archive keeps every evaluation), late
+arrivals, replays, quarantine and control records (AWS-only features of the reference that no
+local step reads), and cascade markers (cascade enqueues the downstream evaluation directly and the
+due index makes it durable).
+
+Conventions: ``get_pipeline`` and ``get_run`` raise :class:`NotFoundError`; every other single-item
+getter returns ``None``. Infrastructure errors propagate. A stored value that cannot be decoded is
+logged with its key and skipped, never a crash of the reader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from interlock.model import (
+    Alert,
+    Event,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    TraitEvaluation,
+)
+
+# Defaults for list limits (spec A §10), used when a caller passes limit <= 0.
+DEFAULT_RUNS_LIMIT = 10
+DEFAULT_RUN_LOGS_LIMIT = 20
+DEFAULT_EVENTS_LIMIT = 50
+DEFAULT_RERUNS_LIMIT = 20
+DEFAULT_ALL_RERUNS_LIMIT = 50
+DEFAULT_ALERTS_LIMIT = 50
+DEFAULT_READ_COUNT = 100
+
+
+class NotFoundError(KeyError):
+    """A pipeline or run that does not exist (or has expired)."""
+
+    def __init__(self, what: str, ident: str) -> None:
+        super().__init__(f'{what} "{ident}" not found')
+        self.what = what
+        self.ident = ident
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class TraitSource(StrEnum):
+    """Where a trait result came from; the two are stored apart so neither overwrites the other."""
+
+    EVALUATOR = "evaluator"
+    PUSH = "push"
+
+
+class ChangeKind(StrEnum):
+    RUN = "run"
+    RUN_LOG = "run_log"
+    EVENT = "event"
+    RERUN = "rerun"
+    ALERT = "alert"
+    UNREADABLE = "unreadable"  # a corrupt entry: skipped, but the cursor moves past it
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """An event with its cursor (``stream_id``), usable as ``after`` for the next read."""
+
+    stream_id: str
+    event: Event
+
+
+@dataclass(frozen=True)
+class Change:
+    """One entry of the change stream: a record as it was written, for the archive."""
+
+    id: str
+    kind: ChangeKind
+    data: dict[str, Any]
+    ref: str = ""  # for events: the per-pipeline stream id, the event's natural key
+
+
+@dataclass(frozen=True)
+class Lock:
+    """A held lock. ``fence`` grows with every acquisition of the same key (a fencing token)."""
+
+    key: str
+    token: str
+    fence: int
+
+
+@dataclass(frozen=True)
+class DueItem:
+    key: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class SensorReading:
+    pipeline_id: str
+    sensor_type: str
+    value: dict[str, Any]
+    updated_at: datetime
+
+
+@runtime_checkable
+class Store(Protocol):
+    """What the lifecycle needs of a state store. Implementations: Redis, DynamoDB."""
+
+    def ping(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    # -- pipelines -------------------------------------------------------------------------------
+    def register_pipeline(self, config: PipelineConfig) -> None:
+        """Upsert by name and keep the upstream → downstream index in step with its traits."""
+
+    def get_pipeline(self, name: str) -> PipelineConfig:
+        """The pipeline's config; raises NotFoundError."""
+        ...
+
+    def list_pipelines(self) -> list[PipelineConfig]: ...
+
+    def delete_pipeline(self, name: str) -> None: ...
+
+    def list_dependents(self, upstream: str) -> list[str]:
+        """Pipelines whose traits name ``upstream`` as ``upstreamPipeline`` (sorted)."""
+        ...
+
+    # -- traits, readiness, sensors ---------------------------------------------------------------
+    def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
+        """Store the current result of one trait; ``ttl`` seconds > 0 make it expire."""
+
+    def get_trait(
+        self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
+    ) -> TraitEvaluation | None:
+        """The unexpired result, or None."""
+        ...
+
+    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]: ...
+
+    def put_readiness(self, result: ReadinessResult, ttl: int) -> None: ...
+
+    def get_readiness(self, pipeline: str) -> ReadinessResult | None: ...
+
+    def put_sensor(self, reading: SensorReading) -> None: ...
+
+    def get_sensor(self, pipeline: str, sensor_type: str) -> SensorReading | None: ...
+
+    # -- runs -------------------------------------------------------------------------------------
+    def put_run(self, run: RunState) -> None:
+        """Unconditional write (creation); indexes the run under its pipeline once."""
+
+    def get_run(self, run_id: str) -> RunState:
+        """Raises NotFoundError."""
+        ...
+
+    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
+        """Newest first by creation time."""
+        ...
+
+    def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
+        """Replace the run iff its stored version is ``expected_version``; ``new.version`` must be +1."""
+        ...
+
+    def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
+        """Atomically make ``run`` the owner of ``key`` unless it has one; return (owner, won)."""
+        ...
+
+    # -- run logs ---------------------------------------------------------------------------------
+    def put_run_log(self, entry: RunLogEntry) -> None: ...
+
+    def get_run_log(self, pipeline: str, date: str, schedule: str = "daily") -> RunLogEntry | None: ...
+
+    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
+        """Newest first by ``startedAt``."""
+        ...
+
+    # -- events -----------------------------------------------------------------------------------
+    def append_event(self, event: Event) -> str:
+        """Append to the pipeline's log and the global log; return the event's cursor."""
+        ...
+
+    def list_events(self, pipeline: str, limit: int = DEFAULT_EVENTS_LIMIT) -> list[EventRecord]:
+        """The latest ``limit`` events, oldest first."""
+        ...
+
+    def read_events(self, pipeline: str, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+        """Events strictly after cursor ``after`` ("" = from the start), oldest first."""
+        ...
+
+    def read_all_events(self, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+        """The same over every pipeline."""
+        ...
+
+    # -- reruns and alerts ------------------------------------------------------------------------
+    def put_rerun(self, record: RerunRecord) -> None: ...
+
+    def get_rerun(self, rerun_id: str) -> RerunRecord | None: ...
+
+    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]: ...
+
+    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]: ...
+
+    def put_alert(self, alert: Alert) -> Alert:
+        """Persist an alert (``alertId`` defaulted to its timestamp in ms); return it as stored."""
+        ...
+
+    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]: ...
+
+    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]: ...
+
+    # -- coordination -----------------------------------------------------------------------------
+    def acquire_lock(self, key: str, ttl: float) -> Lock | None:
+        """Take ``key`` for ``ttl`` seconds (> 0) unless held; None when held by someone else."""
+        ...
+
+    def release_lock(self, lock: Lock) -> bool:
+        """Release iff still held by ``lock``'s token; a stale token changes nothing."""
+        ...
+
+    def extend_lock(self, lock: Lock, ttl: float) -> bool: ...
+
+    def mark_once(self, key: str, ttl: float) -> bool:
+        """True the first time ``key`` is marked (within ``ttl`` seconds), False after."""
+        ...
+
+    def set_due(self, key: str, at: datetime) -> None:
+        """Schedule ``key`` for ``at`` (replacing any earlier time)."""
+
+    def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
+        """Remove ``key``; with ``only_if_at``, only if it is still scheduled at that time."""
+        ...
+
+    def due(self, now: datetime, limit: int = 1000) -> list[DueItem]:
+        """Items due at or before ``now``, earliest first."""
+        ...
+
+    def due_at(self, key: str) -> datetime | None: ...
+
+    # -- archive feed -----------------------------------------------------------------------------
+    def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
+        """Changes strictly after cursor ``after``, oldest first."""
+        ...
+
+    def trim_changes(self, upto: str) -> int:
+        """Forget changes up to and including ``upto`` (the archive has committed them)."""
+        ...

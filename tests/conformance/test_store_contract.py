@@ -1,0 +1,507 @@
+"""The storage contract (spec B §8): every backend must pass every test here.
+
+C1-C25 are the reference's contract tests (those whose records this store keeps), then the
+recommended extras of §8.C with their fixes, then the races and feeds the lifecycle relies on.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from interlock.model import (
+    Alert,
+    AlertLevel,
+    Event,
+    EventKind,
+    PipelineConfig,
+    ReadinessResult,
+    ReadinessStatus,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    TraitEvaluation,
+    TraitStatus,
+)
+from interlock.store import ChangeKind, NotFoundError, SensorReading, TraitSource
+from interlock.store.redis import RedisStore
+from tests.conformance.backends import ShiftedClock, open_store
+
+pytestmark = pytest.mark.integration
+
+T0 = datetime(2026, 2, 21, 12, 0, tzinfo=UTC)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def run(run_id: str, pipeline: str = "ct-pipe", status: RunStatus = RunStatus.PENDING, version: int = 1,
+        created: datetime | None = None, **metadata: Any) -> RunState:
+    at = created or now()
+    return RunState(run_id=run_id, pipeline_id=pipeline, status=status, version=version,
+                    created_at=at, updated_at=at, metadata=metadata)
+
+
+def trait(pipeline: str, trait_type: str, status: TraitStatus = TraitStatus.PASS,
+          at: datetime | None = None, reason: str | None = None) -> TraitEvaluation:
+    return TraitEvaluation(pipeline_id=pipeline, trait_type=trait_type, status=status,
+                           evaluated_at=at or now(), reason=reason)
+
+
+def event(pipeline: str, kind: EventKind = EventKind.TRAIT_EVALUATED, **fields: Any) -> Event:
+    return Event(kind=kind, pipeline_id=pipeline, timestamp=fields.pop("timestamp", now()), **fields)
+
+
+def run_log(pipeline: str, date: str, schedule: str, status: RunStatus, run_id: str,
+            started: datetime | None = None) -> RunLogEntry:
+    at = started or now()
+    return RunLogEntry(pipeline_id=pipeline, date=date, schedule_id=schedule, status=status, attempt_number=1,
+                       run_id=run_id, started_at=at, updated_at=at)
+
+
+def pipeline(name: str, archetype: str = "batch-ingestion", **extra: Any) -> PipelineConfig:
+    return PipelineConfig.model_validate({"name": name, "archetype": archetype, **extra})
+
+
+# -- C1-C25 -----------------------------------------------------------------------------------------
+
+
+def test_c1_pipeline_crud(store: RedisStore) -> None:
+    store.register_pipeline(pipeline("ct-pipeline", tier=2))
+    got = store.get_pipeline("ct-pipeline")
+    assert (got.name, got.archetype, got.tier) == ("ct-pipeline", "batch-ingestion", 2)
+    assert len(store.list_pipelines()) == 1
+    store.register_pipeline(pipeline("ct-pipeline-2", "streaming"))
+    assert {p.name for p in store.list_pipelines()} == {"ct-pipeline", "ct-pipeline-2"}
+    store.delete_pipeline("ct-pipeline")
+    with pytest.raises(NotFoundError, match='pipeline "ct-pipeline" not found'):
+        store.get_pipeline("ct-pipeline")
+    store.delete_pipeline("never-existed")  # deleting a missing pipeline is fine
+
+
+def test_c2_trait_put_get(store: RedisStore) -> None:
+    store.put_trait(trait("ct-trait-pg", "freshness"), ttl=3600)
+    got = store.get_trait("ct-trait-pg", "freshness")
+    assert got is not None and got.status is TraitStatus.PASS
+    assert len(store.get_traits("ct-trait-pg")) == 1
+    store.put_trait(trait("ct-trait-pg", "completeness", TraitStatus.FAIL, reason="missing rows"), ttl=3600)
+    assert {t.trait_type for t in store.get_traits("ct-trait-pg")} == {"freshness", "completeness"}
+
+
+def test_c3_trait_expires_after_its_ttl(store: RedisStore, clock: ShiftedClock) -> None:
+    store.put_trait(trait("ct-trait-ttl", "freshness", at=clock.now()), ttl=2)
+    assert store.get_trait("ct-trait-ttl", "freshness") is not None
+    clock.advance(timedelta(seconds=3))
+    assert store.get_trait("ct-trait-ttl", "freshness") is None
+    assert store.get_traits("ct-trait-ttl") == []
+
+
+def test_c4_run_put_get(store: RedisStore) -> None:
+    store.put_run(run("ct-run-pg"))
+    got = store.get_run("ct-run-pg")
+    assert (got.run_id, got.status) == ("ct-run-pg", RunStatus.PENDING)
+    with pytest.raises(NotFoundError):
+        store.get_run("ct-nonexistent-run")
+
+
+def test_c5_runs_list_newest_first(store: RedisStore) -> None:
+    for i in range(5):
+        store.put_run(run(f"ct-list-{i}", "ct-list-pipe", RunStatus.COMPLETED, created=T0 + timedelta(seconds=i)))
+    assert [r.run_id for r in store.list_runs("ct-list-pipe", 3)] == ["ct-list-4", "ct-list-3", "ct-list-2"]
+
+
+def test_c6_compare_and_swap(store: RedisStore) -> None:
+    original = run("ct-cas")
+    store.put_run(original)
+    assert store.cas_run("ct-cas", 1, original.model_copy(update={"status": RunStatus.TRIGGERING, "version": 2}))
+    assert not store.cas_run("ct-cas", 1, original.model_copy(update={"status": RunStatus.RUNNING, "version": 2}))
+    got = store.get_run("ct-cas")
+    assert (got.status, got.version) == (RunStatus.TRIGGERING, 2)
+
+
+def test_c7_ten_threads_racing_one_cas_exactly_one_wins(store: RedisStore) -> None:
+    original = run("ct-race")
+    store.put_run(original)
+    barrier = threading.Barrier(10)
+
+    def attempt(i: int) -> bool:
+        barrier.wait()
+        new = original.model_copy(update={"status": RunStatus.TRIGGERING, "version": 2, "metadata": {"winner": i}})
+        return store.cas_run("ct-race", 1, new)
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(attempt, range(10)))
+    assert results.count(True) == 1
+    assert store.get_run("ct-race").metadata["winner"] == results.index(True)
+
+
+def test_c8_run_lookup_by_id_alone(store: RedisStore) -> None:
+    store.put_run(run("ct-direct", "ct-pipe", RunStatus.RUNNING))
+    got = store.get_run("ct-direct")
+    assert (got.run_id, got.pipeline_id, got.status) == ("ct-direct", "ct-pipe", RunStatus.RUNNING)
+
+
+def test_c9_readiness_put_get(store: RedisStore) -> None:
+    assert store.get_readiness("ct-readiness") is None
+    store.put_readiness(ReadinessResult(pipeline_id="ct-readiness", status=ReadinessStatus.READY,
+                                        traits=[trait("ct-readiness", "freshness")], evaluated_at=now()), ttl=300)
+    got = store.get_readiness("ct-readiness")
+    assert got is not None and got.status is ReadinessStatus.READY and len(got.traits) == 1
+
+
+def test_c10_run_log_crud(store: RedisStore) -> None:
+    store.put_run_log(run_log("ct-runlog", "2026-02-21", "daily", RunStatus.COMPLETED, "ct-rl-run-1"))
+    got = store.get_run_log("ct-runlog", "2026-02-21", "daily")
+    assert got is not None and (got.run_id, got.schedule_id) == ("ct-rl-run-1", "daily")
+    store.put_run_log(run_log("ct-runlog", "2026-02-21", "morning", RunStatus.RUNNING, "ct-rl-run-2"))
+    assert len(store.list_run_logs("ct-runlog", 10)) == 2
+    assert store.get_run_log("ct-runlog", "2026-01-01", "daily") is None
+    store.put_run_log(run_log("ct-runlog", "2026-02-22", "", RunStatus.PENDING, "ct-rl-run-3"))
+    got = store.get_run_log("ct-runlog", "2026-02-22", "daily")
+    assert got is not None and got.schedule_id == "daily"
+
+
+def test_c11_rerun_crud(store: RedisStore) -> None:
+    def rerun(rid: str, pipe: str, reason: str, status: RunStatus, at: datetime) -> RerunRecord:
+        return RerunRecord(rerun_id=rid, pipeline_id=pipe, original_date="2026-02-20", original_run_id="ct-orig-run-1",
+                           reason=reason, status=status, requested_at=at)
+
+    store.put_rerun(rerun("ct-rerun-1", "ct-rerun-pipe", "late data", RunStatus.PENDING, T0))
+    got = store.get_rerun("ct-rerun-1")
+    assert got is not None and (got.pipeline_id, got.reason) == ("ct-rerun-pipe", "late data")
+    store.put_rerun(rerun("ct-rerun-2", "ct-rerun-pipe", "correction", RunStatus.COMPLETED, T0 + timedelta(seconds=1)))
+    assert [r.rerun_id for r in store.list_reruns("ct-rerun-pipe", 10)] == ["ct-rerun-2", "ct-rerun-1"]
+    store.put_rerun(rerun("ct-rerun-3", "ct-rerun-pipe2", "x", RunStatus.PENDING, T0 + timedelta(seconds=2)))
+    assert [r.rerun_id for r in store.list_all_reruns(50)] == ["ct-rerun-3", "ct-rerun-2", "ct-rerun-1"]
+    assert store.get_rerun("ct-nonexistent-rerun") is None
+
+
+def test_c12_locking(store: RedisStore) -> None:
+    t1 = store.acquire_lock("ct-lock:pipe1:daily", 30)
+    assert t1 is not None and t1.token
+    assert store.acquire_lock("ct-lock:pipe1:daily", 30) is None
+    assert store.acquire_lock("ct-lock:pipe2:daily", 30) is not None
+    assert store.release_lock(t1)
+    t4 = store.acquire_lock("ct-lock:pipe1:daily", 30)
+    assert t4 is not None
+    assert not store.release_lock(t1)  # stale token: changes nothing
+    assert store.acquire_lock("ct-lock:pipe1:daily", 30) is None
+    assert t4.fence > t1.fence
+
+
+def test_c13_lock_expires(store: RedisStore) -> None:
+    assert store.acquire_lock("ct-expiring-lock", 0.3) is not None
+    assert store.acquire_lock("ct-expiring-lock", 30) is None
+    time.sleep(0.5)
+    assert store.acquire_lock("ct-expiring-lock", 30) is not None
+
+
+def test_c14_events_list_oldest_first(store: RedisStore) -> None:
+    for i in range(5):
+        store.append_event(event("ct-event-al", trait_type=f"trait-{i}", status="PASS",
+                                 timestamp=T0 + timedelta(seconds=i)))
+    records = store.list_events("ct-event-al", 10)
+    assert [r.event.trait_type for r in records] == [f"trait-{i}" for i in range(5)]
+
+
+def test_c15_read_events_since_a_cursor(store: RedisStore) -> None:
+    for i in range(5):
+        store.append_event(event("ct-event-rs", EventKind.RUN_STATE_CHANGED, run_id=f"ct-ev-run-{i}",
+                                 status="COMPLETED"))
+    records = store.read_events("ct-event-rs", "", 100)
+    assert len(records) == 5
+    after = store.read_events("ct-event-rs", records[1].stream_id, 100)
+    assert [r.event.run_id for r in after] == ["ct-ev-run-2", "ct-ev-run-3", "ct-ev-run-4"]
+    assert len(store.read_events("ct-event-rs", "0-0", 100)) == 5
+
+
+def test_c19_alerts_put_list_newest_first(store: RedisStore) -> None:
+    t = now()
+    for level, pipe, minutes in ((AlertLevel.ERROR, "pipe-alert-test", -2), (AlertLevel.WARNING, "pipe-alert-test", -1),
+                                 (AlertLevel.INFO, "pipe-alert-other", 0)):
+        store.put_alert(Alert(level=level, pipeline_id=pipe, message=f"{level}",
+                              timestamp=t + timedelta(minutes=minutes)))
+    mine = store.list_alerts("pipe-alert-test", 10)
+    assert [a.level for a in mine] == [AlertLevel.WARNING, AlertLevel.ERROR]
+    assert len(store.list_all_alerts(10)) == 3
+
+
+def test_c20_sensor_put_get(store: RedisStore) -> None:
+    store.put_sensor(SensorReading("pipe-sensor-test", "record-count", {"count": 42}, now()))
+    got = store.get_sensor("pipe-sensor-test", "record-count")
+    assert got is not None and got.pipeline_id == "pipe-sensor-test" and got.value == {"count": 42}
+    assert store.get_sensor("pipe-sensor-test", "nonexistent") is None
+
+
+def test_c21_dependents_follow_registered_upstreams(store: RedisStore) -> None:
+    def downstream(name: str, *upstreams: str) -> PipelineConfig:
+        traits = {f"up-{i}": {"config": {"upstreamPipeline": u}} for i, u in enumerate(upstreams)}
+        return pipeline(name, traits=traits)
+
+    store.register_pipeline(downstream("downstream-1", "upstream-a"))
+    store.register_pipeline(downstream("downstream-2", "upstream-a"))
+    assert store.list_dependents("upstream-a") == ["downstream-1", "downstream-2"]
+    store.register_pipeline(downstream("downstream-1"))  # re-registered without the upstream
+    assert store.list_dependents("upstream-a") == ["downstream-2"]
+    store.delete_pipeline("downstream-2")
+    assert store.list_dependents("upstream-a") == []
+    assert store.list_dependents("nonexistent-upstream") == []
+
+
+# -- §8.C recommended extras, with their fixes --------------------------------------------------------
+
+
+def test_list_events_returns_the_latest_n_oldest_first(store: RedisStore) -> None:
+    for i in range(1, 13):
+        store.append_event(event("ct-latest", message=str(i)))
+    assert [r.event.message for r in store.list_events("ct-latest", 5)] == ["8", "9", "10", "11", "12"]
+
+
+def test_event_paging_yields_every_event_once_in_order(store: RedisStore) -> None:
+    for i in range(257):
+        store.append_event(event("ct-paging", message=str(i)))
+    seen: list[str] = []
+    cursor = ""
+    while page := store.read_events("ct-paging", cursor, 10):
+        assert len(page) <= 10
+        seen.extend(r.event.message or "" for r in page)
+        cursor = page[-1].stream_id
+    assert seen == [str(i) for i in range(257)]
+
+
+def test_global_event_feed_pages_across_pipelines(store: RedisStore) -> None:
+    for i in range(30):
+        store.append_event(event(f"ct-global-{i % 3}", message=str(i)))
+    seen: list[tuple[str, str]] = []
+    cursor = ""
+    while page := store.read_all_events(cursor, 7):
+        seen.extend((r.event.pipeline_id, r.event.message or "") for r in page)
+        cursor = page[-1].stream_id
+    assert seen == [(f"ct-global-{i % 3}", str(i)) for i in range(30)]
+
+
+def test_cas_on_a_missing_run_is_false(store: RedisStore) -> None:
+    assert not store.cas_run("ct-missing", 1, run("ct-missing", version=2))
+
+
+def test_cas_requires_the_next_version(store: RedisStore) -> None:
+    store.put_run(run("ct-version"))
+    with pytest.raises(ValueError, match="new version must be 2"):
+        store.cas_run("ct-version", 1, run("ct-version", version=5))
+    assert store.get_run("ct-version").version == 1
+
+
+def test_trait_without_ttl_never_expires_and_has_no_expiry(store: RedisStore, clock: ShiftedClock) -> None:
+    store.put_trait(trait("ct-forever", "t"), ttl=0)
+    clock.advance(timedelta(days=30))
+    got = store.get_trait("ct-forever", "t")
+    assert got is not None and got.expires_at is None
+
+
+def test_trait_past_its_expiry_is_absent_on_read(store: RedisStore) -> None:
+    store.put_trait(trait("ct-old", "t", at=now() - timedelta(hours=2)), ttl=60)
+    assert store.get_trait("ct-old", "t") is None
+
+
+def test_traits_of_a_pipeline_whose_name_prefixes_another_stay_apart(store: RedisStore) -> None:
+    store.put_trait(trait("a", "t1"), ttl=0)
+    store.put_trait(trait("a.b", "t2"), ttl=0)
+    assert [t.trait_type for t in store.get_traits("a")] == ["t1"]
+
+
+def test_pushed_and_evaluated_results_are_kept_apart(store: RedisStore) -> None:
+    store.put_trait(trait("ct-push", "marker", TraitStatus.FAIL), ttl=0)
+    store.put_trait(trait("ct-push", "marker", TraitStatus.PASS), ttl=0, source=TraitSource.PUSH)
+    evaluated = store.get_trait("ct-push", "marker")
+    pushed = store.get_trait("ct-push", "marker", TraitSource.PUSH)
+    assert evaluated is not None and evaluated.status is TraitStatus.FAIL and evaluated.source == "evaluator"
+    assert pushed is not None and pushed.status is TraitStatus.PASS and pushed.source == "push"
+
+
+def test_putting_the_same_run_twice_lists_it_once(store: RedisStore) -> None:
+    store.put_run(run("ct-dup", "ct-dup-pipe"))
+    store.put_run(run("ct-dup", "ct-dup-pipe", RunStatus.TRIGGERING))
+    assert [r.run_id for r in store.list_runs("ct-dup-pipe", 0)] == ["ct-dup"]
+
+
+def test_run_index_keeps_the_newest_runs(spec: dict[str, Any]) -> None:
+    small = open_store({**spec, "run_index_limit": 3})
+    for i in range(6):
+        small.put_run(run(f"ct-idx-{i}", "ct-idx", created=T0 + timedelta(seconds=i)))
+    assert [r.run_id for r in small.list_runs("ct-idx", 10)] == ["ct-idx-5", "ct-idx-4", "ct-idx-3"]
+
+
+def test_readiness_expires_after_its_ttl(store: RedisStore) -> None:
+    store.put_readiness(ReadinessResult(pipeline_id="ct-rdy", status=ReadinessStatus.READY, evaluated_at=now()), ttl=1)
+    time.sleep(1.2)
+    assert store.get_readiness("ct-rdy") is None
+
+
+def test_releasing_an_expired_or_never_held_lock_is_harmless(store: RedisStore) -> None:
+    lock = store.acquire_lock("ct-short", 0.1)
+    assert lock is not None
+    time.sleep(0.25)
+    assert not store.release_lock(lock)
+    assert not store.release_lock(type(lock)("ct-never", "1:x", 1))
+    with pytest.raises(ValueError, match="must be > 0"):
+        store.acquire_lock("ct-zero", 0)
+
+
+def test_extend_lock_only_for_its_holder(store: RedisStore) -> None:
+    lock = store.acquire_lock("ct-extend", 0.3)
+    assert lock is not None
+    assert store.extend_lock(lock, 5)
+    time.sleep(0.5)
+    assert store.acquire_lock("ct-extend", 5) is None  # extended, so still held
+    assert not store.extend_lock(type(lock)("ct-extend", "0:stale", 0), 5)
+
+
+def test_alert_id_defaults_to_its_timestamp_in_ms(store: RedisStore) -> None:
+    at = datetime(2026, 3, 1, 8, 0, 0, 123000, tzinfo=UTC)
+    stored = store.put_alert(Alert(level=AlertLevel.INFO, message="m", timestamp=at))
+    assert stored.alert_id == str(int(at.timestamp() * 1000))
+
+
+def test_run_logs_list_newest_first_by_start(store: RedisStore) -> None:
+    for day, hour in (("2026-02-01", 3), ("2026-02-03", 1), ("2026-02-02", 2)):
+        store.put_run_log(run_log("ct-rl-order", day, "daily", RunStatus.COMPLETED, day,
+                                  started=datetime.fromisoformat(f"{day}T0{hour}:00:00+00:00")))
+    assert [e.date for e in store.list_run_logs("ct-rl-order", 0)] == ["2026-02-03", "2026-02-02", "2026-02-01"]
+
+
+def test_events_older_than_retention_are_dropped_at_the_next_append(spec: dict[str, Any]) -> None:
+    short = open_store({**spec, "retention_seconds": 1})
+    short.append_event(event("ct-retention", message="old"))
+    time.sleep(1.3)
+    short.append_event(event("ct-retention", message="new"))
+    assert [r.event.message for r in short.list_events("ct-retention", 10)] == ["new"]
+
+
+def test_a_pipeline_named_all_does_not_collide_with_global_indexes(store: RedisStore) -> None:
+    store.put_rerun(RerunRecord(rerun_id="r-other", pipeline_id="other", original_date="2026-01-01", reason="x",
+                                status=RunStatus.PENDING, requested_at=now()))
+    assert store.list_reruns("all", 10) == []
+    assert [r.rerun_id for r in store.list_all_reruns(10)] == ["r-other"]
+
+
+# -- what the lifecycle adds -----------------------------------------------------------------------------
+
+
+def test_ten_threads_claiming_one_period_make_one_run(store: RedisStore) -> None:
+    barrier = threading.Barrier(10)
+
+    def attempt(i: int) -> tuple[str, bool]:
+        barrier.wait()
+        owner, won = store.claim("orders:daily:2026-02-21", run(f"orders-run-{i}", "orders", RunStatus.TRIGGERING))
+        return owner.run_id, won
+
+    with ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(attempt, range(10)))
+    winners = [rid for rid, won in results if won]
+    assert len(winners) == 1
+    assert {rid for rid, _ in results} == set(winners)  # the losers are told who owns it
+    assert [r.run_id for r in store.list_runs("orders", 20)] == winners
+
+
+def _race_lock(spec: dict[str, Any], key: str, start: Any, results: Any) -> None:
+    store = open_store(spec)
+    start.wait()
+    lock = store.acquire_lock(key, 30)
+    results.put(None if lock is None else (lock.token, lock.fence))
+
+
+def test_two_processes_racing_one_lock_get_one_owner(spec: dict[str, Any], store: RedisStore) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    start, results = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_race_lock, args=(spec, "ct-proc-lock", start, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)
+    start.set()
+    outcomes = [results.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(30)
+    owners = [o for o in outcomes if o is not None]
+    assert len(owners) == 1
+    token, fence = owners[0]
+    from interlock.store import Lock
+
+    stale = Lock("ct-proc-lock", f"{fence - 1}:stale", fence - 1)
+    assert not store.release_lock(stale)
+    assert store.acquire_lock("ct-proc-lock", 30) is None  # still owned
+    assert store.release_lock(Lock("ct-proc-lock", token, fence))
+
+
+def test_mark_once_is_true_only_the_first_time(store: RedisStore) -> None:
+    assert store.mark_once("alert:schedule_missed:orders:daily:2026-02-21", 3600)
+    assert not store.mark_once("alert:schedule_missed:orders:daily:2026-02-21", 3600)
+    assert store.mark_once("alert:schedule_missed:orders:daily:2026-02-22", 3600)
+
+
+def test_due_index_returns_exactly_the_due_items(store: RedisStore) -> None:
+    base = now()
+    for i in range(20):
+        store.set_due(f"eval:p{i}:daily", base + timedelta(seconds=i - 10))  # p0..p9 due, p10 at base
+    due = store.due(base)
+    assert [d.key for d in due] == [f"eval:p{i}:daily" for i in range(11)]
+    assert store.due(base, limit=3)[-1].key == "eval:p2:daily"
+    store.set_due("eval:p0:daily", base + timedelta(hours=1))  # rescheduled, no longer due
+    assert "eval:p0:daily" not in [d.key for d in store.due(base)]
+
+
+def test_clear_due_with_a_time_leaves_a_rescheduled_item(store: RedisStore) -> None:
+    at = now()
+    store.set_due("run:r1", at)
+    later = at + timedelta(seconds=30)
+    store.set_due("run:r1", later)
+    assert not store.clear_due("run:r1", only_if_at=at)
+    assert store.due_at("run:r1") == datetime.fromtimestamp(int(later.timestamp() * 1000) / 1000, UTC)
+    assert store.clear_due("run:r1", only_if_at=later)
+    assert store.due_at("run:r1") is None
+
+
+def test_change_stream_records_every_archived_write_in_order(store: RedisStore) -> None:
+    r = run("ct-ch-run", "ct-ch")
+    store.put_run(r)
+    store.cas_run("ct-ch-run", 1, r.model_copy(update={"status": RunStatus.TRIGGERING, "version": 2}))
+    store.put_run_log(run_log("ct-ch", "2026-02-21", "daily", RunStatus.TRIGGERING, "ct-ch-run"))
+    store.append_event(event("ct-ch", EventKind.TRIGGER_FIRED))
+    store.put_alert(Alert(level=AlertLevel.ERROR, pipeline_id="ct-ch", message="x", timestamp=now()))
+    store.put_rerun(RerunRecord(rerun_id="ct-ch-rr", pipeline_id="ct-ch", original_date="2026-02-20", reason="r",
+                                status=RunStatus.PENDING, requested_at=now()))
+    store.claim("ct-ch:daily:2026-02-22", run("ct-ch-run-2", "ct-ch"))
+    changes = store.read_changes()
+    assert [c.kind for c in changes] == [ChangeKind.RUN, ChangeKind.RUN, ChangeKind.RUN_LOG, ChangeKind.EVENT,
+                                         ChangeKind.ALERT, ChangeKind.RERUN, ChangeKind.RUN]
+    assert changes[1].data["status"] == "TRIGGERING"
+    assert changes[3].ref == store.list_events("ct-ch")[0].stream_id
+    assert [c.id for c in store.read_changes(changes[4].id)] == [changes[5].id, changes[6].id]
+    store.trim_changes(changes[4].id)
+    assert [c.id for c in store.read_changes()] == [changes[5].id, changes[6].id]
+
+
+def test_a_corrupt_value_is_reported_with_its_key_and_skipped(
+    store: RedisStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    store.register_pipeline(pipeline("ct-good"))
+    store.r.set(store.k("pipeline", "ct-bad"), "{not json")
+    store.r.sadd(store.k("pipelines"), "ct-bad")
+    store.put_run(run("ct-ok", "ct-corrupt"))
+    store.put_run(run("ct-broken", "ct-corrupt"))
+    store.r.set(store.k("run", "ct-broken"), '{"runId": "ct-broken"}')  # valid JSON, wrong shape
+    with caplog.at_level(logging.WARNING):
+        assert [p.name for p in store.list_pipelines()] == ["ct-good"]
+        assert [r.run_id for r in store.list_runs("ct-corrupt")] == ["ct-ok"]
+    assert f"corrupt value at {store.k('pipeline', 'ct-bad')}" in caplog.text
+    assert f"corrupt value at {store.k('run', 'ct-broken')}" in caplog.text
+    with pytest.raises(NotFoundError):
+        store.get_run("ct-broken")
