@@ -1,0 +1,1 @@
+"""The Postgres archive: schema, migrations, the archiver and history queries."""
