@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration lint fmt build dist clean
+.PHONY: help install demo test test-unit test-integration lint fmt build dist bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ build: $(STAMP) ## Build a wheel and an sdist into dist/
 	$(BIN)/python -m build
 
 dist: build ## Same as build
+
+bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
+	$(BIN)/python -m bench.archive_throughput
 
 clean: ## Remove build output and caches
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-project
