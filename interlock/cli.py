@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
@@ -22,11 +22,16 @@ from interlock.config import ConfigInvalid, Project, load_project
 from interlock.config.project import ENV_DATABASE_URL
 from interlock.scaffold import ScaffoldError, init_project
 
+if TYPE_CHECKING:
+    from interlock.steps.deps import Deps
+    from interlock.steps.evaluate import Evaluation
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
-out = Console(highlight=False, soft_wrap=True)
+# Wide when piped (logs, CI) so tables are not cut to 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
@@ -64,8 +69,9 @@ def cli(ctx: click.Context, config: str | None) -> None:
     """Interlock: evaluate a pipeline's preconditions, trigger it exactly once, watch the run.
 
     \b
-    Project:  init, validate
-    Archive:  db upgrade | downgrade | current, archive
+    Project:   init, validate
+    Pipelines: evaluate, push
+    Archive:   db upgrade | downgrade | current, archive
     """
     ctx.obj = Context(config)
 
@@ -119,6 +125,114 @@ def init(directory: Path) -> None:
     out.print("\nNext steps:")
     out.print(f"  cd {directory}")
     out.print("  interlock validate")
+
+
+def open_deps(obj: Context) -> Deps:
+    """Project + store + runner + alerts, with the project's pipelines registered in the store."""
+    from interlock.alerts import AlertDispatcher, build_sinks
+    from interlock.steps.deps import Deps, register_project_pipelines
+    from interlock.store.redis import RedisStore
+
+    project = obj.project()
+    store = RedisStore.from_settings(project.settings)
+    with failing_cleanly("connecting to the store"):
+        store.ping()
+        register_project_pipelines(project, store)
+    sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
+    return Deps(project, store, alerts=AlertDispatcher(store, sinks))
+
+
+def fail_input(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+_STATUS_STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "red bold", "STALE": "yellow"}
+
+
+@cli.command()
+@click.argument("pipeline")
+@click.option("--schedule", help="Schedule to evaluate for (default: the pipeline's first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def evaluate(obj: Context, pipeline: str, schedule: str | None, as_json: bool) -> None:
+    """Evaluate PIPELINE's traits now and say whether it is READY (exit 0) or not (exit 1)."""
+    from interlock.schedule import UnknownSchedule
+    from interlock.steps.deps import UnknownArchetype, UnknownPipeline
+    from interlock.steps.evaluate import evaluate as evaluate_step
+
+    deps = open_deps(obj)
+    try:
+        with failing_cleanly("evaluating"):
+            evaluation = evaluate_step(deps, pipeline, schedule)
+    except (UnknownPipeline, UnknownArchetype, UnknownSchedule) as exc:
+        known = ", ".join(sorted(deps.project.pipelines)) or "none"
+        fail_input(f"{exc}" + (f" (pipelines: {known})" if isinstance(exc, UnknownPipeline) else ""))
+    result = evaluation.result
+    if as_json:
+        emit_json(result.to_json())
+    else:
+        print_readiness(evaluation)
+    sys.exit(EXIT_OK if evaluation.ready else EXIT_FAILED)
+
+
+def print_readiness(evaluation: Evaluation) -> None:
+    from rich.table import Table
+
+    result = evaluation.result
+    table = Table(title=f"{result.pipeline_id} · schedule {evaluation.schedule} · period {evaluation.period}",
+                  title_justify="left")
+    for column in ("trait", "required", "status", "value", "reason", "duration", "source"):
+        table.add_column(column)
+    for e in result.traits:
+        style = _STATUS_STYLE.get(e.status.value, "")
+        value = json.dumps(e.value, separators=(",", ":")) if e.value else ""
+        duration = "cached" if e.cached else (f"{e.duration_ms:.0f} ms" if e.duration_ms is not None else "")
+        reason = e.reason or ""
+        if e.failure_category:
+            reason = f"{reason} [{e.failure_category.value}]"
+        status = f"[{style}]{e.status.value}[/{style}]" if style else e.status.value
+        required = "yes" if evaluation.required.get(e.trait_type) else "no"
+        table.add_row(e.trait_type, required, status, value, reason, duration, e.source or "")
+    out.print(table)
+    if evaluation.ready:
+        out.print("[green bold]READY[/green bold]" + (f" (not passing: {', '.join(result.failing)})"
+                                                       if result.failing else ""))
+    else:
+        out.print(f"[red bold]NOT READY[/red bold] — blocked by: {', '.join(result.blocking)}")
+
+
+@cli.command()
+@click.argument("pipeline")
+@click.argument("trait")
+@click.option("--status", required=True, help="PASS or FAIL.")
+@click.option("--value", "value_json", metavar="JSON", help="A JSON object with the values behind the result.")
+@click.option("--reason", help="Why, in words.")
+@click.option("--ttl", type=int, help="Seconds the result stays valid (default: the trait's TTL; 0 = until replaced).")
+@click.pass_obj
+def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str | None, reason: str | None,
+         ttl: int | None) -> None:
+    """Record a result for PIPELINE's TRAIT reported by an outside system (a marker, a check)."""
+    from interlock.steps.deps import UnknownPipeline
+    from interlock.steps.push import BadPush, push_trait
+
+    value: dict[str, Any] | None = None
+    if value_json is not None:
+        try:
+            value = json.loads(value_json)
+        except ValueError as exc:
+            fail_input(f"--value is not valid JSON: {exc}")
+        if not isinstance(value, dict):
+            fail_input(f"--value must be a JSON object, got {type(value).__name__}")
+    deps = open_deps(obj)
+    try:
+        with failing_cleanly("pushing"):
+            stored = push_trait(deps, pipeline, trait, status.upper() if status.lower() in ("pass", "fail")
+                                else status, value=value, reason=reason, ttl=ttl)
+    except (UnknownPipeline, BadPush) as exc:
+        fail_input(str(exc))
+    expiry = f"until {stored.expires_at.isoformat(timespec='seconds')}" if stored.expires_at else "until replaced"
+    out.print(f"[green]✓[/green] {pipeline} · {trait} = {stored.status.value} (pushed, valid {expiry})")
 
 
 def database_url(obj: Context) -> str:

@@ -511,10 +511,13 @@ class TraitEvaluation(Record):
     expires_at: datetime | None = None
     duration_ms: float | None = None
     source: str | None = None  # "evaluator" or "push": kept apart in the store
+    cached: bool | None = None  # True when a still-valid PASS was reused instead of re-evaluating
 
 
 class ReadinessResult(Record):
     pipeline_id: str
+    schedule_id: str | None = None
+    period: str | None = None
     status: ReadinessStatus
     traits: list[TraitEvaluation] = Field(default_factory=list)
     blocking: list[str] = Field(default_factory=list)

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from interlock.scaffold import init_project
+from interlock.store.redis import RedisStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REFERENCE = FIXTURES / "reference"
+
+
+@pytest.fixture
+def store() -> Iterator[RedisStore]:
+    """A RedisStore on the real Redis under a key prefix of its own, emptied afterwards."""
+    s = RedisStore(redis.Redis(host="127.0.0.1", port=6379, decode_responses=True),
+                   f"interlock-test-{uuid.uuid4().hex[:12]}:")
+    yield s
+    s.purge()
+    s.close()
 
 
 @pytest.fixture

@@ -52,9 +52,11 @@ def resolve(ref: str | None, root: Path, evaluator_dirs: Sequence[Path]) -> Eval
     if kind is EvaluatorKind.PUSH:
         return EvaluatorRef(kind, "")
     if kind is EvaluatorKind.BUILTIN:
+        from interlock.evaluators.builtin import BUILTINS  # the registry is the list of names
+
         name = text[len(BUILTIN_PREFIX):]
-        if not name:
-            raise ValueError("builtin evaluator name missing: write 'builtin:<name>'")
+        if name not in BUILTINS:
+            raise ValueError(f"unknown builtin evaluator {name!r}; known: {', '.join(sorted(BUILTINS))}")
         return EvaluatorRef(kind, name)
     if kind is EvaluatorKind.HTTP:
         return EvaluatorRef(kind, text)

@@ -62,6 +62,10 @@ class ServerConfig(ConfigModel):
 
 class EngineConfig(ConfigModel):
     default_timeout: PositiveDuration = "30s"
+    # Traits evaluated at once per pipeline evaluation (threads).
+    max_parallel: StrictInt = Field(default=32, ge=1, le=256)
+    # Environment variables passed to evaluator executables besides PATH, HOME, LANG and the like.
+    evaluator_env: list[str] | None = None
 
 
 class WatcherConfig(ConfigModel):

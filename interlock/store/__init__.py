@@ -1,6 +1,8 @@
 """State stores: the :class:`Store` contract and its backends."""
 
 from interlock.store.base import (
+    BreakerOp,
+    BreakerPolicy,
     Change,
     ChangeKind,
     DueItem,
@@ -13,6 +15,8 @@ from interlock.store.base import (
 )
 
 __all__ = [
+    "BreakerOp",
+    "BreakerPolicy",
     "Change",
     "ChangeKind",
     "DueItem",

@@ -120,6 +120,21 @@ class SensorReading:
     updated_at: datetime
 
 
+class BreakerOp(StrEnum):
+    ALLOW = "allow"
+    SUCCESS = "success"
+    FAILURE = "failure"
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    """Open after ``threshold`` failures within ``window`` s; probe again after ``cooldown`` s."""
+
+    threshold: int = 5
+    window: float = 60.0
+    cooldown: float = 30.0
+
+
 @runtime_checkable
 class Store(Protocol):
     """What the lifecycle needs of a state store. Implementations: Redis, DynamoDB."""
@@ -254,6 +269,10 @@ class Store(Protocol):
         ...
 
     def due_at(self, key: str) -> datetime | None: ...
+
+    def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
+        """Apply ``op`` to the circuit breaker ``key`` atomically; return (allowed, state after)."""
+        ...
 
     # -- archive feed -----------------------------------------------------------------------------
     def read_changes(self, after: str = "", count: int = 500) -> list[Change]:

@@ -57,6 +57,8 @@ from interlock.store.base import (
     DEFAULT_RERUNS_LIMIT,
     DEFAULT_RUN_LOGS_LIMIT,
     DEFAULT_RUNS_LIMIT,
+    BreakerOp,
+    BreakerPolicy,
     Change,
     ChangeKind,
     DueItem,
@@ -490,6 +492,14 @@ class RedisStore:
         score = self.r.zscore(self.k("due"), key)
         return None if score is None else datetime.fromtimestamp(score / 1000, UTC)
 
+    def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
+        answer = str(self._script("breaker", [self.k("breaker", key)], [
+            op.value, _ms(now), policy.threshold, int(policy.window * 1000), int(policy.cooldown * 1000),
+            int(max(policy.window, policy.cooldown) * 1000) + 86_400_000,
+        ]))
+        allowed, _, state = answer.rpartition(":")
+        return allowed != "deny", state
+
     # -- archive feed -----------------------------------------------------------------------------
 
     def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
@@ -526,7 +536,8 @@ class RedisStore:
         return deleted
 
 
-_SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due")
+_SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
+            "breaker")
 
 
 def _lua(name: str) -> str:

@@ -1,0 +1,62 @@
+"""The alert dispatcher: each alert once (per dedup key), persisted, then sent to every sink.
+
+A sink failure is logged and never stops the others or the step that raised the alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
+
+from interlock.alerts.base import Sink
+from interlock.alerts.console import ConsoleSink
+from interlock.alerts.file import FileSink
+from interlock.model import Alert, AlertConfig, AlertType
+from interlock.store.base import Store
+
+log = logging.getLogger(__name__)
+
+# How long a dedup key suppresses the same alert: longer than any period it is keyed on.
+DEDUP_TTL = timedelta(days=2)
+
+
+class AlertDispatcher:
+    def __init__(self, store: Store, sinks: Sequence[Sink]) -> None:
+        self.store = store
+        self.sinks = list(sinks)
+        self.sent = 0
+        self.failed = 0
+
+    def fire(self, alert: Alert, dedup_key: str | None = None) -> bool:
+        """Persist and send ``alert`` unless ``dedup_key`` was already used; True when sent."""
+        if dedup_key is not None and not self.store.mark_once(f"alert:{dedup_key}", DEDUP_TTL.total_seconds()):
+            return False
+        stored = self.store.put_alert(alert)
+        for sink in self.sinks:
+            try:
+                sink.send(stored)
+                self.sent += 1
+            except Exception:
+                self.failed += 1
+                log.exception("alert sink %s failed for alert %s", sink.name, stored.alert_id)
+        return True
+
+
+def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | None = None) -> list[Sink]:
+    """Sinks for ``interlock.yaml`` ``alerts:``; a type not available yet is logged and skipped.
+
+    ``console`` redirects the console sink (the CLI sends it to stderr, away from its own output).
+    """
+    sinks: list[Sink] = []
+    for config in configs:
+        if config.type is AlertType.CONSOLE:
+            sinks.append(ConsoleSink(console))
+        elif config.type is AlertType.FILE and config.path:
+            sinks.append(FileSink(root / config.path))
+        else:
+            log.warning("alert sink %r is not available in this version; its alerts are only stored",
+                        config.type.value)
+    return sinks

@@ -1,0 +1,98 @@
+"""The evaluator protocol: one request in, one :class:`EvaluatorOutput` out, never an exception.
+
+Statuses: ``PASS`` (the condition holds), ``FAIL`` (the check ran and the condition does not hold),
+``ERROR`` (the check itself could not run or answered nonsense: timeout, crash, bad output, HTTP
+error). The reference reported most evaluator breakage as FAIL; here it is ERROR, so an operator
+(and the circuit breaker) can tell "data not ready" from "the check is broken". Both block.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from interlock.model import FailureCategory, TraitStatus
+
+# Longest evaluator output kept (stdout or an HTTP body); more is an ERROR, not a memory blow-up.
+MAX_OUTPUT_BYTES = 1_048_576
+# Characters of stderr / a body quoted in a reason.
+MAX_QUOTED_CHARS = 2_000
+
+# Reason prefixes kept from the reference, so existing dashboards and tests keep matching.
+TIMEOUT_REASON = "EVALUATOR_TIMEOUT"
+ERROR_PREFIX = "EVALUATOR_ERROR"
+INVALID_PREFIX = "EVALUATOR_OUTPUT_INVALID"
+HTTP_ERROR_PREFIX = "EVALUATOR_HTTP_ERROR"
+
+_VALID_STATUSES = {TraitStatus.PASS.value, TraitStatus.FAIL.value, TraitStatus.ERROR.value}
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """What an evaluator is asked: the JSON object ``{pipelineId, traitType, config}``."""
+
+    pipeline_id: str
+    trait_type: str
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"pipelineId": self.pipeline_id, "traitType": self.trait_type, "config": self.config}
+
+
+@dataclass(frozen=True)
+class EvaluatorOutput:
+    status: TraitStatus
+    value: dict[str, Any] | None = None
+    reason: str | None = None
+    failure_category: FailureCategory | None = None
+
+    @classmethod
+    def error(cls, reason: str, category: FailureCategory) -> EvaluatorOutput:
+        return cls(TraitStatus.ERROR, None, reason, category)
+
+
+class Evaluator(Protocol):
+    def evaluate(self, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:
+        """Run the check within ``timeout`` seconds. Never raises for evaluator problems."""
+        ...
+
+
+def quote(text: str | bytes, limit: int = MAX_QUOTED_CHARS) -> str:
+    """Text for a reason: decoded leniently, stripped, cut to ``limit`` characters."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
+
+
+def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
+    """Validate an evaluator's JSON answer; anything off is ERROR/PERMANENT with the reason why."""
+    def invalid(why: str) -> EvaluatorOutput:
+        return EvaluatorOutput.error(f"{INVALID_PREFIX}: {why} ({source}: {quote(raw, 200)})",
+                                     FailureCategory.PERMANENT)
+
+    try:
+        doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        return invalid(f"not JSON: {exc}")
+    if not isinstance(doc, dict):
+        return invalid(f"expected a JSON object, got {type(doc).__name__}")
+    status = doc.get("status")
+    if status not in _VALID_STATUSES:
+        return invalid(f"status must be PASS, FAIL or ERROR, got {status!r}")
+    value = doc.get("value")
+    if value is not None and not isinstance(value, dict):
+        return invalid(f"value must be a JSON object, got {type(value).__name__}")
+    reason = doc.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        return invalid("reason must be a string")
+    category = doc.get("failureCategory")
+    if category in (None, ""):
+        parsed_category = None
+    else:
+        try:
+            parsed_category = FailureCategory(category)
+        except ValueError:
+            return invalid(f"unknown failureCategory {category!r}")
+    return EvaluatorOutput(TraitStatus(status), value, reason or None, parsed_category)

@@ -1,0 +1,203 @@
+"""Evaluators that run in-process, reading sensor readings and run logs from the store.
+
+``builtin:sensor-freshness``, ``builtin:sensor-threshold``, ``builtin:window-completeness``,
+``builtin:data-quality`` read the latest reading an ETL job wrote for (pipeline, sensorType);
+``builtin:upstream-job-log`` (alias ``builtin:upstream``) passes when the upstream pipeline's run
+for the same date and schedule completed.
+
+Decisions where the reference was loose (spec B §10.30): booleans are never numbers; a sensor
+timestamp in the future is not "fresh" (a clock problem is an ERROR); a data-quality check whose
+sensor lacks ``nullRate`` while ``maxNullRate`` is configured fails instead of passing; an
+upstream in COMPLETED_MONITORING counts as completed (its job succeeded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from interlock import timeutil
+from interlock.clock import Clock
+from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
+from interlock.model import DEFAULT_SCHEDULE, FailureCategory, RunStatus, TraitStatus
+from interlock.store.base import Store
+
+# A sensor timestamp this far in the future is tolerated as clock skew.
+CLOCK_SKEW = timedelta(seconds=60)
+
+Handler = Callable[["BuiltinContext", EvaluationRequest], EvaluatorOutput]
+
+
+class BuiltinContext:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+
+def _fail(reason: str, value: dict[str, Any] | None = None) -> EvaluatorOutput:
+    return EvaluatorOutput(TraitStatus.FAIL, value, reason)
+
+
+def _pass(reason: str, value: dict[str, Any] | None = None) -> EvaluatorOutput:
+    return EvaluatorOutput(TraitStatus.PASS, value, reason)
+
+
+def _config_error(reason: str) -> EvaluatorOutput:
+    return EvaluatorOutput.error(reason, FailureCategory.PERMANENT)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)
+
+
+def _required_str(config: dict[str, Any], key: str) -> str | EvaluatorOutput:
+    if key not in config:
+        return _config_error(f"config missing: {key}")
+    value = config[key]
+    if not isinstance(value, str) or not value:
+        return _config_error(f"config invalid: {key} must be a non-empty string")
+    return value
+
+
+def _sensor(ctx: BuiltinContext, request: EvaluationRequest) -> tuple[str, dict[str, Any]] | EvaluatorOutput:
+    sensor_type = _required_str(request.config, "sensorType")
+    if isinstance(sensor_type, EvaluatorOutput):
+        return sensor_type
+    reading = ctx.store.get_sensor(request.pipeline_id, sensor_type)
+    if reading is None:
+        return _fail(f"no sensor data for {request.pipeline_id}/{sensor_type}")
+    return sensor_type, reading.value
+
+
+def sensor_threshold(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+    found = _sensor(ctx, request)
+    if isinstance(found, EvaluatorOutput):
+        return found
+    sensor_type, reading = found
+    value = _number(reading.get(sensor_type))
+    value = value if value is not None else _number(reading.get("value"))
+    if value is None:
+        return _fail(f"sensor {sensor_type} has no numeric value")
+    low, high = _number(request.config.get("min")), _number(request.config.get("max"))
+    if low is not None and value < low:
+        return _fail(f"sensor {sensor_type} value {value:.2f} below min {low:.2f}", {"value": value, "min": low})
+    if high is not None and value > high:
+        return _fail(f"sensor {sensor_type} value {value:.2f} above max {high:.2f}", {"value": value, "max": high})
+    return _pass(f"sensor {sensor_type} value {value:.2f} within thresholds", {"value": value})
+
+
+def sensor_freshness(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+    raw = _required_str(request.config, "maxAge")
+    if isinstance(raw, EvaluatorOutput):
+        return raw
+    try:
+        max_age = timeutil.parse_duration(raw)
+    except ValueError as exc:
+        return _config_error(f"invalid maxAge duration {raw!r}: {exc}")
+    sensor_type = _required_str(request.config, "sensorType")
+    if isinstance(sensor_type, EvaluatorOutput):
+        return sensor_type
+    reading = ctx.store.get_sensor(request.pipeline_id, sensor_type)
+    if reading is None:
+        return _fail(f"no sensor data for {request.pipeline_id}/{sensor_type}")
+    age = ctx.clock.now() - reading.updated_at
+    value = {"updatedAt": reading.updated_at.isoformat(), "ageSeconds": int(age.total_seconds()),
+             "maxAgeSeconds": int(max_age.total_seconds())}
+    if age < -CLOCK_SKEW:
+        return EvaluatorOutput(TraitStatus.ERROR, value,
+                               f"sensor {sensor_type} updatedAt is {-age.total_seconds():.0f}s in the future",
+                               FailureCategory.PERMANENT)
+    shown = timeutil.format_duration(timedelta(seconds=int(max(age.total_seconds(), 0))))
+    if age > max_age:
+        return _fail(f"sensor {sensor_type} is stale: age {shown} exceeds maxAge {raw}", value)
+    return _pass(f"sensor {sensor_type} is fresh: age {shown} within maxAge {raw}", value)
+
+
+def window_completeness(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+    found = _sensor(ctx, request)
+    if isinstance(found, EvaluatorOutput):
+        return found
+    _, reading = found
+    windows = reading.get("windows")
+    actual = [w for w in windows if isinstance(w, str)] if isinstance(windows, list) else []
+    expected = request.config.get("expectedWindows")
+    if expected is not None:
+        if not isinstance(expected, list) or not all(isinstance(w, str) for w in expected):
+            return _config_error("config invalid: expectedWindows must be a string array")
+        missing = [w for w in expected if w not in actual]
+        if missing:
+            return _fail(f"missing {len(missing)} of {len(expected)} expected windows",
+                         {"missing": missing, "actual": len(actual), "expected": len(expected)})
+        return _pass(f"all {len(expected)} expected windows present", {"windowCount": len(actual)})
+    if "expectedCount" in request.config:
+        count = _number(request.config["expectedCount"])
+        if count is None:
+            return _config_error("config invalid: expectedCount must be numeric")
+        have = max(float(len(actual)), _number(reading.get("count")) or 0.0)
+        if have < count:
+            return _fail(f"window count {have:.0f} below expected {count:.0f}", {"actual": have, "expected": count})
+        return _pass(f"window count {have:.0f} meets expected {count:.0f}", {"windowCount": have})
+    return _config_error("config missing: expectedWindows or expectedCount required")
+
+
+def data_quality(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+    found = _sensor(ctx, request)
+    if isinstance(found, EvaluatorOutput):
+        return found
+    sensor_type, reading = found
+    if "maxNullRate" in request.config:
+        limit = _number(request.config["maxNullRate"])
+        if limit is None:
+            return _config_error("config invalid: maxNullRate must be numeric")
+        rate = _number(reading.get("nullRate"))
+        if rate is None:
+            return _fail(f"sensor {sensor_type} has no numeric nullRate to check against maxNullRate")
+        if rate > limit:
+            return _fail(f"null rate {rate:.4f} exceeds max {limit:.4f}", {"nullRate": rate, "maxNullRate": limit})
+    if request.config.get("allowSchemaDrift") is not True and reading.get("schemaDrift") is True:
+        details = reading.get("schemaDriftDetails") or ""
+        return _fail(f"schema drift detected: {details}", {"schemaDrift": True, "schemaDriftDetails": details})
+    return _pass(f"data quality checks passed for sensor {sensor_type}", dict(reading))
+
+
+def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+    upstream = _required_str(request.config, "upstreamPipeline")
+    if isinstance(upstream, EvaluatorOutput):
+        return upstream
+    date = _required_str(request.config, "date")
+    if isinstance(date, EvaluatorOutput):
+        return date
+    schedule = str(request.config.get("upstreamSchedule") or request.config.get("scheduleId") or DEFAULT_SCHEDULE)
+    entry = ctx.store.get_run_log(upstream, date, schedule)
+    if entry is None:
+        return _fail(f"upstream {upstream} has no run log for {date}/{schedule}")
+    if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
+        return _pass(f"upstream {upstream} completed for {date}/{schedule}",
+                     {"upstreamRunId": entry.run_id,
+                      "completedAt": entry.completed_at.isoformat() if entry.completed_at else None})
+    return _fail(f"upstream {upstream} status is {entry.status.value} for {date}/{schedule}")
+
+
+BUILTINS: dict[str, Handler] = {
+    "sensor-threshold": sensor_threshold,
+    "sensor-freshness": sensor_freshness,
+    "window-completeness": window_completeness,
+    "data-quality": data_quality,
+    "upstream-job-log": upstream_job_log,
+    "upstream": upstream_job_log,
+}
+
+
+class BuiltinEvaluator:
+    def __init__(self, name: str, ctx: BuiltinContext) -> None:
+        self.name = name
+        self.ctx = ctx
+
+    def evaluate(self, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:
+        handler = BUILTINS.get(self.name)
+        if handler is None:
+            return _config_error(f"unknown builtin evaluator: {self.name} (known: {', '.join(sorted(BUILTINS))})")
+        return handler(self.ctx, request)

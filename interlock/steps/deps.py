@@ -1,0 +1,66 @@
+"""What every step needs: the project, the store, the clock, the evaluator runner, the alerts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from interlock.alerts import AlertDispatcher, build_sinks
+from interlock.clock import SYSTEM, Clock
+from interlock.config import Project
+from interlock.evaluators.runner import EvaluatorRunner
+from interlock.model import Archetype, PipelineConfig
+from interlock.store.base import NotFoundError, Store
+
+
+class UnknownPipeline(LookupError):
+    """A pipeline that is neither in the project files nor registered in the store."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown pipeline {name!r}")
+        self.name = name
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class UnknownArchetype(LookupError):
+    def __init__(self, pipeline: str, name: str) -> None:
+        super().__init__(f"pipeline {pipeline!r} names archetype {name!r}, which is not loaded")
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+@dataclass
+class Deps:
+    project: Project
+    store: Store
+    clock: Clock = SYSTEM
+    runner: EvaluatorRunner = field(default=None)  # type: ignore[assignment]
+    alerts: AlertDispatcher = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.runner is None:
+            self.runner = EvaluatorRunner(self.project, self.store, self.clock)
+        if self.alerts is None:
+            self.alerts = AlertDispatcher(self.store, build_sinks(self.project.config.alerts or [], self.project.root))
+
+    def pipeline(self, name: str) -> PipelineConfig:
+        """The registered pipeline (the store is the source of truth at run time)."""
+        try:
+            return self.store.get_pipeline(name)
+        except NotFoundError:
+            raise UnknownPipeline(name) from None
+
+    def archetype(self, pipeline: PipelineConfig) -> Archetype:
+        found = self.project.archetypes.get(pipeline.archetype)
+        if found is None:
+            raise UnknownArchetype(pipeline.name, pipeline.archetype)
+        return found
+
+
+def register_project_pipelines(project: Project, store: Store) -> int:
+    """Upsert every pipeline defined in the project's files into the store; return how many."""
+    for pipeline in project.pipelines.values():
+        store.register_pipeline(pipeline)
+    return len(project.pipelines)

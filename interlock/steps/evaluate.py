@@ -1,0 +1,221 @@
+"""The evaluate step: run a pipeline's traits, apply its readiness rule, record why.
+
+* Traits run in parallel on a bounded thread pool, each within its own timeout.
+* TTL is a cache: a PASS still within its TTL is reused; FAIL and ERROR are evaluated again, so
+  a pipeline unblocks as soon as its condition holds.
+* A trait without an evaluator is decided by its latest *pushed* result while that is valid,
+  and is STALE (blocking) without one.
+* Every trait decision is a ``TRAIT_EVALUATED`` event and the verdict a ``READINESS_CHECKED`` event
+  carrying the values that decided it. Alerts fire once per (pipeline, schedule, period).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from interlock.config.evaluator_refs import EvaluatorKind, classify
+from interlock.config.merge import resolve_traits
+from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
+from interlock.model import (
+    Alert,
+    AlertLevel,
+    Event,
+    EventKind,
+    FailureCategory,
+    PipelineConfig,
+    ReadinessResult,
+    ReadinessStatus,
+    ResolvedTrait,
+    TraitEvaluation,
+    TraitStatus,
+)
+from interlock.readiness import TraitOutcome, apply_rule
+from interlock.schedule import find_schedule, period_of
+from interlock.steps.deps import Deps
+from interlock.store.base import TraitSource
+
+log = logging.getLogger(__name__)
+
+# Extra time a trait gets beyond its own timeout before the step stops waiting for it (s): the
+# evaluators enforce their timeouts themselves; this only bounds a builtin that ignores it.
+WAIT_GRACE = 5.0
+NO_PUSH_REASON = "no pushed result (or it expired); push one with `interlock push` or the API"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome of one evaluate step."""
+
+    result: ReadinessResult
+    pipeline: PipelineConfig
+    schedule: str
+    period: str
+    required: dict[str, bool]
+
+    @property
+    def ready(self) -> bool:
+        return self.result.status is ReadinessStatus.READY
+
+
+def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None) -> Evaluation:
+    """Evaluate ``pipeline_name`` for ``schedule_name`` (default: its first schedule) now.
+
+    Raises UnknownPipeline / UnknownArchetype / UnknownSchedule for bad input; evaluator
+    problems never raise, they become ERROR results.
+    """
+    pipeline = deps.pipeline(pipeline_name)
+    archetype = deps.archetype(pipeline)
+    schedule = find_schedule(pipeline, schedule_name)
+    now = deps.clock.now()
+    period = period_of(pipeline, schedule, now)
+    traits = resolve_traits(archetype, pipeline)
+    default_timeout = deps.project.settings.engine_timeout.total_seconds()
+    workers = max(1, min(len(traits), _max_parallel(deps)))
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{pipeline.name}")
+    try:
+        futures = [pool.submit(_trait, deps, pipeline.name, t, schedule.name, period, default_timeout)
+                   for t in traits]
+        evaluations = [_collect(f, t, pipeline.name, deps, default_timeout)
+                       for f, t in zip(futures, traits, strict=True)]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)  # a hung builtin must not hold the step
+
+    outcome = apply_rule(archetype.readiness_rule.type,
+                         [TraitOutcome(t.type, t.required, e.status.value) for t, e in zip(traits, evaluations,
+                                                                                           strict=True)],
+                         archetype.readiness_rule.parameters)
+    finished = deps.clock.now()
+    result = ReadinessResult(pipeline_id=pipeline.name, schedule_id=schedule.name, period=period,
+                             status=outcome.status, traits=evaluations, blocking=outcome.blocking,
+                             failing=outcome.failing, evaluated_at=finished)
+    try:
+        deps.store.put_readiness(result, int(deps.project.settings.readiness_ttl.total_seconds()))
+    except Exception:  # the cache is an optimisation: the verdict and its event still stand
+        log.exception("storing the readiness cache for %s failed", pipeline.name)
+    rule = archetype.readiness_rule
+    deps.store.append_event(Event(
+        kind=EventKind.READINESS_CHECKED, pipeline_id=pipeline.name, status=outcome.status.value,
+        message=_verdict(outcome.status, outcome.blocking), timestamp=finished,
+        details={"scheduleId": schedule.name, "period": period, "rule": rule.type.value,
+                 "parameters": rule.parameters or None, "blocking": outcome.blocking, "failing": outcome.failing,
+                 "traits": {e.trait_type: _decided_by(e, t) for e, t in zip(evaluations, traits, strict=True)}},
+    ))
+    _alerts(deps, pipeline.name, schedule.name, period, traits, evaluations, outcome.blocking, finished)
+    return Evaluation(result, pipeline, schedule.name, period, {t.type: t.required for t in traits})
+
+
+def _max_parallel(deps: Deps) -> int:
+    engine = deps.project.config.engine
+    return engine.max_parallel if engine else 32
+
+
+def _trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, period: str,
+           default_timeout: float) -> TraitEvaluation:
+    store = deps.store
+    if classify(trait.evaluator) is EvaluatorKind.PUSH:
+        pushed = store.get_trait(pipeline, trait.type, TraitSource.PUSH)
+        result = pushed or TraitEvaluation(pipeline_id=pipeline, trait_type=trait.type, status=TraitStatus.STALE,
+                                           reason=NO_PUSH_REASON, evaluated_at=deps.clock.now(),
+                                           source=TraitSource.PUSH.value)
+        _record(deps, result, trait, schedule, period, stored=False)
+        return result
+    cached = store.get_trait(pipeline, trait.type)
+    if cached is not None and cached.status is TraitStatus.PASS and cached.expires_at is not None:
+        return cached.model_copy(update={"cached": True})
+    config: dict[str, Any] = dict(trait.config)
+    # Builtins and scripts can key on the schedule and business date (spec B §10.14).
+    config.setdefault("scheduleId", schedule)
+    config.setdefault("date", period)
+    timeout = float(trait.timeout) if trait.timeout > 0 else default_timeout
+    started = time.monotonic()
+    output = deps.runner.run(trait.evaluator, EvaluationRequest(pipeline, trait.type, config), timeout)
+    return _store_output(deps, pipeline, trait, output, (time.monotonic() - started) * 1000, schedule, period)
+
+
+def _store_output(deps: Deps, pipeline: str, trait: ResolvedTrait, output: EvaluatorOutput, duration_ms: float,
+                  schedule: str, period: str) -> TraitEvaluation:
+    result = TraitEvaluation(
+        pipeline_id=pipeline, trait_type=trait.type, status=output.status, value=output.value, reason=output.reason,
+        failure_category=output.failure_category, evaluated_at=deps.clock.now(), duration_ms=round(duration_ms, 1),
+        source=TraitSource.EVALUATOR.value,
+    )
+    if trait.ttl > 0:
+        result = result.model_copy(update={"expires_at": result.evaluated_at + timedelta(seconds=trait.ttl)})
+    stored = True
+    try:
+        deps.store.put_trait(result, trait.ttl)
+    except Exception:  # keep the genuine result for the decision (spec B §10.3)
+        stored = False
+        log.exception("storing trait %s of %s failed", trait.type, pipeline)
+    _record(deps, result, trait, schedule, period, stored=stored)
+    return result
+
+
+def _record(deps: Deps, result: TraitEvaluation, trait: ResolvedTrait, schedule: str, period: str,
+            stored: bool) -> None:
+    details: dict[str, Any] = {
+        "value": result.value, "reason": result.reason,
+        "failureCategory": result.failure_category.value if result.failure_category else None,
+        "durationMs": result.duration_ms, "required": trait.required, "source": result.source,
+        "scheduleId": schedule, "period": period,
+    }
+    if not stored:
+        details["stored"] = False
+    deps.store.append_event(Event(
+        kind=EventKind.TRAIT_EVALUATED, pipeline_id=result.pipeline_id, trait_type=result.trait_type,
+        status=result.status.value, message=result.reason, timestamp=result.evaluated_at,
+        details={k: v for k, v in details.items() if v is not None},
+    ))
+
+
+def _collect(future: concurrent.futures.Future[TraitEvaluation], trait: ResolvedTrait, pipeline: str, deps: Deps,
+             default_timeout: float) -> TraitEvaluation:
+    timeout = (float(trait.timeout) if trait.timeout > 0 else default_timeout) + WAIT_GRACE
+    try:
+        return future.result(timeout=timeout)
+    except concurrent.futures.TimeoutError:
+        reason, category = "EVALUATOR_TIMEOUT", FailureCategory.TIMEOUT
+    except Exception as exc:  # a store outage mid-trait: an ERROR for this trait, not a crashed step
+        log.exception("evaluating trait %s of %s failed", trait.type, pipeline)
+        reason, category = f"evaluation error: {exc}", FailureCategory.TRANSIENT
+    return TraitEvaluation(pipeline_id=pipeline, trait_type=trait.type, status=TraitStatus.ERROR, reason=reason,
+                           failure_category=category, evaluated_at=deps.clock.now(),
+                           source=TraitSource.EVALUATOR.value)
+
+
+def _decided_by(evaluation: TraitEvaluation, trait: ResolvedTrait) -> dict[str, Any]:
+    decided: dict[str, Any] = {"status": evaluation.status.value, "required": trait.required}
+    for key, value in (("value", evaluation.value), ("reason", evaluation.reason), ("source", evaluation.source),
+                       ("cached", evaluation.cached)):
+        if value is not None:
+            decided[key] = value
+    return decided
+
+
+def _verdict(status: ReadinessStatus, blocking: list[str]) -> str:
+    return "ready" if status is ReadinessStatus.READY else f"blocked by: {', '.join(blocking)}"
+
+
+def _alerts(deps: Deps, pipeline: str, schedule: str, period: str, traits: list[ResolvedTrait],
+            evaluations: list[TraitEvaluation], blocking: list[str], now: datetime) -> None:
+    """The reference's engine alerts, each once per (pipeline, schedule, period)."""
+    for trait, evaluation in zip(traits, evaluations, strict=True):
+        if not trait.required or evaluation.status is TraitStatus.PASS:
+            continue
+        level = AlertLevel.ERROR if evaluation.status is TraitStatus.ERROR else AlertLevel.WARNING
+        deps.alerts.fire(Alert(
+            level=level, alert_type="trait_failed", pipeline_id=pipeline, trait_type=trait.type, timestamp=now,
+            message=f"Trait {trait.type} failed for {pipeline}: {evaluation.reason or evaluation.status.value}",
+            details={"scheduleId": schedule, "period": period, "status": evaluation.status.value},
+        ), dedup_key=f"trait_failed:{pipeline}:{schedule}:{period}:{trait.type}")
+    if blocking:
+        deps.alerts.fire(Alert(
+            level=AlertLevel.WARNING, alert_type="pipeline_blocked", pipeline_id=pipeline, timestamp=now,
+            message=f"Pipeline {pipeline} blocked by: {', '.join(blocking)}",
+            details={"scheduleId": schedule, "period": period, "blocking": blocking},
+        ), dedup_key=f"pipeline_blocked:{pipeline}:{schedule}:{period}")
