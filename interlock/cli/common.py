@@ -1,0 +1,103 @@
+"""What every command shares: the project context, output consoles, exit codes, error exits."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, NoReturn
+
+import click
+from rich.console import Console
+
+from interlock.config import ConfigInvalid, Project, load_project
+from interlock.config.project import ENV_DATABASE_URL
+
+if TYPE_CHECKING:
+    from interlock.steps.deps import Deps
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+# Wide when piped (logs, CI) so tables are not cut to 80 columns.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class Context:
+    def __init__(self, config: str | None) -> None:
+        self.config = config
+
+    def project(self) -> Project:
+        """Load the project or exit 2 with every configuration error, one per line."""
+        try:
+            return load_project(self.config)
+        except ConfigInvalid as exc:
+            fail_config(exc)
+
+
+def fail_config(exc: ConfigInvalid) -> NoReturn:
+    for error in exc.errors:
+        err.print(str(error), markup=False)
+    count = len(exc.errors)
+    err.print(f"[red]{count} configuration error{'s' if count != 1 else ''}[/red]; fix them and run "
+              "'interlock validate' again")
+    sys.exit(EXIT_BAD_INPUT)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=False))
+
+
+def fail_input(message: str) -> NoReturn:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+
+def open_deps(obj: Context) -> Deps:
+    """Project + store + runner + alerts, with the project's pipelines registered in the store."""
+    from interlock.alerts import AlertDispatcher, build_sinks
+    from interlock.steps.deps import Deps, register_project_pipelines
+    from interlock.store.redis import RedisStore
+
+    project = obj.project()
+    store = RedisStore.from_settings(project.settings)
+    with failing_cleanly("connecting to the store"):
+        store.ping()
+        register_project_pipelines(project, store)
+    sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
+    return Deps(project, store, alerts=AlertDispatcher(store, sinks))
+
+
+@contextmanager
+def failing_cleanly(doing: str) -> Iterator[None]:
+    """Turn a connection or database failure into one line and exit 1, not a traceback."""
+    import redis
+
+    try:
+        yield
+    except redis.RedisError as exc:
+        err.print(f"[red]error:[/red] {doing}: cannot reach Redis: {exc}")
+        sys.exit(EXIT_FAILED)
+    except Exception as exc:
+        # sqlalchemy is imported only by the commands that use the archive; do not load it here.
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            err.print(f"[red]error:[/red] {doing}: cannot reach the database: {first}")
+            sys.exit(EXIT_FAILED)
+        raise
+
+
+def database_url(obj: Context) -> str:
+    """``$INTERLOCK_DATABASE_URL``, else ``archiver.dsn`` of the project; exit 2 when neither is set."""
+    url = os.environ.get(ENV_DATABASE_URL) or obj.project().settings.database_url
+    if not url:
+        err.print("[red]error:[/red] no archive database configured: set INTERLOCK_DATABASE_URL "
+                  "or archiver.dsn in interlock.yaml")
+        sys.exit(EXIT_BAD_INPUT)
+    return url

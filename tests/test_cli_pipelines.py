@@ -1,0 +1,98 @@
+"""`interlock evaluate` and `interlock push`, run as a user runs them (real Redis, no workers)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from interlock.scaffold import init_project
+from interlock.store.redis import RedisStore
+from tests.test_cli_project import interlock
+
+ARCHETYPE = """\
+name: marked
+requiredTraits:
+  - {type: source-freshness, defaultTtl: 300}
+  - {type: ready-marker}
+readinessRule: {type: all-required-pass}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[Path]:
+    """`interlock init` output on a key prefix of its own, plus a pipeline with a pushed trait."""
+    root = tmp_path / "etl"
+    init_project(root)
+    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
+    config = root / "interlock.yaml"
+    config.write_text(config.read_text().replace('keyPrefix: "interlock:"', f'keyPrefix: "{prefix}"')
+                      .replace("localhost:6379", "127.0.0.1:6379"))
+    (root / "archetypes" / "marked.yaml").write_text(ARCHETYPE)
+    (root / "pipelines" / "orders.yaml").write_text(
+        "name: orders\narchetype: marked\ntraits:\n  source-freshness:\n    evaluator: check-source-freshness\n"
+        "    config: {path: data/orders.csv, maxLagSeconds: 86400}\n")
+    yield root
+    RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
+
+
+def test_evaluate_the_init_example_is_ready_and_exits_0(project: Path) -> None:
+    result = interlock("evaluate", "example", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "READY" in result.stdout
+    for trait in ("source-freshness", "upstream-dependency", "resource-availability"):
+        assert trait in result.stdout
+
+
+def test_evaluate_json_has_the_documented_shape(project: Path) -> None:
+    result = interlock("evaluate", "example", "--json", cwd=project)
+    body = json.loads(result.stdout)
+    assert {"pipelineId", "status", "traits", "blocking", "evaluatedAt"} <= set(body)
+    assert body["status"] == "READY" and body["blocking"] == []
+    assert {"traitType", "status", "value"} <= set(body["traits"][0])
+
+
+def test_evaluate_not_ready_exits_1_and_names_the_blocking_trait(project: Path) -> None:
+    result = interlock("evaluate", "orders", "--json", cwd=project)
+    assert result.returncode == 1
+    body = json.loads(result.stdout)
+    assert body["status"] == "NOT_READY" and body["blocking"] == ["ready-marker"]
+    assert "[WARN] [orders] Pipeline orders blocked by: ready-marker" in result.stderr  # alerts stay off stdout
+
+
+def test_push_then_evaluate_is_ready(project: Path) -> None:
+    pushed = interlock("push", "orders", "ready-marker", "--status", "PASS", "--value", '{"rows": 42}',
+                       "--reason", "loaded", cwd=project)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "orders · ready-marker = PASS" in pushed.stdout
+    result = interlock("evaluate", "orders", "--json", cwd=project)
+    assert result.returncode == 0
+    marker = json.loads(result.stdout)["traits"][1]
+    assert (marker["status"], marker["source"], marker["value"]) == ("PASS", "push", {"rows": 42})
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["push", "ghost", "ready-marker", "--status", "PASS"], "unknown pipeline 'ghost'"),
+    (["push", "orders", "ready-marker", "--status", "MAYBE"], "status must be PASS or FAIL"),
+    (["push", "orders", "ready-marker", "--status", "PASS", "--value", "{oops"], "--value is not valid JSON"),
+    (["push", "orders", "ready-marker", "--status", "PASS", "--value", "[1]"], "--value must be a JSON object"),
+    (["push", "orders", "nope", "--status", "PASS"], "has no trait 'nope'"),
+    (["evaluate", "ghost"], "unknown pipeline 'ghost'"),
+    (["evaluate", "orders", "--schedule", "hourly"], "has no schedule 'hourly'"),
+])
+def test_bad_input_exits_2_and_stores_nothing(project: Path, args: list[str], message: str) -> None:
+    result = interlock(*args, cwd=project)
+    assert result.returncode == 2
+    assert message in result.stderr
+    check = interlock("evaluate", "orders", "--json", cwd=project)
+    assert json.loads(check.stdout)["blocking"] == ["ready-marker"]  # no push landed
+
+
+def test_evaluate_without_redis_says_it_cannot_reach_it(project: Path) -> None:
+    result = interlock("evaluate", "example", cwd=project, env={"INTERLOCK_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert result.returncode == 1
+    assert "cannot reach Redis" in result.stderr
