@@ -239,6 +239,9 @@ def _not_blank(value: str) -> str:
 
 class CommandTrigger(VariantModel):
     command: Annotated[str, AfterValidator(_not_blank)]
+    # Run through /bin/sh -c (pipes, globs, $VARS); off by default: the line is split into arguments.
+    shell: bool = False
+    timeout: Annotated[StrictInt, Field(gt=0)] | None = None
 
 
 class AirflowTrigger(VariantModel):

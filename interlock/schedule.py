@@ -6,10 +6,11 @@ the pipeline's SLA time zone, then UTC (spec C §3.5) — never the host's zone.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from collections.abc import Mapping
+from datetime import UTC, datetime, time, timedelta, tzinfo
 
 from interlock import timeutil
-from interlock.model import PipelineConfig, ScheduleConfig
+from interlock.model import Calendar, PipelineConfig, ScheduleConfig
 
 
 class UnknownSchedule(KeyError):
@@ -39,3 +40,40 @@ def schedule_zone(pipeline: PipelineConfig, schedule: ScheduleConfig) -> tzinfo:
 def period_of(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> str:
     """The business date ``now`` falls on for this schedule."""
     return now.astimezone(schedule_zone(pipeline, schedule)).date().isoformat()
+
+
+def _local(hour: int, minute: int, day: datetime, zone: tzinfo) -> datetime:
+    # zoneinfo semantics: a wall time skipped by DST moves forward (spec C §3.3).
+    return datetime.combine(day.date(), time(hour, minute), tzinfo=zone).astimezone(UTC)
+
+
+def active_from(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> datetime:
+    """When the schedule's window opens on ``now``'s business day (its ``after``, else midnight)."""
+    zone = schedule_zone(pipeline, schedule)
+    local = now.astimezone(zone)
+    hour, minute = timeutil.parse_time_of_day(schedule.after) if schedule.after else (0, 0)
+    return _local(hour, minute, local, zone)
+
+
+def next_period_start(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> datetime:
+    """When the next business day's window opens."""
+    zone = schedule_zone(pipeline, schedule)
+    tomorrow = now.astimezone(zone) + timedelta(days=1)
+    hour, minute = timeutil.parse_time_of_day(schedule.after) if schedule.after else (0, 0)
+    return _local(hour, minute, tomorrow, zone)
+
+
+def is_excluded(pipeline: PipelineConfig, now: datetime, calendars: Mapping[str, Calendar]) -> bool:
+    """Whether ``now``'s day (in the SLA time zone, else UTC) is a dormant day for the pipeline."""
+    rules = pipeline.exclusions
+    if rules is None:
+        return False
+    zone = timeutil.zone(pipeline.sla.timezone) if pipeline.sla and pipeline.sla.timezone else UTC
+    local = now.astimezone(zone)
+    days = {d.lower() for d in rules.days or []}
+    dates = set(rules.dates or [])
+    calendar = calendars.get(rules.calendar) if rules.calendar else None
+    if calendar:
+        days |= {d.lower() for d in calendar.days or []}
+        dates |= set(calendar.dates or [])
+    return timeutil.WEEKDAYS[local.weekday()] in days or local.date().isoformat() in dates

@@ -21,7 +21,8 @@ def cli(ctx: click.Context, config: str | None) -> None:
 
     \b
     Project:   init, validate
-    Pipelines: evaluate, push
+    Pipelines: evaluate, push, run, status, events, complete
+    Runtime:   worker, beat
     Archive:   db upgrade | downgrade | current, archive
     """
     ctx.obj = Context(config)

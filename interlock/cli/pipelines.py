@@ -21,6 +21,7 @@ from interlock.cli.common import (
 from interlock.cli.main import cli
 
 if TYPE_CHECKING:
+    from interlock.steps.deps import Deps
     from interlock.steps.evaluate import Evaluation
 
 _STATUS_STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "red bold", "STALE": "yellow"}
@@ -107,5 +108,26 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
                                 else status, value=value, reason=reason, ttl=ttl)
     except (UnknownPipeline, BadPush) as exc:
         fail_input(str(exc))
+    _advance_now(deps, pipeline)
     expiry = f"until {stored.expires_at.isoformat(timespec='seconds')}" if stored.expires_at else "until replaced"
     out.print(f"[green]✓[/green] {pipeline} · {trait} = {stored.status.value} (pushed, valid {expiry})")
+
+
+def _advance_now(deps: Deps, pipeline: str) -> None:
+    """The fast path: ask the workers to look at the pipeline now (durably: due now as well)."""
+    from interlock.steps.keys import advance_key
+
+    schedules = [s.name for s in deps.pipeline(pipeline).schedule_list()]
+    with failing_cleanly("asking the workers to evaluate"):
+        for schedule in schedules:
+            deps.store.set_due(advance_key(pipeline, schedule), deps.clock.now())
+        from celery import Celery
+
+        from workers.config import celery_config
+
+        app = Celery("interlock-cli")
+        app.conf.update(celery_config(deps.project))
+        with app.connection_for_write() as conn:
+            for schedule in schedules:
+                app.send_task("interlock.advance", kwargs={"pipeline": pipeline, "schedule": schedule},
+                              queue="evaluation", connection=conn)

@@ -71,6 +71,8 @@ class EngineConfig(ConfigModel):
 class WatcherConfig(ConfigModel):
     enabled: bool = False
     default_interval: PositiveDuration = "30s"
+    # How often Beat's reconcile pass reads the due index.
+    reconcile_interval: PositiveDuration = "2s"
 
 
 class ArchiverConfig(ConfigModel):
@@ -119,6 +121,7 @@ class Settings:
     event_stream_max: int
     engine_timeout: timedelta
     watch_interval: timedelta
+    reconcile_interval: timedelta
     stuck_run_threshold: timedelta
     archive_interval: timedelta
 
@@ -167,6 +170,7 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
         event_stream_max=redis.event_stream_max,
         engine_timeout=timeutil.parse_duration((config.engine or EngineConfig()).default_timeout),
         watch_interval=timeutil.parse_duration((config.watcher or WatcherConfig()).default_interval),
+        reconcile_interval=timeutil.parse_duration((config.watcher or WatcherConfig()).reconcile_interval),
         stuck_run_threshold=timeutil.parse_duration((config.watchdog or WatchdogConfig()).stuck_run_threshold),
         archive_interval=timeutil.parse_duration((config.archiver or ArchiverConfig()).interval),
     )

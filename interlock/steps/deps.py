@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
+from interlock import timeutil
 from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project
 from interlock.evaluators.runner import EvaluatorRunner
 from interlock.model import Archetype, PipelineConfig
+from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
 from interlock.store.base import NotFoundError, Store
 
 
@@ -38,6 +41,7 @@ class Deps:
     clock: Clock = SYSTEM
     runner: EvaluatorRunner = field(default=None)  # type: ignore[assignment]
     alerts: AlertDispatcher = field(default=None)  # type: ignore[assignment]
+    dispatch: Dispatcher = field(default_factory=RecordingDispatcher)
 
     def __post_init__(self) -> None:
         if self.runner is None:
@@ -57,6 +61,19 @@ class Deps:
         if found is None:
             raise UnknownArchetype(pipeline.name, pipeline.archetype)
         return found
+
+
+    def check_interval(self, pipeline: PipelineConfig) -> timedelta:
+        """How often a NOT_READY pipeline is evaluated again: ``watch.interval``, else the default."""
+        if pipeline.watch and pipeline.watch.interval:
+            return timeutil.parse_duration(pipeline.watch.interval)
+        return self.project.settings.watch_interval
+
+    def poll_interval(self, pipeline: PipelineConfig) -> timedelta:
+        """How often a running job is polled: ``trigger.pollInterval``, else the check interval."""
+        if pipeline.trigger and pipeline.trigger.poll_interval:
+            return timeutil.parse_duration(pipeline.trigger.poll_interval)
+        return self.check_interval(pipeline)
 
 
 def register_project_pipelines(project: Project, store: Store) -> int:

@@ -1,0 +1,195 @@
+"""Run commands: ``run``, ``status``, ``events``, ``complete``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from typing import Any
+
+import click
+
+from interlock.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    Context,
+    emit_json,
+    err,
+    fail_input,
+    failing_cleanly,
+    open_deps,
+    out,
+)
+from interlock.cli.main import cli
+from interlock.model import TERMINAL_RUN_STATUSES, RunStatus
+
+# How often `run --wait` looks at the run (s).
+WAIT_POLL = 0.5
+
+
+@cli.command()
+@click.argument("pipeline")
+@click.option("--schedule", help="Schedule to run (default: the pipeline's first).")
+@click.option("--wait", is_flag=True, help="Follow the run until it finishes.")
+@click.option("--timeout", type=float, default=3600, show_default=True, help="Give up waiting after this many s.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
+    """Evaluate PIPELINE now and, if READY, trigger it (once per period) through the same steps."""
+    from interlock.schedule import UnknownSchedule, find_schedule
+    from interlock.steps.advance import Outcome, advance
+    from interlock.steps.deps import UnknownPipeline
+    from interlock.steps.dispatch import InlineDispatcher
+    from interlock.steps.runs import check_run, trigger
+
+    deps = open_deps(obj)
+    inline = InlineDispatcher()
+    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
+    deps.dispatch = inline
+    try:
+        sched = find_schedule(deps.pipeline(pipeline), schedule).name
+    except (UnknownPipeline, UnknownSchedule) as exc:
+        fail_input(str(exc))
+    with failing_cleanly("running"):
+        outcome = advance(deps, pipeline, sched)
+        entry = _latest_log(deps, pipeline, sched)
+        run_state = deps.store.get_run(entry.run_id) if entry else None
+        deadline = time.monotonic() + timeout
+        while wait and run_state and run_state.status not in TERMINAL_RUN_STATUSES and time.monotonic() < deadline:
+            if run_state.status is RunStatus.RUNNING:
+                check_run(deps, run_state.run_id)
+            time.sleep(WAIT_POLL)
+            run_state = deps.store.get_run(run_state.run_id)
+    result: dict[str, Any] = {"pipelineId": pipeline, "scheduleId": sched, "outcome": outcome.value,
+                              "runId": run_state.run_id if run_state else None,
+                              "status": run_state.status.value if run_state else None}
+    if as_json:
+        emit_json(result)
+    else:
+        out.print(f"{pipeline}/{sched}: {outcome.value}" + (f" · run {result['runId']} {result['status']}"
+                                                            if run_state else ""))
+        if outcome is Outcome.NOT_READY:
+            ready = deps.store.get_readiness(pipeline)
+            if ready:
+                out.print(f"blocked by: {', '.join(ready.blocking)} (see `interlock evaluate {pipeline}`)")
+    failed = outcome in (Outcome.NOT_READY, Outcome.GAVE_UP) or (run_state and run_state.status in (
+        RunStatus.FAILED, RunStatus.CANCELLED))
+    sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _latest_log(deps: Any, pipeline: str, schedule: str) -> Any:
+    from interlock.schedule import find_schedule, period_of
+
+    config = deps.pipeline(pipeline)
+    period = period_of(config, find_schedule(config, schedule), deps.clock.now())
+    return deps.store.get_run_log(pipeline, period, schedule)
+
+
+@cli.command()
+@click.argument("pipeline", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print a list of objects.")
+@click.pass_obj
+def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
+    """Per pipeline and schedule: this period's run, its state, the next check and the last readiness."""
+    from rich.table import Table
+
+    from interlock.schedule import period_of
+    from interlock.steps.deps import UnknownPipeline
+    from interlock.steps.keys import advance_key
+
+    deps = open_deps(obj)
+    with failing_cleanly("reading status"):
+        try:
+            pipelines = [deps.pipeline(pipeline)] if pipeline else deps.store.list_pipelines()
+        except UnknownPipeline as exc:
+            fail_input(str(exc))
+        rows: list[dict[str, Any]] = []
+        now = deps.clock.now()
+        for config in pipelines:
+            readiness = deps.store.get_readiness(config.name)
+            for sched in config.schedule_list():
+                period = period_of(config, sched, now)
+                entry = deps.store.get_run_log(config.name, period, sched.name)
+                run_status = None
+                if entry:
+                    try:
+                        run_status = deps.store.get_run(entry.run_id).status.value
+                    except KeyError:
+                        run_status = None
+                due = deps.store.due_at(advance_key(config.name, sched.name))
+                rows.append({
+                    "pipelineId": config.name, "scheduleId": sched.name, "date": period,
+                    "status": entry.status.value if entry else None, "runId": entry.run_id if entry else None,
+                    "attempt": entry.attempt_number if entry else None, "runStatus": run_status,
+                    "nextCheck": due.isoformat() if due else None,
+                    "readiness": readiness.status.value if readiness else None,
+                    "blocking": readiness.blocking if readiness else [],
+                })
+    if as_json:
+        emit_json(rows)
+        return
+    if not rows:
+        out.print("No pipelines registered.")
+        return
+    table = Table()
+    for column in ("pipeline", "schedule", "date", "status", "attempt", "run", "readiness", "blocking", "next check"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r["pipelineId"], r["scheduleId"], r["date"], r["status"] or "—", str(r["attempt"] or ""),
+                      r["runId"] or "", r["readiness"] or "", ", ".join(r["blocking"]), (r["nextCheck"] or "")[:19])
+    out.print(table)
+
+
+@cli.command()
+@click.argument("pipeline")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the events as JSON.")
+@click.pass_obj
+def events(obj: Context, pipeline: str, limit: int, as_json: bool) -> None:
+    """The latest events of PIPELINE, oldest first: every decision and why."""
+    deps = open_deps(obj)
+    with failing_cleanly("reading events"):
+        records = deps.store.list_events(pipeline, limit)
+    if as_json:
+        emit_json([{"streamId": r.stream_id, **r.event.to_json()} for r in records])
+        return
+    if not records:
+        err.print(f"no events for {pipeline!r}")
+    for r in records:
+        e = r.event
+        parts = [e.timestamp.isoformat(timespec="seconds"), e.kind.value, e.status or "", e.trait_type or "",
+                 e.run_id or "", e.message or ""]
+        out.print("  ".join(p for p in parts if p), markup=False)
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--status", "result", type=click.Choice(["success", "failed"]), required=True)
+@click.option("--metadata", "metadata_json", metavar="JSON", help="A JSON object merged into the run's metadata.")
+@click.option("--message", help="What happened, in words.")
+@click.pass_obj
+def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, message: str | None) -> None:
+    """Report that RUN_ID's job finished (the completion callback for http-triggered jobs)."""
+    from interlock.lifecycle import InvalidTransition
+    from interlock.steps.runs import complete_run
+    from interlock.store.base import NotFoundError
+
+    metadata: dict[str, Any] | None = None
+    if metadata_json:
+        try:
+            metadata = json.loads(metadata_json)
+        except ValueError as exc:
+            fail_input(f"--metadata is not valid JSON: {exc}")
+        if not isinstance(metadata, dict):
+            fail_input("--metadata must be a JSON object")
+    deps = open_deps(obj)
+    try:
+        with failing_cleanly("completing the run"):
+            finished = complete_run(deps, run_id, result == "success", metadata, message)
+    except NotFoundError:
+        fail_input(f"unknown run {run_id!r}")
+    except InvalidTransition as exc:
+        err.print(f"[red]error:[/red] run {run_id} cannot be completed: {exc}")
+        sys.exit(EXIT_BAD_INPUT)
+    out.print(f"[green]✓[/green] run {run_id} is {finished.status.value}")

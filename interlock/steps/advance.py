@@ -1,0 +1,97 @@
+"""The advance step: move one (pipeline, schedule) forward for the current period.
+
+Idempotent and safe to run from the fast path and the reconcile loop at once: it reads the
+period's run log, decides (done / running / waiting out a backoff / gave up / evaluate), and when
+READY asks for the trigger step, whose claim guarantees one run per period and attempt. Every
+outcome leaves a due time for the next look, so nothing depends on a message arriving.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from interlock import retry
+from interlock.model import FailureCategory, RunStatus
+from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
+from interlock.steps.deps import Deps, UnknownPipeline
+from interlock.steps.evaluate import evaluate
+from interlock.steps.keys import advance_key, check_key
+from interlock.steps.runs import give_up
+
+# The advance lock only keeps two advances of one (pipeline, schedule) from evaluating at once;
+# it is released at the end and expires by itself if a worker dies holding it (s).
+LOCK_TTL = 300.0
+
+
+class Outcome(StrEnum):
+    UNKNOWN = "unknown"
+    BUSY = "busy"
+    DISABLED = "disabled"
+    EXCLUDED = "excluded"
+    WAITING = "waiting"  # before the schedule's `after`
+    DONE = "done"
+    ACTIVE = "active"
+    BACKOFF = "backoff"
+    GAVE_UP = "gave-up"
+    NOT_READY = "not-ready"
+    TRIGGERED = "triggered"
+
+
+def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
+    key = advance_key(pipeline, schedule)
+    try:
+        config = deps.pipeline(pipeline)
+        sched = find_schedule(config, schedule)
+    except (UnknownPipeline, KeyError):
+        deps.store.clear_due(key)  # deleted pipeline or schedule: nothing to do any more
+        return Outcome.UNKNOWN
+    lock = deps.store.acquire_lock(key, LOCK_TTL)
+    if lock is None:
+        return Outcome.BUSY  # another advance is on it and will leave the next due time
+    try:
+        now = deps.clock.now()
+        if config.trigger is None or (config.watch and config.watch.enabled is False):
+            deps.store.clear_due(key)
+            return Outcome.DISABLED
+        if is_excluded(config, now, deps.project.calendars):
+            deps.store.set_due(key, next_period_start(config, sched, now))
+            return Outcome.EXCLUDED
+        opens = active_from(config, sched, now)
+        if now < opens:
+            deps.store.set_due(key, opens)
+            return Outcome.WAITING
+        period = period_of(config, sched, now)
+        entry = deps.store.get_run_log(pipeline, period, schedule)
+        attempt = 1
+        if entry is not None:
+            if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
+                deps.store.set_due(key, next_period_start(config, sched, now))
+                return Outcome.DONE
+            if entry.status in (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING):
+                if entry.status is RunStatus.RUNNING and deps.store.due_at(check_key(entry.run_id)) is None:
+                    deps.store.set_due(check_key(entry.run_id), now)  # a lost poll: resume it
+                deps.store.set_due(key, now + deps.check_interval(config))
+                return Outcome.ACTIVE
+            policy = retry.policy_of(config.retry)
+            category = entry.failure_category
+            if entry.attempt_number >= policy.max_attempts or not retry.is_retryable(policy, category):
+                give_up(deps, config, schedule, period, entry.attempt_number, entry.failure_message or "failed",
+                        category or FailureCategory.TRANSIENT, entry)
+                deps.store.set_due(key, next_period_start(config, sched, now))
+                return Outcome.GAVE_UP
+            retry_at = entry.updated_at + retry.backoff(policy, entry.attempt_number)
+            if now < retry_at:
+                deps.store.set_due(key, retry_at)
+                return Outcome.BACKOFF
+            attempt = entry.attempt_number + 1
+        evaluation = evaluate(deps, pipeline, schedule)
+        # Look again after the check interval whatever happens next: if the trigger message is
+        # lost, this is how the period still gets its run.
+        deps.store.set_due(key, now + deps.check_interval(config))
+        if not evaluation.ready:
+            return Outcome.NOT_READY
+        deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
+                           attempt=attempt)
+        return Outcome.TRIGGERED
+    finally:
+        deps.store.release_lock(lock)

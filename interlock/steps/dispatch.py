@@ -1,0 +1,49 @@
+"""How a step asks for the next step: by name, without knowing whether Celery runs it.
+
+The Celery adapter sends a task to the step's queue; the inline dispatcher (the CLI with no
+workers, tests of single steps) runs it in the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+# Step name -> the queue its task is routed to.
+QUEUES = {
+    "advance": "evaluation",
+    "trigger": "trigger",
+    "check_run": "run_check",
+    "complete_run": "run_check",
+    "monitor": "run_check",
+    "archive": "archival",
+    "reconcile": "schedule",
+}
+
+
+class Dispatcher(Protocol):
+    def send(self, step: str, **kwargs: Any) -> None: ...
+
+
+class InlineDispatcher:
+    """Runs the named step right away in this process."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[..., Any]] = {}
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, step: str, **kwargs: Any) -> None:
+        self.sent.append((step, kwargs))
+        handler = self.handlers.get(step)
+        if handler is not None:
+            handler(**kwargs)
+
+
+class RecordingDispatcher:
+    """Remembers what was asked for and runs nothing (the due index will pick it up)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    def send(self, step: str, **kwargs: Any) -> None:
+        self.sent.append((step, kwargs))

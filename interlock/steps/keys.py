@@ -1,0 +1,28 @@
+"""Due-index keys: what kind of work is due, for what."""
+
+from __future__ import annotations
+
+
+def advance_key(pipeline: str, schedule: str) -> str:
+    return f"advance:{pipeline}:{schedule}"
+
+
+def check_key(run_id: str) -> str:
+    return f"check:{run_id}"
+
+
+def monitor_key(run_id: str) -> str:
+    return f"monitor:{run_id}"
+
+
+def parse(key: str) -> tuple[str, dict[str, str]] | None:
+    """``advance:p:s`` -> ("advance", {"pipeline": p, "schedule": s}); None for an unknown key."""
+    kind, _, rest = key.partition(":")
+    if kind == "advance":
+        pipeline, _, schedule = rest.rpartition(":")
+        return ("advance", {"pipeline": pipeline, "schedule": schedule}) if pipeline and schedule else None
+    if kind == "check" and rest:
+        return "check_run", {"run_id": rest}
+    if kind == "monitor" and rest:
+        return "monitor", {"run_id": rest}
+    return None

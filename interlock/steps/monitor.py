@@ -1,0 +1,81 @@
+"""Post-completion monitoring: while the window is open, a pipeline that stops being READY has
+drifted (its data changed after the job ran) — record a rerun request and alert, once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from interlock import lifecycle, timeutil
+from interlock.model import Alert, AlertLevel, Event, EventKind, RerunRecord, RunState, RunStatus
+from interlock.steps.deps import Deps
+from interlock.steps.evaluate import evaluate
+from interlock.steps.keys import monitor_key
+from interlock.store.base import NotFoundError
+
+DEFAULT_WINDOW = timedelta(hours=2)
+
+
+def monitor(deps: Deps, run_id: str) -> RunState | None:
+    try:
+        run = deps.store.get_run(run_id)
+    except NotFoundError:
+        deps.store.clear_due(monitor_key(run_id))
+        return None
+    if run.status is not RunStatus.COMPLETED_MONITORING:
+        deps.store.clear_due(monitor_key(run_id))
+        return run
+    config = deps.pipeline(run.pipeline_id)
+    monitoring = config.watch.monitoring if config.watch else None
+    window = timeutil.parse_duration(monitoring.duration) if monitoring and monitoring.duration else DEFAULT_WINDOW
+    now = deps.clock.now()
+    started = _started(run)
+    if started is None or now > started + window:
+        return _finish(deps, run, now, EventKind.MONITORING_COMPLETED, "monitoring window ended with no drift")
+    evaluation = evaluate(deps, run.pipeline_id, str(run.metadata.get("scheduleId", "daily")))
+    if evaluation.ready:
+        deps.store.set_due(monitor_key(run_id), now + deps.check_interval(config))
+        return run
+    blocking = evaluation.result.blocking
+    rerun = RerunRecord(rerun_id=f"rerun-{run_id}", pipeline_id=run.pipeline_id,
+                        original_date=str(run.metadata.get("period", "")), original_run_id=run_id,
+                        reason="monitoring_drift_detected", status=RunStatus.PENDING, requested_at=now,
+                        description=f"trait drift detected during post-completion monitoring: {', '.join(blocking)}",
+                        metadata={"blockingTraits": blocking, "scheduleId": run.metadata.get("scheduleId", "daily")})
+    deps.store.put_rerun(rerun)
+    deps.store.append_event(Event(kind=EventKind.MONITORING_DRIFT_DETECTED, pipeline_id=run.pipeline_id,
+                                  run_id=run_id, timestamp=now,
+                                  message=f"trait drift detected, rerun {rerun.rerun_id} requested",
+                                  details={"rerunId": rerun.rerun_id, "blockingTraits": blocking}))
+    deps.alerts.fire(Alert(
+        level=AlertLevel.WARNING, alert_type="trait_drift", pipeline_id=run.pipeline_id, timestamp=now,
+        message=(f"Pipeline {run.pipeline_id}: trait drift detected during monitoring ({', '.join(blocking)}); "
+                 f"rerun {rerun.rerun_id} requested. Next: `interlock rerun {rerun.rerun_id}` once the data is "
+                 "right again"),
+        details={"rerunId": rerun.rerun_id, "blockingTraits": blocking},
+    ), dedup_key=f"drift:{run_id}")
+    return _finish(deps, run, now, None, "")
+
+
+def _started(run: RunState) -> datetime | None:
+    raw = run.metadata.get("monitoringStartedAt")
+    try:
+        return datetime.fromisoformat(str(raw)) if raw else None
+    except ValueError:
+        return None
+
+
+def _finish(deps: Deps, run: RunState, now: datetime, kind: EventKind | None, message: str) -> RunState | None:
+    moved = lifecycle.move(deps.store, run, RunStatus.COMPLETED, now)
+    deps.store.clear_due(monitor_key(run.run_id))
+    if moved is None:
+        return deps.store.get_run(run.run_id)
+    entry = deps.store.get_run_log(run.pipeline_id, str(run.metadata.get("period", "")),
+                                   str(run.metadata.get("scheduleId", "daily")))
+    if entry is not None and entry.run_id == run.run_id:
+        deps.store.put_run_log(entry.model_copy(update={"status": RunStatus.COMPLETED, "completed_at": now,
+                                                       "updated_at": now}))
+    if kind is not None:
+        deps.store.append_event(Event(kind=kind, pipeline_id=run.pipeline_id, run_id=run.run_id, status="COMPLETED",
+                                      message=message, timestamp=now))
+    return moved

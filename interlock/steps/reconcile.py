@@ -1,0 +1,61 @@
+"""The reconcile step: the level-triggered loop that makes correctness independent of messages.
+
+Beat runs it every few seconds. It reads only what is *due* from the due index (so its cost
+grows with due work, not with the number of pipelines), pushes each item's due time forward by a
+lease (so a lost task comes back, but a slow one is not sent twice), and asks for the step.
+A Redis lock keeps a second Beat from reconciling at the same time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from interlock.steps import keys
+from interlock.steps.deps import Deps
+
+log = logging.getLogger(__name__)
+
+# How long a dispatched item stays out of the due list unless its step reschedules it.
+LEASE = timedelta(seconds=60)
+# Items dispatched per pass at most; the rest wait for the next pass.
+BATCH = 5000
+LOCK_KEY = "reconcile"
+
+
+def reconcile(deps: Deps, batch: int = BATCH) -> int:
+    """Dispatch everything due now; return how many items were dispatched."""
+    lock = deps.store.acquire_lock(LOCK_KEY, LEASE.total_seconds())
+    if lock is None:
+        return 0
+    try:
+        now = deps.clock.now()
+        dispatched = 0
+        for item in deps.store.due(now, batch):
+            parsed = keys.parse(item.key)
+            if parsed is None:
+                log.warning("reconcile: dropping unknown due key %r", item.key)
+                deps.store.clear_due(item.key)
+                continue
+            step, kwargs = parsed
+            deps.store.set_due(item.key, now + LEASE)
+            deps.dispatch.send(step, **kwargs)
+            dispatched += 1
+        return dispatched
+    finally:
+        deps.store.release_lock(lock)
+
+
+def ensure_scheduled(deps: Deps) -> int:
+    """Give every (pipeline, schedule) with no due entry one, due now; return how many were added.
+
+    Run when pipelines are registered (start-up of workers and Beat), not on every pass.
+    """
+    added = 0
+    for pipeline in deps.store.list_pipelines():
+        for schedule in pipeline.schedule_list():
+            key = keys.advance_key(pipeline.name, schedule.name)
+            if deps.store.due_at(key) is None:
+                deps.store.set_due(key, deps.clock.now())
+                added += 1
+    return added

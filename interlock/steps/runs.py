@@ -1,0 +1,251 @@
+"""Triggering and finishing runs: the steps after a pipeline is READY.
+
+* ``trigger``: claim (pipeline, schedule, period, attempt) atomically — at most one run per claim,
+  whatever workers race or redeliver — write the run log *before* starting the job, start it with
+  the run id as idempotency key, record RUNNING (poll it) or, for a synchronous trigger, finish.
+* ``check_run``: poll a RUNNING job at its poll interval (a due time, never a countdown task).
+* ``complete_run``: the completion callback.
+* Finishing: success → COMPLETED (or COMPLETED_MONITORING), cascade to the pipelines downstream;
+  failure → FAILED, then a retry at ``updatedAt + backoff`` or, when retries are exhausted or
+  pointless, one alert.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from interlock import lifecycle, retry
+from interlock.model import (
+    Alert,
+    AlertLevel,
+    Event,
+    EventKind,
+    FailureCategory,
+    PipelineConfig,
+    RetryAttempt,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+)
+from interlock.schedule import find_schedule, next_period_start
+from interlock.steps.deps import Deps, UnknownPipeline
+from interlock.steps.keys import advance_key, check_key, monitor_key
+from interlock.store.base import NotFoundError
+from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
+
+log = logging.getLogger(__name__)
+
+
+def run_id_for(pipeline: str, schedule: str, period: str, attempt: int) -> str:
+    """Deterministic, so it doubles as the idempotency key sent to the target."""
+    return f"{pipeline}-{schedule}-{period}-{attempt}"
+
+
+def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int) -> RunState:
+    """Start the job for this (pipeline, schedule, period, attempt) unless it was already started."""
+    config = deps.pipeline(pipeline)
+    now = deps.clock.now()
+    run_id = run_id_for(pipeline, schedule, period, attempt)
+    fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
+                     updated_at=now, metadata={"scheduleId": schedule, "period": period, "attempt": attempt})
+    run, won = deps.store.claim(f"{pipeline}:{schedule}:{period}:{attempt}", fresh)
+    if not won:
+        log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
+        return run
+    previous = deps.store.get_run_log(pipeline, period, schedule)
+    history = list(previous.retry_history or []) if previous else []
+    entry = RunLogEntry(pipeline_id=pipeline, date=period, schedule_id=schedule, status=RunStatus.TRIGGERING,
+                        attempt_number=attempt, run_id=run_id, started_at=now, updated_at=now,
+                        retry_history=history or None)
+    deps.store.put_run_log(entry)  # before the job starts: a crash now leaves a visible TRIGGERING run
+    if config.trigger is None:
+        return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
+    ctx = TriggerContext(run_id, pipeline, schedule, period, deps.project.root)
+    try:
+        started = trigger_for(config.trigger.type).start(config.trigger, ctx)
+    except TriggerError as exc:
+        return _failed(deps, config, run, str(exc), exc.category, EventKind.TRIGGER_FAILED)
+    except Exception as exc:  # a bug in a trigger must still leave the run in a final state
+        log.exception("trigger of %s raised", run_id)
+        return _failed(deps, config, run, f"trigger error: {exc}", FailureCategory.TRANSIENT, EventKind.TRIGGER_FAILED)
+    if started.done:
+        deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
+                                      status="COMPLETED", timestamp=deps.clock.now(),
+                                      message=f"{config.trigger.type.value} trigger finished", details=started.metadata
+                                      or None))
+        return _succeeded(deps, config, run, "synchronous trigger finished", started.metadata)
+    moved = lifecycle.move(deps.store, run, RunStatus.RUNNING, deps.clock.now(), **started.metadata)
+    if moved is None:
+        return deps.store.get_run(run_id)
+    _update_log(deps, moved, RunStatus.RUNNING)
+    deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
+                                  status="RUNNING", timestamp=moved.updated_at,
+                                  message=f"{config.trigger.type.value} trigger started the job",
+                                  details=started.metadata or None))
+    deps.store.set_due(check_key(run_id), moved.updated_at + deps.poll_interval(config))
+    return moved
+
+
+def check_run(deps: Deps, run_id: str) -> RunState | None:
+    """Poll a RUNNING job once; schedule the next poll or finish the run."""
+    try:
+        run = deps.store.get_run(run_id)
+    except NotFoundError:
+        deps.store.clear_due(check_key(run_id))
+        return None
+    if run.status is not RunStatus.RUNNING:
+        deps.store.clear_due(check_key(run_id))
+        return run
+    config = deps.pipeline(run.pipeline_id)
+    next_poll = deps.clock.now() + deps.poll_interval(config)
+    if config.trigger is None:
+        return _failed(deps, config, run, "pipeline has no trigger any more", FailureCategory.PERMANENT,
+                       EventKind.PIPELINE_FAILED)
+    try:
+        status = trigger_for(config.trigger.type).status(config.trigger, run.metadata)
+    except TriggerError as exc:
+        if exc.category is FailureCategory.PERMANENT:
+            return _failed(deps, config, run, f"status check failed: {exc}", exc.category, EventKind.PIPELINE_FAILED)
+        log.warning("status check of %s failed, will poll again: %s", run_id, exc)
+        deps.store.set_due(check_key(run_id), next_poll)
+        return run
+    if status.state is JobState.RUNNING:
+        deps.store.set_due(check_key(run_id), next_poll)
+        return run
+    if status.state is JobState.SUCCEEDED:
+        return _succeeded(deps, config, run, f"run completed successfully (provider state: {status.message})", {})
+    # The provider's own failure kind is unknown: treat as TRANSIENT so the retry policy applies.
+    return _failed(deps, config, run, f"run failed (provider state: {status.message})", FailureCategory.TRANSIENT,
+                   EventKind.PIPELINE_FAILED)
+
+
+def complete_run(deps: Deps, run_id: str, success: bool, metadata: dict[str, Any] | None = None,
+                 message: str | None = None) -> RunState:
+    """The completion callback: finish a TRIGGERING or RUNNING run as reported by the job itself.
+
+    Raises NotFoundError for an unknown run and lifecycle.InvalidTransition for a finished one.
+    """
+    run = deps.store.get_run(run_id)
+    target = RunStatus.COMPLETED if success else RunStatus.FAILED
+    if run.status not in (RunStatus.TRIGGERING, RunStatus.RUNNING):
+        raise lifecycle.InvalidTransition(run.status, target)
+    config = deps.pipeline(run.pipeline_id)
+    deps.store.append_event(Event(kind=EventKind.CALLBACK_RECEIVED, pipeline_id=run.pipeline_id, run_id=run_id,
+                                  status="success" if success else "failed", timestamp=deps.clock.now(),
+                                  message=message or f"callback received: {'success' if success else 'failed'}",
+                                  details=metadata or None))
+    if success:
+        return _succeeded(deps, config, run, message or "completed via callback", metadata or {})
+    return _failed(deps, config, run, message or "completed via callback with status: failed",
+                   FailureCategory.TRANSIENT, EventKind.PIPELINE_FAILED, metadata or {})
+
+
+def _update_log(deps: Deps, run: RunState, status: RunStatus, **fields: Any) -> RunLogEntry | None:
+    schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
+    entry = deps.store.get_run_log(run.pipeline_id, period, schedule)
+    if entry is None or entry.run_id != run.run_id:
+        return None  # a newer attempt owns the log now
+    updated = entry.model_copy(update={"status": status, "updated_at": run.updated_at, **fields})
+    deps.store.put_run_log(updated)
+    return updated
+
+
+def _succeeded(deps: Deps, config: PipelineConfig, run: RunState, message: str,
+               metadata: dict[str, Any]) -> RunState:
+    monitoring = config.watch.monitoring if config.watch else None
+    now = deps.clock.now()
+    if monitoring and monitoring.enabled:
+        target, extra = RunStatus.COMPLETED_MONITORING, {"monitoringStartedAt": now.isoformat()}
+    else:
+        target, extra = RunStatus.COMPLETED, {}
+    moved = lifecycle.move(deps.store, run, target, now, **metadata, **extra)
+    if moved is None:  # someone else finished it first
+        return deps.store.get_run(run.run_id)
+    deps.store.clear_due(check_key(run.run_id))
+    _update_log(deps, moved, target, completed_at=now if target is RunStatus.COMPLETED else None)
+    deps.store.append_event(Event(kind=EventKind.PIPELINE_COMPLETED, pipeline_id=run.pipeline_id, run_id=run.run_id,
+                                  status=target.value, message=message, timestamp=now))
+    if target is RunStatus.COMPLETED_MONITORING:
+        deps.store.append_event(Event(kind=EventKind.MONITORING_STARTED, pipeline_id=run.pipeline_id,
+                                      run_id=run.run_id, status=target.value, timestamp=now,
+                                      message="post-completion monitoring started"))
+        deps.store.set_due(monitor_key(run.run_id), now + deps.check_interval(config))
+    schedule = find_schedule(config, str(run.metadata.get("scheduleId", "daily")))
+    deps.store.set_due(advance_key(config.name, schedule.name), next_period_start(config, schedule, now))
+    cascade(deps, config.name, now)
+    return moved
+
+
+def cascade(deps: Deps, upstream: str, now: datetime) -> list[str]:
+    """Evaluate at once every pipeline whose traits name ``upstream`` (durably: via the due index too)."""
+    notified = []
+    for name in deps.store.list_dependents(upstream):
+        try:
+            downstream = deps.pipeline(name)
+        except UnknownPipeline:
+            continue
+        for schedule in downstream.schedule_list():
+            deps.store.set_due(advance_key(name, schedule.name), now)
+            deps.dispatch.send("advance", pipeline=name, schedule=schedule.name)
+            notified.append(f"{name}/{schedule.name}")
+    return notified
+
+
+def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, category: FailureCategory,
+            kind: EventKind, metadata: dict[str, Any] | None = None) -> RunState:
+    now = deps.clock.now()
+    moved = lifecycle.move(deps.store, run, RunStatus.FAILED, now, **(metadata or {}), failure=message)
+    if moved is None:
+        return deps.store.get_run(run.run_id)
+    deps.store.clear_due(check_key(run.run_id))
+    attempt = int(run.metadata.get("attempt", 1))
+    schedule = find_schedule(config, str(run.metadata.get("scheduleId", "daily")))
+    period = str(run.metadata.get("period", ""))
+    entry = deps.store.get_run_log(config.name, period, schedule.name)
+    history = list(entry.retry_history or []) if entry and entry.run_id == run.run_id else []
+    history.append(RetryAttempt(attempt=attempt, status=RunStatus.FAILED, run_id=run.run_id, failure_message=message,
+                                failure_category=category, started_at=run.created_at, completed_at=now))
+    updated = _update_log(deps, moved, RunStatus.FAILED, failure_message=message, failure_category=category,
+                          completed_at=now, retry_history=history)
+    deps.store.append_event(Event(kind=kind, pipeline_id=config.name, run_id=run.run_id, status="FAILED",
+                                  message=message, timestamp=now, details={"failureCategory": category.value,
+                                                                           "attempt": attempt}))
+    policy = retry.policy_of(config.retry)
+    key = advance_key(config.name, schedule.name)
+    if retry.is_retryable(policy, category) and attempt < policy.max_attempts:
+        wait = retry.backoff(policy, attempt)
+        deps.store.append_event(Event(
+            kind=EventKind.RETRY_SCHEDULED, pipeline_id=config.name, run_id=run.run_id, timestamp=now,
+            message=f"retry {attempt + 1}/{policy.max_attempts} after {int(wait.total_seconds())}s",
+            details={"nextAttempt": attempt + 1, "backoffSeconds": int(wait.total_seconds()),
+                     "retryAt": (now + wait).isoformat()}))
+        deps.store.set_due(key, now + wait)
+        return moved
+    give_up(deps, config, schedule.name, period, attempt, message, category, updated)
+    deps.store.set_due(key, next_period_start(config, schedule, now))
+    return moved
+
+
+def give_up(deps: Deps, config: PipelineConfig, schedule: str, period: str, attempt: int, message: str,
+            category: FailureCategory, entry: RunLogEntry | None) -> None:
+    """Alert, once per (pipeline, schedule, period), that no more attempts will be made."""
+    policy = retry.policy_of(config.retry)
+    now = deps.clock.now()
+    exhausted = attempt >= policy.max_attempts
+    text = (f"Pipeline {config.name} exhausted {policy.max_attempts} retry attempts: {message}" if exhausted else
+            f"Pipeline {config.name} failed with non-retryable error: {message} ({category.value})")
+    what_next = "fix the cause, then run `interlock run " + config.name + "` to start it again"
+    fired = deps.alerts.fire(Alert(
+        level=AlertLevel.ERROR, alert_type="retry_exhausted" if exhausted else "non_retryable_failure",
+        pipeline_id=config.name, timestamp=now, message=f"{text}. Next: {what_next}",
+        details={"scheduleId": schedule, "period": period, "attempts": attempt, "failureCategory": category.value},
+    ), dedup_key=f"gave_up:{config.name}:{schedule}:{period}")
+    if fired:
+        deps.store.append_event(Event(kind=EventKind.RETRY_EXHAUSTED, pipeline_id=config.name, timestamp=now,
+                                      message=f"exhausted {policy.max_attempts} attempts" if exhausted else
+                                      f"not retryable ({category.value})",
+                                      details={"scheduleId": schedule, "period": period, "attempts": attempt}))
+        if entry is not None:
+            deps.store.put_run_log(entry.model_copy(update={"alert_sent": True}))

@@ -1,0 +1,62 @@
+"""The trigger protocol: start a job once (with an idempotency key), then report its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol
+
+from interlock.model import FailureCategory, TriggerConfig
+
+
+class TriggerError(Exception):
+    """Starting or checking a job failed; ``category`` says whether retrying can help."""
+
+    def __init__(self, message: str, category: FailureCategory = FailureCategory.TRANSIENT) -> None:
+        super().__init__(message)
+        self.category = category
+
+
+@dataclass(frozen=True)
+class TriggerContext:
+    """What a trigger knows about the run it starts."""
+
+    run_id: str  # deterministic per (pipeline, schedule, period, attempt): the idempotency key
+    pipeline: str
+    schedule: str
+    period: str
+    project_root: Path
+
+
+@dataclass(frozen=True)
+class Started:
+    """``done`` when the job already finished (a synchronous trigger such as a command)."""
+
+    done: bool
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class JobState(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Status:
+    state: JobState
+    message: str = ""
+
+
+class Trigger(Protocol):
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started: ...
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status: ...
+
+
+def category_for_status(code: int) -> FailureCategory:
+    """HTTP answers: 4xx will not get better by retrying (except 408/429); the rest might."""
+    if 400 <= code < 500 and code not in (408, 429):
+        return FailureCategory.PERMANENT
+    return FailureCategory.TRANSIENT

@@ -1,0 +1,53 @@
+"""The ``command`` trigger: run a program and wait for it; exit 0 means the job is done.
+
+The command line is split into arguments (shlex) and run without a shell, unless the pipeline
+says ``shell: true``. It runs in the project folder with ``INTERLOCK_RUN_ID``,
+``INTERLOCK_PIPELINE``, ``INTERLOCK_SCHEDULE`` and ``INTERLOCK_PERIOD`` set, in a process group of
+its own that is killed on timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+from typing import Any
+
+from interlock.model import FailureCategory, TriggerConfig
+from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
+
+# Characters of the command's output quoted in a failure message.
+OUTPUT_TAIL = 2000
+
+
+class CommandTrigger:
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        block = config.command
+        if block is None:
+            raise TriggerError("command trigger config is missing", FailureCategory.PERMANENT)
+        try:
+            argv = ["/bin/sh", "-c", block.command] if block.shell else shlex.split(block.command)
+        except ValueError as exc:
+            raise TriggerError(f"cannot parse command: {exc}", FailureCategory.PERMANENT) from None
+        env = {**os.environ, "INTERLOCK_RUN_ID": ctx.run_id, "INTERLOCK_PIPELINE": ctx.pipeline,
+               "INTERLOCK_SCHEDULE": ctx.schedule, "INTERLOCK_PERIOD": ctx.period}
+        try:
+            proc = subprocess.Popen(argv, cwd=ctx.project_root, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        except OSError as exc:
+            raise TriggerError(f"cannot start {argv[0]}: {exc.strerror or exc}", FailureCategory.PERMANENT) from None
+        try:
+            output, _ = proc.communicate(timeout=block.timeout or None)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise TriggerError(f"command timed out after {block.timeout}s", FailureCategory.TIMEOUT) from None
+        tail = output.decode("utf-8", errors="replace").strip()[-OUTPUT_TAIL:]
+        if proc.returncode != 0:
+            raise TriggerError(f"command exited with status {proc.returncode}" + (f": {tail}" if tail else ""),
+                               FailureCategory.TRANSIENT)
+        return Started(done=True, metadata={"exitCode": 0})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        return Status(JobState.SUCCEEDED, "command finished when it was started")

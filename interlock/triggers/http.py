@@ -1,0 +1,47 @@
+"""The ``http`` trigger: one request that starts the job; completion comes by callback.
+
+The run id goes in an ``Idempotency-Key`` header, so a retried start can be recognised by the
+target. A 4xx answer (but 408/429) is PERMANENT, anything else failing is TRANSIENT.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from interlock.model import FailureCategory, TriggerConfig
+from interlock.netguard import BlockedURL, check_url
+from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
+from interlock.triggers.envexpand import expand
+
+DEFAULT_TIMEOUT = 30.0
+
+
+class HttpTrigger:
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        block = config.http
+        if block is None:
+            raise TriggerError("http trigger config is missing", FailureCategory.PERMANENT)
+        try:
+            check_url(block.url)
+        except BlockedURL as exc:
+            raise TriggerError(str(exc), FailureCategory.PERMANENT) from None
+        headers = {"Content-Type": "application/json", "Idempotency-Key": ctx.run_id,
+                   **{k: expand(v) for k, v in (block.headers or {}).items()}}
+        try:
+            response = httpx.request(block.method or "POST", block.url, headers=headers,
+                                     content=expand(block.body).encode() if block.body else None,
+                                     timeout=float(block.timeout or DEFAULT_TIMEOUT))
+        except httpx.TimeoutException:
+            raise TriggerError(f"trigger request to {block.url} timed out", FailureCategory.TIMEOUT) from None
+        except httpx.HTTPError as exc:
+            raise TriggerError(f"trigger request to {block.url} failed: {exc}", FailureCategory.TRANSIENT) from None
+        if response.status_code >= 400:
+            raise TriggerError(f"trigger returned status {response.status_code}: {response.text[:2000]}",
+                               category_for_status(response.status_code))
+        return Started(done=False, metadata={"httpStatus": response.status_code})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        # An HTTP-started job reports its end through the completion callback.
+        return Status(JobState.RUNNING, "waiting for the completion callback")

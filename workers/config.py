@@ -1,0 +1,39 @@
+"""Celery settings derived from the project (no side effects: the CLI imports this to send tasks)."""
+
+from __future__ import annotations
+
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+import beat_schedule
+from interlock.config import Project
+from interlock.steps.dispatch import QUEUES
+
+
+def celery_config(project: Project) -> dict[str, Any]:
+    settings = project.settings
+    prefix = f"{settings.key_prefix}celery:"
+    return {
+        "broker_url": settings.redis_url,
+        "result_backend": settings.redis_url,
+        "broker_transport_options": {"global_keyprefix": prefix, "visibility_timeout": 3600},
+        "result_backend_transport_options": {"global_keyprefix": prefix},
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_serializer": "json",
+        "result_serializer": "json",
+        "accept_content": ["json"],
+        "task_default_queue": "evaluation",
+        "task_routes": {f"interlock.{step}": {"queue": queue} for step, queue in QUEUES.items()},
+        "broker_connection_retry_on_startup": True,
+        "worker_send_task_events": True,  # for Flower
+        "task_send_sent_event": True,
+        "beat_schedule": beat_schedule.entries(project),
+        # Beat's own bookkeeping file, one per key prefix (the schedule itself comes from config).
+        "beat_schedule_filename": str(Path(tempfile.gettempdir()) / f"interlock-beat-{zlib.crc32(prefix.encode()):x}"),
+        "timezone": "UTC",
+    }

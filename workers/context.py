@@ -1,0 +1,43 @@
+"""One Deps per worker process, built on first use (after the fork, so no shared sockets)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from celery import Celery
+
+from interlock.config import Project
+from interlock.steps.deps import Deps, register_project_pipelines
+from interlock.steps.dispatch import QUEUES
+from interlock.steps.reconcile import ensure_scheduled
+from interlock.store.redis import RedisStore
+
+_deps: dict[int, Deps] = {}
+
+
+class CeleryDispatcher:
+    """Sends a step's task to its queue."""
+
+    def __init__(self, app: Celery) -> None:
+        self.app = app
+
+    def send(self, step: str, **kwargs: Any) -> None:
+        self.app.send_task(f"interlock.{step}", kwargs=kwargs, queue=QUEUES[step])
+
+
+def deps_for(app: Celery) -> Deps:
+    pid = os.getpid()
+    if pid not in _deps:
+        project: Project = app.conf.interlock_project
+        store = RedisStore.from_settings(project.settings)
+        _deps[pid] = Deps(project, store, dispatch=CeleryDispatcher(app))
+    return _deps[pid]
+
+
+def start_up(app: Celery) -> int:
+    """Register the project's pipelines and make sure each has a due time; return how many."""
+    deps = deps_for(app)
+    count = register_project_pipelines(deps.project, deps.store)
+    ensure_scheduled(deps)
+    return count

@@ -1,0 +1,19 @@
+"""Queue ``evaluation``: advance a (pipeline, schedule) — evaluate and, if READY, ask for the trigger."""
+
+from __future__ import annotations
+
+from celery.signals import worker_ready
+
+from interlock.steps.advance import advance as advance_step
+from workers.app import app
+from workers.context import deps_for, start_up
+
+
+@app.task(name="interlock.advance")
+def advance(pipeline: str, schedule: str) -> str:
+    return advance_step(deps_for(app), pipeline, schedule).value
+
+
+@worker_ready.connect
+def _register_pipelines(**_: object) -> None:
+    start_up(app)

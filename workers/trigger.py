@@ -1,0 +1,12 @@
+"""Queue ``trigger``: claim the period and start the job (at most once per claim)."""
+
+from __future__ import annotations
+
+from interlock.steps.runs import trigger as trigger_step
+from workers.app import app
+from workers.context import deps_for
+
+
+@app.task(name="interlock.trigger")
+def trigger(pipeline: str, schedule: str, period: str, attempt: int) -> str:
+    return trigger_step(deps_for(app), pipeline, schedule, period, attempt).status.value
