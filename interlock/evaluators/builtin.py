@@ -13,6 +13,7 @@ upstream in COMPLETED_MONITORING counts as completed (its job succeeded).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -48,7 +49,8 @@ def _config_error(reason: str) -> EvaluatorOutput:
 
 
 def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    """A finite JSON number; booleans, NaN and infinities are not numbers to compare with."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return float(value)
 

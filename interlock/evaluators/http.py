@@ -57,7 +57,7 @@ class HttpEvaluator:
                 return EvaluatorOutput.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
             try:
                 with client.stream("POST", self.url, json=request.to_json(), timeout=remaining) as response:
-                    body = _read_capped(response)
+                    body = _read_capped(response, deadline)
             except httpx.TimeoutException:
                 return EvaluatorOutput.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
             except _TooLarge:
@@ -85,10 +85,13 @@ class _TooLarge(Exception):
     pass
 
 
-def _read_capped(response: httpx.Response) -> bytes:
+def _read_capped(response: httpx.Response, deadline: float) -> bytes:
+    """The body, at most MAX_OUTPUT_BYTES, by ``deadline``: a server trickling bytes cannot hold us."""
     body = bytearray()
     for chunk in response.iter_bytes():
         body.extend(chunk)
         if len(body) > MAX_OUTPUT_BYTES:
             raise _TooLarge
+        if time.monotonic() > deadline:
+            raise httpx.ReadTimeout("the response did not arrive within the timeout")
     return bytes(body)

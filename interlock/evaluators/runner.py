@@ -67,11 +67,11 @@ class EvaluatorRunner:
         return output
 
     def _record(self, key: str, evaluator: str, pipeline: str, output: EvaluatorOutput, now: datetime) -> None:
-        if output.status is TraitStatus.ERROR and output.failure_category is FailureCategory.PERMANENT:
-            return  # a configuration problem: tripping the breaker would not help
+        # A PERMANENT error (bad config, bad output) means the evaluator did answer: it counts as
+        # available, so a probe reporting one closes the breaker and the real error shows.
         failed = output.status is TraitStatus.ERROR and output.failure_category in _BREAKER_FAILURES
-        _, state = self.store.breaker(key, BreakerOp.FAILURE if failed else BreakerOp.SUCCESS, now, self.breaker)
-        if failed and state == "OPEN":
+        tripped, _ = self.store.breaker(key, BreakerOp.FAILURE if failed else BreakerOp.SUCCESS, now, self.breaker)
+        if failed and tripped:
             self.store.append_event(Event(
                 kind=EventKind.CIRCUIT_BREAKER_TRIPPED, pipeline_id=pipeline, status="OPEN", timestamp=now,
                 message=f"circuit breaker opened for {evaluator}: {output.reason}",

@@ -271,7 +271,11 @@ class Store(Protocol):
     def due_at(self, key: str) -> datetime | None: ...
 
     def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
-        """Apply ``op`` to the circuit breaker ``key`` atomically; return (allowed, state after)."""
+        """Apply ``op`` to the circuit breaker ``key`` atomically; return (flag, state after).
+
+        The flag is, for ALLOW, whether the call may go ahead; for FAILURE, whether this failure
+        opened the breaker (so the trip is reported once); for SUCCESS, always True.
+        """
         ...
 
     # -- archive feed -----------------------------------------------------------------------------

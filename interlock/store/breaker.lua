@@ -3,7 +3,7 @@
 -- ARGV[1] op: 'allow' | 'success' | 'failure'; ARGV[2] now (ms); ARGV[3] threshold;
 -- ARGV[4] failure window (ms); ARGV[5] cooldown (ms); ARGV[6] TTL of the hash (ms)
 -- Returns the state after the operation: CLOSED, OPEN, HALF_OPEN; for 'allow', prefixed
--- 'allow:' or 'deny:'.
+-- 'allow:' or 'deny:'; for 'failure', prefixed 'tripped:' when this failure opened the breaker.
 local now = tonumber(ARGV[2])
 local state = redis.call('HGET', KEYS[1], 'state') or 'CLOSED'
 local function save(fields)
@@ -32,9 +32,13 @@ elseif ARGV[1] == 'success' then
   save({'state', 'CLOSED', 'failures', 0})
   return 'CLOSED'
 else
+  if state == 'OPEN' then
+    -- a call that started before the breaker opened: the cooldown keeps running
+    return 'OPEN'
+  end
   if state == 'HALF_OPEN' then
     save({'state', 'OPEN', 'openedAt', now, 'lastFailure', now})
-    return 'OPEN'
+    return 'tripped:OPEN'
   end
   local failures = tonumber(redis.call('HGET', KEYS[1], 'failures') or '0')
   local last = tonumber(redis.call('HGET', KEYS[1], 'lastFailure') or '0')
@@ -42,7 +46,7 @@ else
   failures = failures + 1
   if failures >= tonumber(ARGV[3]) then
     save({'state', 'OPEN', 'failures', failures, 'lastFailure', now, 'openedAt', now})
-    return 'OPEN'
+    return 'tripped:OPEN'
   end
   save({'state', 'CLOSED', 'failures', failures, 'lastFailure', now})
   return 'CLOSED'

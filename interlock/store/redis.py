@@ -497,8 +497,10 @@ class RedisStore:
             op.value, _ms(now), policy.threshold, int(policy.window * 1000), int(policy.cooldown * 1000),
             int(max(policy.window, policy.cooldown) * 1000) + 86_400_000,
         ]))
-        allowed, _, state = answer.rpartition(":")
-        return allowed != "deny", state
+        flag, _, state = answer.rpartition(":")
+        if op is BreakerOp.FAILURE:
+            return flag == "tripped", state
+        return flag != "deny", state
 
     # -- archive feed -----------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class Recorder:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with recorder.lock:
@@ -44,7 +44,7 @@ class Recorder:
                         return self._reply(200, {"dag_run_id": run_id, "state": "queued"})
                 self._reply(202, {"accepted": True})
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 with recorder.lock:
                     recorder.requests.append({"method": "GET", "path": self.path})
                     run_id = self.path.rsplit("/", 1)[-1]

@@ -493,16 +493,12 @@ def test_upstream_config_problems_are_permanent_errors(ctx: BuiltinContext, conf
 # -- NaN readings (a rate computed over zero rows) --------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: NaN counts as a number and every comparison with it is false, "
-                                       "so a NaN reading passes any min/max bound")
 def test_threshold_nan_reading_is_not_within_bounds(store: RedisStore, ctx: BuiltinContext) -> None:
     sensor(store, "temperature", {"temperature": float("nan")})
     out = evaluate(ctx, "sensor-threshold", {"sensorType": "temperature", "min": 10, "max": 30})
     assert out.status is TraitStatus.FAIL
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a NaN nullRate (e.g. 0/0 over an empty table) is never > maxNullRate, "
-                                       "so data-quality passes")
 def test_quality_nan_null_rate_fails_when_a_max_is_set(store: RedisStore, ctx: BuiltinContext) -> None:
     sensor(store, "quality", {"nullRate": float("nan"), "rows": 0})
     out = evaluate(ctx, "data-quality", {"sensorType": "quality", "maxNullRate": 0.05})

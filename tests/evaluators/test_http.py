@@ -348,8 +348,6 @@ def test_server_slower_than_the_timeout_is_a_timeout_and_not_retried(server: Scr
     assert len(server.requests_to("/slow")) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the deadline is only a per-read socket timeout; a body trickled "
-                                       "byte by byte is read to the end however long it takes")
 def test_body_trickled_past_the_timeout_is_a_timeout(server: ScriptedServer) -> None:
     # 20 bytes at one per 50 ms take ~1 s; every single read completes well inside the 0.3 s budget.
     url = server.script("/trickle", trickle({"status": "PASS"}, pause=0.05, padding=2))
@@ -410,8 +408,6 @@ def test_non_http_urls_are_refused_without_a_request(tripwire: Tripwire, url: st
     assert tripwire.attempted == []
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: netguard does not unwrap IPv4-mapped IPv6 literals; "
-                                       "[::ffff:169.254.169.254] reaches the metadata service")
 def test_ssrf_guard_refuses_ipv4_mapped_metadata_address(tripwire: Tripwire) -> None:
     out = HttpEvaluator("http://[::ffff:169.254.169.254]/latest/meta-data/", client=tripwire.client).evaluate(
         REQUEST, 5)
