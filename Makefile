@@ -18,10 +18,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Create .venv and install Interlock with its test extras
 
-demo: $(STAMP) ## Create a demo project in ./demo-project and validate it
-	rm -rf demo-project
-	$(BIN)/interlock init demo-project
-	cd demo-project && ../$(BIN)/interlock validate
+demo: $(STAMP) ## Install, then run the whole local deployment (workers, Beat, fake Airflow) to its end
+	$(BIN)/interlock demo --once --duration 180
 
 test: $(STAMP) ## Run the whole test suite (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q

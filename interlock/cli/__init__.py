@@ -1,6 +1,6 @@
 """The ``interlock`` command line."""
 
-from interlock.cli import archive, pipelines, project, runs, runtime  # registers the commands on the group
+from interlock.cli import archive, demo, pipelines, project, runs, runtime  # registers the commands
 from interlock.cli.main import cli, main
 
-__all__ = ["archive", "cli", "main", "pipelines", "project", "runs", "runtime"]
+__all__ = ["archive", "cli", "demo", "main", "pipelines", "project", "runs", "runtime"]

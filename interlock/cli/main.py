@@ -20,6 +20,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     """Interlock: evaluate a pipeline's preconditions, trigger it exactly once, watch the run.
 
     \b
+    Start:     demo
     Project:   init, validate
     Pipelines: evaluate, push, run, status, events, complete
     Runtime:   worker, beat
