@@ -46,6 +46,7 @@ dist: build ## Same as build
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput
+	$(BIN)/python -m bench.push_to_trigger
 
 clean: ## Remove build output and caches
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-project

@@ -1,0 +1,151 @@
+"""Reaction time: a pushed marker -> the trigger firing, through real workers on the real broker.
+
+Setup: a project with N pipelines, each needing one pushed marker and triggering a command that
+records the time it started; one worker for the evaluation queue, one for trigger, Beat. For
+each pipeline the script pushes PASS the way `interlock push` does (store write + the fast-path
+task) and measures until the command's timestamp. Baseline in the same run: the raw Celery no-op
+round trip on the same broker (send a task, wait for its result).
+
+    python -m bench.push_to_trigger [--pipelines 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from celery import Celery
+
+from bench.common import write_result
+from interlock.config import load_project
+from interlock.steps.deps import Deps
+from interlock.steps.keys import advance_key
+from interlock.steps.push import push_trait
+from interlock.store.redis import RedisStore
+from workers.config import celery_config
+
+ARCHETYPE = "name: marked\nrequiredTraits:\n  - {type: ready-marker}\nreadinessRule: {type: all-required-pass}\n"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def raw_celery_round_trip(url: str, samples: int) -> list[float]:
+    """Send a no-op task to a dedicated worker and wait for its result: the broker's floor."""
+    prefix = f"bench-raw-{uuid.uuid4().hex[:6]}:"
+    module = Path(tempfile.mkdtemp()) / "rawapp.py"
+    module.write_text(
+        "from celery import Celery\n"
+        f"app = Celery('raw', broker={url!r}, backend={url!r})\n"
+        f"app.conf.broker_transport_options = {{'global_keyprefix': {prefix!r}}}\n"
+        f"app.conf.result_backend_transport_options = {{'global_keyprefix': {prefix!r}}}\n"
+        "@app.task(name='noop')\ndef noop():\n    return 1\n")
+    env = {**os.environ, "PYTHONPATH": str(module.parent)}
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "rawapp", "worker", "-c", "1", "-P", "solo",
+                               "--without-gossip", "--without-mingle", "-l", "WARNING"], env=env,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sys.path.insert(0, str(module.parent))
+        import rawapp  # type: ignore[import-not-found]
+
+        rawapp.app.send_task("noop").get(timeout=60)  # warm up
+        times = []
+        for _ in range(samples):
+            start = time.perf_counter()
+            rawapp.app.send_task("noop").get(timeout=30)
+            times.append((time.perf_counter() - start) * 1000)
+        return times
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(10)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pipelines", type=int, default=60)
+    args = parser.parse_args()
+    url = os.environ.get("INTERLOCK_REDIS_URL", "redis://127.0.0.1:6379/0")
+    root = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
+    prefix = f"interlock-bench-{uuid.uuid4().hex[:8]}:"
+    for folder in ("archetypes", "pipelines", "stamps"):
+        (root / folder).mkdir()
+    (root / "archetypes" / "marked.yaml").write_text(ARCHETYPE)
+    host_port = url.split("//", 1)[1].split("/", 1)[0]
+    (root / "interlock.yaml").write_text(
+        f"provider: redis\nredis: {{addr: '{host_port}', keyPrefix: '{prefix}'}}\narchetypeDirs: [./archetypes]\n"
+        "pipelineDirs: [./pipelines]\nwatcher: {defaultInterval: 60s, reconcileInterval: 1s}\n")
+    stamp_script = root / "stamp"
+    stamp_script.write_text("#!/bin/sh\ndate +%s.%N > stamps/$INTERLOCK_PIPELINE.tmp && "
+                            "mv stamps/$INTERLOCK_PIPELINE.tmp stamps/$INTERLOCK_PIPELINE\n")
+    stamp_script.chmod(0o755)
+    for i in range(args.pipelines):
+        (root / "pipelines" / f"p{i}.yaml").write_text(
+            f"name: p{i}\narchetype: marked\ntrigger:\n  type: command\n  command: ./stamp\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")},
+           "INTERLOCK_CONFIG": str(root / "interlock.yaml"), "INTERLOCK_REDIS_URL": url}
+    cli = [sys.executable, "-m", "interlock.cli"]
+    procs = [subprocess.Popen([*cli, "worker", "-Q", q, "-c", "1", "-l", "WARNING"], env=env, cwd=root,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             for q in ("evaluation", "trigger", "run_check")]
+    procs.append(subprocess.Popen([*cli, "beat", "-l", "WARNING"], env=env, cwd=root, start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    project = load_project(root / "interlock.yaml", env={"INTERLOCK_REDIS_URL": url})
+    store = RedisStore.from_settings(project.settings)
+    deps = Deps(project, store)
+    app = Celery("bench")
+    app.conf.update(celery_config(project))
+    latencies = []
+    try:
+        time.sleep(8)  # workers up, first evaluations done (every pipeline NOT_READY)
+        with app.connection_for_write() as conn:
+            for i in range(args.pipelines):
+                name = f"p{i}"
+                start = time.time()
+                push_trait(deps, name, "ready-marker", "PASS")
+                store.set_due(advance_key(name, "daily"), deps.clock.now())
+                app.send_task("interlock.advance", kwargs={"pipeline": name, "schedule": "daily"},
+                              queue="evaluation", connection=conn)
+                stamp = root / "stamps" / name
+                deadline = time.time() + 30
+                while not stamp.exists() or not stamp.read_text():
+                    if time.time() > deadline:
+                        raise SystemExit(f"{name} did not fire within 30 s")
+                    time.sleep(0.001)
+                latencies.append((float(stamp.read_text()) - start) * 1000)
+        raw = raw_celery_round_trip(url, 100)
+    finally:
+        for p in procs:
+            os.killpg(p.pid, signal.SIGTERM)
+        for p in procs:
+            p.wait(15)
+        store.purge()
+    figures = {
+        "pushes": len(latencies),
+        "push_to_trigger_ms": {"p50": round(statistics.median(latencies), 1),
+                               "p95": round(percentile(latencies, 0.95), 1),
+                               "max": round(max(latencies), 1)},
+        "raw_celery_round_trip_ms": {"p50": round(statistics.median(raw), 2), "p95": round(percentile(raw, 0.95), 2),
+                                     "max": round(max(raw), 2)},
+        "note": "push_to_trigger ends when the triggered command (a 2-line sh script) has started and "
+                "written its timestamp; it includes the push itself, evaluation, claim and fork/exec",
+    }
+    print(f"{'measure':<30}{'p50':>10}{'p95':>10}{'max':>10}")
+    for key in ("push_to_trigger_ms", "raw_celery_round_trip_ms"):
+        f = figures[key]
+        assert isinstance(f, dict)
+        print(f"{key:<30}{f['p50']:>10}{f['p95']:>10}{f['max']:>10}")
+    print(f"written to {write_result('push_to_trigger', figures)}")
+
+
+if __name__ == "__main__":
+    main()
