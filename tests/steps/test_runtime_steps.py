@@ -1,0 +1,179 @@
+"""advance / trigger / reconcile without workers: the decisions, with a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from interlock.clock import FrozenClock
+from interlock.model import EventKind, RunStatus
+from interlock.steps.advance import Outcome, advance
+from interlock.steps.deps import Deps
+from interlock.steps.dispatch import InlineDispatcher, RecordingDispatcher
+from interlock.steps.keys import advance_key, check_key
+from interlock.steps.push import push_trait
+from interlock.steps.reconcile import ensure_scheduled, reconcile
+from interlock.steps.runs import complete_run, run_id_for, trigger
+from tests.steps.conftest import Harness
+
+NOON = datetime(2026, 3, 2, 12, tzinfo=UTC)
+
+
+def command(path: str) -> str:
+    return f"trigger:\n  type: command\n  command: {{command: 'touch {path}'}}\n"
+
+
+def wire(deps: Deps) -> InlineDispatcher:
+    inline = InlineDispatcher()
+    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
+    inline.handlers["advance"] = lambda **kw: advance(deps, **kw)
+    deps.dispatch = inline
+    return inline
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(NOON)
+
+
+def test_ready_pipeline_is_triggered_once_per_period(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"}, extra=command("ran"))
+    deps = harness.deps(clock)
+    wire(deps)
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
+    assert (harness.root / "ran").exists()
+    assert advance(deps, "orders", "daily") is Outcome.DONE
+    entry = harness.store.get_run_log("orders", "2026-03-02", "daily")
+    assert entry is not None and entry.status is RunStatus.COMPLETED
+    assert harness.store.due_at(advance_key("orders", "daily")) == datetime(2026, 3, 3, tzinfo=UTC)
+
+
+def test_not_ready_is_checked_again_after_the_interval(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "fail"}, extra=command("ran") + "watch: {interval: 45s}\n")
+    deps = harness.deps(clock)
+    recorder = RecordingDispatcher()
+    deps.dispatch = recorder
+    assert advance(deps, "orders", "daily") is Outcome.NOT_READY
+    assert recorder.sent == []
+    assert harness.store.due_at(advance_key("orders", "daily")) == NOON + timedelta(seconds=45)
+
+
+def test_a_schedule_waits_for_its_after_time(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"},
+                     extra=command("ran") + "schedules:\n  - {name: evening, after: '18:00'}\n")
+    deps = harness.deps(clock)
+    assert advance(deps, "orders", "evening") is Outcome.WAITING
+    assert harness.store.due_at(advance_key("orders", "evening")) == datetime(2026, 3, 2, 18, tzinfo=UTC)
+
+
+def test_an_excluded_day_is_dormant_until_the_next_period(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"}, extra=command("ran") + "exclusions: {days: [monday]}\n")
+    deps = harness.deps(clock)  # NOON is a Monday
+    assert advance(deps, "orders", "daily") is Outcome.EXCLUDED
+    assert not (harness.root / "ran").exists()
+
+
+def test_a_failed_trigger_waits_out_the_backoff_then_retries_then_gives_up_once(
+    harness: Harness, clock: FrozenClock
+) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"}, extra="trigger:\n  type: command\n  command: {command: 'false'}\n"
+                     "retry: {maxAttempts: 2, backoffSeconds: 60}\n")
+    deps = harness.deps(clock)
+    wire(deps)
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
+    entry = harness.store.get_run_log("orders", "2026-03-02", "daily")
+    assert entry is not None and (entry.status, entry.attempt_number) == (RunStatus.FAILED, 1)
+    assert harness.store.due_at(advance_key("orders", "daily")) == NOON + timedelta(seconds=60)
+    clock.advance(timedelta(seconds=30))
+    assert advance(deps, "orders", "daily") is Outcome.BACKOFF
+    clock.advance(timedelta(seconds=31))
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED  # attempt 2, fails, no attempts left
+    assert advance(deps, "orders", "daily") is Outcome.GAVE_UP
+    assert advance(deps, "orders", "daily") is Outcome.GAVE_UP
+    alerts = [a for a in harness.store.list_alerts("orders") if a.alert_type == "retry_exhausted"]
+    assert len(alerts) == 1
+    kinds = [r.event.kind for r in harness.store.list_events("orders", 200)]
+    assert kinds.count(EventKind.RETRY_EXHAUSTED) == 1 and kinds.count(EventKind.TRIGGER_FAILED) == 2
+
+
+def test_a_permanent_failure_is_not_retried(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"},
+                     extra="trigger:\n  type: command\n  command: {command: '/nonexistent/binary'}\n")
+    deps = harness.deps(clock)
+    wire(deps)
+    advance(deps, "orders", "daily")
+    (alert,) = harness.store.list_alerts("orders")
+    assert alert.alert_type == "non_retryable_failure"
+    assert harness.store.due_at(advance_key("orders", "daily")) == datetime(2026, 3, 3, tzinfo=UTC)
+
+
+def test_triggering_the_same_claim_twice_starts_one_job(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"},
+                     extra="trigger:\n  type: command\n  command: {command: 'sh -c \"echo x >> runs\"'}\n")
+    deps = harness.deps(clock)
+    first = trigger(deps, "orders", "daily", "2026-03-02", 1)
+    second = trigger(deps, "orders", "daily", "2026-03-02", 1)
+    assert first.run_id == second.run_id == run_id_for("orders", "daily", "2026-03-02", 1)
+    assert (harness.root / "runs").read_text() == "x\n"
+
+
+def test_completion_cascades_to_downstream_pipelines(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.archetype("down", ["up"])
+    harness.pipeline("bronze", "a", {"t1": "pass"}, extra=command("bronze-ran"))
+    harness.pipeline("silver", "down", {}, extra=command("silver-ran"))
+    (harness.root / "pipelines" / "silver.yaml").write_text(
+        "name: silver\narchetype: down\ntraits:\n  up:\n    evaluator: builtin:upstream-job-log\n"
+        "    config: {upstreamPipeline: bronze}\n" + command("silver-ran"))
+    deps = harness.deps(clock)
+    wire(deps)
+    advance(deps, "bronze", "daily")
+    assert (harness.root / "silver-ran").exists()  # the cascade advanced silver at once
+
+
+def test_completion_callback_finishes_a_running_job_and_refuses_a_second(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("hook", "a", {"t1": "pass"},
+                     extra="trigger:\n  type: http\n  http: {url: 'http://127.0.0.1:9/start'}\n")
+    deps = harness.deps(clock)
+    run = trigger(deps, "hook", "daily", "2026-03-02", 1)  # nothing listens on port 9: the start fails
+    assert run.status is RunStatus.FAILED
+    from interlock.lifecycle import InvalidTransition
+
+    with pytest.raises(InvalidTransition):
+        complete_run(deps, run.run_id, True)
+
+
+def test_reconcile_dispatches_what_is_due_and_leases_it(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "fail"}, extra=command("ran"))
+    deps = harness.deps(clock)
+    recorder = RecordingDispatcher()
+    deps.dispatch = recorder
+    assert ensure_scheduled(deps) == 1
+    harness.store.set_due(check_key("some-run"), NOON + timedelta(hours=1))  # not due yet
+    assert reconcile(deps) == 1
+    assert recorder.sent == [("advance", {"pipeline": "orders", "schedule": "daily"})]
+    assert reconcile(deps) == 0  # leased: not sent again while its task runs
+    clock.advance(timedelta(seconds=61))
+    assert reconcile(deps) == 1  # the lease ran out (the task was lost): sent again
+
+
+def test_push_then_advance_is_the_fast_path(harness: Harness, clock: FrozenClock, tmp_path: Path) -> None:
+    harness.archetype("a", ["marker"])
+    harness.pipeline("orders", "a", {}, extra=command("ran"))
+    deps = harness.deps(clock)
+    wire(deps)
+    assert advance(deps, "orders", "daily") is Outcome.NOT_READY
+    push_trait(deps, "orders", "marker", "PASS")
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
+    assert (harness.root / "ran").exists()
