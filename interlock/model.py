@@ -195,8 +195,8 @@ class ConfigModel(BaseModel):
     )
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical JSON form (the same keys as YAML), empty fields left out."""
-        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        """The canonical JSON form (the same keys as YAML): what was given, empty fields left out."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude_unset=True)
 
 
 class VariantModel(ConfigModel):

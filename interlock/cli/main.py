@@ -22,7 +22,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     \b
     Start:     demo
     Project:   init, validate
-    Pipelines: evaluate, push, run, status, events, complete
+    Pipelines: evaluate, push, run, rerun, status, events, complete
     Runtime:   worker, beat
     Archive:   db upgrade | downgrade | current, archive
     """

@@ -193,3 +193,63 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
         err.print(f"[red]error:[/red] run {run_id} cannot be completed: {exc}")
         sys.exit(EXIT_BAD_INPUT)
     out.print(f"[green]✓[/green] run {run_id} is {finished.status.value}")
+
+
+@cli.command()
+@click.argument("pipeline", required=False)
+@click.option("--id", "rerun_id", help="Start an existing PENDING rerun (e.g. one requested by drift monitoring).")
+@click.option("--reason", help="Why the rerun is needed (required for a new rerun).")
+@click.option("--date", help="The period to run again, YYYY-MM-DD (default: the current one).")
+@click.option("--schedule", help="Schedule (default: the pipeline's first).")
+@click.option("--wait", is_flag=True, help="Follow the rerun's run until it finishes.")
+@click.option("--json", "as_json", is_flag=True, help="Print the rerun record as JSON.")
+@click.pass_obj
+def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str | None, date: str | None,
+          schedule: str | None, wait: bool, as_json: bool) -> None:
+    """Run PIPELINE again for a period (a new rerun), or start a pending rerun with --id."""
+    from interlock import timeutil
+    from interlock.schedule import UnknownSchedule
+    from interlock.steps.deps import UnknownPipeline
+    from interlock.steps.dispatch import InlineDispatcher
+    from interlock.steps.reruns import request_rerun
+    from interlock.steps.reruns import rerun as rerun_step
+    from interlock.steps.runs import check_run
+
+    if (pipeline is None) == (rerun_id is None):
+        fail_input("give either a PIPELINE (a new rerun, with --reason) or --id RERUN_ID (start a pending one)")
+    if pipeline is not None and not reason:
+        fail_input("--reason is required for a new rerun: say why it is needed")
+    if date is not None:
+        try:
+            timeutil.parse_date(date)
+        except ValueError as exc:
+            fail_input(f"--date: {exc}")
+    deps = open_deps(obj)
+    inline = InlineDispatcher()
+    inline.handlers["rerun"] = lambda **kw: rerun_step(deps, **kw)
+    deps.dispatch = inline
+    with failing_cleanly("rerunning"):
+        if pipeline is not None:
+            try:
+                record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule)
+            except (UnknownPipeline, UnknownSchedule) as exc:
+                fail_input(str(exc))
+        else:
+            found = deps.store.get_rerun(str(rerun_id))
+            if found is None:
+                fail_input(f"unknown rerun {rerun_id!r}")
+            rerun_step(deps, found.rerun_id)
+            record = found
+        record = deps.store.get_rerun(record.rerun_id) or record
+        deadline = time.monotonic() + 3600
+        while wait and record.rerun_run_id and record.status in (RunStatus.TRIGGERING, RunStatus.RUNNING) \
+                and time.monotonic() < deadline:
+            check_run(deps, record.rerun_run_id)
+            time.sleep(WAIT_POLL)
+            record = deps.store.get_rerun(record.rerun_id) or record
+    if as_json:
+        emit_json(record.to_json())
+    else:
+        out.print(f"rerun {record.rerun_id} of {record.pipeline_id} for {record.original_date}: {record.status.value}"
+                  + (f" (run {record.rerun_run_id})" if record.rerun_run_id else " (waiting until READY)"))
+    sys.exit(EXIT_FAILED if record.status is RunStatus.FAILED else EXIT_OK)

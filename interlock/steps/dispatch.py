@@ -16,6 +16,7 @@ QUEUES = {
     "check_run": "run_check",
     "complete_run": "run_check",
     "monitor": "run_check",
+    "rerun": "trigger",
     "archive": "archival",
     "reconcile": "schedule",
 }

@@ -15,6 +15,10 @@ def monitor_key(run_id: str) -> str:
     return f"monitor:{run_id}"
 
 
+def rerun_key(rerun_id: str) -> str:
+    return f"rerun:{rerun_id}"
+
+
 def parse(key: str) -> tuple[str, dict[str, str]] | None:
     """``advance:p:s`` -> ("advance", {"pipeline": p, "schedule": s}); None for an unknown key."""
     kind, _, rest = key.partition(":")
@@ -25,4 +29,6 @@ def parse(key: str) -> tuple[str, dict[str, str]] | None:
         return "check_run", {"run_id": rest}
     if kind == "monitor" and rest:
         return "monitor", {"run_id": rest}
+    if kind == "rerun" and rest:
+        return "rerun", {"rerun_id": rest}
     return None

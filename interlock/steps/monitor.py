@@ -42,7 +42,7 @@ def monitor(deps: Deps, run_id: str) -> RunState | None:
                         reason="monitoring_drift_detected", status=RunStatus.PENDING, requested_at=now,
                         description=f"trait drift detected during post-completion monitoring: {', '.join(blocking)}",
                         metadata={"blockingTraits": blocking, "scheduleId": run.metadata.get("scheduleId", "daily")})
-    deps.store.put_rerun(rerun)
+    deps.store.put_rerun(rerun)  # PENDING: `interlock rerun --id` (or the API) runs it when ready
     deps.store.append_event(Event(kind=EventKind.MONITORING_DRIFT_DETECTED, pipeline_id=run.pipeline_id,
                                   run_id=run_id, timestamp=now,
                                   message=f"trait drift detected, rerun {rerun.rerun_id} requested",
@@ -50,7 +50,7 @@ def monitor(deps: Deps, run_id: str) -> RunState | None:
     deps.alerts.fire(Alert(
         level=AlertLevel.WARNING, alert_type="trait_drift", pipeline_id=run.pipeline_id, timestamp=now,
         message=(f"Pipeline {run.pipeline_id}: trait drift detected during monitoring ({', '.join(blocking)}); "
-                 f"rerun {rerun.rerun_id} requested. Next: `interlock rerun {rerun.rerun_id}` once the data is "
+                 f"rerun {rerun.rerun_id} requested. Next: `interlock rerun --id {rerun.rerun_id}` once the data is "
                  "right again"),
         details={"rerunId": rerun.rerun_id, "blockingTraits": blocking},
     ), dedup_key=f"drift:{run_id}")

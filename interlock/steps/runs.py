@@ -60,6 +60,13 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
                         attempt_number=attempt, run_id=run_id, started_at=now, updated_at=now,
                         retry_history=history or None)
     deps.store.put_run_log(entry)  # before the job starts: a crash now leaves a visible TRIGGERING run
+    return start_job(deps, config, run)
+
+
+def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
+    """Start the job of a freshly claimed TRIGGERING run and record what happened."""
+    pipeline, run_id = config.name, run.run_id
+    schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
     if config.trigger is None:
         return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
     ctx = TriggerContext(run_id, pipeline, schedule, period, deps.project.root)
@@ -167,6 +174,8 @@ def _succeeded(deps: Deps, config: PipelineConfig, run: RunState, message: str,
     _update_log(deps, moved, target, completed_at=now if target is RunStatus.COMPLETED else None)
     deps.store.append_event(Event(kind=EventKind.PIPELINE_COMPLETED, pipeline_id=run.pipeline_id, run_id=run.run_id,
                                   status=target.value, message=message, timestamp=now))
+    if run.metadata.get("rerunId"):
+        _finish_rerun(deps, str(run.metadata["rerunId"]), RunStatus.COMPLETED, now, message)
     if target is RunStatus.COMPLETED_MONITORING:
         deps.store.append_event(Event(kind=EventKind.MONITORING_STARTED, pipeline_id=run.pipeline_id,
                                       run_id=run.run_id, status=target.value, timestamp=now,
@@ -212,6 +221,9 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
     deps.store.append_event(Event(kind=kind, pipeline_id=config.name, run_id=run.run_id, status="FAILED",
                                   message=message, timestamp=now, details={"failureCategory": category.value,
                                                                            "attempt": attempt}))
+    if run.metadata.get("rerunId"):  # a rerun is one explicit request: no automatic retries
+        _finish_rerun(deps, str(run.metadata["rerunId"]), RunStatus.FAILED, now, message)
+        return moved
     policy = retry.policy_of(config.retry)
     key = advance_key(config.name, schedule.name)
     if retry.is_retryable(policy, category) and attempt < policy.max_attempts:
@@ -226,6 +238,17 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
     give_up(deps, config, schedule.name, period, attempt, message, category, updated)
     deps.store.set_due(key, next_period_start(config, schedule, now))
     return moved
+
+
+def _finish_rerun(deps: Deps, rerun_id: str, status: RunStatus, now: datetime, message: str) -> None:
+    record = deps.store.get_rerun(rerun_id)
+    if record is None:
+        return
+    deps.store.put_rerun(record.model_copy(update={"status": status, "completed_at": now}))
+    deps.store.append_event(Event(kind=EventKind.RERUN_COMPLETED, pipeline_id=record.pipeline_id,
+                                  run_id=record.rerun_run_id, status=status.value, timestamp=now,
+                                  message=f"rerun {rerun_id} {status.value.lower()}: {message}",
+                                  details={"rerunId": rerun_id}))
 
 
 def give_up(deps: Deps, config: PipelineConfig, schedule: str, period: str, attempt: int, message: str,

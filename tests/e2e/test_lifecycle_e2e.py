@@ -94,5 +94,12 @@ def test_drift_during_monitoring_requests_a_rerun_and_alerts(deployment: Deploym
     wait_for(lambda: deployment.run_log_status("monitored") == "COMPLETED_MONITORING", 30, "monitoring")
     deployment.cli("push", "monitored", "ready-marker", "--status", "FAIL", "--reason", "late correction")
     wait_for(lambda: any(a.get("alertType") == "trait_drift" for a in deployment.alerts()), 30, "the drift alert")
-    assert deployment.store.list_reruns("monitored")[0].reason == "monitoring_drift_detected"
+    (requested,) = deployment.store.list_reruns("monitored")
+    assert (requested.reason, requested.status.value) == ("monitoring_drift_detected", "PENDING")
     wait_for(lambda: deployment.run_log_status("monitored") == "COMPLETED", 30, "COMPLETED after drift")
+    # The data is right again: the requested rerun really runs and completes.
+    deployment.cli("push", "monitored", "ready-marker", "--status", "PASS")
+    result = deployment.cli("rerun", "--id", requested.rerun_id, "--wait", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "COMPLETED"
+    assert len(deployment.fired("monitored")) == 2

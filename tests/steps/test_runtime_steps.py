@@ -177,3 +177,24 @@ def test_push_then_advance_is_the_fast_path(harness: Harness, clock: FrozenClock
     push_trait(deps, "orders", "marker", "PASS")
     assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
     assert (harness.root / "ran").exists()
+
+
+def test_a_rerun_waits_for_ready_runs_once_and_completes_on_its_own_record(
+    harness: Harness, clock: FrozenClock
+) -> None:
+    from interlock.steps.reruns import request_rerun, rerun
+
+    harness.archetype("a", ["marker"])
+    harness.pipeline("orders", "a", {},
+                     extra="trigger:\n  type: command\n  command: {command: 'sh -c \"echo x >> runs\"'}\n")
+    deps = harness.deps(clock)
+    record = request_rerun(deps, "orders", "late data", date="2026-03-01")
+    assert rerun(deps, record.rerun_id).status is RunStatus.PENDING  # not READY: waits
+    push_trait(deps, "orders", "marker", "PASS")
+    done = rerun(deps, record.rerun_id)
+    assert done is not None and done.status is RunStatus.COMPLETED and done.rerun_run_id
+    assert rerun(deps, record.rerun_id).status is RunStatus.COMPLETED  # a second start does nothing
+    assert (harness.root / "runs").read_text() == "x\n"
+    assert harness.store.get_run_log("orders", "2026-03-01", "daily") is None  # the original ledger is untouched
+    kinds = [r.event.kind for r in harness.store.list_events("orders", 100)]
+    assert EventKind.RERUN_REQUESTED in kinds and EventKind.RERUN_COMPLETED in kinds
