@@ -1,4 +1,10 @@
-"""A tiny stand-in for Airflow's REST API v1 (used by `interlock demo`): DAG runs succeed after a few polls."""
+"""A small stand-in for Airflow's REST API v1 and for an HTTP job endpoint, on 127.0.0.1.
+
+`interlock demo` runs its gold pipeline against it; the end-to-end tests use it as their
+trigger target. DAG runs succeed after ``polls_until_success`` status checks; a second start
+with the same ``dag_run_id`` is a 409, as in Airflow; any other POST is accepted (202). Every
+request is recorded.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,9 @@ from typing import Any
 
 class FakeAirflow:
     def __init__(self, polls_until_success: int = 2) -> None:
-        self.runs: dict[str, int] = {}
+        self.polls_until_success = polls_until_success
+        self.runs: dict[str, int] = {}  # dag_run_id -> status checks so far
+        self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         fake = self
 
@@ -27,9 +35,17 @@ class FakeAirflow:
                 self.wfile.write(data)
 
             def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
-                run_id = str(body.get("dag_run_id", ""))
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = {"raw": raw.decode(errors="replace")}
                 with fake.lock:
+                    fake.requests.append({"method": "POST", "path": self.path, "body": body,
+                                          "headers": dict(self.headers)})
+                    if not self.path.endswith("/dagRuns"):
+                        return self._reply(202, {"accepted": True})
+                    run_id = str(body.get("dag_run_id", ""))
                     if run_id in fake.runs:
                         return self._reply(409, {"detail": "DAGRun already exists"})
                     fake.runs[run_id] = 0
@@ -38,10 +54,11 @@ class FakeAirflow:
             def do_GET(self) -> None:
                 run_id = self.path.rsplit("/", 1)[-1]
                 with fake.lock:
+                    fake.requests.append({"method": "GET", "path": self.path})
                     if run_id not in fake.runs:
                         return self._reply(404, {"detail": "not found"})
                     fake.runs[run_id] += 1
-                    state = "success" if fake.runs[run_id] >= polls_until_success else "running"
+                    state = "success" if fake.runs[run_id] >= fake.polls_until_success else "running"
                 self._reply(200, {"dag_run_id": run_id, "state": state})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -58,3 +75,7 @@ class FakeAirflow:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+    def posts(self, path_part: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.requests if r["method"] == "POST" and path_part in r["path"]]

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,8 +20,9 @@ from typing import Any
 import pytest
 import redis
 
+from interlock.demo import Stack
+from interlock.fake_airflow import FakeAirflow
 from interlock.store.redis import RedisStore
-from tests.e2e.fakes import Recorder
 
 pytestmark = pytest.mark.integration
 
@@ -66,8 +66,8 @@ class Deployment:
     root: Path
     prefix: str
     store: RedisStore
-    target: Recorder
-    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    target: FakeAirflow
+    stack: Stack = field(default_factory=Stack)
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run([sys.executable, "-m", "interlock.cli", *args], cwd=self.root, env=self.env(),
@@ -82,23 +82,11 @@ class Deployment:
         return env
 
     def start(self, *args: str, name: str) -> subprocess.Popen[bytes]:
-        log = (self.root / f"{name}.log").open("wb")
-        proc = subprocess.Popen([sys.executable, "-m", "interlock.cli", *args], cwd=self.root, env=self.env(),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        self.processes.append(proc)
-        return proc
+        return self.stack.start([sys.executable, "-m", "interlock.cli", *args], self.root / f"{name}.log",
+                                self.env(), self.root)
 
     def stop(self) -> None:
-        for proc in self.processes:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.processes:
-            try:
-                proc.wait(max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(5)
+        self.stack.stop()
 
     def fired(self, name: str) -> list[str]:
         path = self.root / "fired" / name
@@ -127,7 +115,7 @@ def wait_for(condition: Callable[[], Any], timeout: float = 60, what: str = "con
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     root = tmp_path_factory.mktemp("deployment")
     prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
-    target = Recorder().start()
+    target = FakeAirflow().start()
     for folder in ("archetypes", "pipelines", "evaluators", "data"):
         (root / folder).mkdir()
     (root / "interlock.yaml").write_text(f"""\
