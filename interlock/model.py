@@ -414,6 +414,14 @@ class QuarantineConfig(ConfigModel):
     blocking: bool = False
 
 
+class CatchUp(StrEnum):
+    """What to do with periods that passed while Interlock was not running (downtime)."""
+
+    SKIP = "skip"  # record them as missed (an event each), run nothing
+    LATEST = "latest"  # run the most recent missed period
+    ALL = "all"  # run every missed period
+
+
 class PipelineConfig(ConfigModel):
     """One registered pipeline (a file under ``pipelineDirs``, or an API registration)."""
 
@@ -429,6 +437,7 @@ class PipelineConfig(ConfigModel):
     exclusions: ExclusionConfig | None = None
     cascade: CascadeConfig | None = None
     quarantine: QuarantineConfig | None = None
+    catch_up: CatchUp | None = None
 
     def schedule_list(self) -> list[ScheduleConfig]:
         """The pipeline's schedules; a pipeline that declares none has one, ``daily``."""

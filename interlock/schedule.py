@@ -7,9 +7,10 @@ the pipeline's SLA time zone, then UTC (spec C §3.5) — never the host's zone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from interlock import timeutil
+from interlock.calendars import is_dormant
 from interlock.model import Calendar, PipelineConfig, ScheduleConfig
 
 
@@ -65,15 +66,13 @@ def next_period_start(pipeline: PipelineConfig, schedule: ScheduleConfig, now: d
 
 def is_excluded(pipeline: PipelineConfig, now: datetime, calendars: Mapping[str, Calendar]) -> bool:
     """Whether ``now``'s day (in the SLA time zone, else UTC) is a dormant day for the pipeline."""
+    zone = timeutil.zone(pipeline.sla.timezone) if pipeline.sla and pipeline.sla.timezone else UTC
+    return is_excluded_day(pipeline, now.astimezone(zone).date(), calendars)
+
+
+def is_excluded_day(pipeline: PipelineConfig, day: date, calendars: Mapping[str, Calendar]) -> bool:
+    """Whether the business day ``day`` (a period) is dormant: inline days/dates, a calendar, holidays."""
     rules = pipeline.exclusions
     if rules is None:
         return False
-    zone = timeutil.zone(pipeline.sla.timezone) if pipeline.sla and pipeline.sla.timezone else UTC
-    local = now.astimezone(zone)
-    days = {d.lower() for d in rules.days or []}
-    dates = set(rules.dates or [])
-    calendar = calendars.get(rules.calendar) if rules.calendar else None
-    if calendar:
-        days |= {d.lower() for d in calendar.days or []}
-        dates |= set(calendar.dates or [])
-    return timeutil.WEEKDAYS[local.weekday()] in days or local.date().isoformat() in dates
+    return is_dormant(rules.calendar, list(rules.days or []), list(rules.dates or []), day, calendars)

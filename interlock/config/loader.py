@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
+from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
 from interlock.config import evaluator_refs
 from interlock.config.errors import (
     ConfigError,
@@ -338,7 +339,12 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
         seen.setdefault(name, i)
     exclusions = data.get("exclusions")
     calendar = exclusions.get("calendar") if isinstance(exclusions, dict) else None
-    if isinstance(calendar, str) and calendar not in project.calendars:
+    if isinstance(calendar, str) and calendar.startswith(HOLIDAYS_PREFIX):
+        try:
+            parse_holiday_calendar(calendar)
+        except ValueError as exc:
+            problems.append((("exclusions", "calendar"), str(exc)))
+    elif isinstance(calendar, str) and calendar not in project.calendars:
         hint = did_you_mean(calendar, project.calendars)
         known = ", ".join(sorted(project.calendars)) or "none loaded"
         problems.append((("exclusions", "calendar"), f"unknown calendar {calendar!r}{hint} (known: {known})"))

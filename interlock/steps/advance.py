@@ -11,12 +11,14 @@ from __future__ import annotations
 from enum import StrEnum
 
 from interlock import retry
-from interlock.model import FailureCategory, RunStatus
+from interlock.model import FailureCategory, PipelineConfig, RunStatus
 from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
+from interlock.sla import window
 from interlock.steps.deps import Deps, UnknownPipeline
 from interlock.steps.evaluate import evaluate
-from interlock.steps.keys import advance_key, check_key
+from interlock.steps.keys import advance_key, check_key, seen_key
 from interlock.steps.runs import give_up
+from interlock.steps.watchdog import catch_up, missed_periods
 
 # The advance lock only keeps two advances of one (pipeline, schedule) from evaluating at once;
 # it is released at the end and expires by itself if a worker dies holding it (s).
@@ -35,6 +37,20 @@ class Outcome(StrEnum):
     GAVE_UP = "gave-up"
     NOT_READY = "not-ready"
     TRIGGERED = "triggered"
+    TIMED_OUT = "timed-out"  # past the validation timeout: not evaluated again this period
+
+
+def _note_period(deps: Deps, config: PipelineConfig, schedule: str, period: str) -> list[str]:
+    """Remember the period; after a gap, apply the catch-up policy. Return past periods to run."""
+    marker = seen_key(config.name, schedule)
+    last = deps.store.get_value(marker)
+    if last is not None and last >= period:
+        return []
+    deps.store.put_value(marker, period)
+    if last is None:
+        return []  # first sight: forward-only, nothing before now is "missed"
+    missed = missed_periods(deps, config, schedule, last, period)
+    return catch_up(deps, config, schedule, missed) if missed else []
 
 
 def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
@@ -61,7 +77,12 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
             deps.store.set_due(key, opens)
             return Outcome.WAITING
         period = period_of(config, sched, now)
+        catch_up_runs = _note_period(deps, config, schedule, period)
         entry = deps.store.get_run_log(pipeline, period, schedule)
+        timeout = window(config, sched, period).validation_deadline
+        if entry is None and timeout is not None and now > timeout:
+            deps.store.set_due(key, next_period_start(config, sched, now))  # the SLA check alerts about it
+            return Outcome.TIMED_OUT
         attempt = 1
         if entry is not None:
             if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
@@ -90,6 +111,8 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
         deps.store.set_due(key, now + deps.check_interval(config))
         if not evaluation.ready:
             return Outcome.NOT_READY
+        for missed in catch_up_runs:
+            deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)
         deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
                            attempt=attempt)
         return Outcome.TRIGGERED

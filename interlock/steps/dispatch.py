@@ -19,6 +19,8 @@ QUEUES = {
     "rerun": "trigger",
     "archive": "archival",
     "reconcile": "schedule",
+    "check_sla": "schedule",
+    "check_stuck": "schedule",
 }
 
 

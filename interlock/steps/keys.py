@@ -15,6 +15,19 @@ def monitor_key(run_id: str) -> str:
     return f"monitor:{run_id}"
 
 
+def sla_key(pipeline: str, schedule: str) -> str:
+    return f"sla:{pipeline}:{schedule}"
+
+
+def stuck_key(run_id: str) -> str:
+    return f"stuck:{run_id}"
+
+
+def seen_key(pipeline: str, schedule: str) -> str:
+    """Marker: the last period the advance step looked at (for missed-period detection)."""
+    return f"seen:{pipeline}:{schedule}"
+
+
 def rerun_key(rerun_id: str) -> str:
     return f"rerun:{rerun_id}"
 
@@ -29,6 +42,11 @@ def parse(key: str) -> tuple[str, dict[str, str]] | None:
         return "check_run", {"run_id": rest}
     if kind == "monitor" and rest:
         return "monitor", {"run_id": rest}
+    if kind == "sla":
+        pipeline, _, schedule = rest.rpartition(":")
+        return ("check_sla", {"pipeline": pipeline, "schedule": schedule}) if pipeline and schedule else None
+    if kind == "stuck" and rest:
+        return "check_stuck", {"run_id": rest}
     if kind == "rerun" and rest:
         return "rerun", {"rerun_id": rest}
     return None

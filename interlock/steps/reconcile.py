@@ -47,15 +47,20 @@ def reconcile(deps: Deps, batch: int = BATCH) -> int:
 
 
 def ensure_scheduled(deps: Deps) -> int:
-    """Give every (pipeline, schedule) with no due entry one, due now; return how many were added.
+    """Give every (pipeline, schedule) with no advance (or SLA) due entry one, due now; return how many.
 
     Run when pipelines are registered (start-up of workers and Beat), not on every pass.
     """
+    from interlock.sla import has_sla
+
     added = 0
     for pipeline in deps.store.list_pipelines():
         for schedule in pipeline.schedule_list():
-            key = keys.advance_key(pipeline.name, schedule.name)
-            if deps.store.due_at(key) is None:
-                deps.store.set_due(key, deps.clock.now())
-                added += 1
+            wanted = [keys.advance_key(pipeline.name, schedule.name)]
+            if has_sla(pipeline, schedule):
+                wanted.append(keys.sla_key(pipeline.name, schedule.name))
+            for key in wanted:
+                if deps.store.due_at(key) is None:
+                    deps.store.set_due(key, deps.clock.now())
+                    added += 1
     return added

@@ -31,7 +31,7 @@ from interlock.model import (
 )
 from interlock.schedule import find_schedule, next_period_start
 from interlock.steps.deps import Deps, UnknownPipeline
-from interlock.steps.keys import advance_key, check_key, monitor_key
+from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
 from interlock.store.base import NotFoundError
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 
@@ -70,6 +70,8 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     if config.trigger is None:
         return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
     ctx = TriggerContext(run_id, pipeline, schedule, period, deps.project.root)
+    # If this worker dies from here on, the watchdog finds the run by this due time.
+    deps.store.set_due(stuck_key(run_id), run.updated_at + deps.project.settings.stuck_run_threshold)
     try:
         started = trigger_for(config.trigger.type).start(config.trigger, ctx)
     except TriggerError as exc:
@@ -86,6 +88,7 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     moved = lifecycle.move(deps.store, run, RunStatus.RUNNING, deps.clock.now(), **started.metadata)
     if moved is None:
         return deps.store.get_run(run_id)
+    deps.store.set_due(stuck_key(run_id), moved.updated_at + deps.project.settings.stuck_run_threshold)
     _update_log(deps, moved, RunStatus.RUNNING)
     deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
                                   status="RUNNING", timestamp=moved.updated_at,

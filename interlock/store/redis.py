@@ -12,6 +12,7 @@ Key layout (``P`` is the configured prefix, always ending in ``:``)::
     P events:<p>                 stream of the pipeline's events P g:events         stream of all events
     P rerun:<id>                 rerun JSON, TTL by status       P reruns:<p>, P g:reruns   zsets by request s
     P alerts:<p>, P g:alerts     zsets, member = alert JSON, score = ms, newest 500
+    P registered:<name>          when a pipeline was first seen  P value:<key>      small named markers
     P lock:<key>, P fence:<key>  lock token, fencing counter     P once:<key>       set-once dedup keys
     P due                        zset key -> due time (ms)       P changes          change stream (archive)
 
@@ -175,6 +176,7 @@ class RedisStore:
         after = set(config.upstreams())
         with self.r.pipeline(transaction=True) as p:
             p.set(key, _dump(config))
+            p.set(self.k("registered", config.name), self.clock.now().isoformat(), nx=True)
             p.sadd(self.k("pipelines"), config.name)
             for upstream in before - after:
                 p.srem(self.k("deps", upstream), config.name)
@@ -188,6 +190,14 @@ class RedisStore:
         if found is None:
             raise NotFoundError("pipeline", name)
         return found
+
+    def registered_at(self, name: str) -> datetime | None:
+        raw = cast(str | None, self.r.get(self.k("registered", name)))
+        try:
+            return datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            log.warning("store: skipping corrupt value at %s", self.k("registered", name))
+            return None
 
     def list_pipelines(self) -> list[PipelineConfig]:
         names = sorted(cast(set[str], self.r.smembers(self.k("pipelines"))))
@@ -469,6 +479,12 @@ class RedisStore:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         return bool(self._script("extend_lock", [self.k("lock", lock.key)], [lock.token, max(1, int(ttl * 1000))]))
+
+    def put_value(self, key: str, value: str, ttl: float | None = None) -> None:
+        self.r.set(self.k("value", key), value, px=int(ttl * 1000) if ttl else None)
+
+    def get_value(self, key: str) -> str | None:
+        return cast(str | None, self.r.get(self.k("value", key)))
 
     def mark_once(self, key: str, ttl: float) -> bool:
         if ttl <= 0:

@@ -151,3 +151,29 @@ def test_reference_json_spelling_of_trigger_blocks_is_accepted_and_written_as_ya
     assert p.to_json()["trigger"] == {
         "type": "emr-serverless", "emr_serverless": {"application_id": "app", "job_name": "j"}}
     assert PipelineConfig.model_validate(p.to_json()) == p
+
+
+@pytest.mark.parametrize(("calendar", "problem"), [
+    ("holidays:US", None), ("holidays:GB-ENG", None),
+    ("holidays:XX", "unknown public-holiday country 'XX'"), ("holidays:GB-XYZ", "unknown subdivision 'XYZ' of GB"),
+])
+def test_public_holiday_calendars_are_checked_at_load(make_project: ProjectFactory, calendar: str,
+                                                      problem: str | None) -> None:
+    text = f"name: orders\narchetype: batch-ingestion\nexclusions: {{calendar: '{calendar}'}}\n"
+    path = make_project(archetypes__b_yaml=BATCH, pipelines__p_yaml=text)
+    if problem is None:
+        assert load_project(path, env={}).pipelines["orders"].exclusions is not None
+        return
+    with pytest.raises(ConfigInvalid) as exc:
+        load_project(path, env={})
+    (error,) = exc.value.errors
+    assert error.path == "exclusions.calendar" and problem in error.message
+
+
+def test_catch_up_policy_must_be_known(make_project: ProjectFactory) -> None:
+    path = make_project(archetypes__b_yaml=BATCH, pipelines__p_yaml="name: orders\narchetype: batch-ingestion\n"
+                        "catchUp: everything\n")
+    with pytest.raises(ConfigInvalid) as exc:
+        load_project(path, env={})
+    (error,) = exc.value.errors
+    assert error.path == "catchUp" and "'skip', 'latest' or 'all'" in error.message

@@ -61,11 +61,12 @@ class Harness:
     def deps(self, clock: FrozenClock | None = None) -> Deps:
         (self.root / "interlock.yaml").write_text(CONFIG.format(extra=self.extra))
         project = load_project(self.root / "interlock.yaml", env={})
+        if clock is not None:
+            self.store.clock = clock  # the store judges expiry (and registration time) by the steps' clock
         register_project_pipelines(project, self.store)
         dispatcher = AlertDispatcher(self.store, [ConsoleSink(self.alerts_out)])
         if clock is None:
             return Deps(project, self.store, alerts=dispatcher)
-        self.store.clock = clock  # the store judges expiry by the same clock as the steps
         return Deps(project, self.store, clock=clock, alerts=dispatcher)
 
 

@@ -1,0 +1,80 @@
+"""The watchdog: runs that stopped moving, and periods that passed while nobody was looking.
+
+* Stuck runs: every run gets ``stuck:<run>`` due at its last change + ``watchdog.stuckRunThreshold``
+  (TRIGGERING included). When due and the run has not moved, one ``stuck_run`` alert per state.
+* Missed periods (downtime): the advance step remembers the last period it saw for each
+  schedule. When it comes back after a gap, the periods in between are handled by the
+  pipeline's ``catchUp`` policy — ``skip`` (default: a ``SCHEDULE_MISSED`` event each, no alert
+  storm), ``latest`` (run the most recent one) or ``all`` (run each) — forward-only: nothing before
+  the first period a schedule was seen is ever reported.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from interlock import timeutil
+from interlock.model import Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
+from interlock.schedule import is_excluded_day
+from interlock.steps.deps import Deps
+from interlock.steps.keys import stuck_key
+from interlock.store.base import NotFoundError
+
+# The most missed periods one catch-up looks at (a year of dailies): older ones are forgotten.
+MAX_CATCH_UP = 366
+ACTIVE = (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING)
+
+
+def check_stuck(deps: Deps, run_id: str) -> Alert | None:
+    key = stuck_key(run_id)
+    try:
+        run = deps.store.get_run(run_id)
+    except NotFoundError:
+        deps.store.clear_due(key)
+        return None
+    if run.status not in ACTIVE:
+        deps.store.clear_due(key)
+        return None
+    threshold = deps.project.settings.stuck_run_threshold
+    now = deps.clock.now()
+    if now - run.updated_at < threshold:
+        deps.store.set_due(key, run.updated_at + threshold)
+        return None
+    deps.store.set_due(key, now + threshold)  # look again: it may move, or get stuck in a new state
+    age = timeutil.format_duration(timedelta(seconds=int((now - run.updated_at).total_seconds())))
+    hint = ("check the job at its target, then report it with `interlock complete " + run_id + " --status ...`"
+            if run.status is RunStatus.RUNNING else "a worker may have died while starting it; check the trigger "
+            "target for a job with this run id before running the pipeline again")
+    message = f"Pipeline {run.pipeline_id} run {run_id} stuck in {run.status.value} for {age}. Next: {hint}"
+    alert = Alert(level=AlertLevel.ERROR, alert_type="stuck_run", pipeline_id=run.pipeline_id, timestamp=now,
+                  message=message,
+                  details={"runId": run_id, "status": run.status.value, "scheduleId": run.metadata.get("scheduleId"),
+                           "period": run.metadata.get("period")})
+    if not deps.alerts.fire(alert, dedup_key=f"stuck_run:{run_id}:{run.status.value}"):
+        return None
+    deps.store.append_event(Event(kind=EventKind.RUN_STUCK, pipeline_id=run.pipeline_id, run_id=run_id,
+                                  status=run.status.value, message=f"run stuck in {run.status.value} for {age}",
+                                  timestamp=now, details={"ageSeconds": int((now - run.updated_at).total_seconds())}))
+    return alert
+
+
+def missed_periods(deps: Deps, config: PipelineConfig, schedule: str, last_seen: str, current: str) -> list[str]:
+    """Periods strictly between ``last_seen`` and ``current`` with no run and not excluded."""
+    start, end = date.fromisoformat(last_seen), date.fromisoformat(current)
+    days = [(start + timedelta(days=i)).isoformat() for i in range(1, (end - start).days)][-MAX_CATCH_UP:]
+    return [d for d in days if not is_excluded_day(config, date.fromisoformat(d), deps.project.calendars)
+            and deps.store.get_run_log(config.name, d, schedule) is None]
+
+
+def catch_up(deps: Deps, config: PipelineConfig, schedule: str, missed: list[str]) -> list[str]:
+    """Apply the pipeline's catch-up policy to ``missed``; return the periods to run now."""
+    policy = config.catch_up or CatchUp.SKIP
+    to_run = [] if policy is CatchUp.SKIP else missed[-1:] if policy is CatchUp.LATEST else missed
+    now = deps.clock.now()
+    for period in missed:
+        action = "run now" if period in to_run else "skipped"
+        deps.store.append_event(Event(kind=EventKind.SCHEDULE_MISSED, pipeline_id=config.name, timestamp=now,
+                                      status=action, message=f"period {period} passed while Interlock was not "
+                                      f"running; catch-up policy {policy.value}: {action}",
+                                      details={"scheduleId": schedule, "period": period, "catchUp": policy.value}))
+    return to_run
