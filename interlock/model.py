@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -487,6 +487,8 @@ class AlertConfig(ConfigModel):
     topic_arn: str | None = None
     bucket_name: str | None = None
     prefix: str | None = None
+    # webhook only: "json" (the alert object) or "slack" (a Slack-compatible {"text": ...} message)
+    format: Literal["json", "slack"] | None = None
 
 
 # --------------------------------------------------------------------------------------------------

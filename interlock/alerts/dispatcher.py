@@ -46,17 +46,23 @@ class AlertDispatcher:
 
 
 def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | None = None) -> list[Sink]:
-    """Sinks for ``interlock.yaml`` ``alerts:``; a type not available yet is logged and skipped.
+    """Sinks for ``interlock.yaml`` ``alerts:`` (validated at load: required fields are there).
 
     ``console`` redirects the console sink (the CLI sends it to stderr, away from its own output).
     """
+    from interlock.alerts.aws import S3Sink, SnsSink
+    from interlock.alerts.webhook import WebhookSink
+
     sinks: list[Sink] = []
     for config in configs:
         if config.type is AlertType.CONSOLE:
             sinks.append(ConsoleSink(console))
         elif config.type is AlertType.FILE and config.path:
             sinks.append(FileSink(root / config.path))
-        else:
-            log.warning("alert sink %r is not available in this version; its alerts are only stored",
-                        config.type.value)
+        elif config.type is AlertType.WEBHOOK and config.url:
+            sinks.append(WebhookSink(config.url, slack=config.format == "slack"))
+        elif config.type is AlertType.SNS and config.topic_arn:
+            sinks.append(SnsSink(config.topic_arn))
+        elif config.type is AlertType.S3 and config.bucket_name:
+            sinks.append(S3Sink(config.bucket_name, config.prefix))
     return sinks

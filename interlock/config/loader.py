@@ -49,6 +49,7 @@ from interlock.model import (
     TriggerType,
     normalise_trigger,
 )
+from interlock.netguard import BlockedURL, check_url
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -196,8 +197,11 @@ class _Loading:
             key = required.get(alert.type)
             if key and not alert.to_json().get(key):
                 self.error(self.path, f"required for a {alert.type} sink", ("alerts", i, key), doc)
-            if alert.type is AlertType.WEBHOOK and alert.url and not alert.url.startswith(("http://", "https://")):
-                self.error(self.path, "must be an http:// or https:// URL", ("alerts", i, "url"), doc)
+            if alert.type is AlertType.WEBHOOK and alert.url:
+                try:
+                    check_url(alert.url)
+                except BlockedURL as exc:
+                    self.error(self.path, str(exc), ("alerts", i, "url"), doc)
 
     def load_archetypes(self, project: Project) -> None:
         seen: dict[str, Path] = {}

@@ -1,0 +1,55 @@
+"""The webhook sink: POST each alert as JSON (or as a Slack message with ``format: slack``).
+
+Bounded: 10 s per attempt, two attempts for a 5xx or a network error, never redirected; the URL
+passes the SSRF guard. A failure raises, and the dispatcher logs it and carries on.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from interlock.model import Alert, AlertLevel
+from interlock.netguard import check_url
+
+TIMEOUT = 10.0
+ATTEMPTS = 2
+RETRY_PAUSE = 0.5
+_ICONS = {AlertLevel.ERROR: ":red_circle:", AlertLevel.WARNING: ":warning:", AlertLevel.INFO: ":information_source:"}
+
+
+class WebhookSink:
+    name = "webhook"
+
+    def __init__(self, url: str, slack: bool = False) -> None:
+        check_url(url)  # refuse link-local / metadata targets when the sink is built
+        self.url = url
+        self.slack = slack
+
+    def payload(self, alert: Alert) -> dict[str, Any]:
+        if not self.slack:
+            return alert.to_json()
+        where = f" *{alert.pipeline_id}*" if alert.pipeline_id else ""
+        category = f" `{alert.alert_type}`" if alert.alert_type else ""
+        return {"text": f"{_ICONS.get(alert.level, '')}{where}{category} {alert.message}".strip()}
+
+    def send(self, alert: Alert) -> None:
+        body = self.payload(alert)
+        last: Exception | None = None
+        for attempt in range(ATTEMPTS):
+            try:
+                response = httpx.post(self.url, json=body, timeout=TIMEOUT, follow_redirects=False)
+            except httpx.HTTPError as exc:
+                last = RuntimeError(f"webhook POST to {self.url} failed: {exc}")
+            else:
+                if response.status_code < 400:
+                    return
+                last = RuntimeError(f"webhook returned status {response.status_code}: {response.text[:500]}")
+                if response.status_code < 500:
+                    break  # a 4xx will not get better
+            if attempt + 1 < ATTEMPTS:
+                time.sleep(RETRY_PAUSE)
+        assert last is not None
+        raise last
