@@ -268,6 +268,9 @@ class EmrServerlessTrigger(VariantModel):
     application_id: str = _both("application_id", "applicationId")
     job_name: str = _both("job_name", "jobName")
     arguments: dict[str, str] | None = None
+    # What AWS needs to actually run something (the reference sent only the name).
+    execution_role_arn: str | None = None
+    entry_point: str | None = None
 
 
 class StepFunctionTrigger(VariantModel):

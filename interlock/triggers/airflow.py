@@ -15,7 +15,7 @@ import httpx
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
-from interlock.triggers.envexpand import expand
+from interlock.triggers.template import render, render_map
 
 DEFAULT_TIMEOUT = 30.0
 _SUCCESS, _FAILED = "success", "failed"
@@ -24,8 +24,7 @@ _SUCCESS, _FAILED = "success", "failed"
 class AirflowTrigger:
     def _headers(self, config: TriggerConfig) -> dict[str, str]:
         assert config.airflow is not None
-        return {"Content-Type": "application/json",
-                **{k: expand(v) for k, v in (config.airflow.headers or {}).items()}}
+        return {"Content-Type": "application/json", **render_map(config.airflow.headers, None)}
 
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.airflow
@@ -39,7 +38,7 @@ class AirflowTrigger:
         body: dict[str, Any] = {"dag_run_id": ctx.run_id}
         if block.body:
             try:
-                body["conf"] = json.loads(expand(block.body))
+                body["conf"] = json.loads(render(block.body, ctx))
             except ValueError as exc:
                 raise TriggerError(f"airflow trigger: invalid body JSON: {exc}", FailureCategory.PERMANENT) from None
         url = f"{base}/api/v1/dags/{quote(block.dag_id, safe='')}/dagRuns"

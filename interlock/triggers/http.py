@@ -13,7 +13,7 @@ import httpx
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
-from interlock.triggers.envexpand import expand
+from interlock.triggers.template import render, render_map
 
 DEFAULT_TIMEOUT = 30.0
 
@@ -23,20 +23,21 @@ class HttpTrigger:
         block = config.http
         if block is None:
             raise TriggerError("http trigger config is missing", FailureCategory.PERMANENT)
+        url = render(block.url, ctx)
         try:
-            check_url(block.url)
+            check_url(url)
         except BlockedURL as exc:
             raise TriggerError(str(exc), FailureCategory.PERMANENT) from None
         headers = {"Content-Type": "application/json", "Idempotency-Key": ctx.run_id,
-                   **{k: expand(v) for k, v in (block.headers or {}).items()}}
+                   **render_map(block.headers, ctx)}
         try:
-            response = httpx.request(block.method or "POST", block.url, headers=headers,
-                                     content=expand(block.body).encode() if block.body else None,
+            response = httpx.request(block.method or "POST", url, headers=headers,
+                                     content=render(block.body, ctx).encode() if block.body else None,
                                      timeout=float(block.timeout or DEFAULT_TIMEOUT))
         except httpx.TimeoutException:
-            raise TriggerError(f"trigger request to {block.url} timed out", FailureCategory.TIMEOUT) from None
+            raise TriggerError(f"trigger request to {url} timed out", FailureCategory.TIMEOUT) from None
         except httpx.HTTPError as exc:
-            raise TriggerError(f"trigger request to {block.url} failed: {exc}", FailureCategory.TRANSIENT) from None
+            raise TriggerError(f"trigger request to {url} failed: {exc}", FailureCategory.TRANSIENT) from None
         if response.status_code >= 400:
             raise TriggerError(f"trigger returned status {response.status_code}: {response.text[:2000]}",
                                category_for_status(response.status_code))

@@ -1,0 +1,186 @@
+"""AWS triggers through boto3: Glue jobs, EMR steps, EMR Serverless job runs, Step Functions.
+
+Idempotency: Step Functions uses the run id as the execution name and EMR Serverless as the
+``clientToken``, so a second start of the same run is recognised by AWS. Glue and EMR offer no
+key; there the claim and the run log (written before the call) keep a retried task from starting
+a second job. Status mapping follows spec C §7.7-§7.10.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from interlock.model import FailureCategory, TriggerConfig
+from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
+from interlock.triggers.template import render_map
+
+_CLIENT_CONFIG = {"connect_timeout": 10, "read_timeout": 30, "retries": {"max_attempts": 3, "mode": "standard"}}
+
+
+def client(service: str) -> Any:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError:  # pragma: no cover - boto3 is in the aws and test extras
+        raise TriggerError(f"the {service} trigger needs boto3: pip install 'interlock[aws]'",
+                           FailureCategory.PERMANENT) from None
+    return boto3.client(service, config=Config(**_CLIENT_CONFIG))
+
+
+def _aws_error(what: str, exc: Exception) -> TriggerError:
+    """Throttling and 5xx are TRANSIENT; validation/access errors PERMANENT."""
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    permanent = code in ("ValidationException", "AccessDeniedException", "EntityNotFoundException",
+                         "ResourceNotFoundException", "InvalidInputException", "StateMachineDoesNotExist",
+                         "InvalidArn", "InvalidRequestException") or (400 <= status < 500 and code not in (
+        "ThrottlingException", "TooManyRequestsException", "ConcurrentRunsExceededException"))
+    return TriggerError(f"{what}: {code or type(exc).__name__}: {exc}",
+                        FailureCategory.PERMANENT if permanent else FailureCategory.TRANSIENT)
+
+
+def _botocore_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
+class GlueTrigger:
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        assert config.glue is not None
+        try:
+            answer = client("glue").start_job_run(JobName=config.glue.job_name,
+                                                  Arguments=render_map(config.glue.arguments, ctx))
+        except _botocore_errors() as exc:
+            raise _aws_error("glue trigger: StartJobRun failed", exc) from None
+        return Started(False, {"glue_job_name": config.glue.job_name, "glue_job_run_id": answer.get("JobRunId", "")})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        try:
+            run = client("glue").get_job_run(JobName=metadata["glue_job_name"], RunId=metadata["glue_job_run_id"])
+        except KeyError:
+            raise TriggerError("glue status: run metadata lacks the job run id", FailureCategory.PERMANENT) from None
+        except _botocore_errors() as exc:
+            raise _aws_error("glue status: GetJobRun failed", exc) from None
+        state = str(run.get("JobRun", {}).get("JobRunState", ""))
+        if state == "SUCCEEDED":
+            return Status(JobState.SUCCEEDED, state)
+        if state in ("TIMEOUT", "FAILED", "STOPPED", "ERROR"):
+            return Status(JobState.FAILED, state)
+        return Status(JobState.RUNNING, state)
+
+
+class EmrTrigger:
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        block = config.emr
+        assert block is not None
+        args = [f"{k}={v}" for k, v in sorted(render_map(block.arguments, ctx).items())]
+        step = {"Name": block.step_name, "ActionOnFailure": "CONTINUE",
+                "HadoopJarStep": {"Jar": block.command, "Args": args}}
+        try:
+            answer = client("emr").add_job_flow_steps(JobFlowId=block.cluster_id, Steps=[step])
+        except _botocore_errors() as exc:
+            raise _aws_error("emr trigger: AddJobFlowSteps failed", exc) from None
+        step_ids = answer.get("StepIds") or [""]
+        return Started(False, {"emr_cluster_id": block.cluster_id, "emr_step_id": step_ids[0]})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        try:
+            answer = client("emr").describe_step(ClusterId=metadata["emr_cluster_id"], StepId=metadata["emr_step_id"])
+        except KeyError:
+            raise TriggerError("emr status: run metadata lacks the step id", FailureCategory.PERMANENT) from None
+        except _botocore_errors() as exc:
+            raise _aws_error("emr status: DescribeStep failed", exc) from None
+        state = str(answer.get("Step", {}).get("Status", {}).get("State", ""))
+        if state == "COMPLETED":
+            return Status(JobState.SUCCEEDED, state)
+        if state in ("FAILED", "CANCELLED", "INTERRUPTED"):
+            return Status(JobState.FAILED, state)
+        return Status(JobState.RUNNING, state)
+
+
+class EmrServerlessTrigger:
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        block = config.emr_serverless
+        assert block is not None
+        request: dict[str, Any] = {"applicationId": block.application_id, "name": block.job_name,
+                                   "clientToken": ctx.run_id}
+        if block.execution_role_arn:
+            request["executionRoleArn"] = block.execution_role_arn
+        if block.entry_point:
+            request["jobDriver"] = {"sparkSubmit": {"entryPoint": block.entry_point, "entryPointArguments": [
+                f"{k}={v}" for k, v in sorted(render_map(block.arguments, ctx).items())]}}
+        try:
+            answer = client("emr-serverless").start_job_run(**request)
+        except _botocore_errors() as exc:
+            raise _aws_error("emr-serverless trigger: StartJobRun failed", exc) from None
+        return Started(False, {"emr_sl_application_id": block.application_id,
+                               "emr_sl_job_run_id": answer.get("jobRunId", "")})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        try:
+            answer = client("emr-serverless").get_job_run(applicationId=metadata["emr_sl_application_id"],
+                                                          jobRunId=metadata["emr_sl_job_run_id"])
+        except KeyError:
+            raise TriggerError("emr-serverless status: run metadata lacks the job run id",
+                               FailureCategory.PERMANENT) from None
+        except _botocore_errors() as exc:
+            raise _aws_error("emr-serverless status: GetJobRun failed", exc) from None
+        state = str(answer.get("jobRun", {}).get("state", ""))
+        if state == "SUCCESS":
+            return Status(JobState.SUCCEEDED, state)
+        if state in ("FAILED", "CANCELLED"):
+            return Status(JobState.FAILED, state)
+        return Status(JobState.RUNNING, state)
+
+
+_SFN_NAME = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+def execution_name(run_id: str) -> str:
+    """The run id as a Step Functions execution name (80 characters at most, a safe alphabet)."""
+    name = _SFN_NAME.sub("-", run_id)
+    if len(name) <= 80:
+        return name
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:16]
+    return f"{name[:63]}-{digest}"
+
+
+class StepFunctionTrigger:
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        block = config.step_function
+        assert block is not None
+        name = execution_name(ctx.run_id)
+        arguments = render_map(block.arguments, ctx)
+        request: dict[str, Any] = {"stateMachineArn": block.state_machine_arn, "name": name}
+        if arguments:
+            request["input"] = json.dumps(arguments, sort_keys=True)
+        sfn = client("stepfunctions")
+        try:
+            answer = sfn.start_execution(**request)
+        except _botocore_errors() as exc:
+            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+            if code != "ExecutionAlreadyExists":
+                raise _aws_error("step-function trigger: StartExecution failed", exc) from None
+            # Started before (a redelivered task): the execution name is ours, so it is the same run.
+            arn = block.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+            return Started(False, {"sfn_execution_arn": arn, "alreadyStarted": True})
+        return Started(False, {"sfn_execution_arn": answer["executionArn"]})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        try:
+            answer = client("stepfunctions").describe_execution(executionArn=metadata["sfn_execution_arn"])
+        except KeyError:
+            raise TriggerError("step-function status: run metadata lacks the execution ARN",
+                               FailureCategory.PERMANENT) from None
+        except _botocore_errors() as exc:
+            raise _aws_error("step-function status: DescribeExecution failed", exc) from None
+        state = str(answer.get("status", ""))
+        if state == "SUCCEEDED":
+            return Status(JobState.SUCCEEDED, state)
+        if state in ("TIMED_OUT", "FAILED", "ABORTED"):
+            return Status(JobState.FAILED, state)
+        return Status(JobState.RUNNING, state)

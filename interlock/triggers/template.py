@@ -1,0 +1,45 @@
+"""Templating of trigger strings: run facts and ``${INTERLOCK_*}`` environment variables.
+
+``${date}`` (the period), ``${hour}`` (the schedule id without a leading ``h``, for hourly
+schedules named h00..h23, else empty), ``${scheduleId}``, ``${pipelineId}``, ``${runId}`` are
+replaced in arguments, bodies and URLs. ``${INTERLOCK_NAME}`` takes that environment variable;
+an unset one is an error (a silently empty token is worse). No other variable is expanded, so a
+pipeline file cannot read ``$AWS_SECRET_ACCESS_KEY`` into a request.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+
+from interlock.model import FailureCategory
+from interlock.triggers.base import TriggerContext, TriggerError
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def render(text: str, ctx: TriggerContext | None = None, environ: Mapping[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    facts: dict[str, str] = {}
+    if ctx is not None:
+        hour = ctx.schedule[1:] if ctx.schedule.startswith("h") and ctx.schedule[1:].isdigit() else ""
+        facts = {"date": ctx.period, "hour": hour, "scheduleId": ctx.schedule, "pipelineId": ctx.pipeline,
+                 "runId": ctx.run_id}
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name in facts:
+            return facts[name]
+        if name.startswith("INTERLOCK_"):
+            if name not in env:
+                raise TriggerError(f"environment variable {name} is not set (used in the trigger config)",
+                                   FailureCategory.PERMANENT)
+            return env[name]
+        return match.group(0)  # not ours: left as written
+
+    return _VAR.sub(replace, text)
+
+
+def render_map(values: Mapping[str, str] | None, ctx: TriggerContext | None) -> dict[str, str]:
+    return {k: render(v, ctx) for k, v in (values or {}).items()}
