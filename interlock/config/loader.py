@@ -49,7 +49,7 @@ from interlock.model import (
     TriggerType,
     normalise_trigger,
 )
-from interlock.netguard import BlockedURL, check_url
+from interlock.netguard import BlockedURL, check_url, set_policy
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -171,6 +171,7 @@ class _Loading:
         if config is None or doc is None:
             raise ConfigInvalid(self.errors)
         self.doc = doc
+        set_policy(config.outbound_policy())  # every outbound URL from here on is judged by it
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
         project = Project(config=config, settings=settings)

@@ -21,6 +21,7 @@ from pydantic import Field, StrictInt
 
 from interlock import timeutil
 from interlock.model import AlertConfig, ConfigModel, PositiveDuration
+from interlock.netguard import OutboundPolicy
 
 ENV_CONFIG = "INTERLOCK_CONFIG"
 ENV_REDIS_URL = "INTERLOCK_REDIS_URL"
@@ -87,6 +88,16 @@ class WatchdogConfig(ConfigModel):
     stuck_run_threshold: PositiveDuration = "30m"
 
 
+class OutboundConfig(ConfigModel):
+    allow_link_local: bool = False
+    block_private: bool = False
+    allow_hosts: list[str] | None = None
+
+
+class SecurityConfig(ConfigModel):
+    outbound: OutboundConfig | None = None
+
+
 class ProjectConfig(ConfigModel):
     """The top level of ``interlock.yaml``."""
 
@@ -104,6 +115,12 @@ class ProjectConfig(ConfigModel):
     watcher: WatcherConfig | None = None
     archiver: ArchiverConfig | None = None
     watchdog: WatchdogConfig | None = None
+    security: SecurityConfig | None = None
+
+    def outbound_policy(self) -> OutboundPolicy:
+        rules = (self.security.outbound if self.security else None) or OutboundConfig()
+        return OutboundPolicy(rules.allow_link_local, rules.block_private,
+                              frozenset(h.lower() for h in rules.allow_hosts or []))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,8 @@ BACKOFF_BASE = 0.5
 
 
 class HttpEvaluator:
-    def __init__(self, url: str, *, allow_link_local: bool = False, client: httpx.Client | None = None) -> None:
+    def __init__(self, url: str, *, allow_link_local: bool | None = None,
+                 client: httpx.Client | None = None) -> None:
         self.url = url
         self.allow_link_local = allow_link_local
         self.client = client
