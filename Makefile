@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration lint fmt build dist bench clean
+.PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -30,6 +30,15 @@ test-unit: $(STAMP) ## Run the tests that need no service
 test-integration: $(STAMP) ## Run the tests that talk to Redis / PostgreSQL
 	$(BIN)/pytest -q -m integration
 
+AIRFLOW_VENV ?= .airflow-venv
+
+$(AIRFLOW_VENV)/bin/airflow:
+	$(PYTHON) -m venv $(AIRFLOW_VENV)
+	$(AIRFLOW_VENV)/bin/pip install --quiet "apache-airflow>=3,<4"
+
+test-airflow3: $(STAMP) $(AIRFLOW_VENV)/bin/airflow ## Trigger a DAG on a real Airflow 3 (installed in .airflow-venv)
+	INTERLOCK_AIRFLOW_BIN=$(abspath $(AIRFLOW_VENV))/bin $(BIN)/pytest -q -m airflow3 tests/airflow3
+
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
@@ -49,4 +58,4 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to 
 	$(BIN)/python -m bench.push_to_trigger
 
 clean: ## Remove build output and caches
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-project
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .airflow-venv

@@ -63,7 +63,8 @@ def pipelines(airflow_url: str) -> dict[str, str]:
         "bronze": "archetype: marked\n" + _command("bronze"),
         "silver": "archetype: downstream\ntraits:\n  upstream-done:\n" + up.format("bronze") + _command("silver"),
         "gold": "archetype: downstream\ntraits:\n  upstream-done:\n" + up.format("silver")
-                + f"trigger:\n  type: airflow\n  pollInterval: 1s\n  airflow: {{url: '{airflow_url}', dag_id: gold}}\n",
+                + f"trigger:\n  type: airflow\n  pollInterval: 1s\n  airflow: {{url: '{airflow_url}', dag_id: gold, "
+                  "username: demo, password: demo}\n",
         "blocked-report": "archetype: report\ntraits:\n  source-file:\n    evaluator: file-exists\n"
                           "    config: {path: data/finance-extract.csv}\n" + _command("blocked-report"),
         "flaky-export": "archetype: marked\ntrigger:\n  type: command\n  command:\n"

@@ -1,9 +1,10 @@
 """A small stand-in for Airflow's REST API v1 and for an HTTP job endpoint, on 127.0.0.1.
 
 `interlock demo` runs its gold pipeline against it; the end-to-end tests use it as their
-trigger target. DAG runs succeed after ``polls_until_success`` status checks; a second start
-with the same ``dag_run_id`` is a 409, as in Airflow; any other POST is accepted (202). Every
-request is recorded.
+trigger target. It speaks API v1 and v2 (Airflow 3: ``POST /auth/token`` gives a bearer token that
+every ``/api/v2`` call must carry). DAG runs succeed after ``polls_until_success`` status checks;
+a second start with the same ``dag_run_id`` is a 409, as in Airflow; any other POST is accepted
+(202). Every request is recorded.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 
 
 class FakeAirflow:
+    TOKEN = "fake-airflow-token"
+
     def __init__(self, polls_until_success: int = 2) -> None:
         self.polls_until_success = polls_until_success
         self.runs: dict[str, int] = {}  # dag_run_id -> status checks so far
@@ -34,6 +37,10 @@ class FakeAirflow:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _authorised(self) -> bool:
+                return not self.path.startswith("/api/v2/") or \
+                    self.headers.get("Authorization") == f"Bearer {FakeAirflow.TOKEN}"
+
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 try:
@@ -43,6 +50,10 @@ class FakeAirflow:
                 with fake.lock:
                     fake.requests.append({"method": "POST", "path": self.path, "body": body,
                                           "headers": dict(self.headers)})
+                    if self.path == "/auth/token":
+                        return self._reply(201, {"access_token": FakeAirflow.TOKEN, "token_type": "bearer"})
+                    if not self._authorised():
+                        return self._reply(401, {"detail": "Not authenticated"})
                     if not self.path.endswith("/dagRuns"):
                         return self._reply(202, {"accepted": True})
                     run_id = str(body.get("dag_run_id", ""))
@@ -55,6 +66,8 @@ class FakeAirflow:
                 run_id = self.path.rsplit("/", 1)[-1]
                 with fake.lock:
                     fake.requests.append({"method": "GET", "path": self.path})
+                    if not self._authorised():
+                        return self._reply(401, {"detail": "Not authenticated"})
                     if run_id not in fake.runs:
                         return self._reply(404, {"detail": "not found"})
                     fake.runs[run_id] += 1

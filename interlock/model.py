@@ -250,6 +250,11 @@ class AirflowTrigger(VariantModel):
     headers: dict[str, str] | None = None
     body: str | None = None
     timeout: Seconds | None = None
+    # 2 = Airflow 3 (/api/v2, a bearer token from POST /auth/token); 1 = Airflow 2 (/api/v1).
+    api_version: Literal[1, 2] = Field(default=2, validation_alias=AliasChoices("apiVersion", "api_version"),
+                                       serialization_alias="apiVersion")
+    username: str | None = None
+    password: str | None = None  # write ${INTERLOCK_AIRFLOW_PASSWORD}, not the secret itself
 
 
 class GlueTrigger(VariantModel):

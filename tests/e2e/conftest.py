@@ -148,7 +148,7 @@ watcher: {{defaultInterval: 1s, reconcileInterval: 500ms}}
                 "    config: {upstreamPipeline: silver}\ntrigger:\n" + fired("gold"),
         "hook": f"archetype: marked\ntrigger:\n  type: http\n  http: {{url: '{target.url}/start/hook'}}\n",
         "flow": f"archetype: marked\ntrigger:\n  type: airflow\n  pollInterval: 500ms\n"
-                f"  airflow: {{url: '{target.url}', dag_id: nightly}}\n",
+                f"  airflow: {{url: '{target.url}', dag_id: nightly, username: admin, password: admin}}\n",
         "monitored": "archetype: marked\nwatch:\n  monitoring: {enabled: true, duration: 120s}\ntrigger:\n"
                      + fired("monitored"),
     }

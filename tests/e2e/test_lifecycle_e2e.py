@@ -74,7 +74,7 @@ def test_an_http_job_stays_running_until_its_completion_callback(deployment: Dep
 def test_an_airflow_dag_run_is_created_once_and_polled_to_success(deployment: Deployment) -> None:
     deployment.cli("push", "flow", "ready-marker", "--status", "PASS")
     wait_for(lambda: deployment.run_log_status("flow") == "COMPLETED", 60, "the DAG run to succeed")
-    (created,) = deployment.target.posts("/api/v1/dags/nightly/dagRuns")
+    (created,) = deployment.target.posts("/api/v2/dags/nightly/dagRuns")
     assert created["body"]["dag_run_id"].startswith("flow-daily-")
     polls = [r for r in deployment.target.requests if r["method"] == "GET" and "nightly" in r["path"]]
     assert len(polls) >= 2

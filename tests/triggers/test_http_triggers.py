@@ -111,7 +111,7 @@ def test_triggers_refuse_link_local_and_metadata_addresses(url: str) -> None:
 def test_airflow_second_start_of_the_same_run_is_recognised_not_repeated() -> None:
     airflow = FakeAirflow(polls_until_success=2).start()
     try:
-        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly"}})
+        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly", "apiVersion": 1}})
         trigger = trigger_for(config.type)
         first = trigger.start(config, CTX)
         second = trigger.start(config, CTX)
@@ -152,3 +152,31 @@ def test_databricks_status_mapping(server: Scripted, state: dict[str, str], expe
                                                       "databricks_run_id": "12345"})
     assert (status.state, status.message) == (expected, message)
     assert server.requests[0]["path"] == "/api/2.1/jobs/runs/get?run_id=12345"
+
+
+def test_airflow_3_gets_a_token_and_sends_logical_date_null(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERLOCK_AIRFLOW_PASSWORD", "admin")
+    airflow = FakeAirflow(polls_until_success=1).start()
+    try:
+        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly", "username": "admin",
+                                                     "password": "${INTERLOCK_AIRFLOW_PASSWORD}"}})
+        assert config.airflow is not None and config.airflow.api_version == 2
+        started = trigger_for(config.type).start(config, CTX)
+        token, created = airflow.posts("/auth/token")[0], airflow.posts("/api/v2/dags/nightly/dagRuns")[0]
+        assert token["body"] == {"username": "admin", "password": "admin"}
+        assert created["body"] == {"dag_run_id": CTX.run_id, "logical_date": None}
+        assert created["headers"]["Authorization"] == f"Bearer {FakeAirflow.TOKEN}"
+        assert trigger_for(config.type).status(config, started.metadata).state is JobState.SUCCEEDED
+    finally:
+        airflow.stop()
+
+
+def test_airflow_3_without_credentials_is_a_permanent_failure() -> None:
+    airflow = FakeAirflow().start()
+    try:
+        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly"}})
+        with pytest.raises(TriggerError, match="needs username and password") as exc:
+            trigger_for(config.type).start(config, CTX)
+        assert exc.value.category is FailureCategory.PERMANENT
+    finally:
+        airflow.stop()
