@@ -48,6 +48,30 @@ def _botocore_errors() -> tuple[type[Exception], ...]:
     return ClientError, BotoCoreError
 
 
+def _map(state: str, succeeded: set[str], failed: set[str]) -> Status:
+    if state in succeeded:
+        return Status(JobState.SUCCEEDED, state)
+    if state in failed:
+        return Status(JobState.FAILED, state)
+    return Status(JobState.RUNNING, state)
+
+
+def glue_status(state: str) -> Status:
+    return _map(state, {"SUCCEEDED"}, {"TIMEOUT", "FAILED", "STOPPED", "ERROR"})
+
+
+def emr_status(state: str) -> Status:
+    return _map(state, {"COMPLETED"}, {"FAILED", "CANCELLED", "INTERRUPTED"})
+
+
+def emr_serverless_status(state: str) -> Status:
+    return _map(state, {"SUCCESS"}, {"FAILED", "CANCELLED"})
+
+
+def step_function_status(state: str) -> Status:
+    return _map(state, {"SUCCEEDED"}, {"TIMED_OUT", "FAILED", "ABORTED"})
+
+
 class GlueTrigger:
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         assert config.glue is not None
@@ -65,12 +89,7 @@ class GlueTrigger:
             raise TriggerError("glue status: run metadata lacks the job run id", FailureCategory.PERMANENT) from None
         except _botocore_errors() as exc:
             raise _aws_error("glue status: GetJobRun failed", exc) from None
-        state = str(run.get("JobRun", {}).get("JobRunState", ""))
-        if state == "SUCCEEDED":
-            return Status(JobState.SUCCEEDED, state)
-        if state in ("TIMEOUT", "FAILED", "STOPPED", "ERROR"):
-            return Status(JobState.FAILED, state)
-        return Status(JobState.RUNNING, state)
+        return glue_status(str(run.get("JobRun", {}).get("JobRunState", "")))
 
 
 class EmrTrigger:
@@ -94,12 +113,7 @@ class EmrTrigger:
             raise TriggerError("emr status: run metadata lacks the step id", FailureCategory.PERMANENT) from None
         except _botocore_errors() as exc:
             raise _aws_error("emr status: DescribeStep failed", exc) from None
-        state = str(answer.get("Step", {}).get("Status", {}).get("State", ""))
-        if state == "COMPLETED":
-            return Status(JobState.SUCCEEDED, state)
-        if state in ("FAILED", "CANCELLED", "INTERRUPTED"):
-            return Status(JobState.FAILED, state)
-        return Status(JobState.RUNNING, state)
+        return emr_status(str(answer.get("Step", {}).get("Status", {}).get("State", "")))
 
 
 class EmrServerlessTrigger:
@@ -129,12 +143,7 @@ class EmrServerlessTrigger:
                                FailureCategory.PERMANENT) from None
         except _botocore_errors() as exc:
             raise _aws_error("emr-serverless status: GetJobRun failed", exc) from None
-        state = str(answer.get("jobRun", {}).get("state", ""))
-        if state == "SUCCESS":
-            return Status(JobState.SUCCEEDED, state)
-        if state in ("FAILED", "CANCELLED"):
-            return Status(JobState.FAILED, state)
-        return Status(JobState.RUNNING, state)
+        return emr_serverless_status(str(answer.get("jobRun", {}).get("state", "")))
 
 
 _SFN_NAME = re.compile(r"[^A-Za-z0-9_.-]")
@@ -178,9 +187,4 @@ class StepFunctionTrigger:
                                FailureCategory.PERMANENT) from None
         except _botocore_errors() as exc:
             raise _aws_error("step-function status: DescribeExecution failed", exc) from None
-        state = str(answer.get("status", ""))
-        if state == "SUCCEEDED":
-            return Status(JobState.SUCCEEDED, state)
-        if state in ("TIMED_OUT", "FAILED", "ABORTED"):
-            return Status(JobState.FAILED, state)
-        return Status(JobState.RUNNING, state)
+        return step_function_status(str(answer.get("status", "")))

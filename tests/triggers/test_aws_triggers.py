@@ -106,3 +106,23 @@ def test_status_without_the_ids_it_needs_is_a_permanent_failure() -> None:
         with pytest.raises(TriggerError) as exc:
             trigger_for(cfg.type).status(cfg, {})
         assert exc.value.category is FailureCategory.PERMANENT
+
+
+@pytest.mark.parametrize(("mapping", "rows"), [
+    ("glue_status", {"SUCCEEDED": "succeeded", "TIMEOUT": "failed", "FAILED": "failed", "STOPPED": "failed",
+                     "ERROR": "failed", "STARTING": "running", "RUNNING": "running", "STOPPING": "running",
+                     "WAITING": "running", "EXPIRED": "running"}),
+    ("emr_status", {"COMPLETED": "succeeded", "FAILED": "failed", "CANCELLED": "failed", "INTERRUPTED": "failed",
+                    "PENDING": "running", "CANCEL_PENDING": "running", "RUNNING": "running"}),
+    ("emr_serverless_status", {"SUCCESS": "succeeded", "FAILED": "failed", "CANCELLED": "failed",
+                               "SUBMITTED": "running", "PENDING": "running", "SCHEDULED": "running",
+                               "RUNNING": "running", "CANCELLING": "running"}),
+    ("step_function_status", {"SUCCEEDED": "succeeded", "TIMED_OUT": "failed", "FAILED": "failed",
+                              "ABORTED": "failed", "RUNNING": "running", "PENDING_REDRIVE": "running"}),
+])
+def test_every_provider_state_maps_as_spec_c_says(mapping: str, rows: dict[str, str]) -> None:
+    from interlock.triggers import aws as aws_triggers
+
+    for state, expected in rows.items():
+        status = getattr(aws_triggers, mapping)(state)
+        assert (status.state.value, status.message) == (expected, state), state
