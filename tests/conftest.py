@@ -18,6 +18,18 @@ REFERENCE = FIXTURES / "reference"
 
 
 @pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in-process: AWS cannot be reached from here, so it stands in for it."""
+    from moto import mock_aws
+
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}.items():
+        monkeypatch.setenv(key, value)
+    with mock_aws():
+        yield
+
+
+@pytest.fixture
 def store() -> Iterator[RedisStore]:
     """A RedisStore on the real Redis under a key prefix of its own, emptied afterwards."""
     s = RedisStore(redis.Redis(host="127.0.0.1", port=6379, decode_responses=True),

@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.alerts.aws import S3Sink, SnsSink
@@ -90,15 +89,6 @@ def test_webhook_4xx_fails_without_retry(receiver: Sink) -> None:
 def test_webhook_to_a_metadata_or_link_local_address_is_refused(url: str) -> None:
     with pytest.raises(BlockedURL):
         WebhookSink(url)
-
-
-@pytest.fixture
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
 
 
 def test_sns_publishes_the_alert_with_a_short_subject(aws: None) -> None:

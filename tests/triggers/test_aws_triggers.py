@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
@@ -16,15 +14,7 @@ from interlock.triggers.aws import execution_name
 
 CTX = TriggerContext("orders-daily-2026-03-02-1", "orders", "daily", "2026-03-02", Path("."))
 ROLE = "arn:aws:iam::123456789012:role/r"
-
-
-@pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}.items():
-        monkeypatch.setenv(key, value)
-    with mock_aws():
-        yield
+pytestmark = pytest.mark.usefixtures("aws")
 
 
 def config(data: dict[str, object]) -> TriggerConfig:
