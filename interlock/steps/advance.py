@@ -16,7 +16,7 @@ from interlock.schedule import active_from, find_schedule, is_excluded, next_per
 from interlock.sla import window
 from interlock.steps.deps import Deps, UnknownPipeline
 from interlock.steps.evaluate import evaluate
-from interlock.steps.keys import advance_key, check_key, seen_key
+from interlock.steps.keys import advance_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
 from interlock.steps.watchdog import catch_up, missed_periods
 
@@ -38,6 +38,22 @@ class Outcome(StrEnum):
     NOT_READY = "not-ready"
     TRIGGERED = "triggered"
     TIMED_OUT = "timed-out"  # past the validation timeout: not evaluated again this period
+
+
+def _take_pending(deps: Deps, pipeline: str, schedule: str, new: list[str]) -> list[str]:
+    """Catch-up periods waiting for the pipeline to be READY (kept until then), now handed out."""
+    key = pending_key(pipeline, schedule)
+    waiting = [p for p in (deps.store.get_value(key) or "").split(",") if p]
+    deps.store.put_value(key, "")
+    return sorted(set(waiting) | set(new))
+
+
+def _keep_pending(deps: Deps, pipeline: str, schedule: str, new: list[str]) -> None:
+    if not new:
+        return
+    key = pending_key(pipeline, schedule)
+    waiting = [p for p in (deps.store.get_value(key) or "").split(",") if p]
+    deps.store.put_value(key, ",".join(sorted(set(waiting) | set(new))))
 
 
 def _note_period(deps: Deps, config: PipelineConfig, schedule: str, period: str) -> list[str]:
@@ -110,8 +126,9 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
         # lost, this is how the period still gets its run.
         deps.store.set_due(key, now + deps.check_interval(config))
         if not evaluation.ready:
+            _keep_pending(deps, pipeline, schedule, catch_up_runs)  # run them once it is READY
             return Outcome.NOT_READY
-        for missed in catch_up_runs:
+        for missed in _take_pending(deps, pipeline, schedule, catch_up_runs):
             deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)
         deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
                            attempt=attempt)

@@ -28,6 +28,11 @@ def seen_key(pipeline: str, schedule: str) -> str:
     return f"seen:{pipeline}:{schedule}"
 
 
+def pending_key(pipeline: str, schedule: str) -> str:
+    """Marker: missed periods a catch-up policy wants run, waiting for the pipeline to be READY."""
+    return f"pending:{pipeline}:{schedule}"
+
+
 def rerun_key(rerun_id: str) -> str:
     return f"rerun:{rerun_id}"
 

@@ -208,7 +208,7 @@ def cascade(deps: Deps, upstream: str, now: datetime) -> list[str]:
 def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, category: FailureCategory,
             kind: EventKind, metadata: dict[str, Any] | None = None) -> RunState:
     now = deps.clock.now()
-    moved = lifecycle.move(deps.store, run, RunStatus.FAILED, now, **(metadata or {}), failure=message)
+    moved = lifecycle.move(deps.store, run, RunStatus.FAILED, now, **{**(metadata or {}), "failure": message})
     if moved is None:
         return deps.store.get_run(run.run_id)
     deps.store.clear_due(check_key(run.run_id))

@@ -254,3 +254,20 @@ def test_past_the_validation_timeout_the_pipeline_stops_being_evaluated(harness:
     clock.set(at("2026-03-02T02:01:00+00:00"))
     assert advance(deps, "orders", "daily") is Outcome.TIMED_OUT
     assert categories(deps, "orders") == ["validation_timeout"]
+
+
+def test_catch_up_runs_wait_until_the_pipeline_is_ready(harness: Harness) -> None:
+    harness.archetype("a", ["marker"])
+    harness.pipeline("orders", "a", {}, extra="trigger:\n  type: command\n  command: {command: 'true'}\ncatchUp: all\n")
+    clock = FrozenClock(at("2026-03-02T08:00:00+00:00"))
+    deps = harness.deps(clock)
+    recorder = RecordingDispatcher()
+    deps.dispatch = recorder
+    advance(deps, "orders", "daily")
+    clock.set(at("2026-03-04T08:00:00+00:00"))
+    assert advance(deps, "orders", "daily") is Outcome.NOT_READY  # the 3rd was missed; not ready to run it
+    from interlock.steps.push import push_trait
+
+    push_trait(deps, "orders", "marker", "PASS")
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
+    assert [kw["period"] for step, kw in recorder.sent if step == "trigger"] == ["2026-03-03", "2026-03-04"]
