@@ -23,7 +23,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     Start:     demo
     Project:   init, validate
     Pipelines: evaluate, push, run, rerun, status, events, complete
-    Runtime:   worker, beat, check
+    Runtime:   worker, beat, serve, check
     Archive:   db upgrade | downgrade | current, archive
     """
     ctx.obj = Context(config)

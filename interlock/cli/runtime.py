@@ -55,3 +55,29 @@ def beat(obj: Context, loglevel: str) -> None:
 
     start_up(app)
     app.start(["beat", "-l", loglevel])
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (default: from server.addr, else 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port (default: from server.addr, else 3000).")
+@click.pass_obj
+def serve(obj: Context, host: str | None, port: int | None) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs); pushes and reruns go to the workers at once."""
+    import uvicorn
+    from celery import Celery
+
+    from interlock.api.app import create_app
+    from interlock.cli.common import open_deps
+    from interlock.config.project import ServerConfig
+    from workers.config import celery_config
+    from workers.context import CeleryDispatcher
+
+    deps = open_deps(obj)
+    celery = Celery("interlock-api")
+    celery.conf.update(celery_config(deps.project))
+    deps.dispatch = CeleryDispatcher(celery)
+    addr = (deps.project.config.server or ServerConfig()).addr
+    default_host, _, default_port = addr.rpartition(":")
+    uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),
+                log_level="info")

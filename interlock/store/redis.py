@@ -175,7 +175,8 @@ class RedisStore:
         before = set(old.upstreams()) if old else set()
         after = set(config.upstreams())
         with self.r.pipeline(transaction=True) as p:
-            p.set(key, _dump(config))
+            # What was given, as given: defaults stay defaults when the model grows new ones.
+            p.set(key, json.dumps(config.to_json(), separators=(",", ":")))
             p.set(self.k("registered", config.name), self.clock.now().isoformat(), nx=True)
             p.sadd(self.k("pipelines"), config.name)
             for upstream in before - after:
