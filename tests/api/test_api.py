@@ -158,7 +158,6 @@ def test_run_really_triggers_and_completes_a_command(api: tuple[TestClient, Inli
 
 def test_completion_callback(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
     client, _, harness = api
-    deps = client.app.fastapi.state.deps  # type: ignore[attr-defined]
 
 
     now = datetime.now(UTC)
