@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery.signals import worker_ready
 
+from interlock.metrics import timed
 from interlock.steps.advance import advance as advance_step
 from workers.app import app
 from workers.context import deps_for, start_up
@@ -11,7 +12,9 @@ from workers.context import deps_for, start_up
 
 @app.task(name="interlock.advance")
 def advance(pipeline: str, schedule: str) -> str:
-    return advance_step(deps_for(app), pipeline, schedule).value
+    deps = deps_for(app)
+    with timed(deps.store, "advance"):
+        return advance_step(deps, pipeline, schedule).value
 
 
 @worker_ready.connect

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from interlock.lifecycle import InvalidTransition
+from interlock.metrics import timed
 from interlock.steps.monitor import monitor as monitor_step
 from interlock.steps.runs import check_run as check_run_step
 from interlock.steps.runs import complete_run as complete_run_step
@@ -15,7 +16,9 @@ from workers.context import deps_for
 
 @app.task(name="interlock.check_run")
 def check_run(run_id: str) -> str | None:
-    run = check_run_step(deps_for(app), run_id)
+    deps = deps_for(app)
+    with timed(deps.store, "check_run"):
+        run = check_run_step(deps, run_id)
     return run.status.value if run else None
 
 
@@ -30,5 +33,7 @@ def complete_run(run_id: str, success: bool, metadata: dict[str, Any] | None = N
 
 @app.task(name="interlock.monitor")
 def monitor(run_id: str) -> str | None:
-    run = monitor_step(deps_for(app), run_id)
+    deps = deps_for(app)
+    with timed(deps.store, "monitor"):
+        run = monitor_step(deps, run_id)
     return run.status.value if run else None

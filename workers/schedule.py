@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from interlock.metrics import timed
 from interlock.steps.reconcile import reconcile as reconcile_step
 from interlock.steps.sla import check_sla as check_sla_step
 from interlock.steps.watchdog import check_stuck as check_stuck_step
@@ -11,12 +12,16 @@ from workers.context import deps_for
 
 @app.task(name="interlock.reconcile")
 def reconcile() -> int:
-    return reconcile_step(deps_for(app))
+    deps = deps_for(app)
+    with timed(deps.store, "reconcile"):
+        return reconcile_step(deps)
 
 
 @app.task(name="interlock.check_sla")
 def check_sla(pipeline: str, schedule: str) -> int:
-    return len(check_sla_step(deps_for(app), pipeline, schedule))
+    deps = deps_for(app)
+    with timed(deps.store, "check_sla"):
+        return len(check_sla_step(deps, pipeline, schedule))
 
 
 @app.task(name="interlock.check_stuck")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from interlock.metrics import timed
 from interlock.steps.reruns import rerun as rerun_step
 from interlock.steps.runs import trigger as trigger_step
 from workers.app import app
@@ -10,10 +11,14 @@ from workers.context import deps_for
 
 @app.task(name="interlock.trigger")
 def trigger(pipeline: str, schedule: str, period: str, attempt: int) -> str:
-    return trigger_step(deps_for(app), pipeline, schedule, period, attempt).status.value
+    deps = deps_for(app)
+    with timed(deps.store, "trigger"):
+        return trigger_step(deps, pipeline, schedule, period, attempt).status.value
 
 
 @app.task(name="interlock.rerun")
 def rerun(rerun_id: str) -> str | None:
-    record = rerun_step(deps_for(app), rerun_id)
+    deps = deps_for(app)
+    with timed(deps.store, "rerun"):
+        record = rerun_step(deps, rerun_id)
     return record.status.value if record else None

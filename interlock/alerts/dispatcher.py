@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from interlock import metrics
 from interlock.alerts.base import Sink
 from interlock.alerts.console import ConsoleSink
 from interlock.alerts.file import FileSink
@@ -39,8 +40,10 @@ class AlertDispatcher:
             try:
                 sink.send(stored)
                 self.sent += 1
+                metrics.count(self.store, "interlock_alerts_total", sink=sink.name)
             except Exception:
                 self.failed += 1
+                metrics.count(self.store, "interlock_alerts_failed_total", sink=sink.name)
                 log.exception("alert sink %s failed for alert %s", sink.name, stored.alert_id)
         return True
 

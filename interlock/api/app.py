@@ -9,6 +9,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from interlock import __version__
 from interlock.api import errors
 from interlock.api.middleware import Guard
+from interlock.api.page import router as page_router
 from interlock.api.routes import router
 from interlock.config.project import ServerConfig
 from interlock.steps.deps import Deps
@@ -20,11 +21,13 @@ def create_app(deps: Deps) -> Guard:
                   description="Evaluate pipeline preconditions, trigger exactly once, watch the run.")
     app.state.deps = deps
     app.include_router(router)
+    app.include_router(page_router)
     app.add_exception_handler(errors.ApiError, errors.api_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected_error)
     server = deps.project.config.server or ServerConfig()
-    guarded = Guard(app, server.api_key, server.max_request_body)
+    guarded = Guard(app, server.api_key, server.max_request_body, open_metrics=server.open_metrics,
+                    open_status_page=server.open_status_page)
     guarded.fastapi = app  # type: ignore[attr-defined]
     return guarded

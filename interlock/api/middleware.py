@@ -28,11 +28,13 @@ OPEN_PATHS = frozenset({("GET", "/api/health")})
 class Guard:
     """X-Request-ID on every response, X-API-Key on every route but GET /api/health, a body limit."""
 
-    def __init__(self, app: ASGIApp, api_key: str | None, max_body: int, open_metrics: bool = False) -> None:
+    def __init__(self, app: ASGIApp, api_key: str | None, max_body: int, open_metrics: bool = False,
+                 open_status_page: bool = False) -> None:
         self.app = app
         self.api_key = api_key or None
         self.max_body = max_body
-        self.open = OPEN_PATHS | ({("GET", "/metrics")} if open_metrics else set())
+        self.open = OPEN_PATHS | ({("GET", "/metrics")} if open_metrics else set()) | (
+            {("GET", "/")} if open_status_page else set())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

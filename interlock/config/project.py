@@ -59,6 +59,9 @@ class ServerConfig(ConfigModel):
     addr: str = Field(default=":3000", pattern=r"^[^\s]*:[0-9]{1,5}$")
     api_key: str | None = None
     max_request_body: StrictInt = Field(default=1_048_576, ge=1024, le=1_073_741_824)
+    # Serve GET /metrics and the read-only status page at / without the API key (e.g. behind a proxy).
+    open_metrics: bool = False
+    open_status_page: bool = False
 
 
 class EngineConfig(ConfigModel):

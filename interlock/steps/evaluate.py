@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from interlock import metrics
 from interlock.config.evaluator_refs import EvaluatorKind, classify
 from interlock.config.merge import resolve_traits
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
@@ -106,6 +107,7 @@ def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None) -
                  "traits": {e.trait_type: _decided_by(e, t) for e, t in zip(evaluations, traits, strict=True)}},
     ))
     _alerts(deps, pipeline.name, schedule.name, period, traits, evaluations, outcome.blocking, finished)
+    metrics.count(deps.store, "interlock_evaluations_total", status=outcome.status.value)
     return Evaluation(result, pipeline, schedule.name, period, {t.type: t.required for t in traits})
 
 

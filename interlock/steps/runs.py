@@ -16,7 +16,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from interlock import lifecycle, retry
+from interlock import lifecycle, metrics, retry
 from interlock.model import (
     Alert,
     AlertLevel,
@@ -79,6 +79,7 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     except Exception as exc:  # a bug in a trigger must still leave the run in a final state
         log.exception("trigger of %s raised", run_id)
         return _failed(deps, config, run, f"trigger error: {exc}", FailureCategory.TRANSIENT, EventKind.TRIGGER_FAILED)
+    metrics.count(deps.store, "interlock_triggers_total", type=config.trigger.type.value)
     if started.done:
         deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
                                       status="COMPLETED", timestamp=deps.clock.now(),
@@ -212,6 +213,7 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
     if moved is None:
         return deps.store.get_run(run.run_id)
     deps.store.clear_due(check_key(run.run_id))
+    metrics.count(deps.store, "interlock_triggers_failed_total", category=category.value)
     attempt = int(run.metadata.get("attempt", 1))
     schedule = find_schedule(config, str(run.metadata.get("scheduleId", "daily")))
     period = str(run.metadata.get("period", ""))

@@ -262,6 +262,11 @@ class Store(Protocol):
 
     def get_value(self, key: str) -> str | None: ...
 
+    def count(self, amounts: dict[str, float]) -> None:
+        """Add to named counters (metrics), shared by every process."""
+
+    def counts(self) -> dict[str, float]: ...
+
     def mark_once(self, key: str, ttl: float) -> bool:
         """True the first time ``key`` is marked (within ``ttl`` seconds), False after."""
         ...

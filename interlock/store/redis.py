@@ -487,6 +487,15 @@ class RedisStore:
     def get_value(self, key: str) -> str | None:
         return cast(str | None, self.r.get(self.k("value", key)))
 
+    def count(self, amounts: dict[str, float]) -> None:
+        with self.r.pipeline(transaction=False) as p:
+            for name, amount in amounts.items():
+                p.hincrbyfloat(self.k("metrics"), name, amount)
+            p.execute()
+
+    def counts(self) -> dict[str, float]:
+        return {k: float(v) for k, v in cast(dict[str, str], self.r.hgetall(self.k("metrics"))).items()}
+
     def mark_once(self, key: str, ttl: float) -> bool:
         if ttl <= 0:
             raise ValueError(f"dedup TTL must be > 0 seconds, got {ttl}")

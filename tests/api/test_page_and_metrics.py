@@ -1,0 +1,78 @@
+"""The status page and /metrics, in-process."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from interlock.api.app import create_app
+from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.evaluate import evaluate
+from interlock.steps.push import push_trait
+from interlock.steps.runs import trigger
+from tests.steps.conftest import Harness
+
+
+def deployment(harness: Harness, extra: str = "") -> TestClient:
+    harness.extra = extra
+    harness.archetype("marked", ["marker"])
+    harness.archetype("checked", ["t1"])
+    harness.pipeline("orders", "marked", {}, extra="trigger:\n  type: command\n  command: {command: 'true'}\n")
+    harness.pipeline("blocked", "checked", {"t1": "fail"},
+                     extra="trigger:\n  type: command\n  command: {command: 'true'}\n")
+    deps = harness.deps()
+    deps.dispatch = InlineDispatcher()
+    push_trait(deps, "orders", "marker", "PASS")
+    evaluate(deps, "orders")
+    trigger(deps, "orders", "daily", evaluate(deps, "orders").period, 1)
+    evaluate(deps, "blocked")
+    return TestClient(create_app(deps))
+
+
+def test_status_page_shows_a_blocked_pipeline_with_its_reason_and_a_completed_one(harness: Harness) -> None:
+    with deployment(harness) as client:
+        page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert '<meta http-equiv="refresh"' in html
+    assert "<b>blocked</b>" in html and "<b>t1</b>: deliberate test failure" in html
+    assert "<b>orders</b>" in html and 'class="ok">COMPLETED</span>' in html
+
+
+def test_status_page_escapes_what_it_shows(harness: Harness) -> None:
+    client = deployment(harness)
+    deps = client.app.fastapi.state.deps  # type: ignore[attr-defined]
+    push_trait(deps, "orders", "marker", "FAIL", reason="<script>alert(1)</script>")
+    evaluate(deps, "orders")
+    with client:
+        html = client.get("/").text
+    assert "<script>" not in html
+
+
+def test_metrics_count_evaluations_triggers_alerts_and_time_steps(harness: Harness) -> None:
+    with deployment(harness) as client:
+        deps = client.app.fastapi.state.deps  # type: ignore[attr-defined]
+        from interlock.metrics import observe
+
+        observe(deps.store, "advance", 0.02)
+        text = client.get("/metrics").text
+    assert 'interlock_evaluations_total{status="NOT_READY"} 1' in text
+    assert 'interlock_evaluations_total{status="READY"} 2' in text
+    assert 'interlock_triggers_total{type="command"} 1' in text
+    assert "# TYPE interlock_step_seconds histogram" in text
+    assert 'interlock_step_seconds_bucket{le="0.025",step="advance"} 1' in text
+    assert 'interlock_step_seconds_bucket{le="0.01",step="advance"}' not in text
+    assert 'interlock_alerts_total{sink="console"}' in text
+
+
+def test_page_and_metrics_need_the_key_unless_opened(harness: Harness) -> None:
+    with deployment(harness, "server: {apiKey: k}\n") as client:
+        assert client.get("/").status_code == 401
+        assert client.get("/metrics").status_code == 401
+        assert client.get("/", headers={"X-API-Key": "k"}).status_code == 200
+
+
+def test_page_and_metrics_can_be_opened_in_config(harness: Harness) -> None:
+    with deployment(harness, "server: {apiKey: k, openStatusPage: true, openMetrics: true}\n") as client:
+        assert client.get("/").status_code == 200
+        assert client.get("/metrics").status_code == 200
+        assert client.get("/api/pipelines").status_code == 401
