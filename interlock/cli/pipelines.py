@@ -86,9 +86,10 @@ def print_readiness(evaluation: Evaluation) -> None:
 @click.option("--value", "value_json", metavar="JSON", help="A JSON object with the values behind the result.")
 @click.option("--reason", help="Why, in words.")
 @click.option("--ttl", type=int, help="Seconds the result stays valid (default: the trait's TTL; 0 = until replaced).")
+@click.option("--json", "as_json", is_flag=True, help="Print the stored result as JSON.")
 @click.pass_obj
 def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str | None, reason: str | None,
-         ttl: int | None) -> None:
+         ttl: int | None, as_json: bool) -> None:
     """Record a result for PIPELINE's TRAIT reported by an outside system (a marker, a check)."""
     from interlock.steps.deps import UnknownPipeline
     from interlock.steps.push import BadPush, push_trait
@@ -109,6 +110,9 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
     except (UnknownPipeline, BadPush) as exc:
         fail_input(str(exc))
     _advance_now(deps, pipeline)
+    if as_json:
+        emit_json(stored.to_json())
+        return
     expiry = f"until {stored.expires_at.isoformat(timespec='seconds')}" if stored.expires_at else "until replaced"
     out.print(f"[green]✓[/green] {pipeline} · {trait} = {stored.status.value} (pushed, valid {expiry})")
 

@@ -56,11 +56,14 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
         entry = _latest_log(deps, pipeline, sched)
         run_state = deps.store.get_run(entry.run_id) if entry else None
         deadline = time.monotonic() + timeout
-        while wait and run_state and run_state.status not in TERMINAL_RUN_STATUSES and time.monotonic() < deadline:
-            if run_state.status is RunStatus.RUNNING:
-                check_run(deps, run_state.run_id)
-            time.sleep(WAIT_POLL)
-            run_state = deps.store.get_run(run_state.run_id)
+        if wait and run_state and run_state.status not in TERMINAL_RUN_STATUSES:
+            with err.status(f"waiting for run {run_state.run_id} ({run_state.status.value})") as spinner:
+                while run_state.status not in TERMINAL_RUN_STATUSES and time.monotonic() < deadline:
+                    if run_state.status is RunStatus.RUNNING:
+                        check_run(deps, run_state.run_id)
+                    time.sleep(WAIT_POLL)
+                    run_state = deps.store.get_run(run_state.run_id)
+                    spinner.update(f"waiting for run {run_state.run_id} ({run_state.status.value})")
     result: dict[str, Any] = {"pipelineId": pipeline, "scheduleId": sched, "outcome": outcome.value,
                               "runId": run_state.run_id if run_state else None,
                               "status": run_state.status.value if run_state else None}
@@ -168,8 +171,10 @@ def events(obj: Context, pipeline: str, limit: int, as_json: bool) -> None:
 @click.option("--status", "result", type=click.Choice(["success", "failed"]), required=True)
 @click.option("--metadata", "metadata_json", metavar="JSON", help="A JSON object merged into the run's metadata.")
 @click.option("--message", help="What happened, in words.")
+@click.option("--json", "as_json", is_flag=True, help="Print the finished run as JSON.")
 @click.pass_obj
-def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, message: str | None) -> None:
+def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, message: str | None,
+             as_json: bool) -> None:
     """Report that RUN_ID's job finished (the completion callback for http-triggered jobs)."""
     from interlock.lifecycle import InvalidTransition
     from interlock.steps.runs import complete_run
@@ -192,6 +197,9 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
     except InvalidTransition as exc:
         err.print(f"[red]error:[/red] run {run_id} cannot be completed: {exc}")
         sys.exit(EXIT_BAD_INPUT)
+    if as_json:
+        emit_json(finished.to_json())
+        return
     out.print(f"[green]✓[/green] run {run_id} is {finished.status.value}")
 
 
