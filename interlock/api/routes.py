@@ -12,7 +12,18 @@ from interlock.api.errors import ApiError
 from interlock.config.errors import format_path
 from interlock.config.loader import check_pipeline
 from interlock.lifecycle import InvalidTransition
-from interlock.model import DEFAULT_SCHEDULE, PipelineConfig, RunStatus, TraitStatus, TriggerType
+from interlock.model import (
+    DEFAULT_SCHEDULE,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    TraitEvaluation,
+    TraitStatus,
+    TriggerType,
+)
 from interlock.schedule import UnknownSchedule
 from interlock.steps.advance import advance
 from interlock.steps.deps import Deps, UnknownArchetype, UnknownPipeline
@@ -25,6 +36,10 @@ from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import NotFoundError, TraitSource
 
 router = APIRouter(prefix="/api")
+
+# Responses are the records' JSON: empty fields left out; pipelines exactly as they were given.
+OUT: dict[str, Any] = {"response_model_exclude_none": True}
+AS_GIVEN: dict[str, Any] = {"response_model_exclude_none": True, "response_model_exclude_unset": True}
 
 Json = dict[str, Any]
 
@@ -70,12 +85,13 @@ def health(request: Request) -> Json:
         return {"status": "degraded", "version": __version__}
 
 
-@router.get("/pipelines", summary="Registered pipelines")
+@router.get("/pipelines", summary="Registered pipelines", response_model=list[PipelineConfig], **AS_GIVEN)
 def list_pipelines(request: Request) -> list[Json]:
     return [p.to_json() for p in deps_of(request).store.list_pipelines()]
 
 
-@router.post("/pipelines", status_code=201, summary="Register (or replace) a pipeline")
+@router.post("/pipelines", status_code=201,
+             summary="Register (or replace) a pipeline", response_model=PipelineConfig, **AS_GIVEN)
 def register_pipeline(request: Request, body: dict[str, Any]) -> Json:
     deps = deps_of(request)
     try:
@@ -95,7 +111,7 @@ def register_pipeline(request: Request, body: dict[str, Any]) -> Json:
     return config.to_json()
 
 
-@router.get("/pipelines/{name}", summary="One pipeline")
+@router.get("/pipelines/{name}", summary="One pipeline", response_model=PipelineConfig, **AS_GIVEN)
 def get_pipeline(request: Request, name: str) -> Json:
     return pipeline_or_404(deps_of(request), name).to_json()
 
@@ -110,7 +126,8 @@ def delete_pipeline(request: Request, name: str) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/pipelines/{name}/evaluate", summary="Evaluate the pipeline's traits now")
+@router.post("/pipelines/{name}/evaluate",
+             summary="Evaluate the pipeline's traits now", response_model=ReadinessResult, **OUT)
 def evaluate_pipeline(request: Request, name: str, schedule: str | None = None) -> Json:
     deps = deps_of(request)
     pipeline_or_404(deps, name)
@@ -122,7 +139,8 @@ def evaluate_pipeline(request: Request, name: str, schedule: str | None = None) 
         raise ApiError(400, "schedule_not_found", str(exc)) from None
 
 
-@router.get("/pipelines/{name}/readiness", summary="The last readiness verdict (no evaluator runs)")
+@router.get("/pipelines/{name}/readiness",
+             summary="The last readiness verdict (no evaluator runs)", response_model=ReadinessResult, **OUT)
 def readiness(request: Request, name: str) -> Json:
     deps = deps_of(request)
     pipeline_or_404(deps, name)
@@ -132,13 +150,16 @@ def readiness(request: Request, name: str) -> Json:
     return cached.to_json()
 
 
-@router.get("/pipelines/{name}/traits", summary="Stored, unexpired trait results (evaluated and pushed)")
+@router.get("/pipelines/{name}/traits",
+             summary="Stored, unexpired trait results (evaluated and pushed)",
+             response_model=list[TraitEvaluation], **OUT)
 def list_traits(request: Request, name: str) -> list[Json]:
     store = deps_of(request).store
     return [t.to_json() for t in store.get_traits(name) + store.get_traits(name, TraitSource.PUSH)]
 
 
-@router.get("/pipelines/{name}/traits/{trait_type}", summary="One stored trait result")
+@router.get("/pipelines/{name}/traits/{trait_type}",
+             summary="One stored trait result", response_model=TraitEvaluation, **OUT)
 def get_trait(request: Request, name: str, trait_type: str) -> Json:
     store = deps_of(request).store
     found = store.get_trait(name, trait_type) or store.get_trait(name, trait_type, TraitSource.PUSH)
@@ -180,12 +201,12 @@ def run(request: Request, name: str, schedule: str | None = None) -> Json:
             "run": runs[0].to_json() if runs else None}
 
 
-@router.get("/pipelines/{name}/runs", summary="Recent runs, newest first")
+@router.get("/pipelines/{name}/runs", summary="Recent runs, newest first", response_model=list[RunState], **OUT)
 def list_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=100)) -> list[Json]:
     return [r.to_json() for r in deps_of(request).store.list_runs(name, limit)]
 
 
-@router.get("/runs/{run_id}", summary="One run")
+@router.get("/runs/{run_id}", summary="One run", response_model=RunState, **OUT)
 def get_run(request: Request, run_id: str) -> Json:
     try:
         return deps_of(request).store.get_run(run_id).to_json()
@@ -193,7 +214,8 @@ def get_run(request: Request, run_id: str) -> Json:
         raise ApiError(404, "run_not_found", f"no run {run_id!r}") from None
 
 
-@router.post("/runs/{run_id}/complete", summary="Completion callback of a job started by Interlock")
+@router.post("/runs/{run_id}/complete",
+             summary="Completion callback of a job started by Interlock", response_model=RunState, **OUT)
 def complete(request: Request, run_id: str, body: CompleteBody) -> Json:
     deps = deps_of(request)
     try:
@@ -204,12 +226,13 @@ def complete(request: Request, run_id: str, body: CompleteBody) -> Json:
         raise ApiError(409, "invalid_transition", f"run {run_id} cannot be completed: {exc}") from None
 
 
-@router.get("/pipelines/{name}/runlogs", summary="Run logs (one per period and schedule), newest first")
+@router.get("/pipelines/{name}/runlogs",
+             summary="Run logs (one per period and schedule), newest first", response_model=list[RunLogEntry], **OUT)
 def list_run_logs(request: Request, name: str, limit: int = Query(20, ge=1, le=100)) -> list[Json]:
     return [e.to_json() for e in deps_of(request).store.list_run_logs(name, limit)]
 
 
-@router.get("/pipelines/{name}/runlogs/{date}", summary="The run log of one period")
+@router.get("/pipelines/{name}/runlogs/{date}", summary="The run log of one period", response_model=RunLogEntry, **OUT)
 def get_run_log(request: Request, name: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> Json:
     entry = deps_of(request).store.get_run_log(name, date, schedule)
     if entry is None:
@@ -222,7 +245,8 @@ def list_events(request: Request, name: str, limit: int = Query(50, ge=1, le=500
     return [{"streamId": r.stream_id, **r.event.to_json()} for r in deps_of(request).store.list_events(name, limit)]
 
 
-@router.post("/pipelines/{name}/rerun", status_code=202, summary="Request a rerun of a period")
+@router.post("/pipelines/{name}/rerun", status_code=202,
+             summary="Request a rerun of a period", response_model=RerunRecord, **OUT)
 def rerun(request: Request, name: str, body: RerunBody) -> Json:
     deps = deps_of(request)
     pipeline_or_404(deps, name)
@@ -233,17 +257,19 @@ def rerun(request: Request, name: str, body: RerunBody) -> Json:
         raise ApiError(400, "schedule_not_found", str(exc)) from None
 
 
-@router.get("/pipelines/{name}/reruns", summary="Reruns of a pipeline, newest first")
+@router.get("/pipelines/{name}/reruns",
+             summary="Reruns of a pipeline, newest first", response_model=list[RerunRecord], **OUT)
 def list_reruns(request: Request, name: str, limit: int = Query(20, ge=1, le=200)) -> list[Json]:
     return [r.to_json() for r in deps_of(request).store.list_reruns(name, limit)]
 
 
-@router.get("/reruns", summary="All reruns, newest first")
+@router.get("/reruns", summary="All reruns, newest first", response_model=list[RerunRecord], **OUT)
 def list_all_reruns(request: Request, limit: int = Query(50, ge=1, le=500)) -> list[Json]:
     return [r.to_json() for r in deps_of(request).store.list_all_reruns(limit)]
 
 
-@router.post("/reruns/{rerun_id}/complete", summary="Completion callback of a rerun's job")
+@router.post("/reruns/{rerun_id}/complete",
+             summary="Completion callback of a rerun's job", response_model=RerunRecord, **OUT)
 def complete_rerun(request: Request, rerun_id: str, body: CompleteBody) -> Json:
     deps = deps_of(request)
     record = deps.store.get_rerun(rerun_id)
