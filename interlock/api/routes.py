@@ -31,6 +31,7 @@ from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import advance_key
 from interlock.steps.push import BadPush, push_trait
+from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import NotFoundError, TraitSource
@@ -106,8 +107,7 @@ def register_pipeline(request: Request, body: dict[str, Any]) -> Json:
     if problems:
         raise ApiError(400, "invalid_pipeline", "the pipeline is not valid; see details", problems)
     deps.store.register_pipeline(config)
-    for schedule in config.schedule_list():
-        deps.store.set_due(advance_key(config.name, schedule.name), deps.clock.now())
+    ensure_scheduled(deps, [config])  # evaluated, and its SLAs watched, from now on
     return config.to_json()
 
 

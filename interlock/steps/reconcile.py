@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from interlock.model import PipelineConfig
 from interlock.steps import keys
 from interlock.steps.deps import Deps
 
@@ -46,15 +47,16 @@ def reconcile(deps: Deps, batch: int = BATCH) -> int:
         deps.store.release_lock(lock)
 
 
-def ensure_scheduled(deps: Deps) -> int:
+def ensure_scheduled(deps: Deps, pipelines: list[PipelineConfig] | None = None) -> int:
     """Give every (pipeline, schedule) with no advance (or SLA) due entry one, due now; return how many.
 
-    Run when pipelines are registered (start-up of workers and Beat), not on every pass.
+    Run when pipelines are registered (start-up of workers and Beat, API registration), not on every
+    pass; ``pipelines`` limits it to those.
     """
     from interlock.sla import has_sla
 
     added = 0
-    for pipeline in deps.store.list_pipelines():
+    for pipeline in deps.store.list_pipelines() if pipelines is None else pipelines:
         for schedule in pipeline.schedule_list():
             wanted = [keys.advance_key(pipeline.name, schedule.name)]
             if has_sla(pipeline, schedule):

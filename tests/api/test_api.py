@@ -75,6 +75,7 @@ def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, InlineDispatch
     created = client.post("/api/pipelines", json=body)
     assert created.status_code == 201 and created.json()["trigger"]["http"]["url"] == "http://127.0.0.1:9/go"
     assert harness.store.get_pipeline("refunds").archetype == "checked"
+    assert harness.store.due_at("advance:refunds:daily") is not None  # the workers will look at it
     assert client.delete("/api/pipelines/refunds").status_code == 204
     assert error(client.get("/api/pipelines/refunds")) == (404, "pipeline_not_found")
 
