@@ -56,6 +56,8 @@ dist: build ## Same as build
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput
 	$(BIN)/python -m bench.push_to_trigger
+	$(BIN)/python -m bench.reconcile_scale
+	$(BIN)/python -m bench.evaluator_overhead
 
 clean: ## Remove build output and caches
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .airflow-venv

@@ -31,18 +31,19 @@ def reconcile(deps: Deps, batch: int = BATCH) -> int:
         return 0
     try:
         now = deps.clock.now()
-        dispatched = 0
+        work = []
         for item in deps.store.due(now, batch):
             parsed = keys.parse(item.key)
             if parsed is None:
                 log.warning("reconcile: dropping unknown due key %r", item.key)
                 deps.store.clear_due(item.key)
                 continue
-            step, kwargs = parsed
-            deps.store.set_due(item.key, now + LEASE)
+            work.append((item.key, parsed))
+        # One round trip leases every item; then the steps are asked for.
+        deps.store.set_due_many([key for key, _ in work], now + LEASE)
+        for _, (step, kwargs) in work:
             deps.dispatch.send(step, **kwargs)
-            dispatched += 1
-        return dispatched
+        return len(work)
     finally:
         deps.store.release_lock(lock)
 

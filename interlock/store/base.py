@@ -274,6 +274,9 @@ class Store(Protocol):
     def set_due(self, key: str, at: datetime) -> None:
         """Schedule ``key`` for ``at`` (replacing any earlier time)."""
 
+    def set_due_many(self, keys: list[str], at: datetime) -> None:
+        """Schedule every key of ``keys`` for ``at`` in one round trip."""
+
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         """Remove ``key``; with ``only_if_at``, only if it is still scheduled at that time."""
         ...

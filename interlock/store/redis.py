@@ -504,6 +504,10 @@ class RedisStore:
     def set_due(self, key: str, at: datetime) -> None:
         self.r.zadd(self.k("due"), {key: _ms(at)})
 
+    def set_due_many(self, keys: list[str], at: datetime) -> None:
+        if keys:
+            self.r.zadd(self.k("due"), dict.fromkeys(keys, _ms(at)))
+
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         if only_if_at is None:
             return bool(self.r.zrem(self.k("due"), key))

@@ -505,3 +505,10 @@ def test_a_corrupt_value_is_reported_with_its_key_and_skipped(
     assert f"corrupt value at {store.k('run', 'ct-broken')}" in caplog.text
     with pytest.raises(NotFoundError):
         store.get_run("ct-broken")
+
+
+def test_set_due_many_schedules_every_key_at_once(store: RedisStore) -> None:
+    at = now()
+    store.set_due_many(["advance:a:daily", "advance:b:daily"], at)
+    store.set_due_many([], at)  # nothing to do is fine
+    assert [d.key for d in store.due(at)] == ["advance:a:daily", "advance:b:daily"]

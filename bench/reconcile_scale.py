@@ -1,0 +1,88 @@
+"""Scale: one reconcile pass with 1 000 and 10 000 registered pipelines of which 1 % are due.
+
+Reconcile reads only the due entries of a sorted set, so its cost should follow the due work,
+not the number of idle pipelines. Baseline in the same run: a bare ZRANGEBYSCORE of the same due
+set (the floor of "reading what is due").
+
+    python -m bench.reconcile_scale
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+
+from bench.common import write_result
+from interlock.config import load_project
+from interlock.steps.deps import Deps
+from interlock.steps.dispatch import RecordingDispatcher
+from interlock.steps.keys import advance_key
+from interlock.steps.reconcile import reconcile
+from interlock.store.redis import RedisStore
+
+REPEATS = 20
+
+
+def project_in(folder: Path) -> Path:
+    for sub in ("archetypes", "pipelines"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    (folder / "interlock.yaml").write_text(
+        "provider: redis\nredis: {addr: '127.0.0.1:6379'}\narchetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n")
+    return folder / "interlock.yaml"
+
+
+def measure(total: int) -> dict[str, float]:
+    store = RedisStore(redis.Redis(decode_responses=True), f"interlock-bench-{uuid.uuid4().hex[:8]}:")
+    deps = Deps(load_project(project_in(Path(tempfile.mkdtemp())), env={}), store)
+    try:
+        now = deps.clock.now()
+        due_count = total // 100
+        with store.r.pipeline(transaction=False) as p:
+            for i in range(total):
+                at = now - timedelta(seconds=1) if i < due_count else now + timedelta(hours=1)
+                p.zadd(store.k("due"), {advance_key(f"p{i}", "daily"): int(at.timestamp() * 1000)})
+            p.execute()
+        passes, floors = [], []
+        for _ in range(REPEATS):
+            recorder = RecordingDispatcher()
+            deps.dispatch = recorder
+            # put the due items back (the previous pass leased them an hour... a minute ahead)
+            with store.r.pipeline(transaction=False) as p:
+                for i in range(due_count):
+                    p.zadd(store.k("due"), {advance_key(f"p{i}", "daily"): int((now - timedelta(seconds=1))
+                                                                             .timestamp() * 1000)})
+                p.execute()
+            start = time.perf_counter()
+            dispatched = reconcile(deps)
+            passes.append(time.perf_counter() - start)
+            assert dispatched == due_count == len(recorder.sent)
+            start = time.perf_counter()
+            store.r.zrangebyscore(store.k("due"), "-inf", int(now.timestamp() * 1000), withscores=True)
+            floors.append(time.perf_counter() - start)
+        per_item = statistics.median(passes) / due_count * 1e6
+        return {"pipelines": total, "due": due_count, "pass_ms_p50": round(statistics.median(passes) * 1000, 2),
+                "us_per_due_item": round(per_item, 1),
+                "baseline_zrangebyscore_ms_p50": round(statistics.median(floors) * 1000, 3)}
+    finally:
+        store.purge()
+
+
+def main() -> None:
+    rows = [measure(1_000), measure(10_000)]
+    print(f"{'pipelines':>10}{'due':>6}{'pass ms':>10}{'us/due item':>13}{'zrange ms':>11}")
+    for r in rows:
+        print(f"{r['pipelines']:>10}{r['due']:>6}{r['pass_ms_p50']:>10}{r['us_per_due_item']:>13}"
+              f"{r['baseline_zrangebyscore_ms_p50']:>11}")
+    growth = rows[1]["us_per_due_item"] / rows[0]["us_per_due_item"]
+    print(f"per-item cost at 10x the pipelines: {growth:.2f}x")
+    print(f"written to {write_result('reconcile_scale', {'rows': rows, 'per_item_growth_10x': round(growth, 2)})}")
+
+
+if __name__ == "__main__":
+    main()
