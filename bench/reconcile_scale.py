@@ -33,7 +33,8 @@ def project_in(folder: Path) -> Path:
     for sub in ("archetypes", "pipelines"):
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "interlock.yaml").write_text(
-        "provider: redis\nredis: {addr: '127.0.0.1:6379'}\narchetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n")
+        "provider: redis\nredis: {addr: '127.0.0.1:6379'}\n"
+        "archetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n")
     return folder / "interlock.yaml"
 
 
