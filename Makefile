@@ -55,7 +55,7 @@ dist: build ## Same as build
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput
-	$(BIN)/python -m bench.push_to_trigger
+	$(BIN)/python -m bench.reaction
 	$(BIN)/python -m bench.reconcile_scale
 	$(BIN)/python -m bench.evaluator_overhead
 

@@ -15,7 +15,7 @@ RESULTS = Path(__file__).parent / "results"
 
 
 def machine() -> dict[str, Any]:
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("interlock", "redis", "SQLAlchemy", "psycopg2-binary", "celery"):
         try:
             versions[package] = metadata.version(package)

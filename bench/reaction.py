@@ -1,12 +1,13 @@
-"""Reaction time: a pushed marker -> the trigger firing, through real workers on the real broker.
+"""Reaction time: a trait pushed through the HTTP API -> the trigger firing, through real workers.
 
-Setup: a project with N pipelines, each needing one pushed marker and triggering a command that
-records the time it started; one worker for the evaluation queue, one for trigger, Beat. For
-each pipeline the script pushes PASS the way `interlock push` does (store write + the fast-path
-task) and measures until the command's timestamp. Baseline in the same run: the raw Celery no-op
-round trip on the same broker (send a task, wait for its result).
+Setup: a project with N registered pipelines (default 1 000), each needing one pushed marker and
+triggering a command that records the time it started; one worker per lifecycle queue, Beat and
+`interlock serve`. For P of them (default 300) the script POSTs PASS to
+``/api/pipelines/{p}/traits/ready-marker`` and measures until the command's timestamp. Baseline
+in the same run: the raw Celery no-op round trip on the same broker (send a task, wait for its
+result).
 
-    python -m bench.push_to_trigger [--pipelines 60]
+    python -m bench.reaction [--pipelines 1000] [--pushes 300]
 """
 
 from __future__ import annotations
@@ -20,17 +21,14 @@ import sys
 import tempfile
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from celery import Celery
+import httpx
 
 from bench.common import write_result
 from interlock.config import load_project
-from interlock.steps.deps import Deps
-from interlock.steps.keys import advance_key
-from interlock.steps.push import push_trait
 from interlock.store.redis import RedisStore
-from workers.config import celery_config
 
 ARCHETYPE = "name: marked\nrequiredTraits:\n  - {type: ready-marker}\nreadinessRule: {type: all-required-pass}\n"
 
@@ -72,7 +70,8 @@ def raw_celery_round_trip(url: str, samples: int) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pipelines", type=int, default=60)
+    parser.add_argument("--pipelines", type=int, default=1000)
+    parser.add_argument("--pushes", type=int, default=300)
     args = parser.parse_args()
     url = os.environ.get("INTERLOCK_REDIS_URL", "redis://127.0.0.1:6379/0")
     root = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
@@ -96,32 +95,40 @@ def main() -> None:
     cli = [sys.executable, "-m", "interlock.cli"]
     procs = [subprocess.Popen([*cli, "worker", "-Q", q, "-c", "1", "-l", "WARNING"], env=env, cwd=root,
                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for q in ("evaluation", "trigger", "run_check")]
+             for q in ("evaluation", "trigger", "run_check", "schedule")]
     procs.append(subprocess.Popen([*cli, "beat", "-l", "WARNING"], env=env, cwd=root, start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    port = 18765
+    procs.append(subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=root, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     project = load_project(root / "interlock.yaml", env={"INTERLOCK_REDIS_URL": url})
     store = RedisStore.from_settings(project.settings)
-    deps = Deps(project, store)
-    app = Celery("bench")
-    app.conf.update(celery_config(project))
     latencies = []
     try:
-        time.sleep(8)  # workers up, first evaluations done (every pipeline NOT_READY)
-        with app.connection_for_write() as conn:
-            for i in range(args.pipelines):
-                name = f"p{i}"
-                start = time.time()
-                push_trait(deps, name, "ready-marker", "PASS")
-                store.set_due(advance_key(name, "daily"), deps.clock.now())
-                app.send_task("interlock.advance", kwargs={"pipeline": name, "schedule": "daily"},
-                              queue="evaluation", connection=conn)
-                stamp = root / "stamps" / name
-                deadline = time.time() + 30
-                while not stamp.exists() or not stamp.read_text():
-                    if time.time() > deadline:
-                        raise SystemExit(f"{name} did not fire within 30 s")
-                    time.sleep(0.001)
-                latencies.append((float(stamp.read_text()) - start) * 1000)
+        api = httpx.Client(base_url=f"http://127.0.0.1:{port}")
+        deadline = time.time() + 120
+        while time.time() < deadline:  # the API is up and the workers evaluated every pipeline once
+            try:
+                if api.get("/api/health").status_code == 200 and \
+                        len(store.list_pipelines()) == args.pipelines and \
+                        not store.due(datetime.now(UTC) + timedelta(seconds=20), 1):
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(1)
+        print(f"{args.pipelines} pipelines registered and evaluated; pushing {args.pushes} markers via the API")
+        for i in range(args.pushes):
+            name = f"p{i}"
+            start = time.time()
+            response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
+            assert response.status_code == 201, response.text
+            stamp = root / "stamps" / name
+            deadline = time.time() + 30
+            while not stamp.exists() or not stamp.read_text():
+                if time.time() > deadline:
+                    raise SystemExit(f"{name} did not fire within 30 s")
+                time.sleep(0.001)
+            latencies.append((float(stamp.read_text()) - start) * 1000)
         raw = raw_celery_round_trip(url, 100)
     finally:
         for p in procs:
@@ -130,21 +137,23 @@ def main() -> None:
             p.wait(15)
         store.purge()
     figures = {
+        "pipelines_registered": args.pipelines,
         "pushes": len(latencies),
         "push_to_trigger_ms": {"p50": round(statistics.median(latencies), 1),
                                "p95": round(percentile(latencies, 0.95), 1),
+                               "p99": round(percentile(latencies, 0.99), 1),
                                "max": round(max(latencies), 1)},
         "raw_celery_round_trip_ms": {"p50": round(statistics.median(raw), 2), "p95": round(percentile(raw, 0.95), 2),
-                                     "max": round(max(raw), 2)},
+                                     "p99": round(percentile(raw, 0.99), 2), "max": round(max(raw), 2)},
         "note": "push_to_trigger ends when the triggered command (a 2-line sh script) has started and "
                 "written its timestamp; it includes the push itself, evaluation, claim and fork/exec",
     }
-    print(f"{'measure':<30}{'p50':>10}{'p95':>10}{'max':>10}")
+    print(f"{'measure':<30}{'p50':>10}{'p95':>10}{'p99':>10}{'max':>10}")
     for key in ("push_to_trigger_ms", "raw_celery_round_trip_ms"):
         f = figures[key]
         assert isinstance(f, dict)
-        print(f"{key:<30}{f['p50']:>10}{f['p95']:>10}{f['max']:>10}")
-    print(f"written to {write_result('push_to_trigger', figures)}")
+        print(f"{key:<30}{f['p50']:>10}{f['p95']:>10}{f['p99']:>10}{f['max']:>10}")
+    print(f"written to {write_result('reaction', figures)}")
 
 
 if __name__ == "__main__":
