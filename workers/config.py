@@ -11,6 +11,11 @@ import beat_schedule
 from interlock.config import Project
 from interlock.steps.dispatch import QUEUES
 
+# Redis-broker priorities (0 is taken first): the fast path (pushes, completions, cascades) must
+# not wait behind the routine re-checks the reconcile loop sends for every NOT_READY pipeline.
+FAST = 0
+ROUTINE = 9
+
 
 def celery_config(project: Project) -> dict[str, Any]:
     settings = project.settings
@@ -18,7 +23,9 @@ def celery_config(project: Project) -> dict[str, Any]:
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
-        "broker_transport_options": {"global_keyprefix": prefix, "visibility_timeout": 3600},
+        "broker_transport_options": {"global_keyprefix": prefix, "visibility_timeout": 3600,
+                                     "queue_order_strategy": "priority", "priority_steps": [FAST, 3, 6, ROUTINE],
+                                     "sep": ":"},
         "result_backend_transport_options": {"global_keyprefix": prefix},
         "task_ignore_result": True,
         "task_acks_late": True,

@@ -12,18 +12,22 @@ from interlock.steps.deps import Deps, register_project_pipelines
 from interlock.steps.dispatch import QUEUES
 from interlock.steps.reconcile import ensure_scheduled
 from interlock.store.redis import RedisStore
+from workers.config import FAST, ROUTINE
 
 _deps: dict[int, Deps] = {}
 
 
 class CeleryDispatcher:
-    """Sends a step's task to its queue."""
+    """Sends a step's task to its queue; routine sweeps go behind the fast path."""
 
     def __init__(self, app: Celery) -> None:
         self.app = app
 
     def send(self, step: str, **kwargs: Any) -> None:
-        self.app.send_task(f"interlock.{step}", kwargs=kwargs, queue=QUEUES[step])
+        self.app.send_task(f"interlock.{step}", kwargs=kwargs, queue=QUEUES[step], priority=FAST)
+
+    def sweep(self, step: str, **kwargs: Any) -> None:
+        self.app.send_task(f"interlock.{step}", kwargs=kwargs, queue=QUEUES[step], priority=ROUTINE)
 
 
 def deps_for(app: Celery) -> Deps:

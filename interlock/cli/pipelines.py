@@ -127,11 +127,11 @@ def _advance_now(deps: Deps, pipeline: str) -> None:
             deps.store.set_due(advance_key(pipeline, schedule), deps.clock.now())
         from celery import Celery
 
-        from workers.config import celery_config
+        from workers.config import FAST, celery_config
 
         app = Celery("interlock-cli")
         app.conf.update(celery_config(deps.project))
         with app.connection_for_write() as conn:
             for schedule in schedules:
                 app.send_task("interlock.advance", kwargs={"pipeline": pipeline, "schedule": schedule},
-                              queue="evaluation", connection=conn)
+                              queue="evaluation", connection=conn, priority=FAST)

@@ -1,7 +1,9 @@
 """How a step asks for the next step: by name, without knowing whether Celery runs it.
 
 The Celery adapter sends a task to the step's queue; the inline dispatcher (the CLI with no
-workers, tests of single steps) runs it in the caller.
+workers, tests of single steps) runs it in the caller. ``send`` is the fast path (a push, a
+completion, a cascade); ``sweep`` is routine work the reconcile loop found, which a broker may
+serve after the fast path.
 """
 
 from __future__ import annotations
@@ -25,7 +27,11 @@ QUEUES = {
 
 
 class Dispatcher(Protocol):
-    def send(self, step: str, **kwargs: Any) -> None: ...
+    def send(self, step: str, **kwargs: Any) -> None:
+        """Ask for ``step`` now (the fast path)."""
+
+    def sweep(self, step: str, **kwargs: Any) -> None:
+        """Ask for ``step`` as routine work found by the reconcile loop (behind the fast path)."""
 
 
 class InlineDispatcher:
@@ -41,6 +47,8 @@ class InlineDispatcher:
         if handler is not None:
             handler(**kwargs)
 
+    sweep = send
+
 
 class RecordingDispatcher:
     """Remembers what was asked for and runs nothing (the due index will pick it up)."""
@@ -50,3 +58,5 @@ class RecordingDispatcher:
 
     def send(self, step: str, **kwargs: Any) -> None:
         self.sent.append((step, kwargs))
+
+    sweep = send

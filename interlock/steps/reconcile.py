@@ -42,7 +42,7 @@ def reconcile(deps: Deps, batch: int = BATCH) -> int:
         # One round trip leases every item; then the steps are asked for.
         deps.store.set_due_many([key for key, _ in work], now + LEASE)
         for _, (step, kwargs) in work:
-            deps.dispatch.send(step, **kwargs)
+            deps.dispatch.sweep(step, **kwargs)
         return len(work)
     finally:
         deps.store.release_lock(lock)
