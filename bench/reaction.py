@@ -26,7 +26,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.common import write_result
+from bench.common import raw_celery, write_result
 from interlock.config import load_project
 from interlock.store.redis import RedisStore
 
@@ -40,32 +40,13 @@ def percentile(values: list[float], q: float) -> float:
 
 def raw_celery_round_trip(url: str, samples: int) -> list[float]:
     """Send a no-op task to a dedicated worker and wait for its result: the broker's floor."""
-    prefix = f"bench-raw-{uuid.uuid4().hex[:6]}:"
-    module = Path(tempfile.mkdtemp()) / "rawapp.py"
-    module.write_text(
-        "from celery import Celery\n"
-        f"app = Celery('raw', broker={url!r}, backend={url!r})\n"
-        f"app.conf.broker_transport_options = {{'global_keyprefix': {prefix!r}}}\n"
-        f"app.conf.result_backend_transport_options = {{'global_keyprefix': {prefix!r}}}\n"
-        "@app.task(name='noop')\ndef noop():\n    return 1\n")
-    env = {**os.environ, "PYTHONPATH": str(module.parent)}
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "rawapp", "worker", "-c", "1", "-P", "solo",
-                               "--without-gossip", "--without-mingle", "-l", "WARNING"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        sys.path.insert(0, str(module.parent))
-        import rawapp  # type: ignore[import-not-found]
-
-        rawapp.app.send_task("noop").get(timeout=60)  # warm up
-        times = []
+    times = []
+    with raw_celery(url) as app:
         for _ in range(samples):
             start = time.perf_counter()
-            rawapp.app.send_task("noop").get(timeout=30)
+            app.send_task("noop").get(timeout=30)
             times.append((time.perf_counter() - start) * 1000)
-        return times
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(10)
+    return times
 
 
 def main() -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from celery import Celery
 
-from bench.common import write_result
+from bench.common import raw_celery, write_result
 from interlock.config import load_project
 from interlock.model import RunStatus
 from interlock.store.base import SensorReading
@@ -50,32 +50,12 @@ def rss_mb(pid: int) -> float:
 
 
 def raw_throughput(url: str, tasks: int) -> float:
-    prefix = f"bench-raw-{uuid.uuid4().hex[:6]}:"
-    folder = Path(tempfile.mkdtemp())
-    (folder / "rawtp.py").write_text(
-        "from celery import Celery\n"
-        f"app = Celery('raw', broker={url!r}, backend={url!r})\n"
-        f"app.conf.broker_transport_options = {{'global_keyprefix': {prefix!r}}}\n"
-        f"app.conf.result_backend_transport_options = {{'global_keyprefix': {prefix!r}}}\n"
-        "app.conf.worker_prefetch_multiplier = 1\napp.conf.task_acks_late = True\n"
-        "@app.task(name='noop')\ndef noop():\n    return 1\n")
-    env = {**os.environ, "PYTHONPATH": str(folder)}
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "rawtp", "worker", "-c", "2",
-                               "--without-gossip", "--without-mingle", "-l", "WARNING"], env=env,
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        sys.path.insert(0, str(folder))
-        import rawtp  # type: ignore[import-not-found]
-
-        rawtp.app.send_task("noop").get(timeout=60)
+    with raw_celery(url, concurrency=2) as app:
         start = time.perf_counter()
-        results = [rawtp.app.send_task("noop") for _ in range(tasks)]
+        results = [app.send_task("noop") for _ in range(tasks)]
         for r in results:
             r.get(timeout=120)
         return tasks / (time.perf_counter() - start)
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(15)
 
 
 def main() -> None:
