@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -10,7 +11,7 @@ from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project
 from interlock.evaluators.runner import EvaluatorRunner
-from interlock.model import Archetype, PipelineConfig
+from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
 from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
 from interlock.store.base import NotFoundError, Store
 
@@ -74,6 +75,24 @@ class Deps:
         if pipeline.trigger and pipeline.trigger.poll_interval:
             return timeutil.parse_duration(pipeline.trigger.poll_interval)
         return self.check_interval(pipeline)
+
+
+def watched_run(deps: Deps, run_id: str, due_key: str,
+                statuses: Collection[RunStatus]) -> tuple[RunState | None, bool]:
+    """Load a run a due entry watches; (run, True) when it is in ``statuses``.
+
+    A run that is gone or has moved on no longer needs watching: its due entry is cleared and
+    (run or None, False) returned.
+    """
+    try:
+        run = deps.store.get_run(run_id)
+    except NotFoundError:
+        deps.store.clear_due(due_key)
+        return None, False
+    if run.status not in statuses:
+        deps.store.clear_due(due_key)
+        return run, False
+    return run, True
 
 
 def register_project_pipelines(project: Project, store: Store) -> int:

@@ -8,22 +8,16 @@ from datetime import datetime, timedelta
 
 from interlock import lifecycle, timeutil
 from interlock.model import Alert, AlertLevel, Event, EventKind, RerunRecord, RunState, RunStatus
-from interlock.steps.deps import Deps
+from interlock.steps.deps import Deps, watched_run
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import monitor_key
-from interlock.store.base import NotFoundError
 
 DEFAULT_WINDOW = timedelta(hours=2)
 
 
 def monitor(deps: Deps, run_id: str) -> RunState | None:
-    try:
-        run = deps.store.get_run(run_id)
-    except NotFoundError:
-        deps.store.clear_due(monitor_key(run_id))
-        return None
-    if run.status is not RunStatus.COMPLETED_MONITORING:
-        deps.store.clear_due(monitor_key(run_id))
+    run, monitoring_now = watched_run(deps, run_id, monitor_key(run_id), (RunStatus.COMPLETED_MONITORING,))
+    if run is None or not monitoring_now:
         return run
     config = deps.pipeline(run.pipeline_id)
     monitoring = config.watch.monitoring if config.watch else None

@@ -30,9 +30,8 @@ from interlock.model import (
     RunStatus,
 )
 from interlock.schedule import find_schedule, next_period_start
-from interlock.steps.deps import Deps, UnknownPipeline
+from interlock.steps.deps import Deps, UnknownPipeline, watched_run
 from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
-from interlock.store.base import NotFoundError
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 
 log = logging.getLogger(__name__)
@@ -101,13 +100,8 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
 
 def check_run(deps: Deps, run_id: str) -> RunState | None:
     """Poll a RUNNING job once; schedule the next poll or finish the run."""
-    try:
-        run = deps.store.get_run(run_id)
-    except NotFoundError:
-        deps.store.clear_due(check_key(run_id))
-        return None
-    if run.status is not RunStatus.RUNNING:
-        deps.store.clear_due(check_key(run_id))
+    run, running = watched_run(deps, run_id, check_key(run_id), (RunStatus.RUNNING,))
+    if run is None or not running:
         return run
     config = deps.pipeline(run.pipeline_id)
     next_poll = deps.clock.now() + deps.poll_interval(config)

@@ -16,9 +16,8 @@ from datetime import date, timedelta
 from interlock import timeutil
 from interlock.model import Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
 from interlock.schedule import is_excluded_day
-from interlock.steps.deps import Deps
+from interlock.steps.deps import Deps, watched_run
 from interlock.steps.keys import stuck_key
-from interlock.store.base import NotFoundError
 
 # The most missed periods one catch-up looks at (a year of dailies): older ones are forgotten.
 MAX_CATCH_UP = 366
@@ -27,13 +26,8 @@ ACTIVE = (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING)
 
 def check_stuck(deps: Deps, run_id: str) -> Alert | None:
     key = stuck_key(run_id)
-    try:
-        run = deps.store.get_run(run_id)
-    except NotFoundError:
-        deps.store.clear_due(key)
-        return None
-    if run.status not in ACTIVE:
-        deps.store.clear_due(key)
+    run, active = watched_run(deps, run_id, key, ACTIVE)
+    if run is None or not active:
         return None
     threshold = deps.project.settings.stuck_run_threshold
     now = deps.clock.now()
