@@ -39,6 +39,18 @@ $(AIRFLOW_VENV)/bin/airflow:
 test-airflow3: $(STAMP) $(AIRFLOW_VENV)/bin/airflow ## Trigger a DAG on a real Airflow 3 (installed in .airflow-venv)
 	INTERLOCK_AIRFLOW_BIN=$(abspath $(AIRFLOW_VENV))/bin $(BIN)/pytest -q -m airflow3 tests/airflow3
 
+CHECKOV_VENV ?= .checkov-venv
+
+# checkov pins its own pydantic/boto stack, so it lives in a venv of its own (like Airflow above);
+# tests/terraform finds it here or through INTERLOCK_CHECKOV_BIN.
+$(CHECKOV_VENV)/bin/checkov:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet "checkov>=3,<4"
+
+.PHONY: checkov
+checkov: $(CHECKOV_VENV)/bin/checkov ## Install checkov into .checkov-venv (the Terraform tests then run it)
+
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check .
 	$(BIN)/mypy
