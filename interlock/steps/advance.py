@@ -8,14 +8,16 @@ outcome leaves a due time for the next look, so nothing depends on a message arr
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from interlock import retry
-from interlock.model import FailureCategory, PipelineConfig, RunStatus
+from interlock.model import FailureCategory, PipelineConfig, RunStatus, ScheduleConfig
 from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
 from interlock.sla import window
 from interlock.steps.deps import Deps, UnknownPipeline
-from interlock.steps.evaluate import evaluate
+from interlock.steps.evaluate import Evaluation, evaluate
 from interlock.steps.keys import advance_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
 from interlock.steps.watchdog import catch_up, missed_periods
@@ -69,6 +71,16 @@ def _note_period(deps: Deps, config: PipelineConfig, schedule: str, period: str)
     return catch_up(deps, config, schedule, missed) if missed else []
 
 
+@dataclass(frozen=True)
+class Gate:
+    """What the run log says before evaluating: an outcome that ends this look, or evaluate now."""
+
+    outcome: Outcome | None  # None: evaluate now for ``period`` / ``attempt``
+    period: str = ""
+    attempt: int = 1
+    catch_up: tuple[str, ...] = ()
+
+
 def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
     key = advance_key(pipeline, schedule)
     try:
@@ -82,56 +94,76 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
         return Outcome.BUSY  # another advance is on it and will leave the next due time
     try:
         now = deps.clock.now()
-        if config.trigger is None or (config.watch and config.watch.enabled is False):
-            deps.store.clear_due(key)
-            return Outcome.DISABLED
-        if is_excluded(config, now, deps.project.calendars):
-            deps.store.set_due(key, next_period_start(config, sched, now))
-            return Outcome.EXCLUDED
-        opens = active_from(config, sched, now)
-        if now < opens:
-            deps.store.set_due(key, opens)
-            return Outcome.WAITING
-        period = period_of(config, sched, now)
-        catch_up_runs = _note_period(deps, config, schedule, period)
-        entry = deps.store.get_run_log(pipeline, period, schedule)
-        timeout = window(config, sched, period).validation_deadline
-        if entry is None and timeout is not None and now > timeout:
-            deps.store.set_due(key, next_period_start(config, sched, now))  # the SLA check alerts about it
-            return Outcome.TIMED_OUT
-        attempt = 1
-        if entry is not None:
-            if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
-                deps.store.set_due(key, next_period_start(config, sched, now))
-                return Outcome.DONE
-            if entry.status in (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING):
-                if entry.status is RunStatus.RUNNING and deps.store.due_at(check_key(entry.run_id)) is None:
-                    deps.store.set_due(check_key(entry.run_id), now)  # a lost poll: resume it
-                deps.store.set_due(key, now + deps.check_interval(config))
-                return Outcome.ACTIVE
-            policy = retry.policy_of(config.retry)
-            category = entry.failure_category
-            if entry.attempt_number >= policy.max_attempts or not retry.is_retryable(policy, category):
-                give_up(deps, config, schedule, period, entry.attempt_number, entry.failure_message or "failed",
-                        category or FailureCategory.TRANSIENT, entry)
-                deps.store.set_due(key, next_period_start(config, sched, now))
-                return Outcome.GAVE_UP
-            retry_at = entry.updated_at + retry.backoff(policy, entry.attempt_number)
-            if now < retry_at:
-                deps.store.set_due(key, retry_at)
-                return Outcome.BACKOFF
-            attempt = entry.attempt_number + 1
+        decision = gate(deps, config, sched, now)
+        if decision.outcome is not None:
+            return decision.outcome
         evaluation = evaluate(deps, pipeline, schedule)
-        # Look again after the check interval whatever happens next: if the trigger message is
-        # lost, this is how the period still gets its run.
-        deps.store.set_due(key, now + deps.check_interval(config))
-        if not evaluation.ready:
-            _keep_pending(deps, pipeline, schedule, catch_up_runs)  # run them once it is READY
-            return Outcome.NOT_READY
-        for missed in _take_pending(deps, pipeline, schedule, catch_up_runs):
-            deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)
-        deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
-                           attempt=attempt)
-        return Outcome.TRIGGERED
+        return settle(deps, evaluation, decision, now)
     finally:
         deps.store.release_lock(lock)
+
+
+def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetime) -> Gate:
+    """Decide from the period's run log whether to evaluate now; leave the next due time otherwise.
+
+    The caller holds the (pipeline, schedule) lock: the advance lock here, the execution lock in a
+    Step Functions execution.
+    """
+    pipeline, schedule = config.name, sched.name
+    key = advance_key(pipeline, schedule)
+    if config.trigger is None or (config.watch and config.watch.enabled is False):
+        deps.store.clear_due(key)
+        return Gate(Outcome.DISABLED)
+    if is_excluded(config, now, deps.project.calendars):
+        deps.store.set_due(key, next_period_start(config, sched, now))
+        return Gate(Outcome.EXCLUDED)
+    opens = active_from(config, sched, now)
+    if now < opens:
+        deps.store.set_due(key, opens)
+        return Gate(Outcome.WAITING)
+    period = period_of(config, sched, now)
+    catch_up_runs = _note_period(deps, config, schedule, period)
+    entry = deps.store.get_run_log(pipeline, period, schedule)
+    timeout = window(config, sched, period).validation_deadline
+    if entry is None and timeout is not None and now > timeout:
+        deps.store.set_due(key, next_period_start(config, sched, now))  # the SLA check alerts about it
+        return Gate(Outcome.TIMED_OUT, period)
+    attempt = 1
+    if entry is not None:
+        if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
+            deps.store.set_due(key, next_period_start(config, sched, now))
+            return Gate(Outcome.DONE, period)
+        if entry.status in (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING):
+            if entry.status is RunStatus.RUNNING and deps.store.due_at(check_key(entry.run_id)) is None:
+                deps.store.set_due(check_key(entry.run_id), now)  # a lost poll: resume it
+            deps.store.set_due(key, now + deps.check_interval(config))
+            return Gate(Outcome.ACTIVE, period, entry.attempt_number)
+        policy = retry.policy_of(config.retry)
+        category = entry.failure_category
+        if entry.attempt_number >= policy.max_attempts or not retry.is_retryable(policy, category):
+            give_up(deps, config, schedule, period, entry.attempt_number, entry.failure_message or "failed",
+                    category or FailureCategory.TRANSIENT, entry)
+            deps.store.set_due(key, next_period_start(config, sched, now))
+            return Gate(Outcome.GAVE_UP, period, entry.attempt_number)
+        retry_at = entry.updated_at + retry.backoff(policy, entry.attempt_number)
+        if now < retry_at:
+            deps.store.set_due(key, retry_at)
+            return Gate(Outcome.BACKOFF, period, entry.attempt_number)
+        attempt = entry.attempt_number + 1
+    return Gate(None, period, attempt, tuple(catch_up_runs))
+
+
+def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) -> Outcome:
+    """After evaluating: leave the next look, and when READY ask for the trigger(s)."""
+    pipeline, schedule = evaluation.pipeline.name, evaluation.schedule
+    # Look again after the check interval whatever happens next: if the trigger message is
+    # lost, this is how the period still gets its run.
+    deps.store.set_due(advance_key(pipeline, schedule), now + deps.check_interval(evaluation.pipeline))
+    if not evaluation.ready:
+        _keep_pending(deps, pipeline, schedule, list(decision.catch_up))  # run them once it is READY
+        return Outcome.NOT_READY
+    for missed in _take_pending(deps, pipeline, schedule, list(decision.catch_up)):
+        deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)
+    deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
+                       attempt=decision.attempt)
+    return Outcome.TRIGGERED

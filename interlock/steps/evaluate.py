@@ -85,13 +85,41 @@ def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None) -
                        for f, t in zip(futures, traits, strict=True)]
     finally:
         pool.shutdown(wait=False, cancel_futures=True)  # a hung builtin must not hold the step
+    return decide(deps, pipeline, schedule.name, period, evaluations)
 
+
+def evaluate_trait(deps: Deps, pipeline_name: str, trait_type: str, schedule_name: str, period: str) -> TraitEvaluation:
+    """Evaluate one trait of a pipeline for (schedule, period), as :func:`evaluate` does for each.
+
+    For runtimes that fan traits out themselves (a Step Functions Map, one Lambda per trait); the
+    verdict over the results is :func:`decide`. Raises UnknownPipeline / UnknownArchetype, and
+    KeyError for a trait the pipeline does not have.
+    """
+    pipeline = deps.pipeline(pipeline_name)
+    traits = {t.type: t for t in resolve_traits(deps.archetype(pipeline), pipeline)}
+    if trait_type not in traits:
+        raise KeyError(f"pipeline {pipeline_name!r} has no trait {trait_type!r}")
+    trait = traits[trait_type]
+    default_timeout = deps.project.settings.engine_timeout.total_seconds()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"eval-{pipeline.name}")
+    try:
+        future = pool.submit(_trait, deps, pipeline.name, trait, schedule_name, period, default_timeout)
+        return _collect(future, trait, pipeline.name, deps, default_timeout)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def decide(deps: Deps, pipeline: PipelineConfig, schedule: str, period: str,
+           evaluations: list[TraitEvaluation]) -> Evaluation:
+    """Apply the readiness rule to one evaluation per trait (in ``resolve_traits`` order) and record why."""
+    archetype = deps.archetype(pipeline)
+    traits = resolve_traits(archetype, pipeline)
     outcome = apply_rule(archetype.readiness_rule.type,
                          [TraitOutcome(t.type, t.required, e.status.value) for t, e in zip(traits, evaluations,
                                                                                            strict=True)],
                          archetype.readiness_rule.parameters)
     finished = deps.clock.now()
-    result = ReadinessResult(pipeline_id=pipeline.name, schedule_id=schedule.name, period=period,
+    result = ReadinessResult(pipeline_id=pipeline.name, schedule_id=schedule, period=period,
                              status=outcome.status, traits=evaluations, blocking=outcome.blocking,
                              failing=outcome.failing, evaluated_at=finished)
     try:
@@ -102,13 +130,13 @@ def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None) -
     deps.store.append_event(Event(
         kind=EventKind.READINESS_CHECKED, pipeline_id=pipeline.name, status=outcome.status.value,
         message=_verdict(outcome.status, outcome.blocking), timestamp=finished,
-        details={"scheduleId": schedule.name, "period": period, "rule": rule.type.value,
+        details={"scheduleId": schedule, "period": period, "rule": rule.type.value,
                  "parameters": rule.parameters or None, "blocking": outcome.blocking, "failing": outcome.failing,
                  "traits": {e.trait_type: _decided_by(e, t) for e, t in zip(evaluations, traits, strict=True)}},
     ))
-    _alerts(deps, pipeline.name, schedule.name, period, traits, evaluations, outcome.blocking, finished)
+    _alerts(deps, pipeline.name, schedule, period, traits, evaluations, outcome.blocking, finished)
     metrics.count(deps.store, "interlock_evaluations_total", status=outcome.status.value)
-    return Evaluation(result, pipeline, schedule.name, period, {t.type: t.required for t in traits})
+    return Evaluation(result, pipeline, schedule, period, {t.type: t.required for t in traits})
 
 
 def _max_parallel(deps: Deps) -> int:
