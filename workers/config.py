@@ -37,8 +37,12 @@ def celery_config(project: Project) -> dict[str, Any]:
         "task_default_queue": "evaluation",
         "task_routes": {f"interlock.{step}": {"queue": queue} for step, queue in QUEUES.items()},
         "broker_connection_retry_on_startup": True,
-        "worker_send_task_events": True,  # for Flower
-        "task_send_sent_event": True,
+        # Task events cost four extra broker publishes per task hop (sent, received, started,
+        # succeeded): a third of a cycle's broker traffic. They are off until someone watches:
+        # Flower switches them on at runtime (its `enable_events` option, on by default) and
+        # `celery -A workers.app control enable_events` does the same by hand.
+        "worker_send_task_events": False,
+        "task_send_sent_event": False,
         "beat_schedule": beat_schedule.entries(project),
         # Beat's own bookkeeping file, one per key prefix (the schedule itself comes from config).
         "beat_schedule_filename": str(Path(tempfile.gettempdir()) / f"interlock-beat-{zlib.crc32(prefix.encode()):x}"),

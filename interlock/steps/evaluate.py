@@ -76,16 +76,25 @@ def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None) -
     period = period_of(pipeline, schedule, now)
     traits = resolve_traits(archetype, pipeline)
     default_timeout = deps.project.settings.engine_timeout.total_seconds()
-    workers = max(1, min(len(traits), _max_parallel(deps)))
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{pipeline.name}")
-    try:
-        futures = [pool.submit(_trait, deps, pipeline.name, t, schedule.name, period, default_timeout)
-                   for t in traits]
-        evaluations = [_collect(f, t, pipeline.name, deps, default_timeout)
-                       for f, t in zip(futures, traits, strict=True)]
-    finally:
-        pool.shutdown(wait=False, cancel_futures=True)  # a hung builtin must not hold the step
-    return decide(deps, pipeline, schedule.name, period, evaluations)
+    # A pushed trait is decided by one store read: no thread for it (a pipeline waiting on a
+    # marker is the fast path, and a thread pool costs more than the read).
+    inline = {t.type for t in traits if classify(t.evaluator) is EvaluatorKind.PUSH}
+    evaluated = [t for t in traits if t.type not in inline]
+    results: dict[str, TraitEvaluation] = {}
+    if evaluated:
+        workers = max(1, min(len(evaluated), _max_parallel(deps)))
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{pipeline.name}")
+        try:
+            futures = [pool.submit(_trait, deps, pipeline.name, t, schedule.name, period, default_timeout)
+                       for t in evaluated]
+            for future, trait in zip(futures, evaluated, strict=True):
+                results[trait.type] = _collect(future, trait, pipeline.name, deps, default_timeout)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a hung builtin must not hold the step
+    for trait in traits:
+        if trait.type in inline:
+            results[trait.type] = _inline_trait(deps, pipeline.name, trait, schedule.name, period)
+    return decide(deps, pipeline, schedule.name, period, [results[t.type] for t in traits])
 
 
 def evaluate_trait(deps: Deps, pipeline_name: str, trait_type: str, schedule_name: str, period: str) -> TraitEvaluation:
@@ -148,12 +157,7 @@ def _trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, perio
            default_timeout: float) -> TraitEvaluation:
     store = deps.store
     if classify(trait.evaluator) is EvaluatorKind.PUSH:
-        pushed = store.get_trait(pipeline, trait.type, TraitSource.PUSH)
-        result = pushed or TraitEvaluation(pipeline_id=pipeline, trait_type=trait.type, status=TraitStatus.STALE,
-                                           reason=NO_PUSH_REASON, evaluated_at=deps.clock.now(),
-                                           source=TraitSource.PUSH.value)
-        _record(deps, result, trait, schedule, period, stored=False)
-        return result
+        return _pushed(deps, pipeline, trait, schedule, period)
     cached = store.get_trait(pipeline, trait.type)
     if cached is not None and cached.status is TraitStatus.PASS and cached.expires_at is not None:
         return cached.model_copy(update={"cached": True})
@@ -165,6 +169,25 @@ def _trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, perio
     started = time.monotonic()
     output = deps.runner.run(trait.evaluator, EvaluationRequest(pipeline, trait.type, config), timeout)
     return _store_output(deps, pipeline, trait, output, (time.monotonic() - started) * 1000, schedule, period)
+
+
+def _pushed(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, period: str) -> TraitEvaluation:
+    """A trait with no evaluator: its latest pushed result while valid, else STALE."""
+    pushed = deps.store.get_trait(pipeline, trait.type, TraitSource.PUSH)
+    result = pushed or TraitEvaluation(pipeline_id=pipeline, trait_type=trait.type, status=TraitStatus.STALE,
+                                       reason=NO_PUSH_REASON, evaluated_at=deps.clock.now(),
+                                       source=TraitSource.PUSH.value)
+    _record(deps, result, trait, schedule, period, stored=False)
+    return result
+
+
+def _inline_trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, period: str) -> TraitEvaluation:
+    """A pushed trait read on the step's own thread; a store outage is an ERROR, as in the pool."""
+    try:
+        return _pushed(deps, pipeline, trait, schedule, period)
+    except Exception as exc:
+        log.exception("evaluating trait %s of %s failed", trait.type, pipeline)
+        return _error(deps, pipeline, trait, f"evaluation error: {exc}", FailureCategory.TRANSIENT)
 
 
 def _store_output(deps: Deps, pipeline: str, trait: ResolvedTrait, output: EvaluatorOutput, duration_ms: float,
@@ -213,6 +236,10 @@ def _collect(future: concurrent.futures.Future[TraitEvaluation], trait: Resolved
     except Exception as exc:  # a store outage mid-trait: an ERROR for this trait, not a crashed step
         log.exception("evaluating trait %s of %s failed", trait.type, pipeline)
         reason, category = f"evaluation error: {exc}", FailureCategory.TRANSIENT
+    return _error(deps, pipeline, trait, reason, category)
+
+
+def _error(deps: Deps, pipeline: str, trait: ResolvedTrait, reason: str, category: FailureCategory) -> TraitEvaluation:
     return TraitEvaluation(pipeline_id=pipeline, trait_type=trait.type, status=TraitStatus.ERROR, reason=reason,
                            failure_category=category, evaluated_at=deps.clock.now(),
                            source=TraitSource.EVALUATOR.value)
