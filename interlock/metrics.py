@@ -29,6 +29,8 @@ HELP = {
     "interlock_step_seconds": "Time spent in each lifecycle step.",
 }
 T = TypeVar("T")
+# Stored per (step, bucket): observations in that bucket only; rendered as cumulative buckets.
+HITS = "interlock_step_seconds_hits"
 
 
 def _name(metric: str, **labels: str) -> str:
@@ -45,11 +47,18 @@ def count(store: Store, metric: str, amount: float = 1, **labels: str) -> None:
         log.warning("could not record metric %s", metric, exc_info=True)
 
 
+def _bucket_of(seconds: float) -> str:
+    return next((str(b) for b in BUCKETS if seconds <= b), "+Inf")
+
+
 def observe(store: Store, step: str, seconds: float) -> None:
-    amounts = {_name("interlock_step_seconds_bucket", step=step, le=str(b)): 1.0 for b in BUCKETS if seconds <= b}
-    amounts[_name("interlock_step_seconds_bucket", step=step, le="+Inf")] = 1.0
-    amounts[_name("interlock_step_seconds_sum", step=step)] = seconds
-    amounts[_name("interlock_step_seconds_count", step=step)] = 1.0
+    # One field per observation (the bucket it falls in), not one per bucket above it: every task
+    # records this, and the cumulative Prometheus buckets are summed when /metrics is rendered.
+    amounts = {
+        _name(HITS, step=step, le=_bucket_of(seconds)): 1.0,
+        _name("interlock_step_seconds_sum", step=step): seconds,
+        _name("interlock_step_seconds_count", step=step): 1.0,
+    }
     try:
         store.count(amounts)
     except Exception:
@@ -70,8 +79,27 @@ def timed_step(store: Callable[[], Store], step: str, fn: Callable[[], T]) -> T:
         return fn()
 
 
+def _cumulative_buckets(counts: dict[str, float]) -> dict[str, float]:
+    """``counts`` with the stored per-bucket hits turned into Prometheus' cumulative buckets."""
+    hits: dict[str, dict[str, float]] = {}
+    out: dict[str, float] = {}
+    for name, value in counts.items():
+        if name.startswith(HITS + "{"):
+            labels = dict(part.split("=", 1) for part in name[len(HITS) + 1:-1].split(","))
+            hits.setdefault(labels["step"].strip('"'), {})[labels["le"].strip('"')] = value
+        else:
+            out[name] = value
+    for step, by_bucket in hits.items():
+        running = 0.0
+        for le in [*map(str, BUCKETS), "+Inf"]:
+            running += by_bucket.get(le, 0.0)
+            out[_name("interlock_step_seconds_bucket", step=step, le=le)] = running
+    return out
+
+
 def render(counts: dict[str, float]) -> str:
     """The Prometheus text exposition of ``counts``."""
+    counts = _cumulative_buckets(counts)
     lines: list[str] = []
     families: dict[str, list[str]] = {}
     for name in sorted(counts):

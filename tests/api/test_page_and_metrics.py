@@ -54,13 +54,22 @@ def test_metrics_count_evaluations_triggers_alerts_and_time_steps(harness: Harne
         from interlock.metrics import observe
 
         observe(deps.store, "advance", 0.02)
+        observe(deps.store, "advance", 0.3)
+        observe(deps.store, "advance", 99.0)
         text = client.get("/metrics").text
     assert 'interlock_evaluations_total{status="NOT_READY"} 1' in text
     assert 'interlock_evaluations_total{status="READY"} 2' in text
     assert 'interlock_triggers_total{type="command"} 1' in text
     assert "# TYPE interlock_step_seconds histogram" in text
+    # Cumulative buckets, as Prometheus expects: each counts the observations at or below it.
+    assert 'interlock_step_seconds_bucket{le="0.01",step="advance"} 0' in text
     assert 'interlock_step_seconds_bucket{le="0.025",step="advance"} 1' in text
-    assert 'interlock_step_seconds_bucket{le="0.01",step="advance"}' not in text
+    assert 'interlock_step_seconds_bucket{le="0.25",step="advance"} 1' in text
+    assert 'interlock_step_seconds_bucket{le="0.5",step="advance"} 2' in text
+    assert 'interlock_step_seconds_bucket{le="60.0",step="advance"} 2' in text
+    assert 'interlock_step_seconds_bucket{le="+Inf",step="advance"} 3' in text
+    assert 'interlock_step_seconds_count{step="advance"} 3' in text
+    assert "interlock_step_seconds_hits" not in text
     assert 'interlock_alerts_total{sink="console"}' in text
 
 
