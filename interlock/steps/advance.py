@@ -46,7 +46,8 @@ def _take_pending(deps: Deps, pipeline: str, schedule: str, new: list[str]) -> l
     """Catch-up periods waiting for the pipeline to be READY (kept until then), now handed out."""
     key = pending_key(pipeline, schedule)
     waiting = [p for p in (deps.store.get_value(key) or "").split(",") if p]
-    deps.store.put_value(key, "")
+    if waiting:  # almost always empty: no write on the fast path then
+        deps.store.put_value(key, "")
     return sorted(set(waiting) | set(new))
 
 
@@ -97,7 +98,7 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
         decision = gate(deps, config, sched, now)
         if decision.outcome is not None:
             return decision.outcome
-        evaluation = evaluate(deps, pipeline, schedule)
+        evaluation = evaluate(deps, pipeline, schedule, config=config)
         return settle(deps, evaluation, decision, now)
     finally:
         deps.store.release_lock(lock)

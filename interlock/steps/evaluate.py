@@ -63,13 +63,15 @@ class Evaluation:
         return self.result.status is ReadinessStatus.READY
 
 
-def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None) -> Evaluation:
+def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None, *,
+             config: PipelineConfig | None = None) -> Evaluation:
     """Evaluate ``pipeline_name`` for ``schedule_name`` (default: its first schedule) now.
 
-    Raises UnknownPipeline / UnknownArchetype / UnknownSchedule for bad input; evaluator
-    problems never raise, they become ERROR results.
+    ``config`` is the pipeline as the caller just read it (saves reading it again). Raises
+    UnknownPipeline / UnknownArchetype / UnknownSchedule for bad input; evaluator problems never
+    raise, they become ERROR results.
     """
-    pipeline = deps.pipeline(pipeline_name)
+    pipeline = config if config is not None and config.name == pipeline_name else deps.pipeline(pipeline_name)
     archetype = deps.archetype(pipeline)
     schedule = find_schedule(pipeline, schedule_name)
     now = deps.clock.now()
