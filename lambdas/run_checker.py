@@ -1,0 +1,23 @@
+"""The run-checker Lambda: poll a running job once — the check_run step.
+
+Request ``{"runID"}``; response: the run's summary after the poll (still RUNNING with
+``waitSeconds`` until the next poll, or COMPLETED / COMPLETED_MONITORING / FAILED with its failure
+category). Finishing a run (run log, cascade due entries, retry due time or the one give-up alert)
+happens inside the step, exactly as on the Celery path.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interlock.steps.runs import check_run
+from lambdas.runtime import COMMON_ENV, runtime
+from lambdas.shapes import run_summary
+
+ENV: tuple[str, ...] = COMMON_ENV
+
+
+def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    deps = runtime().deps
+    run_id = str(event["runID"])
+    return run_summary(deps, check_run(deps, run_id), run_id)

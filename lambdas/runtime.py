@@ -1,0 +1,139 @@
+"""What every Lambda handler shares: the Deps the steps need, built once per container.
+
+The handlers are adapters like the Celery tasks in ``workers/``: they decode an event, call the
+steps in ``interlock/steps`` with these Deps, and return the small JSON the state machine routes on.
+
+Configuration comes from the environment (the Lambda console / Terraform sets it):
+
+* ``INTERLOCK_CONFIG`` — the project's ``interlock.yaml``, bundled in the zip
+  (default ``/var/task/config/interlock.yaml``); the same file the local deployment uses.
+* ``TABLE_NAME`` — the DynamoDB table of the store.
+* ``SNS_TOPIC_ARN`` — when set, every alert is also published to this topic.
+* ``STATE_MACHINE_ARN`` — the lifecycle state machine, for handlers that start executions.
+
+Only a successful build is cached: a container whose first build failed (a throttled DynamoDB, a
+config being deployed) tries again on its next invocation instead of failing until it is recycled.
+Tests inject the store, clock, project and Step Functions client with :func:`inject`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from interlock.alerts import AlertDispatcher, build_sinks
+from interlock.clock import SYSTEM, Clock
+from interlock.config import Project, load_project
+from interlock.steps.deps import Deps, register_project_pipelines
+from interlock.steps.dispatch import RecordingDispatcher
+from interlock.store.base import Store
+from lambdas.executions import ExecutionStarter
+
+log = logging.getLogger(__name__)
+
+ENV_CONFIG = "INTERLOCK_CONFIG"
+ENV_TABLE = "TABLE_NAME"
+ENV_ALERT_TOPIC = "SNS_TOPIC_ARN"
+ENV_STATE_MACHINE = "STATE_MACHINE_ARN"
+# Where the build puts the project inside the deployment zip (the Lambda task root is /var/task).
+DEFAULT_CONFIG = "/var/task/config/interlock.yaml"
+
+# The environment every handler reads; modules that start executions add ENV_STATE_MACHINE.
+COMMON_ENV: tuple[str, ...] = (ENV_CONFIG, ENV_TABLE, ENV_ALERT_TOPIC)
+
+
+class ConfigurationError(RuntimeError):
+    """The Lambda environment is incomplete (raised, so the invocation fails and is retried)."""
+
+
+@dataclass
+class Runtime:
+    """Deps plus the optional Step Functions starter, for one container."""
+
+    deps: Deps
+    executions: ExecutionStarter | None = None
+
+    def now(self) -> datetime:
+        return self.deps.clock.now()
+
+    def require_executions(self) -> ExecutionStarter:
+        if self.executions is None:
+            raise ConfigurationError(f"{ENV_STATE_MACHINE} environment variable required")
+        return self.executions
+
+
+@dataclass
+class _Overrides:
+    store: Store | None = None
+    clock: Clock | None = None
+    project: Project | None = None
+    sfn: Any = None
+    state_machine_arn: str | None = None
+
+
+_lock = threading.Lock()
+_cached: Runtime | None = None
+_overrides = _Overrides()
+
+
+def inject(*, store: Store | None = None, clock: Clock | None = None, project: Project | None = None,
+           sfn: Any = None, state_machine_arn: str | None = None) -> None:
+    """Use these instead of what the environment names (tests); forgets the cached runtime."""
+    global _cached, _overrides
+    with _lock:
+        _overrides = _Overrides(store, clock, project, sfn, state_machine_arn)
+        _cached = None
+
+
+def reset() -> None:
+    """Forget the cached runtime and any injected parts."""
+    inject()
+
+
+def runtime() -> Runtime:
+    """The container's runtime, built on first use; a failed build is not cached."""
+    global _cached
+    with _lock:
+        if _cached is None:
+            _cached = _build(_overrides)
+        return _cached
+
+
+def _build(overrides: _Overrides) -> Runtime:
+    project = overrides.project or load_project(os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
+    clock = overrides.clock or SYSTEM
+    store = overrides.store or _dynamo_store(project, clock)
+    sinks = build_sinks(project.config.alerts or [], project.root)
+    topic = os.environ.get(ENV_ALERT_TOPIC)
+    if topic:
+        from interlock.alerts.aws import SnsSink
+
+        sinks.append(SnsSink(topic))
+    deps = Deps(project, store, clock, alerts=AlertDispatcher(store, sinks), dispatch=RecordingDispatcher())
+    # The store is the source of truth at run time; the bundled config is what this deployment
+    # runs, so every container makes sure its pipelines are registered (an idempotent upsert).
+    register_project_pipelines(project, store)
+    arn = overrides.state_machine_arn or os.environ.get(ENV_STATE_MACHINE)
+    executions = ExecutionStarter(overrides.sfn or _sfn_client(), arn) if arn else None
+    return Runtime(deps, executions)
+
+
+def _dynamo_store(project: Project, clock: Clock) -> Store:
+    table = os.environ.get(ENV_TABLE)
+    if not table:
+        raise ConfigurationError(f"{ENV_TABLE} environment variable required")
+    from interlock.store.dynamodb import DynamoStore
+
+    settings = project.settings
+    return DynamoStore.connect(table, region=os.environ.get("AWS_REGION"), clock=clock,
+                               retention=settings.retention_ttl, run_index_limit=settings.run_index_limit)
+
+
+def _sfn_client() -> Any:
+    import boto3
+
+    return boto3.client("stepfunctions")

@@ -1,0 +1,43 @@
+"""The small JSON documents handlers return to the state machine (capital-D keys, as in the ASL)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from interlock.model import RunState
+from interlock.steps.deps import Deps, UnknownPipeline
+
+# The shortest wait a handler asks the state machine for (s): Wait states take whole seconds.
+MIN_WAIT_SECONDS = 1
+
+
+def wait_seconds(delta: timedelta) -> int:
+    """A Wait state's ``SecondsPath`` value: whole seconds, at least one."""
+    return max(MIN_WAIT_SECONDS, math.ceil(delta.total_seconds()))
+
+
+def until(now: datetime, at: datetime | None, fallback: timedelta) -> int:
+    return wait_seconds(at - now if at is not None else fallback)
+
+
+def run_summary(deps: Deps, run: RunState | None, run_id: str = "") -> dict[str, Any]:
+    """What the state machine needs of a run: its status, attempt, why it failed, when to poll."""
+    if run is None:
+        return {"runID": run_id, "status": "UNKNOWN", "waitSeconds": MIN_WAIT_SECONDS}
+    schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
+    summary: dict[str, Any] = {"runID": run.run_id, "pipelineID": run.pipeline_id, "scheduleID": schedule,
+                               "period": period, "attempt": int(run.metadata.get("attempt", 1)),
+                               "status": run.status.value}
+    entry = deps.store.get_run_log(run.pipeline_id, period, schedule)
+    if entry is not None and entry.run_id == run.run_id:
+        if entry.failure_category is not None:
+            summary["failureCategory"] = entry.failure_category.value
+        if entry.failure_message:
+            summary["message"] = entry.failure_message
+    try:
+        summary["waitSeconds"] = wait_seconds(deps.poll_interval(deps.pipeline(run.pipeline_id)))
+    except UnknownPipeline:
+        summary["waitSeconds"] = MIN_WAIT_SECONDS
+    return summary

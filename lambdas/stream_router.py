@@ -1,0 +1,142 @@
+"""The stream-router Lambda: a pushed trait or marker written to the table starts its pipeline at once.
+
+This is the AWS fast path (locally, ``interlock push`` asks for the advance step directly). It
+reads the table's DynamoDB stream (NEW_AND_OLD_IMAGES) and, for every record that stores a pushed
+PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
+
+* Names are deterministic: ``<pipeline>:<schedule>:<source>:<hash of the record's new image>``,
+  so a redelivered record (Lambda retries whole batches) starts nothing new —
+  ``ExecutionAlreadyExists`` counts as success.
+* Only transitions count: a MODIFY whose new image equals the old one (apart from the expiry
+  attributes) starts nothing.
+* Key layout: ``interlock/store/dynamodb.py`` — pushed results are ``PIPELINE#<p> / PUSHED#<trait>``
+  with the result's JSON (and its ``status``) in ``data``; producers may also write the reference's
+  ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` items (optional ``scheduleID``).
+* Attributes are decoded defensively (a Number where a String was expected is read as text, a
+  missing one is absent); a record that cannot be routed is logged and skipped, never a crash.
+* A failing start (throttling, a Step Functions outage) is reported in ``batchItemFailures`` by
+  its sequence number, so only that record and those after it are retried, not the whole batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from interlock.model import TraitStatus
+from interlock.steps.deps import UnknownPipeline
+from lambdas.executions import execution_input, execution_name
+from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, runtime
+
+log = logging.getLogger(__name__)
+
+ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE)
+
+PIPELINE_PREFIX = "PIPELINE#"
+# Sort-key prefixes of the items that announce new input: pushed trait results and the
+# reference's markers (``MARKER#<source>#<timestamp>``, written by producers directly).
+PUSHED_PREFIX = "PUSHED#"
+MARKER_PREFIX = "MARKER#"
+ROUTED_EVENTS = ("INSERT", "MODIFY")
+# Attributes that change without the record meaning anything new.
+VOLATILE = ("ttl", "exp")
+
+
+def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    failures: list[dict[str, str]] = []
+    records = event.get("Records")
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, dict):
+            continue
+        try:
+            route(record)
+        except Exception:
+            sequence = _sequence(record)
+            log.exception("routing stream record %s failed", sequence or "(no sequence number)")
+            if sequence:
+                failures.append({"itemIdentifier": sequence})
+    return {"batchItemFailures": failures}
+
+
+def route(record: dict[str, Any]) -> list[str]:
+    """Start the executions one stream record asks for; return their names (started or existing)."""
+    if record.get("eventName") not in ROUTED_EVENTS:
+        return []  # REMOVE, including TTL expiry, announces nothing
+    change = record.get("dynamodb")
+    if not isinstance(change, dict):
+        return []
+    keys, new, old = _image(change, "Keys"), _image(change, "NewImage"), _image(change, "OldImage")
+    pk, sk = attribute(keys, "PK") or attribute(new, "PK"), attribute(keys, "SK") or attribute(new, "SK")
+    if not pk or not sk or not pk.startswith(PIPELINE_PREFIX):
+        return []
+    source = _source(sk)
+    if source is None:
+        return []
+    if old and _meaningful(old) == _meaningful(new):
+        return []  # rewritten unchanged: no transition
+    status = attribute(new, "status") or str(_data(new).get("status") or "")
+    if status and status != TraitStatus.PASS.value:
+        return []  # a pushed FAIL cannot make the pipeline READY
+    pipeline = pk[len(PIPELINE_PREFIX):]
+    rt = runtime()
+    starter = rt.require_executions()
+    schedule = attribute(new, "scheduleID") or attribute(new, "scheduleId")
+    try:
+        schedules = [schedule] if schedule else [s.name for s in rt.deps.pipeline(pipeline).schedule_list()]
+    except UnknownPipeline:
+        log.warning("stream record for unknown pipeline %r ignored", pipeline)
+        return []
+    digest = hashlib.sha256(json.dumps(new or keys, sort_keys=True).encode()).hexdigest()[:12]
+    names = []
+    for name_of_schedule in schedules:
+        name = execution_name(pipeline, name_of_schedule, source, digest)
+        starter.start(name, execution_input(pipeline, name_of_schedule, source))
+        names.append(name)
+    return names
+
+
+def attribute(image: dict[str, Any], name: str) -> str:
+    """A scalar attribute of a stream image as text; "" when absent or not a scalar."""
+    value = image.get(name)
+    if not isinstance(value, dict):
+        return ""
+    for kind in ("S", "N"):
+        if isinstance(value.get(kind), str):
+            return str(value[kind])
+    if isinstance(value.get("BOOL"), bool):
+        return str(value["BOOL"]).lower()
+    return ""
+
+
+def _image(change: dict[str, Any], name: str) -> dict[str, Any]:
+    image = change.get(name)
+    return image if isinstance(image, dict) else {}
+
+
+def _data(image: dict[str, Any]) -> dict[str, Any]:
+    try:
+        data = json.loads(attribute(image, "data") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _source(sk: str) -> str | None:
+    """``push-<trait>`` / ``marker-<source>`` for the items that announce input, else None."""
+    for prefix, label in ((PUSHED_PREFIX, "push"), (MARKER_PREFIX, "marker")):
+        if sk.startswith(prefix):
+            detail = sk[len(prefix):].split("#", 1)[0]
+            return f"{label}-{detail}" if detail else label
+    return None
+
+
+def _meaningful(image: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in image.items() if k not in VOLATILE}
+
+
+def _sequence(record: dict[str, Any]) -> str:
+    change = record.get("dynamodb")
+    sequence = change.get("SequenceNumber") if isinstance(change, dict) else None
+    return sequence if isinstance(sequence, str) else ""

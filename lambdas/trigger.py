@@ -1,0 +1,25 @@
+"""The trigger Lambda: claim the period and start the job — the trigger step, at most once per claim.
+
+Request ``{"pipelineID", "scheduleID", "period", "attempt"}``; response: the run's summary
+(``runID``, ``status`` RUNNING / COMPLETED / COMPLETED_MONITORING / FAILED, ``failureCategory``,
+``waitSeconds`` until the first poll). A retried invocation (the Task's Retry after a Lambda
+service error that hid a success) finds the claim taken and returns the recorded run instead of
+starting the job again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from interlock.steps.runs import trigger
+from lambdas.runtime import COMMON_ENV, runtime
+from lambdas.shapes import run_summary
+
+ENV: tuple[str, ...] = COMMON_ENV
+
+
+def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    deps = runtime().deps
+    run = trigger(deps, str(event["pipelineID"]), str(event["scheduleID"]), str(event["period"]),
+                  int(event.get("attempt", 1)))
+    return run_summary(deps, run)
