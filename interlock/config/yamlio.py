@@ -30,6 +30,7 @@ _FLOAT = re.compile(
 _TAG = "tag:yaml.org,2002:"
 
 
+_TOO_DEEP = "YAML nesting is too deep"
 _UNCLOSED = {"flow sequence": "'['", "flow mapping": "'{'", "quoted scalar": "a quote"}
 
 
@@ -87,6 +88,8 @@ def parse(text: str) -> Document:
         raise YamlError(f"invalid YAML: {problem}{context}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlError(f"invalid YAML: {exc}") from None
+    except RecursionError:  # PyYAML's parser recurses once per nesting level ("[[[[...")
+        raise YamlError(_TOO_DEEP) from None
     if len(nodes) > 1:
         second = nodes[1]
         raise YamlError(
@@ -100,7 +103,7 @@ def parse(text: str) -> Document:
     try:
         doc.data = builder.build(nodes[0], ())
     except RecursionError:
-        raise YamlError("YAML nesting is too deep") from None
+        raise YamlError(_TOO_DEEP) from None
     return doc
 
 

@@ -4,11 +4,16 @@ Statuses: ``PASS`` (the condition holds), ``FAIL`` (the check ran and the condit
 ``ERROR`` (the check itself could not run or answered nonsense: timeout, crash, bad output, HTTP
 error). The reference reported most evaluator breakage as FAIL; here it is ERROR, so an operator
 (and the circuit breaker) can tell "data not ready" from "the check is broken". Both block.
+
+Output that parses but cannot be trusted or stored is ERROR/PERMANENT too: duplicate keys
+(``{"status": "FAIL", "status": "PASS"}``), NaN/Infinity, lone surrogates and NUL characters. An
+``ERROR`` the evaluator reports without a ``failureCategory`` is TRANSIENT.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,10 +64,11 @@ class Evaluator(Protocol):
 
 
 def quote(text: str | bytes, limit: int = MAX_QUOTED_CHARS) -> str:
-    """Text for a reason: decoded leniently, stripped, cut to ``limit`` characters."""
+    """Text for a reason: decoded leniently, stripped, cut to ``limit`` characters, storable."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    text = text.strip()
+    # Lone surrogates cannot be encoded as UTF-8 and NUL cannot be stored by Postgres: replace both.
+    text = text.encode("utf-8", errors="replace").decode("utf-8").replace("\0", "\ufffd").strip()
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
@@ -73,13 +79,18 @@ def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
                                      FailureCategory.PERMANENT)
 
     try:
-        doc = json.loads(raw)
+        doc = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except _Unacceptable as exc:
+        return invalid(str(exc))
     except (ValueError, RecursionError) as exc:
         return invalid(f"not JSON: {exc}")
+    problem = _unstorable(doc)
+    if problem:
+        return invalid(problem)
     if not isinstance(doc, dict):
         return invalid(f"expected a JSON object, got {type(doc).__name__}")
     status = doc.get("status")
-    if status not in _VALID_STATUSES:
+    if not isinstance(status, str) or status not in _VALID_STATUSES:
         return invalid(f"status must be PASS, FAIL or ERROR, got {status!r}")
     value = doc.get("value")
     if value is not None and not isinstance(value, dict):
@@ -88,6 +99,8 @@ def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
     if reason is not None and not isinstance(reason, str):
         return invalid("reason must be a string")
     category = doc.get("failureCategory")
+    if category is not None and not isinstance(category, str):
+        return invalid(f"failureCategory must be a string, got {type(category).__name__}")
     if category in (None, ""):
         parsed_category = None
     else:
@@ -95,4 +108,52 @@ def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
             parsed_category = FailureCategory(category)
         except ValueError:
             return invalid(f"unknown failureCategory {category!r}")
+    if status == TraitStatus.ERROR.value and parsed_category is None:
+        # The check says it could not run but not why: like a non-zero exit, it may work next time.
+        parsed_category = FailureCategory.TRANSIENT
     return EvaluatorOutput(TraitStatus(status), value, reason or None, parsed_category)
+
+
+class _Unacceptable(Exception):
+    """JSON that parses but is ambiguous or not JSON proper (duplicate keys, NaN, Infinity)."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # {"status": "FAIL", "status": "PASS"} must not quietly become a PASS.
+    doc: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in doc:
+            raise _Unacceptable(f"duplicate key {quote(key, 60)!r}")
+        doc[key] = value
+    return doc
+
+
+def _no_constant(name: str) -> Any:
+    raise _Unacceptable(f"{name} is not a JSON value")
+
+
+def _unstorable(doc: Any) -> str | None:
+    """Why ``doc`` cannot be stored and served as JSON text, or None.
+
+    A lone surrogate (``"\\ud800"``) makes every record that quotes it unreadable once stored, a
+    number such as ``1e999`` is infinite, and Postgres refuses ``\\u0000`` in text and JSONB (the
+    archive would be blocked).
+    """
+    pending = [doc]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, float) and not math.isfinite(item):
+            return f"the number {item} is out of range"
+        elif isinstance(item, str):
+            if "\0" in item:
+                return "a NUL character (\\u0000) in a string"
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return "a string that is not valid Unicode (a lone surrogate)"
+    return None
