@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean
+.PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ build: $(STAMP) ## Build a wheel and an sdist into dist/
 	$(BIN)/python -m build
 
 dist: build ## Same as build
+
+build-lambda: $(STAMP) ## One Lambda zip per handler into dist/lambda/ (bundles CONFIG=path/to/interlock.yaml; default: the init example)
+	$(BIN)/python -m lambdas.build --config $(or $(CONFIG),interlock/scaffold/interlock.yaml) --out dist/lambda
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput
