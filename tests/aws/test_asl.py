@@ -48,8 +48,8 @@ def test_the_raw_file_is_json_and_holds_only_the_five_placeholders() -> None:
 
 
 def test_rendered_definition_passes_statelint() -> None:
-    from statelint.config import Config
-    from statelint.linter import Linter
+    from statelint.config import Config  # type: ignore[import-untyped]
+    from statelint.linter import Linter  # type: ignore[import-untyped]
 
     assert Linter.validate(render(ARNS), Config()) == []
 
