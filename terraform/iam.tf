@@ -144,6 +144,16 @@ data "aws_iam_policy_document" "lambda" {
       resources = statement.value.resources
     }
   }
+
+  # Alert sinks configured in interlock.yaml (every handler's dispatcher may send to them).
+  dynamic "statement" {
+    for_each = var.alert_iam_statements
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
 }
 
 resource "aws_iam_role_policy" "lambda" {

@@ -152,6 +152,21 @@ variable "trigger_iam_statements" {
   }
 }
 
+variable "alert_iam_statements" {
+  description = "Extra IAM statements for every handler, for alert sinks the bundled config names besides SNS_TOPIC_ARN (an S3 bucket, another topic). Name explicit ARNs."
+  type = list(object({
+    sid       = string
+    actions   = list(string)
+    resources = list(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.alert_iam_statements : !contains(s.resources, "*")])
+    error_message = "alert_iam_statements must name explicit resource ARNs, not \"*\"."
+  }
+}
+
 variable "alarm_actions" {
   description = "Extra ARNs notified when an alarm fires (the alert topic always is)."
   type        = list(string)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.conftest import Config, lambda_modules, string_list
+from tests.terraform.conftest import ROOT, Config, lambda_modules, string_list
 
 # Actions that have no resource-level permissions, so AWS requires Resource "*" for them:
 # - X-Ray trace upload and sampling (Lambda active tracing, Step Functions tracing);
@@ -130,15 +130,37 @@ def test_only_the_stream_router_reads_the_stream(lambda_policy: dict[str, Any]) 
     assert by_sid(lambda_policy)["ReadTableStream"]["resources"] == ["${aws_dynamodb_table.main.stream_arn}"]
 
 
-def test_job_statements_reach_trigger_and_run_checker_and_refuse_star(
-    tf: Config, lambda_policy: dict[str, Any]
-) -> None:
+def test_job_statements_reach_trigger_and_run_checker_only(tf: Config, lambda_policy: dict[str, Any]) -> None:
     dynamics = [d["statement"] for d in lambda_policy["dynamic"]]
     (jobs,) = [d for d in dynamics if "var.trigger_iam_statements" in d["for_each"]]
     assert jobs["for_each"] == "${contains(local.job_modules, each.key) ? var.trigger_iam_statements : []}"
     assert sorted(string_list(tf.locals["job_modules"])) == ["run_checker", "trigger"]
-    (validation,) = tf.variables["trigger_iam_statements"]["validation"]
-    assert re.search(r'!contains\(s\.resources, "\*"\)', validation["condition"])
+
+
+@pytest.mark.parametrize("variable", ["trigger_iam_statements", "alert_iam_statements"])
+def test_operator_supplied_statements_refuse_star(tf: Config, variable: str) -> None:
+    # Their resources come from tfvars, so the "*" rule is enforced by the variable's validation.
+    (validation,) = tf.variables[variable]["validation"]
+    assert re.fullmatch(
+        rf'\$\{{alltrue\(\[for s in var\.{variable} : !contains\(s\.resources, "\*"\)\]\)\}}', validation["condition"]
+    ), validation["condition"]
+    assert tf.variables[variable]["default"] == []
+
+
+def test_table_actions_cover_every_call_the_dynamodb_store_makes(tf: Config) -> None:
+    store = ROOT / "interlock" / "store" / "dynamodb.py"
+    if not store.exists():
+        pytest.skip("interlock/store/dynamodb.py is not written yet (another engineer owns it); re-run when it lands")
+    granted = set(string_list(tf.locals["dynamodb_read"]) + string_list(tf.locals["dynamodb_write"]))
+    calls = set(re.findall(r"self\.c\.([a-z_]+)\(", store.read_text())) - {"close"}
+    assert calls, "found no client calls in interlock/store/dynamodb.py: has its client attribute been renamed?"
+    for call in sorted(calls):
+        if call == "transact_write_items":
+            # Authorised per contained operation, not as an action of its own.
+            needed = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:ConditionCheckItem"}
+        else:
+            needed = {"dynamodb:" + "".join(part.capitalize() for part in call.split("_"))}
+        assert needed <= granted, f"the store calls {call} but the roles lack {sorted(needed - granted)}"
 
 
 def test_state_machine_role_invokes_exactly_the_four_task_functions(sfn_policy: dict[str, Any]) -> None:
