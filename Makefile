@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+CHECKOV_VENV ?= .checkov-venv
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda
@@ -21,7 +22,8 @@ install: $(STAMP) ## Create .venv and install Interlock with its test extras
 demo: $(STAMP) ## Install, then run the whole local deployment (workers, Beat, fake Airflow) to its end
 	$(BIN)/interlock demo --once --duration 180
 
-test: $(STAMP) ## Run the whole test suite (needs Redis and PostgreSQL on 127.0.0.1)
+# checkov (its own venv) is a prerequisite so the Terraform security check runs, not skips.
+test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the whole test suite (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q
 
 test-unit: $(STAMP) ## Run the tests that need no service
@@ -38,8 +40,6 @@ $(AIRFLOW_VENV)/bin/airflow:
 
 test-airflow3: $(STAMP) $(AIRFLOW_VENV)/bin/airflow ## Trigger a DAG on a real Airflow 3 (installed in .airflow-venv)
 	INTERLOCK_AIRFLOW_BIN=$(abspath $(AIRFLOW_VENV))/bin $(BIN)/pytest -q -m airflow3 tests/airflow3
-
-CHECKOV_VENV ?= .checkov-venv
 
 # checkov pins its own pydantic/boto stack, so it lives in a venv of its own (like Airflow above);
 # tests/terraform finds it here or through INTERLOCK_CHECKOV_BIN.
@@ -76,4 +76,4 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to 
 	$(BIN)/python -m bench.throughput
 
 clean: ## Remove build output and caches
-	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .airflow-venv
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .airflow-venv .checkov-venv
