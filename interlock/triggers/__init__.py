@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from interlock.model import FailureCategory, TriggerType
+import logging
+import traceback
+from typing import Any
+
+from interlock.model import FailureCategory, TriggerConfig, TriggerType
 from interlock.triggers.airflow import AirflowTrigger
 from interlock.triggers.aws import EmrServerlessTrigger, EmrTrigger, GlueTrigger, StepFunctionTrigger
 from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerContext, TriggerError
 from interlock.triggers.command import CommandTrigger
 from interlock.triggers.databricks import DatabricksTrigger
 from interlock.triggers.http import HttpTrigger
+from interlock.triggers.secrets import install_log_filter, redact, remember_referenced
+
+log = logging.getLogger(__name__)
 
 TRIGGERS: dict[TriggerType, Trigger] = {
     TriggerType.COMMAND: CommandTrigger(),
@@ -22,12 +29,49 @@ TRIGGERS: dict[TriggerType, Trigger] = {
 }
 
 
+class _Redacting:
+    """A trigger whose errors carry no ``${INTERLOCK_*}`` value (see interlock.triggers.secrets).
+
+    Any other exception becomes a TRANSIENT TriggerError too, its traceback logged redacted here,
+    so no caller ever holds (and records or logs) the unredacted text.
+    """
+
+    def __init__(self, inner: Trigger) -> None:
+        self.inner = inner
+
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        remember_referenced(config.to_json())
+        try:
+            return self.inner.start(config, ctx)
+        except TriggerError as exc:
+            raise TriggerError(redact(str(exc)), exc.category) from None
+        except Exception as exc:
+            log.error("trigger %s of %s raised:\n%s", config.type.value, ctx.run_id, redact(traceback.format_exc()))
+            raise TriggerError(redact(f"trigger error: {exc}"), FailureCategory.TRANSIENT) from None
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        remember_referenced(config.to_json())
+        try:
+            return self.inner.status(config, metadata)
+        except TriggerError as exc:
+            raise TriggerError(redact(str(exc)), exc.category) from None
+        except Exception as exc:
+            log.error("status check of a %s run raised:\n%s", config.type.value, redact(traceback.format_exc()))
+            raise TriggerError(redact(f"status check error: {exc}"), FailureCategory.TRANSIENT) from None
+
+
 def trigger_for(kind: TriggerType) -> Trigger:
-    """The trigger for ``kind``; TriggerError(PERMANENT) for a type this version cannot start."""
+    """The trigger for ``kind``; TriggerError(PERMANENT) for a type this version cannot start.
+
+    Whatever it raises has the secrets its config references redacted.
+    """
     found = TRIGGERS.get(kind)
     if found is None:
         raise TriggerError(f"trigger type {kind.value!r} is not supported in this version", FailureCategory.PERMANENT)
-    return found
+    return _Redacting(found)
+
+
+install_log_filter()
 
 
 __all__ = ["JobState", "Started", "Status", "Trigger", "TriggerContext", "TriggerError", "trigger_for"]

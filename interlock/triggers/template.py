@@ -4,7 +4,8 @@
 schedules named h00..h23, else empty), ``${scheduleId}``, ``${pipelineId}``, ``${runId}`` are
 replaced in arguments, bodies and URLs. ``${INTERLOCK_NAME}`` takes that environment variable;
 an unset one is an error (a silently empty token is worse). No other variable is expanded, so a
-pipeline file cannot read ``$AWS_SECRET_ACCESS_KEY`` into a request.
+pipeline file cannot read ``$AWS_SECRET_ACCESS_KEY`` into a request. Every value expanded is
+remembered as a secret (:mod:`interlock.triggers.secrets`) and redacted from errors and logs.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Mapping
 
 from interlock.model import FailureCategory
 from interlock.triggers.base import TriggerContext, TriggerError
+from interlock.triggers.secrets import remember
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -35,6 +37,7 @@ def render(text: str, ctx: TriggerContext | None = None, environ: Mapping[str, s
             if name not in env:
                 raise TriggerError(f"environment variable {name} is not set (used in the trigger config)",
                                    FailureCategory.PERMANENT)
+            remember(env[name])  # from now on redacted from errors and logs
             return env[name]
         return match.group(0)  # not ours: left as written
 

@@ -1,0 +1,103 @@
+"""Secrets in trigger config: the values of ``${INTERLOCK_*}`` variables never leave the trigger.
+
+A trigger sends them (a bearer token in a header, a password, a token in a URL), but the error
+text of a failed start can carry them back: ``trigger request to https://x/?token=... failed``, a
+target that echoes the request in its 400 answer, a command that prints its environment. That text
+becomes the run's failure message, events, alerts (and what webhook sinks receive), API answers
+and logs. So every value a trigger config references is remembered by this process, and
+:func:`redact` replaces it — and its URL- and JSON-escaped spellings — with ``[REDACTED]``.
+
+Where it is applied: every trigger returned by :func:`interlock.triggers.trigger_for` redacts the
+errors it raises (so everything recorded from them is clean), and the ``httpx``/``httpcore``
+loggers, which log request URLs, pass through :class:`RedactingFilter`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus
+
+REDACTED = "[REDACTED]"
+# Values shorter than this are not redacted: replacing every "1" or "yes" in a message would make it
+# unreadable and hide nothing (such a value is no secret).
+MIN_SECRET_LENGTH = 4
+# Loggers of the HTTP client, which log each request's URL at INFO/DEBUG.
+HTTP_LOGGERS = ("httpx", "httpcore")
+
+_REFERENCE = re.compile(r"\$\{(INTERLOCK_[A-Za-z0-9_]*)\}")
+_known: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+_lock = threading.Lock()
+
+
+def remember(value: str) -> None:
+    """Treat ``value`` (and its escaped spellings) as a secret in this process from now on."""
+    global _pattern
+    if len(value) < MIN_SECRET_LENGTH:
+        return
+    spellings = {value, quote(value, safe=""), quote(value), quote_plus(value), json.dumps(value)[1:-1]}
+    with _lock:
+        if spellings <= _known:
+            return
+        _known.update(spellings)
+        # Longest first, so a secret that contains another is replaced whole.
+        _pattern = re.compile("|".join(re.escape(s) for s in sorted(_known, key=len, reverse=True)))
+
+
+def redact(text: str) -> str:
+    """``text`` with every remembered secret replaced by ``[REDACTED]``."""
+    pattern = _pattern
+    return pattern.sub(REDACTED, text) if pattern is not None and text else text
+
+
+def referenced(values: Iterable[Any], environ: Mapping[str, str] | None = None) -> list[str]:
+    """The values of the ``${INTERLOCK_*}`` variables named anywhere in ``values`` (nested JSON)."""
+    env = os.environ if environ is None else environ
+    found: list[str] = []
+    pending = list(values)
+    while pending:
+        item = pending.pop()
+        if isinstance(item, Mapping):
+            pending.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            pending.extend(item)
+        elif isinstance(item, str):
+            found.extend(env[name] for name in _REFERENCE.findall(item) if name in env)
+    return found
+
+
+def remember_referenced(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
+    """Remember every ``${INTERLOCK_*}`` value a trigger config (as JSON) refers to."""
+    for value in referenced([config], environ):
+        remember(value)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record's message (and traceback text) with the secrets redacted."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _pattern is None:
+            return True
+        message = record.getMessage()
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+def install_log_filter() -> None:
+    """Put the filter on the HTTP client's loggers (once)."""
+    for name in HTTP_LOGGERS:
+        target = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in target.filters):
+            target.addFilter(RedactingFilter())
