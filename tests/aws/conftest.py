@@ -17,12 +17,13 @@ import types
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from interlock.clock import SYSTEM, Clock
+from interlock.clock import FrozenClock
 from interlock.config import Project, load_project
 from interlock.scaffold import init_project
 from interlock.steps.deps import Deps
@@ -57,12 +58,12 @@ retry:
   maxAttempts: 2
   backoffSeconds: 1
 watch:
-  interval: 1s
+  interval: {interval}
 {extra}"""
 
 
-def write_orders(root: Path, command: str = "touch ran-orders", extra: str = "") -> None:
-    (root / "pipelines" / "orders.yaml").write_text(ORDERS.format(command=command, extra=extra))
+def write_orders(root: Path, command: str = "touch ran-orders", extra: str = "", interval: str = "1s") -> None:
+    (root / "pipelines" / "orders.yaml").write_text(ORDERS.format(command=command, extra=extra, interval=interval))
 
 
 @pytest.fixture
@@ -86,8 +87,8 @@ def _invoke_in_process(self: Any, body: str, request_headers: Any, response_head
     return json.dumps(result).encode()
 
 
-def _no_wait(self: Any, env: Any, wait_seconds: int) -> None:
-    return None
+# Where the deployment's clock starts: today, mid-morning UTC (deadlines in tests are relative to it).
+START = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
 
 
 @dataclass
@@ -104,7 +105,8 @@ class Aws:
     state_machine_arn: str
     topic_arn: str
     alert_queue_url: str
-    clock: Clock = SYSTEM
+    clock: FrozenClock
+    waits: list[int]
     _iterators: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -193,12 +195,19 @@ def aws_env(project_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
                        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled"}.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setattr(LambdaFunction, "invoke", _invoke_in_process)
-    monkeypatch.setattr(WaitFunction, "_wait_interval", _no_wait)
+    clock = FrozenClock(START)
+    waits: list[int] = []
+
+    def wait(self: Any, env: Any, wait_seconds: int) -> None:
+        waits.append(wait_seconds)
+        clock.advance(timedelta(seconds=wait_seconds))
+
+    monkeypatch.setattr(WaitFunction, "_wait_interval", wait)
     monkeypatch.setattr(retrier_decl, "time", types.SimpleNamespace(sleep=lambda seconds: None))
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         ddb = boto3_client("dynamodb")
         DynamoStore.create_table(ddb, TABLE)
-        store = DynamoStore(ddb, TABLE)
+        store = DynamoStore(ddb, TABLE, clock=clock)
         sns, sqs, iam = boto3_client("sns"), boto3_client("sqs"), boto3_client("iam")
         topic_arn = sns.create_topic(Name="interlock-alerts")["TopicArn"]
         queue_url = sqs.create_queue(QueueName="alerts")["QueueUrl"]
@@ -218,7 +227,7 @@ def aws_env(project_root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws
                                            type="STANDARD")["stateMachineArn"]
         monkeypatch.setenv("SNS_TOPIC_ARN", topic_arn)
         env = Aws(project_root, load_project(project_root / "interlock.yaml"), store, ddb, sfn, sns, sqs, machine,
-                  topic_arn, queue_url)
+                  topic_arn, queue_url, clock, waits)
         env.reload()
         try:
             yield env
