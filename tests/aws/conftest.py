@@ -113,11 +113,14 @@ class Aws:
     def deps(self) -> Deps:
         return runtime.runtime().deps
 
-    def reload(self) -> None:
-        """Re-read the project from disk (after a test edits a pipeline) and rebuild the runtime."""
+    def reload(self, state_machine_arn: str | None = None) -> None:
+        """Re-read the project from disk (after a test edits a pipeline) and rebuild the runtime.
+
+        ``state_machine_arn``: where the handlers start executions (default: the lifecycle's).
+        """
         self.project = load_project(self.root / "interlock.yaml")
         runtime.inject(store=self.store, clock=self.clock, project=self.project, sfn=self.sfn,
-                       state_machine_arn=self.state_machine_arn)
+                       state_machine_arn=state_machine_arn or self.state_machine_arn)
         runtime.runtime()
 
     def stream_records(self) -> list[dict[str, Any]]:
