@@ -52,8 +52,7 @@ traits:
     evaluator: check-disk-space
     config: {{path: data, minFreeMb: 1}}
 trigger:
-  type: command
-  command: "{command}"
+{trigger}
 retry:
   maxAttempts: 2
   backoffSeconds: 1
@@ -62,8 +61,33 @@ watch:
 {extra}"""
 
 
-def write_orders(root: Path, command: str = "touch ran-orders", extra: str = "", interval: str = "1s") -> None:
-    (root / "pipelines" / "orders.yaml").write_text(ORDERS.format(command=command, extra=extra, interval=interval))
+REPORTS = """\
+# Downstream of orders: its upstream-dependency trait reads orders' run log (cascade target).
+name: reports
+archetype: batch-ingestion
+traits:
+  source-freshness:
+    evaluator: check-source-freshness
+    config: {path: data/orders.csv, maxLagSeconds: 86400}
+  upstream-dependency:
+    evaluator: builtin:upstream-job-log
+    config: {upstreamPipeline: orders}
+  resource-availability:
+    evaluator: check-disk-space
+    config: {path: data, minFreeMb: 1}
+trigger:
+  type: command
+  command: "touch ran-reports"
+watch:
+  interval: 1s
+"""
+
+
+def write_orders(root: Path, command: str = "touch ran-orders", extra: str = "", interval: str = "1s",
+                 trigger: str | None = None) -> None:
+    """(Re)write pipelines/orders.yaml; ``trigger`` replaces the command trigger block (YAML, indented)."""
+    block = trigger or f'  type: command\n  command: "{command}"'
+    (root / "pipelines" / "orders.yaml").write_text(ORDERS.format(trigger=block, extra=extra, interval=interval))
 
 
 @pytest.fixture

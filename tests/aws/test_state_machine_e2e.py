@@ -166,3 +166,67 @@ def test_unknown_pipeline_ends_quietly(aws_env: Aws) -> None:
     described = aws_env.finish(aws_env.start("ghost-1", pipeline="ghost"))
 
     assert described["status"] == "SUCCEEDED"
+
+
+def _finish_all(aws: Aws) -> list[dict[str, Any]]:
+    """Wait until every execution (including those started by executions) has ended."""
+    while True:
+        running = [e for e in aws.executions() if e["status"] == "RUNNING"]
+        if not running:
+            return [aws.sfn.describe_execution(executionArn=e["executionArn"]) for e in aws.executions()]
+        for execution in running:
+            aws.finish(execution["executionArn"])
+
+
+def test_asynchronous_job_is_polled_until_it_succeeds(aws_env: Aws) -> None:
+    """A step-function trigger (the job is itself a state machine on moto): RUNNING, polled, COMPLETED."""
+    job = aws_env.sfn.create_state_machine(
+        name="nightly-job", roleArn="arn:aws:iam::123456789012:role/interlock-lambda",
+        definition='{"StartAt": "Work", "States": {"Work": {"Type": "Pass", "End": true}}}')["stateMachineArn"]
+    write_orders(aws_env.root, trigger=f"  type: step-function\n  stepFunction:\n    stateMachineArn: {job}")
+    aws_env.reload()
+    push_trait(aws_env.deps, "orders", "upstream-dependency", TraitStatus.PASS)
+
+    arn = aws_env.start("orders-manual-1")
+    described = aws_env.finish(arn)
+
+    assert described["status"] == "SUCCEEDED", described
+    states = aws_env.states_entered(arn)
+    assert "WaitForRun" in states and "PollRunStatus" in states and states[-2:] == ["ReleaseLock", "Done"]
+    entry = aws_env.store.get_run_log("orders", _period(aws_env), "daily")
+    assert entry is not None and entry.status is RunStatus.COMPLETED
+    assert len(aws_env.sfn.list_executions(stateMachineArn=job)["executions"]) == 1
+
+
+def test_completion_cascades_to_the_pipeline_downstream(aws_env: Aws) -> None:
+    from tests.aws.conftest import REPORTS
+
+    (aws_env.root / "pipelines" / "reports.yaml").write_text(REPORTS)
+    aws_env.reload()
+    push_trait(aws_env.deps, "orders", "upstream-dependency", TraitStatus.PASS)
+
+    aws_env.finish(aws_env.start("orders-manual-1"))
+    ended = _finish_all(aws_env)
+
+    names = sorted(d["name"] for d in ended)
+    assert len(names) == 2 and names[1].startswith("reports_daily_cascade-orders-daily-")
+    assert all(d["status"] == "SUCCEEDED" for d in ended), ended
+    entry = aws_env.store.get_run_log("reports", _period(aws_env), "daily")
+    assert entry is not None and entry.status is RunStatus.COMPLETED
+    assert (aws_env.root / "ran-reports").exists()
+
+
+def test_monitoring_watches_the_completed_run_until_its_window_ends(aws_env: Aws) -> None:
+    write_orders(aws_env.root, interval="10s\n  monitoring: {enabled: true, duration: 30s}")
+    aws_env.reload()
+    push_trait(aws_env.deps, "orders", "upstream-dependency", TraitStatus.PASS)
+
+    arn = aws_env.start("orders-manual-1")
+    described = aws_env.finish(arn)
+
+    assert described["status"] == "SUCCEEDED", described
+    states = aws_env.states_entered(arn)
+    assert states.count("CheckDrift") >= 3 and "MonitoringWait" in states
+    entry = aws_env.store.get_run_log("orders", _period(aws_env), "daily")
+    assert entry is not None and entry.status is RunStatus.COMPLETED
+    assert _lock_is_free(aws_env)
