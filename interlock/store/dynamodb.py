@@ -1,0 +1,1119 @@
+"""The DynamoDB state store (the AWS mode): one table, conditional writes, a totally ordered change feed.
+
+Key layout (one table; ``PK``/``SK`` strings; ``data`` = the record's JSON, canonical camelCase)::
+
+    record                    PK                    SK                                  other attributes
+    pipeline config           PIPELINE#<name>       CONFIG                              data
+    first registration        PIPELINE#<name>       REGISTERED                          registeredAt
+    evaluated trait result    PIPELINE#<p>          TRAIT#<traitType>                   data, exp/ttl if TTL > 0
+    pushed trait result       PIPELINE#<p>          PUSHED#<traitType>                  data, exp/ttl if TTL > 0
+    readiness cache           PIPELINE#<p>          READINESS                           data, exp/ttl
+    sensor reading            PIPELINE#<p>          SENSOR#<sensorType>                 data
+    run log                   PIPELINE#<p>          RUNLOG#<YYYY-MM-DD>#<scheduleId>    data, status, scheduleID, date,
+                                                                                        runId, exp/ttl (retention)
+    event                     PIPELINE#<p>          EVENT#<seq20>                       data, exp/ttl (retention)
+    alert                     PIPELINE#<p>          ALERT#<ms13>#<seq20>                data, exp/ttl (retention)
+    run (truth)               RUN#<runId>           RUN#<runId>                         data, version, pipeline, exp/ttl
+    rerun (truth)             RERUN#<rerunId>       RERUN#<rerunId>                     data, pipeline, exp/ttl
+    dependency edge           DEP#<upstream>        DEP#<downstream>                    -
+    period claim              CLAIM#<claimKey>      CLAIM                               runId, exp/ttl (retention)
+    lock (+ fencing counter)  LOCK#<key>            LOCK                                holder, fence, exp, ttl
+    set-once dedup key        ONCE#<key>            ONCE                                exp/ttl
+    named value               VALUE#<key>           VALUE                               value, exp/ttl if any
+    circuit breaker           BREAKER#<key>         BREAKER                             state, counters, ver, exp/ttl
+    due entry                 DUE#<key>             DUE                                 at (ms), GSI1PK=DUE,
+                                                                                        GSI1SK=<ms13>#<key>
+    metric counter            METRICS               METRIC#<name>                       n
+    change-feed counter       SEQ                   SEQ                                 n
+    change feed entry         CHANGES               CHANGE#<seq20>                      kind, data, ref, ttl (30 d)
+    -- index items: pointers only (ref_pk, ref_sk), never data; stream consumers should ignore them --
+    runs of a pipeline        PIPELINE#<p>          RUNIDX#<ms13 createdAt>#<runId>     ref_pk, ref_sk
+    run logs of a pipeline    PIPELINE#<p>          LOGIDX#<ms13 startedAt>#<date>#<s>  ref_pk, ref_sk
+    reruns of a pipeline      PIPELINE#<p>          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
+    all pipelines             INDEX#pipelines       PIPELINE#<name>                     ref_pk, ref_sk
+    all reruns                INDEX#reruns          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
+    all alerts (copies)       INDEX#alerts          ALERT#<ms13>#<seq20>                data, exp/ttl
+    all events (copies)       INDEX#events          EVENT#<seq20>                       data, pipeline, exp/ttl
+
+``ms13`` is epoch milliseconds zero-padded to 13 digits and ``seq20`` the change sequence number zero-padded
+to 20 digits, so sort keys sort by time / by commit order (spec D §8.6 #42: fixed width). ``exp`` is the exact
+expiry in epoch ms, checked on every read against the store's clock (DynamoDB deletes expired items up to
+~48 h late); ``ttl`` is ``exp`` rounded *up* to epoch seconds, for DynamoDB's TTL sweeper. A stream router
+tells the kinds apart by SK prefix: ``TRAIT#`` (written by the evaluator itself), ``PUSHED#`` (an external
+result: the edge-triggered fast path), ``RUNLOG#`` (with top-level ``status``/``scheduleID``/``date``/``runId``
+and the old image, so a lifecycle event is published only when the status changes, spec D §8.4 #27).
+Pipeline names, trait types and keys must not contain ``#`` where they are parsed back (the pipeline-name
+pattern of the config forbids it).
+
+Why it is shaped this way (the fixes of spec D §8):
+
+* Every compare-and-swap is one conditional write or one ``TransactWriteItems``: run CAS on ``version``,
+  period claim (``attribute_not_exists`` on the claim item, in the same transaction as the run), lock
+  acquire (fence counter incremented in the same conditional update), release/extend only with the holder's
+  token, set-once keys, due-entry compare-and-remove, the breaker (optimistic ``ver``). §8.1 #4: a run is
+  created together with its claim, never reset by a second trigger.
+* Runs, run logs and reruns are stored once; the per-pipeline and global lists are small pointer items kept
+  in the same transaction (the reference's best-effort "list copy" went stale after a CAS). A pointer whose
+  record expired is skipped. Lists follow ``LastEvaluatedKey`` and apply limits *after* the expiry filter
+  (§8.6 #43); every getter filters expired items (§8.6 #45). Only "not found" of a pipeline or run raises
+  (§8.6 #46, as the Store contract says).
+* **The change feed** (what the archiver reads): every archived write (run, run log, event, alert, rerun)
+  takes the next number of the ``SEQ`` counter *in the same transaction* as the record, conditional on the
+  counter still holding the number the writer read, and writes ``CHANGES / CHANGE#<seq20>`` with the record.
+  So a change with number n commits only after n - 1 has committed: reading ``CHANGES`` in key order with a
+  cursor never skips a change that commits later (no gaps, total order), and a change exists iff its record
+  write happened. The cost is that archived writes serialise on one item (a few hundred per second).
+  On AWS this maps onto DynamoDB Streams as follows: the table's stream (NEW_AND_OLD_IMAGES) carries every
+  ``CHANGE#`` INSERT too, so a stream-driven archiver may consume those INSERTs instead of polling; the
+  stream alone is not enough as the feed because it orders records only per item, keeps 24 h, and is read by
+  shard iterators rather than a persisted cursor. The ``CHANGES`` partition is complete, totally ordered and
+  re-readable from the archiver's cursor; ``trim_changes`` deletes what the archive committed.
+* The due index is GSI1 (``GSI1PK = DUE``, ``GSI1SK = <ms13>#<key>``) because ``due`` is a range read by
+  time; GSI reads are eventually consistent, so every entry it returns is re-checked against its item
+  (consistent read) before it is reported, and a missed fresh entry is found by the next reconcile pass.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import random
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, urlparse
+
+from pydantic import BaseModel, ValidationError
+
+from interlock.clock import SYSTEM, Clock
+from interlock.model import (
+    DEFAULT_SCHEDULE,
+    TERMINAL_RUN_STATUSES,
+    Alert,
+    Event,
+    PipelineConfig,
+    ReadinessResult,
+    RerunRecord,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+    TraitEvaluation,
+)
+from interlock.store.base import (
+    DEFAULT_ALERTS_LIMIT,
+    DEFAULT_ALL_RERUNS_LIMIT,
+    DEFAULT_EVENTS_LIMIT,
+    DEFAULT_READ_COUNT,
+    DEFAULT_RERUNS_LIMIT,
+    DEFAULT_RUN_LOGS_LIMIT,
+    DEFAULT_RUNS_LIMIT,
+    BreakerOp,
+    BreakerPolicy,
+    Change,
+    ChangeKind,
+    DueItem,
+    EventRecord,
+    Lock,
+    NotFoundError,
+    SensorReading,
+    TraitSource,
+)
+
+log = logging.getLogger(__name__)
+
+M = TypeVar("M", bound=BaseModel)
+Item = dict[str, Any]  # a DynamoDB item in the low-level wire form: {"attr": {"S": "..."}}
+
+# Entries kept in the run-log and rerun indexes (newest first), as in the Redis store.
+RUN_LOG_INDEX_LIMIT = 100
+RERUN_INDEX_LIMIT = 100
+GLOBAL_RERUN_INDEX_LIMIT = 500
+# Non-terminal runs outlive terminal ones by this much, so a stuck run is still there to report.
+ACTIVE_RUN_GRACE = timedelta(hours=24)
+# How long an un-archived change is kept. Only bounds storage when no archiver runs, so it must be far
+# above what an archiver can lag behind.
+CHANGE_RETENTION = timedelta(days=30)
+# How long a lock item (and with it the fencing counter) outlives its last expiry. After this the fence
+# restarts at 1; a holder that stale is long gone.
+LOCK_FENCE_KEEP = timedelta(days=30)
+# Attempts at taking the next change number before giving up (each retry means another writer committed).
+SEQ_ATTEMPTS = 200
+# Attempts at an optimistic read-modify-write (index moves, breaker) before giving up.
+RMW_ATTEMPTS = 50
+# DynamoDB request limits: items per transaction, keys per BatchGetItem, requests per BatchWriteItem.
+MAX_TRANSACT_ITEMS = 100
+MAX_BATCH_GET = 100
+MAX_BATCH_WRITE = 25
+
+_CONDITION_FAILED = "ConditionalCheckFailed"
+
+
+def _ms(at: datetime) -> int:
+    return int(at.timestamp() * 1000)
+
+
+def _ms13(at: datetime) -> str:
+    return f"{max(0, _ms(at)):013d}"
+
+
+def _seq20(seq: int) -> str:
+    return f"{seq:020d}"
+
+
+def _dump(model: BaseModel) -> str:
+    return json.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
+
+
+def S(value: str) -> dict[str, str]:
+    """A DynamoDB string attribute value."""
+    return {"S": value}
+
+
+def N(value: float) -> dict[str, str]:
+    """A DynamoDB number attribute value."""
+    return {"N": str(value)}
+
+
+def _s(item: Item, name: str, default: str = "") -> str:
+    value = item.get(name, {}).get("S")
+    return value if isinstance(value, str) else default
+
+
+def _n(item: Item, name: str, default: float = 0) -> float:
+    raw = item.get(name, {}).get("N")
+    try:
+        return float(raw) if raw is not None else default
+    except ValueError:
+        return default
+
+
+def _key(pk: str, sk: str) -> Item:
+    return {"PK": S(pk), "SK": S(sk)}
+
+
+def _expiry(at_ms: int) -> Item:
+    """``exp`` (exact, ms, checked on read) and ``ttl`` (epoch s, rounded up, for DynamoDB's sweeper)."""
+    return {"exp": N(at_ms), "ttl": N(math.ceil(at_ms / 1000))}
+
+
+def _after(cursor: str) -> int:
+    """The sequence number a cursor names ("" and "0-0" = before the first)."""
+    if cursor in ("", "0-0"):
+        return 0
+    if not cursor.isdigit():
+        raise ValueError(f"not a cursor of this store: {cursor!r}")
+    return int(cursor)
+
+
+class _Cancelled(Exception):
+    """A transaction was refused because a condition on one of *our* items failed (not the counter)."""
+
+    def __init__(self, reasons: list[Item]) -> None:
+        super().__init__("transaction cancelled")
+        self.reasons = reasons
+
+    def failed(self, index: int) -> Item | None:
+        """The cancellation reason of item ``index`` if its condition failed, else None."""
+        if index < len(self.reasons) and self.reasons[index].get("Code") == _CONDITION_FAILED:
+            return self.reasons[index]
+        return None
+
+
+@dataclass(frozen=True)
+class _Indexed:
+    """A record plus the pointer items that list it; see :meth:`DynamoStore._put_indexed`."""
+
+    key: tuple[str, str]
+    item: Item
+    indexes: list[tuple[str, str]]
+
+
+class DynamoStore:
+    """:class:`~interlock.store.base.Store` on one DynamoDB table (boto3 low-level client, thread-safe)."""
+
+    def __init__(
+        self,
+        client: Any,
+        table: str,
+        *,
+        retention: timedelta = timedelta(days=7),
+        run_index_limit: int = 100,
+        clock: Clock = SYSTEM,
+    ) -> None:
+        self.c = client
+        self.table = table
+        self.retention = retention
+        self.run_index_limit = run_index_limit
+        self.clock = clock
+        # The last change number this process saw; a guess that saves a read per write when it is right.
+        self._seq_hint = 0
+
+    # -- construction -----------------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, table: str, *, region: str | None = None, endpoint_url: str | None = None,
+                clock: Clock = SYSTEM, **options: Any) -> DynamoStore:
+        """Open ``table`` with a new boto3 client (credentials from the usual AWS chain)."""
+        import boto3  # optional dependency (the ``aws`` extra): imported only when DynamoDB is used
+
+        client_keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
+        creds = {k: options.pop(k) for k in client_keys if k in options}
+        client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, **creds)
+        return cls(client, table, clock=clock, **options)
+
+    @classmethod
+    def from_url(cls, url: str, clock: Clock = SYSTEM) -> DynamoStore:
+        """Open ``dynamodb://TABLE?region=eu-west-1&endpoint_url=http://127.0.0.1:8000``."""
+        parsed = urlparse(url)
+        if parsed.scheme != "dynamodb" or not parsed.netloc:
+            raise ValueError(f"not a DynamoDB store URL (dynamodb://TABLE?region=..): {url!r}")
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        return cls.connect(parsed.netloc, region=query.get("region"), endpoint_url=query.get("endpoint_url"),
+                           clock=clock)
+
+    @staticmethod
+    def create_table(client: Any, name: str, *, stream: bool = True, wait: bool = True) -> None:
+        """Create the table as Terraform declares it; an existing table only gets TTL switched on.
+
+        On-demand billing, ``PK``/``SK`` (S), GSI1 (``GSI1PK``/``GSI1SK``, projection ALL), stream
+        NEW_AND_OLD_IMAGES, TTL on ``ttl`` (spec D §8.6 #47: the reference's dev path had no stream and
+        skipped TTL on an existing table). ``stream=False`` leaves the stream off, for a store nobody
+        routes from (the store itself never reads the stream).
+
+        Example::
+
+            DynamoStore.create_table(boto3.client("dynamodb"), "interlock")
+        """
+        attrs = [{"AttributeName": a, "AttributeType": "S"} for a in ("PK", "SK", "GSI1PK", "GSI1SK")]
+        streams: Item = {"StreamEnabled": stream}
+        if stream:
+            streams["StreamViewType"] = "NEW_AND_OLD_IMAGES"
+        with contextlib.suppress(client.exceptions.ResourceInUseException):  # exists: still switch TTL on
+            client.create_table(
+                TableName=name,
+                BillingMode="PAY_PER_REQUEST",
+                AttributeDefinitions=attrs,
+                KeySchema=[{"AttributeName": "PK", "KeyType": "HASH"}, {"AttributeName": "SK", "KeyType": "RANGE"}],
+                GlobalSecondaryIndexes=[{
+                    "IndexName": "GSI1",
+                    "KeySchema": [{"AttributeName": "GSI1PK", "KeyType": "HASH"},
+                                  {"AttributeName": "GSI1SK", "KeyType": "RANGE"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                }],
+                StreamSpecification=streams,
+            )
+        if wait:
+            client.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        status = client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["TimeToLiveStatus"]
+        if status in ("DISABLED", "DISABLING"):
+            client.update_time_to_live(TableName=name,
+                                       TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
+
+    def ping(self) -> None:
+        self.c.describe_table(TableName=self.table)
+
+    def close(self) -> None:
+        self.c.close()
+
+    # -- plumbing ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def item_name(pk: str, sk: str) -> str:
+        """How an item is named in log lines (e.g. ``PIPELINE#orders|CONFIG``)."""
+        return f"{pk}|{sk}"
+
+    def _now_ms(self) -> int:
+        return _ms(self.clock.now())
+
+    def _expired(self, item: Item, now_ms: int | None = None) -> bool:
+        return "exp" in item and _n(item, "exp") <= (self._now_ms() if now_ms is None else now_ms)
+
+    def _retention_ms(self) -> int:
+        return int(self.retention.total_seconds() * 1000)
+
+    def _run_expiry(self, status: RunStatus) -> Item:
+        ttl = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
+        return _expiry(self._now_ms() + int(ttl.total_seconds() * 1000))
+
+    def _decode(self, name: str, raw: str | None, model: type[M]) -> M | None:
+        """Decode a stored value; a corrupt one is logged with its item name and skipped."""
+        if raw is None:
+            return None
+        try:
+            return model.model_validate_json(raw)
+        except (ValidationError, ValueError) as exc:
+            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+            log.warning("store: skipping corrupt value at %s: %s", name, first)
+            return None
+
+    def _decode_item(self, item: Item | None, model: type[M]) -> M | None:
+        if item is None or self._expired(item):
+            return None
+        name = self.item_name(_s(item, "PK"), _s(item, "SK"))
+        return self._decode(name, item.get("data", {}).get("S"), model)
+
+    def _get(self, pk: str, sk: str) -> Item | None:
+        found: Item | None = self.c.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True).get("Item")
+        return found
+
+    def _get_data(self, pk: str, sk: str, model: type[M]) -> M | None:
+        return self._decode_item(self._get(pk, sk), model)
+
+    def _put(self, item: Item) -> None:
+        self.c.put_item(TableName=self.table, Item=item)
+
+    def _query(self, pk: str, *, prefix: str = "", low: str | None = None, high: str | None = None,
+               descending: bool = False, page: int = 100, keys_only: bool = False) -> Iterator[Item]:
+        """Items of partition ``pk`` in SK order (strongly consistent), following ``LastEvaluatedKey``.
+
+        ``prefix`` restricts to ``begins_with(SK, prefix)``; ``low``/``high`` to ``low <= SK <= high``.
+        """
+        values: Item = {":pk": S(pk)}
+        condition = "PK = :pk"
+        if low is not None or high is not None:
+            values[":lo"], values[":hi"] = S(low if low is not None else prefix), S(high or prefix + "\uffff")
+            condition += " AND SK BETWEEN :lo AND :hi"
+        elif prefix:
+            values[":pre"] = S(prefix)
+            condition += " AND begins_with(SK, :pre)"
+        kwargs: Item = {"TableName": self.table, "KeyConditionExpression": condition,
+                        "ExpressionAttributeValues": values, "ConsistentRead": True,
+                        "ScanIndexForward": not descending, "Limit": max(1, min(page, 1000))}
+        if keys_only:
+            kwargs["ProjectionExpression"] = "PK, SK"
+        while True:
+            answer = self.c.query(**kwargs)
+            yield from answer.get("Items", [])
+            if not answer.get("LastEvaluatedKey"):
+                return
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+
+    def _batch_get(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Item]:
+        """Fetch items by key (consistent reads), retrying what DynamoDB leaves unprocessed."""
+        found: dict[tuple[str, str], Item] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), MAX_BATCH_GET):
+            request: Item = {self.table: {"Keys": [_key(pk, sk) for pk, sk in unique[start:start + MAX_BATCH_GET]],
+                                          "ConsistentRead": True}}
+            attempt = 0
+            while request:
+                answer = self.c.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self.table, []):
+                    found[(_s(item, "PK"), _s(item, "SK"))] = item
+                request = answer.get("UnprocessedKeys") or {}
+                attempt += 1
+                if request:
+                    _backoff(attempt)
+        return found
+
+    def _batch_write(self, requests: list[Item]) -> None:
+        """Put/delete many items (not atomically), retrying what DynamoDB leaves unprocessed."""
+        for start in range(0, len(requests), MAX_BATCH_WRITE):
+            pending: Item = {self.table: requests[start:start + MAX_BATCH_WRITE]}
+            attempt = 0
+            while pending:
+                pending = self.c.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+                attempt += 1
+                if pending:
+                    _backoff(attempt)
+
+    def _condition_failed(self, exc: Exception) -> bool:
+        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
+        return bool(code == "ConditionalCheckFailedException")
+
+    # -- transactions and the change feed ---------------------------------------------------------
+
+    def _transact(self, items: list[Item]) -> None:
+        """One TransactWriteItems; a failed condition on any item raises :class:`_Cancelled`.
+
+        A cancellation only because another transaction was touching the same items (TransactionConflict)
+        is retried; any other reason (validation, throughput) propagates as the original error.
+        """
+        for attempt in range(1, RMW_ATTEMPTS + 1):
+            try:
+                self.c.transact_write_items(TransactItems=items)
+                return
+            except self.c.exceptions.TransactionCanceledException as exc:
+                reasons = list(exc.response.get("CancellationReasons", []))
+                codes = {r.get("Code", "None") for r in reasons} - {"None"}
+                if codes == {"TransactionConflict"}:
+                    _backoff(attempt)
+                    continue
+                if not codes or not codes <= {_CONDITION_FAILED, "TransactionConflict"}:
+                    raise
+                raise _Cancelled(reasons) from exc
+        raise RuntimeError(f"store: transaction kept conflicting; gave up after {RMW_ATTEMPTS} attempts")
+
+    def _commit(self, build: Callable[[int], list[Item]], kind: ChangeKind | None, data: str = "",
+                ref_is_seq: bool = False) -> int:
+        """Write ``build(seq)`` in one transaction; with ``kind``, also change ``seq`` of the feed.
+
+        ``seq`` is the next number of the ``SEQ`` counter, taken in the same transaction on the condition
+        that the counter still holds ``seq - 1``, so changes commit in number order (see the module
+        docstring). Raises :class:`_Cancelled` when a condition of ``build``'s items fails.
+        """
+        if kind is None:
+            self._transact(build(0))
+            return 0
+        for attempt in range(1, SEQ_ATTEMPTS + 1):
+            current = self._seq_hint
+            seq = current + 1
+            items = build(seq)
+            mine = len(items)
+            items.append({"Update": {
+                "TableName": self.table, "Key": _key("SEQ", "SEQ"), "UpdateExpression": "SET n = :next",
+                "ConditionExpression": "n = :cur" if current else "attribute_not_exists(n)",
+                "ExpressionAttributeValues": {":next": N(seq), **({":cur": N(current)} if current else {})},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }})
+            change: Item = {**_key("CHANGES", f"CHANGE#{_seq20(seq)}"), "kind": S(kind.value), "data": S(data),
+                            **_expiry(self._now_ms() + int(CHANGE_RETENTION.total_seconds() * 1000))}
+            if ref_is_seq:
+                change["ref"] = S(_seq20(seq))
+            items.append({"Put": {"TableName": self.table, "Item": change}})
+            try:
+                self._transact(items)
+            except _Cancelled as cancelled:
+                if any(cancelled.failed(i) for i in range(mine)):
+                    raise _Cancelled(cancelled.reasons[:mine]) from None
+                counter = cancelled.failed(mine)
+                if counter is None:  # a conflict mixed with a failed condition elsewhere: try again
+                    _backoff(attempt)
+                    continue
+                # Someone else took ``seq``: learn the counter's value (returned with the failure, if any).
+                old = counter.get("Item")
+                self._seq_hint = int(_n(old, "n")) if old else self._read_seq()
+                if attempt > 3:
+                    _backoff(attempt - 3)
+                continue
+            self._seq_hint = max(self._seq_hint, seq)
+            return seq
+        raise RuntimeError(f"store: could not take a change number after {SEQ_ATTEMPTS} attempts (contention)")
+
+    def _read_seq(self) -> int:
+        item = self._get("SEQ", "SEQ")
+        return int(_n(item, "n")) if item else 0
+
+    def _put_indexed(self, record: _Indexed, kind: ChangeKind, data: str,
+                     extra: Callable[[int], list[Item]] | None = None) -> tuple[int, list[tuple[str, str]]]:
+        """Write a record and move its pointer items in one transaction; return (seq, new index keys).
+
+        The record remembers its pointers in ``idx``; the write is conditional on ``idx`` being what was
+        read, so two writers cannot leave two pointers to one record. ``extra`` adds items (a claim) whose
+        failed condition surfaces as :class:`_Cancelled` with their positions first.
+        """
+        pk, sk = record.key
+        for _attempt in range(RMW_ATTEMPTS):
+            old = self.c.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True,
+                                  ProjectionExpression="PK, idx").get("Item")
+            old_idx = _s(old, "idx", "[]") if old else None
+            previous = [tuple(k) for k in json.loads(old_idx)] if old_idx else []
+            new_idx = json.dumps([list(k) for k in record.indexes])
+            item = {**record.item, **_key(pk, sk), "idx": S(new_idx)}
+            put: Item = {"TableName": self.table, "Item": item}
+            if old is None:
+                put["ConditionExpression"] = "attribute_not_exists(PK)"
+            else:
+                put["ConditionExpression"] = "idx = :old OR attribute_not_exists(idx)"
+                put["ExpressionAttributeValues"] = {":old": S(old_idx or "[]")}
+            added = [k for k in record.indexes if k not in previous]
+            removed = [k for k in previous if k not in record.indexes]
+
+            def build(seq: int, put: Item = put, added: list[Any] = added, removed: list[Any] = removed) -> list[Item]:
+                items = extra(seq) if extra else []
+                items.append({"Put": put})
+                items += [{"Put": {"TableName": self.table,
+                                   "Item": {**_key(ipk, isk), "ref_pk": S(pk), "ref_sk": S(sk)}}} for ipk, isk in added]
+                items += [{"Delete": {"TableName": self.table, "Key": _key(ipk, isk)}} for ipk, isk in removed]
+                return items
+
+            try:
+                seq = self._commit(build, kind, data)
+            except _Cancelled as cancelled:
+                first = len(extra(0)) if extra else 0
+                if any(cancelled.failed(i) for i in range(first)):
+                    raise
+                continue  # the record moved under us: read again
+            return seq, added
+        raise RuntimeError(f"store: {self.item_name(pk, sk)} kept changing; gave up after {RMW_ATTEMPTS} attempts")
+
+    def _trim_index(self, pk: str, prefix: str, keep: int) -> None:
+        """Delete the pointer items of ``pk``/``prefix`` beyond the newest ``keep``."""
+        stale = [item for i, item in enumerate(self._query(pk, prefix=prefix, descending=True, page=keep + 25,
+                                                            keys_only=True)) if i >= keep]
+        self._batch_write([{"DeleteRequest": {"Key": _key(_s(i, "PK"), _s(i, "SK"))}} for i in stale])
+
+    def _list_indexed(self, pk: str, prefix: str, limit: int, model: type[M]) -> list[M]:
+        """The records the pointers of ``pk``/``prefix`` name, newest first, skipping expired/corrupt ones."""
+        found: list[M] = []
+        pointers = self._query(pk, prefix=prefix, descending=True, page=limit)
+        while len(found) < limit:
+            batch = [(_s(p, "ref_pk"), _s(p, "ref_sk")) for p in _take(pointers, limit - len(found))]
+            if not batch:
+                break
+            items = self._batch_get(batch)
+            for key in batch:
+                record = self._decode_item(items.get(key), model)
+                if record is not None:
+                    found.append(record)
+        return found
+
+    # -- pipelines --------------------------------------------------------------------------------
+
+    def register_pipeline(self, config: PipelineConfig) -> None:
+        pk = f"PIPELINE#{config.name}"
+        old = self._get_data(pk, "CONFIG", PipelineConfig)
+        before = set(old.upstreams()) if old else set()
+        after = set(config.upstreams())
+        # What was given, as given: defaults stay defaults when the model grows new ones.
+        data = json.dumps(config.to_json(), separators=(",", ":"))
+        items: list[Item] = [
+            {"Put": {"TableName": self.table, "Item": {**_key(pk, "CONFIG"), "data": S(data)}}},
+            {"Update": {"TableName": self.table, "Key": _key(pk, "REGISTERED"),
+                        "UpdateExpression": "SET registeredAt = if_not_exists(registeredAt, :now)",
+                        "ExpressionAttributeValues": {":now": S(self.clock.now().isoformat())}}},
+            {"Put": {"TableName": self.table, "Item": {**_key("INDEX#pipelines", f"PIPELINE#{config.name}"),
+                                                       "ref_pk": S(pk), "ref_sk": S("CONFIG")}}},
+        ]
+        edges = [{"Put": {"TableName": self.table, "Item": _key(f"DEP#{u}", f"DEP#{config.name}")}}
+                 for u in sorted(after)]
+        edges += [{"Delete": {"TableName": self.table, "Key": _key(f"DEP#{u}", f"DEP#{config.name}")}}
+                  for u in sorted(before - after)]
+        self._transact_chunked(items, edges)
+
+    def _transact_chunked(self, head: list[Item], rest: list[Item]) -> None:
+        """``head`` + ``rest`` atomically when they fit one transaction, else ``head`` then ``rest`` in chunks.
+
+        Only for idempotent items (dependency edges), so a crash between chunks is repaired by a retry.
+        """
+        if len(head) + len(rest) <= MAX_TRANSACT_ITEMS:
+            self._transact(head + rest)
+            return
+        self._transact(head)
+        for start in range(0, len(rest), MAX_TRANSACT_ITEMS):
+            self._transact(rest[start:start + MAX_TRANSACT_ITEMS])
+
+    def get_pipeline(self, name: str) -> PipelineConfig:
+        found = self._get_data(f"PIPELINE#{name}", "CONFIG", PipelineConfig)
+        if found is None:
+            raise NotFoundError("pipeline", name)
+        return found
+
+    def registered_at(self, name: str) -> datetime | None:
+        item = self._get(f"PIPELINE#{name}", "REGISTERED")
+        raw = _s(item, "registeredAt") if item else ""
+        try:
+            return datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            log.warning("store: skipping corrupt value at %s", self.item_name(f"PIPELINE#{name}", "REGISTERED"))
+            return None
+
+    def list_pipelines(self) -> list[PipelineConfig]:
+        keys = [(_s(p, "ref_pk"), _s(p, "ref_sk")) for p in self._query("INDEX#pipelines", prefix="PIPELINE#",
+                                                                        page=1000)]
+        items = self._batch_get(keys)
+        return [c for c in (self._decode_item(items.get(k), PipelineConfig) for k in keys) if c]
+
+    def delete_pipeline(self, name: str) -> None:
+        pk = f"PIPELINE#{name}"
+        old = self._get_data(pk, "CONFIG", PipelineConfig)
+        items: list[Item] = [{"Delete": {"TableName": self.table, "Key": _key(pk, "CONFIG")}},
+                             {"Delete": {"TableName": self.table, "Key": _key("INDEX#pipelines", f"PIPELINE#{name}")}}]
+        edges = [{"Delete": {"TableName": self.table, "Key": _key(f"DEP#{u}", f"DEP#{name}")}}
+                 for u in sorted(set(old.upstreams()) if old else set())]
+        self._transact_chunked(items, edges)
+
+    def list_dependents(self, upstream: str) -> list[str]:
+        return sorted(_s(i, "SK")[len("DEP#"):] for i in self._query(f"DEP#{upstream}", prefix="DEP#", page=1000,
+                                                                      keys_only=True))
+
+    # -- traits, readiness, sensors ---------------------------------------------------------------
+
+    @staticmethod
+    def _trait_sk(trait_type: str, source: TraitSource) -> str:
+        return f"{'PUSHED' if source is TraitSource.PUSH else 'TRAIT'}#{trait_type}"
+
+    def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
+        expires = evaluation.evaluated_at + timedelta(seconds=ttl) if ttl > 0 else None
+        evaluation = evaluation.model_copy(update={"expires_at": expires, "source": source.value})
+        item = {**_key(f"PIPELINE#{evaluation.pipeline_id}", self._trait_sk(evaluation.trait_type, source)),
+                "data": S(_dump(evaluation))}
+        if expires is not None:
+            item.update(_expiry(_ms(expires)))  # no ttl attribute at all for a trait without TTL
+        self._put(item)
+
+    def get_trait(
+        self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
+    ) -> TraitEvaluation | None:
+        return self._get_data(f"PIPELINE#{pipeline}", self._trait_sk(trait_type, source), TraitEvaluation)
+
+    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]:
+        items = self._query(f"PIPELINE#{pipeline}", prefix=self._trait_sk("", source), page=1000)
+        return [t for t in (self._decode_item(i, TraitEvaluation) for i in items) if t]
+
+    def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
+        self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(_dump(result)),
+                   **_expiry(self._now_ms() + max(1, ttl) * 1000)})
+
+    def get_readiness(self, pipeline: str) -> ReadinessResult | None:
+        return self._get_data(f"PIPELINE#{pipeline}", "READINESS", ReadinessResult)
+
+    def put_sensor(self, reading: SensorReading) -> None:
+        doc = {"pipelineId": reading.pipeline_id, "sensorType": reading.sensor_type,
+               "value": reading.value, "updatedAt": reading.updated_at.isoformat()}
+        self._put({**_key(f"PIPELINE#{reading.pipeline_id}", f"SENSOR#{reading.sensor_type}"),
+                   "data": S(json.dumps(doc))})
+
+    def get_sensor(self, pipeline: str, sensor_type: str) -> SensorReading | None:
+        pk, sk = f"PIPELINE#{pipeline}", f"SENSOR#{sensor_type}"
+        item = self._get(pk, sk)
+        if item is None:
+            return None
+        try:
+            doc = json.loads(_s(item, "data"))
+            return SensorReading(doc["pipelineId"], doc["sensorType"], dict(doc["value"]),
+                                 datetime.fromisoformat(doc["updatedAt"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("store: skipping corrupt value at %s: %s", self.item_name(pk, sk), exc)
+            return None
+
+    # -- runs -------------------------------------------------------------------------------------
+
+    def _run_record(self, run: RunState, data: str) -> _Indexed:
+        pk = f"RUN#{run.run_id}"
+        item = {"data": S(data), "version": N(run.version), "pipeline": S(run.pipeline_id),
+                **self._run_expiry(run.status)}
+        index = (f"PIPELINE#{run.pipeline_id}", f"RUNIDX#{_ms13(run.created_at)}#{run.run_id}")
+        return _Indexed((pk, pk), item, [index])
+
+    def put_run(self, run: RunState) -> None:
+        data = _dump(run)
+        _, added = self._put_indexed(self._run_record(run, data), ChangeKind.RUN, data)
+        if added:
+            self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
+
+    def get_run(self, run_id: str) -> RunState:
+        found = self._get_data(f"RUN#{run_id}", f"RUN#{run_id}", RunState)
+        if found is None:
+            raise NotFoundError("run", run_id)
+        return found
+
+    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
+        limit = limit if limit > 0 else DEFAULT_RUNS_LIMIT
+        return self._list_indexed(f"PIPELINE#{pipeline}", "RUNIDX#", limit, RunState)
+
+    def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
+        if new.version != expected_version + 1:
+            raise ValueError(f"new version must be {expected_version + 1}, got {new.version}")
+        if new.run_id != run_id:
+            raise ValueError(f"run id mismatch: {new.run_id!r} != {run_id!r}")
+        data = _dump(new)
+        expiry = self._run_expiry(new.status)
+
+        def build(seq: int) -> list[Item]:
+            return [{"Update": {
+                "TableName": self.table, "Key": _key(f"RUN#{run_id}", f"RUN#{run_id}"),
+                "UpdateExpression": "SET #data = :data, #version = :new, #exp = :exp, #ttl = :ttl",
+                # An expired run is gone, as in Redis: no CAS brings it back.
+                "ConditionExpression": "#version = :expected AND #exp > :now",
+                "ExpressionAttributeNames": {"#data": "data", "#version": "version", "#exp": "exp", "#ttl": "ttl"},
+                "ExpressionAttributeValues": {":data": S(data), ":new": N(new.version), ":exp": expiry["exp"],
+                                              ":ttl": expiry["ttl"], ":expected": N(expected_version),
+                                              ":now": N(self._now_ms())},
+            }}]
+
+        try:
+            self._commit(build, ChangeKind.RUN, data)
+        except _Cancelled:
+            return False
+        return True
+
+    def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
+        data = _dump(run)
+        claim_item = {**_key(f"CLAIM#{key}", "CLAIM"), "runId": S(run.run_id),
+                      **_expiry(self._now_ms() + self._retention_ms())}
+
+        def claim_put(seq: int) -> list[Item]:
+            return [{"Put": {
+                "TableName": self.table, "Item": claim_item,
+                "ConditionExpression": "attribute_not_exists(PK) OR #exp <= :now",
+                "ExpressionAttributeNames": {"#exp": "exp"},
+                "ExpressionAttributeValues": {":now": N(self._now_ms())},
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            }}]
+
+        try:
+            _, added = self._put_indexed(self._run_record(run, data), ChangeKind.RUN, data, extra=claim_put)
+        except _Cancelled as lost:
+            reason = lost.failed(0) or {}
+            owner = _s(reason.get("Item") or self._get(f"CLAIM#{key}", "CLAIM") or {}, "runId")
+            if not owner:
+                raise NotFoundError("claim", key) from None  # the claim expired between the two reads
+            return self.get_run(owner), False
+        if added:
+            self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
+        return run, True
+
+    # -- run logs ---------------------------------------------------------------------------------
+
+    def put_run_log(self, entry: RunLogEntry) -> None:
+        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
+        data = _dump(entry)
+        pk = f"PIPELINE#{entry.pipeline_id}"
+        # Top-level status/scheduleID/date/runId let a stream consumer see a transition without parsing data.
+        item = {"data": S(data), "status": S(entry.status.value), "scheduleID": S(entry.schedule_id),
+                "date": S(entry.date), "runId": S(entry.run_id),
+                **_expiry(self._now_ms() + self._retention_ms())}
+        index = (pk, f"LOGIDX#{_ms13(entry.started_at)}#{entry.date}#{entry.schedule_id}")
+        record = _Indexed((pk, f"RUNLOG#{entry.date}#{entry.schedule_id}"), item, [index])
+        _, added = self._put_indexed(record, ChangeKind.RUN_LOG, data)
+        if added:
+            self._trim_index(pk, "LOGIDX#", RUN_LOG_INDEX_LIMIT)
+
+    def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
+        return self._get_data(f"PIPELINE#{pipeline}", f"RUNLOG#{date}#{schedule or DEFAULT_SCHEDULE}", RunLogEntry)
+
+    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
+        limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT
+        return self._list_indexed(f"PIPELINE#{pipeline}", "LOGIDX#", limit, RunLogEntry)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    def append_event(self, event: Event) -> str:
+        data = _dump(event)
+        expiry = _expiry(self._now_ms() + self._retention_ms())
+
+        def build(seq: int) -> list[Item]:
+            sk = f"EVENT#{_seq20(seq)}"
+            return [
+                {"Put": {"TableName": self.table,
+                         "Item": {**_key(f"PIPELINE#{event.pipeline_id}", sk), "data": S(data), **expiry}}},
+                {"Put": {"TableName": self.table,
+                         "Item": {**_key("INDEX#events", sk), "data": S(data), "pipeline": S(event.pipeline_id),
+                                  **expiry}}},
+            ]
+
+        # One number names the event in its pipeline's log, in the global log and in the change feed.
+        return _seq20(self._commit(build, ChangeKind.EVENT, data, ref_is_seq=True))
+
+    def _events(self, items: Iterator[Item], count: int) -> list[EventRecord]:
+        now_ms = self._now_ms()
+        records: list[EventRecord] = []
+        for item in items:
+            if self._expired(item, now_ms):
+                continue
+            event = self._decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
+            if event is not None:
+                records.append(EventRecord(_s(item, "SK")[len("EVENT#"):], event))
+                if len(records) >= count:
+                    break
+        return records
+
+    def list_events(self, pipeline: str, limit: int = DEFAULT_EVENTS_LIMIT) -> list[EventRecord]:
+        limit = limit if limit > 0 else DEFAULT_EVENTS_LIMIT
+        newest = self._query(f"PIPELINE#{pipeline}", prefix="EVENT#", descending=True, page=limit)
+        return list(reversed(self._events(newest, limit)))
+
+    def _read(self, pk: str, after: str, count: int) -> list[EventRecord]:
+        count = count if count > 0 else DEFAULT_READ_COUNT
+        low = f"EVENT#{_seq20(_after(after) + 1)}"
+        return self._events(self._query(pk, prefix="EVENT#", low=low, page=count), count)
+
+    def read_events(self, pipeline: str, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+        return self._read(f"PIPELINE#{pipeline}", after, count)
+
+    def read_all_events(self, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+        return self._read("INDEX#events", after, count)
+
+    # -- reruns and alerts ------------------------------------------------------------------------
+
+    def put_rerun(self, record: RerunRecord) -> None:
+        data = _dump(record)
+        pk = f"RERUN#{record.rerun_id}"
+        sk = f"RERUNIDX#{_ms13(record.requested_at)}#{record.rerun_id}"
+        item = {"data": S(data), "pipeline": S(record.pipeline_id), **self._run_expiry(record.status)}
+        indexed = _Indexed((pk, pk), item, [(f"PIPELINE#{record.pipeline_id}", sk), ("INDEX#reruns", sk)])
+        _, added = self._put_indexed(indexed, ChangeKind.RERUN, data)
+        if added:
+            self._trim_index(f"PIPELINE#{record.pipeline_id}", "RERUNIDX#", RERUN_INDEX_LIMIT)
+            self._trim_index("INDEX#reruns", "RERUNIDX#", GLOBAL_RERUN_INDEX_LIMIT)
+
+    def get_rerun(self, rerun_id: str) -> RerunRecord | None:
+        return self._get_data(f"RERUN#{rerun_id}", f"RERUN#{rerun_id}", RerunRecord)
+
+    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]:
+        limit = limit if limit > 0 else DEFAULT_RERUNS_LIMIT
+        return self._list_indexed(f"PIPELINE#{pipeline}", "RERUNIDX#", limit, RerunRecord)
+
+    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]:
+        limit = limit if limit > 0 else DEFAULT_ALL_RERUNS_LIMIT
+        return self._list_indexed("INDEX#reruns", "RERUNIDX#", limit, RerunRecord)
+
+    def put_alert(self, alert: Alert) -> Alert:
+        if not alert.alert_id:
+            alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
+        data = _dump(alert)
+        expiry = _expiry(self._now_ms() + self._retention_ms())
+        partitions = ["INDEX#alerts"] + ([f"PIPELINE#{alert.pipeline_id}"] if alert.pipeline_id else [])
+
+        def build(seq: int) -> list[Item]:
+            # Alerts never change, so each list holds a copy: one query lists them.
+            sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}"
+            return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), "data": S(data), **expiry}}}
+                    for pk in partitions]
+
+        self._commit(build, ChangeKind.ALERT, data)
+        return alert
+
+    def _alerts(self, pk: str, limit: int) -> list[Alert]:
+        limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
+        found: list[Alert] = []
+        for item in self._query(pk, prefix="ALERT#", descending=True, page=limit):
+            alert = self._decode_item(item, Alert)
+            if alert is not None:
+                found.append(alert)
+                if len(found) >= limit:
+                    break
+        return found
+
+    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+        return self._alerts(f"PIPELINE#{pipeline}", limit)
+
+    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+        return self._alerts("INDEX#alerts", limit)
+
+    # -- coordination -----------------------------------------------------------------------------
+
+    def acquire_lock(self, key: str, ttl: float) -> Lock | None:
+        if ttl <= 0:
+            raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
+        now_ms = self._now_ms()
+        exp = now_ms + max(1, int(ttl * 1000))
+        holder = uuid.uuid4().hex
+        try:
+            # One conditional update takes the lock and bumps its fencing counter, so fences never repeat.
+            answer = self.c.update_item(
+                TableName=self.table, Key=_key(f"LOCK#{key}", "LOCK"),
+                UpdateExpression="SET holder = :holder, #exp = :exp, #ttl = :ttl ADD fence :one",
+                ConditionExpression="attribute_not_exists(holder) OR #exp <= :now",
+                ExpressionAttributeNames={"#exp": "exp", "#ttl": "ttl"},
+                ExpressionAttributeValues={":holder": S(holder), ":exp": N(exp), ":one": N(1), ":now": N(now_ms),
+                                           ":ttl": self._lock_ttl(exp)},
+                ReturnValues="UPDATED_NEW",
+            )
+        except self.c.exceptions.ConditionalCheckFailedException:
+            return None
+        fence = int(_n(answer["Attributes"], "fence"))
+        return Lock(key, f"{fence}:{holder}", fence)
+
+    @staticmethod
+    def _lock_ttl(exp_ms: int) -> dict[str, str]:
+        # The item outlives the lock so the fencing counter survives release and expiry.
+        return N(math.ceil(exp_ms / 1000) + int(LOCK_FENCE_KEEP.total_seconds()))
+
+    def _held(self, lock: Lock, update: str, values: Item, names: dict[str, str] | None = None) -> bool:
+        """Apply ``update`` to ``lock``'s item iff ``lock`` still holds it (its token, not expired)."""
+        fence, _, holder = lock.token.partition(":")
+        if not fence.isdigit() or not holder:
+            return False
+        try:
+            self.c.update_item(
+                TableName=self.table, Key=_key(f"LOCK#{lock.key}", "LOCK"), UpdateExpression=update,
+                ConditionExpression="holder = :holder AND fence = :fence AND #exp > :now",
+                ExpressionAttributeNames={"#exp": "exp", **(names or {})},
+                ExpressionAttributeValues={":holder": S(holder), ":fence": N(int(fence)), ":now": N(self._now_ms()),
+                                           **values},
+            )
+        except self.c.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def release_lock(self, lock: Lock) -> bool:
+        return self._held(lock, "REMOVE holder SET #exp = :zero", {":zero": N(0)})
+
+    def extend_lock(self, lock: Lock, ttl: float) -> bool:
+        if ttl <= 0:
+            raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
+        exp = self._now_ms() + max(1, int(ttl * 1000))
+        return self._held(lock, "SET #exp = :exp, #ttl = :ttl", {":exp": N(exp), ":ttl": self._lock_ttl(exp)},
+                          {"#ttl": "ttl"})
+
+    def put_value(self, key: str, value: str, ttl: float | None = None) -> None:
+        item = {**_key(f"VALUE#{key}", "VALUE"), "value": S(value)}
+        if ttl:
+            item.update(_expiry(self._now_ms() + max(1, int(ttl * 1000))))
+        self._put(item)
+
+    def get_value(self, key: str) -> str | None:
+        item = self._get(f"VALUE#{key}", "VALUE")
+        if item is None or self._expired(item):
+            return None
+        return _s(item, "value")
+
+    def count(self, amounts: dict[str, float]) -> None:
+        for name, amount in amounts.items():
+            self.c.update_item(TableName=self.table, Key=_key("METRICS", f"METRIC#{name}"),
+                               UpdateExpression="ADD n :amount", ExpressionAttributeValues={":amount": N(amount)})
+
+    def counts(self) -> dict[str, float]:
+        return {_s(i, "SK")[len("METRIC#"):]: _n(i, "n") for i in self._query("METRICS", prefix="METRIC#", page=1000)}
+
+    def mark_once(self, key: str, ttl: float) -> bool:
+        if ttl <= 0:
+            raise ValueError(f"dedup TTL must be > 0 seconds, got {ttl}")
+        now_ms = self._now_ms()
+        try:
+            self.c.put_item(
+                TableName=self.table, Item={**_key(f"ONCE#{key}", "ONCE"), **_expiry(now_ms + max(1, int(ttl * 1000)))},
+                ConditionExpression="attribute_not_exists(PK) OR #exp <= :now",
+                ExpressionAttributeNames={"#exp": "exp"}, ExpressionAttributeValues={":now": N(now_ms)},
+            )
+        except self.c.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
+
+    def _due_item(self, key: str, at: datetime) -> Item:
+        return {**_key(f"DUE#{key}", "DUE"), "at": N(_ms(at)), "GSI1PK": S("DUE"), "GSI1SK": S(f"{_ms13(at)}#{key}")}
+
+    def set_due(self, key: str, at: datetime) -> None:
+        self._put(self._due_item(key, at))
+
+    def set_due_many(self, keys: list[str], at: datetime) -> None:
+        # One BatchWriteItem per 25 keys; a key may appear only once per batch.
+        self._batch_write([{"PutRequest": {"Item": self._due_item(k, at)}} for k in dict.fromkeys(keys)])
+
+    def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
+        kwargs: Item = {"TableName": self.table, "Key": _key(f"DUE#{key}", "DUE"), "ReturnValues": "ALL_OLD"}
+        if only_if_at is not None:
+            kwargs["ConditionExpression"] = "#at = :at"
+            kwargs["ExpressionAttributeNames"] = {"#at": "at"}
+            kwargs["ExpressionAttributeValues"] = {":at": N(_ms(only_if_at))}
+        try:
+            return bool(self.c.delete_item(**kwargs).get("Attributes"))
+        except self.c.exceptions.ConditionalCheckFailedException:
+            return False
+
+    def due(self, now: datetime, limit: int = 1000) -> list[DueItem]:
+        if limit <= 0:
+            return []
+        kwargs: Item = {"TableName": self.table, "IndexName": "GSI1",
+                        "KeyConditionExpression": "GSI1PK = :due AND GSI1SK < :end",
+                        "ExpressionAttributeValues": {":due": S("DUE"), ":end": S(f"{_ms(now) + 1:013d}")},
+                        "Limit": min(limit, 1000)}
+        candidates: list[tuple[str, int]] = []
+        while len(candidates) < limit:
+            answer = self.c.query(**kwargs)
+            candidates += [(_s(i, "PK")[len("DUE#"):], int(_n(i, "at"))) for i in answer.get("Items", [])]
+            if not answer.get("LastEvaluatedKey"):
+                break
+            kwargs["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
+        candidates = candidates[:limit]
+        # GSI reads lag the table: report only entries whose item still says the same time.
+        current = self._batch_get([(f"DUE#{key}", "DUE") for key, _ in candidates])
+        return [DueItem(key, datetime.fromtimestamp(at / 1000, UTC)) for key, at in candidates
+                if int(_n(current.get((f"DUE#{key}", "DUE"), {}), "at", -1)) == at]
+
+    def due_at(self, key: str) -> datetime | None:
+        item = self._get(f"DUE#{key}", "DUE")
+        return None if item is None else datetime.fromtimestamp(_n(item, "at") / 1000, UTC)
+
+    def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
+        pk = f"BREAKER#{key}"
+        for attempt in range(1, RMW_ATTEMPTS + 1):
+            item = self._get(pk, "BREAKER") or {}
+            fields = {name: _n(item, name) for name in ("failures", "lastFailure", "openedAt", "probeAt")}
+            flag, state, changes = _breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
+            if changes is None:
+                return flag, state
+            version = int(_n(item, "ver"))
+            keep_ms = int(max(policy.window, policy.cooldown) * 1000) + 86_400_000
+            new = {**_key(pk, "BREAKER"), "state": S(state), "ver": N(version + 1),
+                   **{k: N(int(v)) for k, v in {**fields, **changes}.items()}, **_expiry(self._now_ms() + keep_ms)}
+            try:
+                self.c.put_item(TableName=self.table, Item=new,
+                                ConditionExpression="attribute_not_exists(PK) OR ver = :ver",
+                                ExpressionAttributeValues={":ver": N(version)})
+            except self.c.exceptions.ConditionalCheckFailedException:
+                _backoff(attempt)  # another worker moved the breaker: decide again on its new state
+                continue
+            return flag, state
+        raise RuntimeError(f"store: breaker {key!r} kept changing; gave up after {RMW_ATTEMPTS} attempts")
+
+    # -- archive feed -----------------------------------------------------------------------------
+
+    def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
+        count = count if count > 0 else 500
+        low = f"CHANGE#{_seq20(_after(after) + 1)}"
+        changes: list[Change] = []
+        for item in _take(self._query("CHANGES", prefix="CHANGE#", low=low, page=count), count):
+            change_id = _s(item, "SK")[len("CHANGE#"):]
+            try:
+                kind = ChangeKind(_s(item, "kind"))
+                data = json.loads(item["data"]["S"])
+                if not isinstance(data, dict):
+                    raise ValueError("not an object")
+            except (ValueError, KeyError) as exc:
+                log.warning("store: skipping corrupt change %s: %s", self.item_name("CHANGES", _s(item, "SK")), exc)
+                # Still yielded, so a reader's cursor moves past it.
+                changes.append(Change(change_id, ChangeKind.UNREADABLE, {}))
+                continue
+            changes.append(Change(change_id, kind, data, _s(item, "ref")))
+        return changes
+
+    def trim_changes(self, upto: str) -> int:
+        """Delete change-feed entries up to and including cursor ``upto`` (already archived)."""
+        high = f"CHANGE#{_seq20(_after(upto))}"
+        stale = list(self._query("CHANGES", prefix="CHANGE#", low="CHANGE#", high=high, page=1000, keys_only=True))
+        self._batch_write([{"DeleteRequest": {"Key": _key("CHANGES", _s(i, "SK"))}} for i in stale])
+        return len(stale)
+
+
+def _breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
+                  policy: BreakerPolicy) -> tuple[bool, str, dict[str, float] | None]:
+    """The breaker's transition (same rules as ``breaker.lua``): (flag, state after, fields to write or None)."""
+    cooldown = policy.cooldown * 1000
+    if op is BreakerOp.ALLOW:
+        if state == "CLOSED":
+            return True, "CLOSED", None
+        if state == "OPEN":
+            if now - fields["openedAt"] >= cooldown:
+                # one probe at a time: this caller gets it, the others are denied until it reports
+                return True, "HALF_OPEN", {"probeAt": now}
+            return False, "OPEN", None
+        # HALF_OPEN: a probe is out; allow another only if that one never reported back
+        if now - fields["probeAt"] >= cooldown:
+            return True, "HALF_OPEN", {"probeAt": now}
+        return False, "HALF_OPEN", None
+    if op is BreakerOp.SUCCESS:
+        return True, "CLOSED", {"failures": 0}
+    if state == "OPEN":
+        return False, "OPEN", None  # a call that started before the breaker opened: the cooldown keeps running
+    if state == "HALF_OPEN":
+        return True, "OPEN", {"openedAt": now, "lastFailure": now}
+    failures = fields["failures"]
+    if failures > 0 and now - fields["lastFailure"] > policy.window * 1000:
+        failures = 0
+    failures += 1
+    if failures >= policy.threshold:
+        return True, "OPEN", {"failures": failures, "lastFailure": now, "openedAt": now}
+    return False, "CLOSED", {"failures": failures, "lastFailure": now}
+
+
+def _take(items: Iterator[Item], n: int) -> list[Item]:
+    """Up to ``n`` items from ``items`` (the rest stay in the iterator)."""
+    taken: list[Item] = []
+    for item in items:
+        taken.append(item)
+        if len(taken) >= n:
+            break
+    return taken
+
+
+def _backoff(attempt: int) -> None:
+    """Sleep a little, more after each attempt, with jitter so racing writers spread out."""
+    time.sleep(random.uniform(0, min(0.2, 0.002 * 2 ** min(attempt, 7))))
