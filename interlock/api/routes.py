@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, ValidationError
 from interlock import __version__
 from interlock.api.errors import ApiError
 from interlock.config.errors import format_path
+from interlock.config.evaluator_refs import EvaluatorKind, classify, in_evaluator_dirs
 from interlock.config.loader import check_pipeline
 from interlock.lifecycle import InvalidTransition
 from interlock.model import (
@@ -35,6 +36,7 @@ from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import NotFoundError, TraitSource
+from interlock.triggers.secrets import referenced_names
 
 router = APIRouter(prefix="/api")
 
@@ -103,6 +105,21 @@ def register_pipeline(request: Request, body: dict[str, Any]) -> Json:
     if config.trigger is not None and config.trigger.type is TriggerType.COMMAND:
         raise ApiError(400, "command_trigger_forbidden",
                        "command triggers run programs on the workers; define them in pipeline files, not via the API")
+    # The same holds for executable evaluators: through the API only the project's own evaluators
+    # (evaluatorDirs) may be named, never /bin/sh or anything else on PATH fed a config we were sent.
+    for trait_type, trait in (config.traits or {}).items():
+        ref = trait.evaluator if trait else None
+        if classify(ref) is EvaluatorKind.COMMAND and not in_evaluator_dirs(ref, deps.project.root,
+                                                                            deps.project.evaluator_dirs()):
+            raise ApiError(400, "evaluator_forbidden",
+                           f"traits.{trait_type}.evaluator: via the API an executable evaluator must be one of the "
+                           "project's evaluatorDirs; use builtin:, http(s):// or push, or define it in a pipeline file")
+    # ${INTERLOCK_*} values are the operator's secrets: a pipeline sent over the API must not be able to
+    # send them to a URL of its choosing.
+    names = sorted(set(referenced_names([body.get("trigger")])))
+    if names:
+        raise ApiError(400, "secret_reference_forbidden",
+                       f"${{{names[0]}}}: environment variables can only be used in pipeline files, not via the API")
     problems = [{"path": format_path(path), "message": message} for path, message in check_pipeline(body, deps.project)]
     if problems:
         raise ApiError(400, "invalid_pipeline", "the pipeline is not valid; see details", problems)

@@ -76,6 +76,21 @@ def resolve(ref: str | None, root: Path, evaluator_dirs: Sequence[Path]) -> Eval
     raise ValueError(f"evaluator {text!r} not found (looked in {looked}, then PATH)")
 
 
+def in_evaluator_dirs(ref: str | None, root: Path, evaluator_dirs: Sequence[Path]) -> bool:
+    """Whether the executable ``ref`` names a file inside one of the project's ``evaluatorDirs``.
+
+    Judged on the path as written and normalised (``..`` collapsed), not on where symlinks lead: a
+    link the project's owner put in an evaluator folder counts as inside. A name found only on
+    ``PATH``, or a path anywhere else, does not.
+    """
+    text = (ref or "").strip()
+    folders = [Path(os.path.normpath(folder)) for folder in evaluator_dirs]
+    if "/" not in text:
+        return any((folder / text).is_file() for folder in folders) if text not in ("", ".", "..") else False
+    candidate = Path(os.path.normpath(text if os.path.isabs(text) else root / text))
+    return candidate.is_file() and any(candidate.is_relative_to(folder) for folder in folders)
+
+
 def _check_executable(path: Path, text: str) -> None:
     if not path.is_file():
         raise ValueError(f"evaluator {text!r} not found: {path} does not exist")

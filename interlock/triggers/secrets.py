@@ -56,9 +56,8 @@ def redact(text: str) -> str:
     return pattern.sub(REDACTED, text) if pattern is not None and text else text
 
 
-def referenced(values: Iterable[Any], environ: Mapping[str, str] | None = None) -> list[str]:
-    """The values of the ``${INTERLOCK_*}`` variables named anywhere in ``values`` (nested JSON)."""
-    env = os.environ if environ is None else environ
+def referenced_names(values: Iterable[Any]) -> list[str]:
+    """The ``${INTERLOCK_*}`` variables named anywhere in ``values`` (nested JSON), in no order."""
     found: list[str] = []
     pending = list(values)
     while pending:
@@ -68,14 +67,16 @@ def referenced(values: Iterable[Any], environ: Mapping[str, str] | None = None) 
         elif isinstance(item, (list, tuple)):
             pending.extend(item)
         elif isinstance(item, str):
-            found.extend(env[name] for name in _REFERENCE.findall(item) if name in env)
+            found.extend(_REFERENCE.findall(item))
     return found
 
 
 def remember_referenced(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> None:
-    """Remember every ``${INTERLOCK_*}`` value a trigger config (as JSON) refers to."""
-    for value in referenced([config], environ):
-        remember(value)
+    """Remember the value of every ``${INTERLOCK_*}`` variable a trigger config (as JSON) names."""
+    env = os.environ if environ is None else environ
+    for name in referenced_names([config]):
+        if name in env:
+            remember(env[name])
 
 
 class RedactingFilter(logging.Filter):
