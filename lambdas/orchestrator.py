@@ -32,12 +32,14 @@ from interlock.steps.runs import cascade, trigger
 from interlock.steps.sla import check_sla
 from interlock.store.base import Lock
 from lambdas.executions import ExecutionDispatcher
-from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, Runtime, runtime
+from lambdas.runtime import COMMON_ENV, Runtime, runtime
 from lambdas.shapes import until, wait_seconds
 
 log = logging.getLogger(__name__)
 
-ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE)
+# No STATE_MACHINE_ARN: NotifyDownstream passes the state machine's own ARN ($$.StateMachine.Id), so
+# the function does not depend on the state machine that depends on it (no Terraform cycle).
+ENV: tuple[str, ...] = COMMON_ENV
 
 # How long an execution holds its (pipeline, schedule) lock (s): the state machine's
 # TimeoutSeconds plus a margin, so the lock outlives any execution that did not release it
@@ -173,10 +175,15 @@ def check_sla_action(rt: Runtime, event: dict[str, Any]) -> Result:
 
 
 def notify_downstream(rt: Runtime, event: dict[str, Any]) -> Result:
-    """Cascade: start an execution for each pipeline downstream, named after this run (so once)."""
+    """Cascade: start an execution for each pipeline downstream, named after this run (so once).
+
+    ``payload.stateMachineArn`` is the calling state machine (the ASL passes ``$$.StateMachine.Id``).
+    """
     pipeline = _field(event, "pipelineID")
-    run_id = str(_payload(event).get("runID", "")) or "run"
-    starter = rt.require_executions()
+    payload = _payload(event)
+    run_id = str(payload.get("runID", "")) or "run"
+    arn = payload.get("stateMachineArn")
+    starter = rt.executions(arn if isinstance(arn, str) and arn else None)
     dispatcher = ExecutionDispatcher(starter, f"cascade-{run_id}")
     notified = cascade(replace(rt.deps, dispatch=dispatcher), pipeline, rt.now())
     return "proceed", {"notified": notified}

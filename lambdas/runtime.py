@@ -52,18 +52,23 @@ class ConfigurationError(RuntimeError):
 
 @dataclass
 class Runtime:
-    """Deps plus the optional Step Functions starter, for one container."""
+    """Deps plus a way to start lifecycle executions, for one container."""
 
     deps: Deps
-    executions: ExecutionStarter | None = None
+    state_machine_arn: str | None = None
+    sfn: Any = None  # the Step Functions client, made on first use
 
     def now(self) -> datetime:
         return self.deps.clock.now()
 
-    def require_executions(self) -> ExecutionStarter:
-        if self.executions is None:
+    def executions(self, state_machine_arn: str | None = None) -> ExecutionStarter:
+        """A starter for ``state_machine_arn``, else the one ``STATE_MACHINE_ARN`` names."""
+        arn = state_machine_arn or self.state_machine_arn
+        if not arn:
             raise ConfigurationError(f"{ENV_STATE_MACHINE} environment variable required")
-        return self.executions
+        if self.sfn is None:
+            self.sfn = _sfn_client()
+        return ExecutionStarter(self.sfn, arn)
 
 
 @dataclass
@@ -117,9 +122,7 @@ def _build(overrides: _Overrides) -> Runtime:
     # The store is the source of truth at run time; the bundled config is what this deployment
     # runs, so every container makes sure its pipelines are registered (an idempotent upsert).
     register_project_pipelines(project, store)
-    arn = overrides.state_machine_arn or os.environ.get(ENV_STATE_MACHINE)
-    executions = ExecutionStarter(overrides.sfn or _sfn_client(), arn) if arn else None
-    return Runtime(deps, executions)
+    return Runtime(deps, overrides.state_machine_arn or os.environ.get(ENV_STATE_MACHINE), overrides.sfn)
 
 
 def _dynamo_store(project: Project, clock: Clock) -> Store:

@@ -81,7 +81,7 @@ def route(record: dict[str, Any]) -> list[str]:
         return []  # a pushed FAIL cannot make the pipeline READY
     pipeline = pk[len(PIPELINE_PREFIX):]
     rt = runtime()
-    starter = rt.require_executions()
+    starter = rt.executions()
     schedule = attribute(new, "scheduleID") or attribute(new, "scheduleId")
     try:
         schedules = [schedule] if schedule else [s.name for s in rt.deps.pipeline(pipeline).schedule_list()]

@@ -74,7 +74,7 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     register_project_pipelines(deps.project, deps.store)  # a config deployed since the container started
     scheduled = ensure_scheduled(deps)
     minute = rt.now().strftime("%Y%m%dT%H%M")
-    dispatcher = WatchdogDispatcher(deps, rt.require_executions(), f"reconcile-{minute}")
+    dispatcher = WatchdogDispatcher(deps, rt.executions(), f"reconcile-{minute}")
     dispatched = reconcile(dispatcher.deps)
     return {"scheduled": scheduled, "dispatched": dispatched, "ran": len(dispatcher.ran),
             "executions": dispatcher.executions.started, "failed": dispatcher.failed}

@@ -44,7 +44,7 @@ def test_the_raw_file_is_json_and_holds_only_the_five_placeholders() -> None:
     json.loads(text)
     assert set(re.findall(r"\$\{[^}]*\}", text)) == {"${" + n + "}" for n in PLACEHOLDERS}
     assert "%{" not in text  # templatefile would read it as a directive
-    assert "$$" not in text  # nothing string.Template / templatefile could mangle
+    assert "$${" not in text and "%%{" not in text  # templatefile's escapes: would render differently
 
 
 def test_rendered_definition_passes_statelint() -> None:

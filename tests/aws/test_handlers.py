@@ -270,4 +270,4 @@ def test_runtime_reads_its_environment_and_caches_only_success(aws_env: Aws, mon
 
     assert built is runtime.runtime()
     assert built.deps.pipeline("orders").name == "orders"  # registered from the bundled config
-    assert built.executions is not None and built.executions.arn == aws_env.state_machine_arn
+    assert built.executions().arn == aws_env.state_machine_arn
