@@ -138,9 +138,10 @@ def check_readiness(rt: Runtime, event: dict[str, Any]) -> Result:
     if not period:
         raise BadRequest("payload.period is required")
     evaluations = _evaluations(config.name, payload.get("traitResults"))
-    ordered = [evaluations[t.type] for t in resolve_traits(deps.archetype(config), config) if t.type in evaluations]
-    if len(ordered) != len(evaluations) or len(ordered) != len(resolve_traits(deps.archetype(config), config)):
+    traits = [t.type for t in resolve_traits(deps.archetype(config), config)]
+    if sorted(evaluations) != sorted(traits):
         raise BadRequest("traitResults must hold one result per trait of the pipeline")
+    ordered = [evaluations[t] for t in traits]  # decide() takes them in the archetype's order
     now = rt.now()
     evaluation = decide(deps, config, sched.name, period, ordered)
     recorder = RecordingDispatcher()

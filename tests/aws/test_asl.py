@@ -132,3 +132,10 @@ def test_loop_bounds_keep_the_history_far_below_the_limit(asl: dict[str, Any]) -
     monitor_look = 5 + 2 * 4
     worst = bounds["rounds"] * readiness_round + bounds["polls"] * poll + bounds["monitor"] * monitor_look + 200
     assert worst < EVENT_BUDGET
+
+
+def test_the_execution_lock_outlives_the_longest_execution(asl: dict[str, Any]) -> None:
+    from lambdas import orchestrator
+
+    assert asl["TimeoutSeconds"] == orchestrator.EXECUTION_TIMEOUT
+    assert asl["TimeoutSeconds"] < orchestrator.LOCK_TTL
