@@ -41,9 +41,14 @@ async def api_error(_: Request, exc: Exception) -> JSONResponse:
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [{"path": ".".join(str(p) for p in e["loc"] if p != "body"), "message": e["msg"]}
-                for e in exc.errors()]
+    problems = [{"path": ".".join(str(p) for p in e["loc"] if p != "body"), "message": _why(e)} for e in exc.errors()]
     return error_response(400, "bad_request", "the request is not valid; see details", problems)
+
+
+def _why(error: Any) -> str:
+    """pydantic's message; for a body that is not (strict) JSON, what is wrong with it."""
+    detail = (error.get("ctx") or {}).get("error") if error.get("type") == "json_invalid" else None
+    return f"{error['msg']}: {detail}" if detail else str(error["msg"])
 
 
 async def http_error(_: Request, exc: Exception) -> JSONResponse:

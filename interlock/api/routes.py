@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from interlock import __version__
 from interlock.api.errors import ApiError
+from interlock.api.strict import StrictJsonRoute
 from interlock.config.errors import format_path
 from interlock.config.evaluator_refs import EvaluatorKind, classify, in_evaluator_dirs
 from interlock.config.loader import check_pipeline
@@ -38,7 +39,7 @@ from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import NotFoundError, TraitSource
 from interlock.triggers.secrets import referenced_names
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
 
 # Responses are the records' JSON: empty fields left out; pipelines exactly as they were given.
 OUT: dict[str, Any] = {"response_model_exclude_none": True}

@@ -12,11 +12,10 @@ Output that parses but cannot be trusted or stored is ERROR/PERMANENT too: dupli
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from interlock import strictjson
 from interlock.model import FailureCategory, TraitStatus
 
 # Longest evaluator output kept (stdout or an HTTP body); more is an ERROR, not a memory blow-up.
@@ -79,14 +78,9 @@ def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
                                      FailureCategory.PERMANENT)
 
     try:
-        doc = json.loads(raw, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except _Unacceptable as exc:
+        doc = strictjson.loads(raw)
+    except strictjson.NotStrictJson as exc:
         return invalid(str(exc))
-    except (ValueError, RecursionError) as exc:
-        return invalid(f"not JSON: {exc}")
-    problem = _unstorable(doc)
-    if problem:
-        return invalid(problem)
     if not isinstance(doc, dict):
         return invalid(f"expected a JSON object, got {type(doc).__name__}")
     status = doc.get("status")
@@ -113,47 +107,3 @@ def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
         parsed_category = FailureCategory.TRANSIENT
     return EvaluatorOutput(TraitStatus(status), value, reason or None, parsed_category)
 
-
-class _Unacceptable(Exception):
-    """JSON that parses but is ambiguous or not JSON proper (duplicate keys, NaN, Infinity)."""
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    # {"status": "FAIL", "status": "PASS"} must not quietly become a PASS.
-    doc: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in doc:
-            raise _Unacceptable(f"duplicate key {quote(key, 60)!r}")
-        doc[key] = value
-    return doc
-
-
-def _no_constant(name: str) -> Any:
-    raise _Unacceptable(f"{name} is not a JSON value")
-
-
-def _unstorable(doc: Any) -> str | None:
-    """Why ``doc`` cannot be stored and served as JSON text, or None.
-
-    A lone surrogate (``"\\ud800"``) makes every record that quotes it unreadable once stored, a
-    number such as ``1e999`` is infinite, and Postgres refuses ``\\u0000`` in text and JSONB (the
-    archive would be blocked).
-    """
-    pending = [doc]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, float) and not math.isfinite(item):
-            return f"the number {item} is out of range"
-        elif isinstance(item, str):
-            if "\0" in item:
-                return "a NUL character (\\u0000) in a string"
-            try:
-                item.encode("utf-8")
-            except UnicodeEncodeError:
-                return "a string that is not valid Unicode (a lone surrogate)"
-    return None

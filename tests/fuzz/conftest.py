@@ -17,6 +17,10 @@ from types import FrameType
 
 from hypothesis import HealthCheck, settings
 
+from tests.steps.conftest import harness  # the step harness, for the API body fuzzer
+
+__all__ = ["FUZZ_EXAMPLES", "Hang", "harness", "no_hang"]
+
 FUZZ_EXAMPLES = int(os.environ.get("INTERLOCK_FUZZ_EXAMPLES", "300"))
 
 settings.register_profile(
