@@ -12,7 +12,8 @@ Key layout (one table; ``PK``/``SK`` strings; ``data`` = the record's JSON, cano
     run log                   PIPELINE#<p>          RUNLOG#<YYYY-MM-DD>#<scheduleId>    data, status, scheduleID, date,
                                                                                         runId, exp/ttl (retention)
     event                     PIPELINE#<p>          EVENT#<seq20>                       data, exp/ttl (retention)
-    alert                     PIPELINE#<p>          ALERT#<ms13>#<seq20>                data, exp/ttl (retention)
+    alert                     PIPELINE#<p>          ALERT#<ms13>#<seq20>                data, level, alertType,
+                                                                                        exp/ttl (retention)
     run (truth)               RUN#<runId>           RUN#<runId>                         data, version, pipeline, exp/ttl
     rerun (truth)             RERUN#<rerunId>       RERUN#<rerunId>                     data, pipeline, exp/ttl
     dependency edge           DEP#<upstream>        DEP#<downstream>                    -
@@ -32,7 +33,7 @@ Key layout (one table; ``PK``/``SK`` strings; ``data`` = the record's JSON, cano
     reruns of a pipeline      PIPELINE#<p>          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
     all pipelines             INDEX#pipelines       PIPELINE#<name>                     ref_pk, ref_sk
     all reruns                INDEX#reruns          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
-    all alerts (copies)       INDEX#alerts          ALERT#<ms13>#<seq20>                data, exp/ttl
+    all alerts (copies)       INDEX#alerts          ALERT#<ms13>#<seq20>                as alert
     all events (copies)       INDEX#events          EVENT#<seq20>                       data, pipeline, exp/ttl
 
 ``ms13`` is epoch milliseconds zero-padded to 13 digits and ``seq20`` the change sequence number zero-padded
@@ -42,8 +43,8 @@ expiry in epoch ms, checked on every read against the store's clock (DynamoDB de
 tells the kinds apart by SK prefix: ``TRAIT#`` (written by the evaluator itself), ``PUSHED#`` (an external
 result: the edge-triggered fast path), ``RUNLOG#`` (with top-level ``status``/``scheduleID``/``date``/``runId``
 and the old image, so a lifecycle event is published only when the status changes, spec D §8.4 #27).
-Pipeline names, trait types and keys must not contain ``#`` where they are parsed back (the pipeline-name
-pattern of the config forbids it).
+No id is ever parsed back out of a key (only a fixed prefix is stripped), so a ``#`` inside an id cannot
+corrupt a read (spec D §8.6 #48); ``RUNLOG#<date>#<schedule>`` relies on dates being ``YYYY-MM-DD``.
 
 Why it is shaped this way (the fixes of spec D §8):
 
@@ -260,10 +261,13 @@ class DynamoStore:
                 clock: Clock = SYSTEM, **options: Any) -> DynamoStore:
         """Open ``table`` with a new boto3 client (credentials from the usual AWS chain)."""
         import boto3  # optional dependency (the ``aws`` extra): imported only when DynamoDB is used
+        from botocore.config import Config
 
         client_keys = ("aws_access_key_id", "aws_secret_access_key", "aws_session_token")
         creds = {k: options.pop(k) for k in client_keys if k in options}
-        client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, **creds)
+        # Standard retry mode backs off on throttling and 5xx, which on-demand tables do return under bursts.
+        config = Config(retries={"mode": "standard", "max_attempts": 8})
+        client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url, config=config, **creds)
         return cls(client, table, clock=clock, **options)
 
     @classmethod
@@ -422,10 +426,6 @@ class DynamoStore:
                 if pending:
                     _backoff(attempt)
 
-    def _condition_failed(self, exc: Exception) -> bool:
-        code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-        return bool(code == "ConditionalCheckFailedException")
-
     # -- transactions and the change feed ---------------------------------------------------------
 
     def _transact(self, items: list[Item]) -> None:
@@ -449,17 +449,15 @@ class DynamoStore:
                 raise _Cancelled(reasons) from exc
         raise RuntimeError(f"store: transaction kept conflicting; gave up after {RMW_ATTEMPTS} attempts")
 
-    def _commit(self, build: Callable[[int], list[Item]], kind: ChangeKind | None, data: str = "",
+    def _commit(self, build: Callable[[int], list[Item]], kind: ChangeKind, data: str,
                 ref_is_seq: bool = False) -> int:
-        """Write ``build(seq)`` in one transaction; with ``kind``, also change ``seq`` of the feed.
+        """Write ``build(seq)`` and change ``seq`` of the feed (``kind``, ``data``) in one transaction.
 
         ``seq`` is the next number of the ``SEQ`` counter, taken in the same transaction on the condition
         that the counter still holds ``seq - 1``, so changes commit in number order (see the module
-        docstring). Raises :class:`_Cancelled` when a condition of ``build``'s items fails.
+        docstring). ``ref_is_seq`` records ``seq`` as the change's ``ref`` (events: their cursor). Raises
+        :class:`_Cancelled` when a condition of ``build``'s items fails.
         """
-        if kind is None:
-            self._transact(build(0))
-            return 0
         for attempt in range(1, SEQ_ATTEMPTS + 1):
             current = self._seq_hint
             seq = current + 1
@@ -861,11 +859,16 @@ class DynamoStore:
         expiry = _expiry(self._now_ms() + self._retention_ms())
         partitions = ["INDEX#alerts"] + ([f"PIPELINE#{alert.pipeline_id}"] if alert.pipeline_id else [])
 
+        # Top-level level/alertType: an observability consumer reads the category without parsing ``data``
+        # (spec D §8.4 #28: the reference never wrote ``alertType``, so every alert had an empty type).
+        attrs = {"data": S(data), "level": S(alert.level.value), **expiry}
+        if alert.alert_type:
+            attrs["alertType"] = S(alert.alert_type)
+
         def build(seq: int) -> list[Item]:
             # Alerts never change, so each list holds a copy: one query lists them.
             sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}"
-            return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), "data": S(data), **expiry}}}
-                    for pk in partitions]
+            return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), **attrs}}} for pk in partitions]
 
         self._commit(build, ChangeKind.ALERT, data)
         return alert

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from interlock.model import ReadinessResult, ReadinessStatus, RunStatus
+from interlock.model import Alert, AlertLevel, ReadinessResult, ReadinessStatus, RunStatus
 from interlock.store import TraitSource
 from interlock.store.dynamodb import DynamoStore
 from tests.conformance.backends import AWS_CREDENTIALS, AWS_REGION, destroy, dynamo_client, moto_endpoint, new_spec
@@ -131,3 +131,13 @@ def test_run_log_item_has_top_level_status_schedule_date_and_run_id(store: Dynam
     assert {k: item[k]["S"] for k in ("status", "scheduleID", "date", "runId")} == {
         "status": "RUNNING", "scheduleID": "h07", "date": "2026-02-21", "runId": "run-7"}
     assert int(item["ttl"]["N"]) - now().timestamp() == pytest.approx(7 * 86400, abs=2)
+
+
+def test_alert_items_carry_level_and_type_at_the_top_level(store: DynamoStore) -> None:
+    # spec D §8.4 #28: the reference's observability events for alerts had an empty type.
+    store.put_alert(Alert(level=AlertLevel.ERROR, alert_type="SLA_BREACH", pipeline_id="ct-al", message="late",
+                          timestamp=now()))
+    [item] = store.c.query(TableName=store.table, KeyConditionExpression="PK = :pk",
+                           ExpressionAttributeValues={":pk": {"S": "PIPELINE#ct-al"}})["Items"]
+    assert item["SK"]["S"].startswith("ALERT#")
+    assert (item["level"]["S"], item["alertType"]["S"]) == ("error", "SLA_BREACH")
