@@ -1,7 +1,8 @@
 """The webhook sink: POST each alert as JSON (or as a Slack message with ``format: slack``).
 
 Bounded: 10 s per attempt, two attempts for a 5xx or a network error, never redirected; the URL
-passes the SSRF guard. A failure raises, and the dispatcher logs it and carries on.
+passes the SSRF guard. A failure raises, and the dispatcher logs it and carries on. The URL's path
+and query are redacted from errors and logs (:mod:`interlock.redaction`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import httpx
 
 from interlock.model import Alert, AlertLevel
 from interlock.netguard import check_url
+from interlock.redaction import install_log_filter, redact, remember_url
 
 TIMEOUT = 10.0
 ATTEMPTS = 2
@@ -25,6 +27,8 @@ class WebhookSink:
 
     def __init__(self, url: str, slack: bool = False) -> None:
         check_url(url)  # refuse link-local / metadata targets when the sink is built
+        remember_url(url)  # a hook URL is a credential: kept out of errors and the HTTP client's logs
+        install_log_filter()
         self.url = url
         self.slack = slack
 
@@ -42,11 +46,11 @@ class WebhookSink:
             try:
                 response = httpx.post(self.url, json=body, timeout=TIMEOUT, follow_redirects=False)
             except httpx.HTTPError as exc:
-                last = RuntimeError(f"webhook POST to {self.url} failed: {exc}")
+                last = RuntimeError(redact(f"webhook POST to {self.url} failed: {exc}"))
             else:
                 if response.status_code < 400:
                     return
-                last = RuntimeError(f"webhook returned status {response.status_code}: {response.text[:500]}")
+                last = RuntimeError(redact(f"webhook returned status {response.status_code}: {response.text[:500]}"))
                 if response.status_code < 500:
                     break  # a 4xx will not get better
             if attempt + 1 < ATTEMPTS:

@@ -26,6 +26,7 @@ from interlock.model import (
     TraitStatus,
     TriggerType,
 )
+from interlock.redaction import referenced_names
 from interlock.schedule import UnknownSchedule
 from interlock.steps.advance import advance
 from interlock.steps.deps import Deps, UnknownArchetype, UnknownPipeline
@@ -37,7 +38,6 @@ from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import NotFoundError, TraitSource
-from interlock.triggers.secrets import referenced_names
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
 

@@ -7,13 +7,13 @@ import traceback
 from typing import Any
 
 from interlock.model import FailureCategory, TriggerConfig, TriggerType
+from interlock.redaction import install_log_filter, redact, remember_referenced
 from interlock.triggers.airflow import AirflowTrigger
 from interlock.triggers.aws import EmrServerlessTrigger, EmrTrigger, GlueTrigger, StepFunctionTrigger
 from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerContext, TriggerError
 from interlock.triggers.command import CommandTrigger
 from interlock.triggers.databricks import DatabricksTrigger
 from interlock.triggers.http import HttpTrigger
-from interlock.triggers.secrets import install_log_filter, redact, remember_referenced
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ TRIGGERS: dict[TriggerType, Trigger] = {
 
 
 class _Redacting:
-    """A trigger whose errors carry no ``${INTERLOCK_*}`` value (see interlock.triggers.secrets).
+    """A trigger whose errors carry no ``${INTERLOCK_*}`` value (see interlock.redaction).
 
     Any other exception becomes a TRANSIENT TriggerError too, its traceback logged redacted here,
     so no caller ever holds (and records or logs) the unredacted text.

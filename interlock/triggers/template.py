@@ -5,7 +5,7 @@ schedules named h00..h23, else empty), ``${scheduleId}``, ``${pipelineId}``, ``$
 replaced in arguments, bodies and URLs. ``${INTERLOCK_NAME}`` takes that environment variable;
 an unset one is an error (a silently empty token is worse). No other variable is expanded, so a
 pipeline file cannot read ``$AWS_SECRET_ACCESS_KEY`` into a request. Every value expanded is
-remembered as a secret (:mod:`interlock.triggers.secrets`) and redacted from errors and logs.
+remembered as a secret (:mod:`interlock.redaction`) and redacted from errors and logs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import re
 from collections.abc import Mapping
 
 from interlock.model import FailureCategory
+from interlock.redaction import remember
 from interlock.triggers.base import TriggerContext, TriggerError
-from interlock.triggers.secrets import remember
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

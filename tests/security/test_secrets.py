@@ -19,6 +19,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,10 @@ from interlock.alerts.console import ConsoleSink
 from interlock.alerts.file import FileSink
 from interlock.alerts.webhook import WebhookSink
 from interlock.api.app import create_app
-from interlock.model import RunStatus
+from interlock.model import Alert, AlertLevel, RunStatus
+from interlock.redaction import REDACTED, redact, remember
 from interlock.steps.dispatch import InlineDispatcher
-from interlock.triggers.secrets import REDACTED, redact, remember
+from interlock.store.redis import RedisStore
 from tests.steps.conftest import Harness
 
 pytestmark = pytest.mark.integration
@@ -183,3 +185,22 @@ def test_redaction_covers_the_escaped_spellings_of_a_secret() -> None:
 def test_short_values_are_not_treated_as_secrets() -> None:
     remember("abc")
     assert redact("abc abcd") == "abc abcd"
+
+
+def test_a_webhook_url_stays_out_of_errors_and_logs(echo: Echo, store: RedisStore,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    # A Slack-style hook URL is a credential by itself: its path must not reach the logs.
+    caplog.set_level(logging.DEBUG)
+    hook_path = f"/services/T0001/B0001/{uuid.uuid4().hex}"
+    dispatcher = AlertDispatcher(store, [WebhookSink(echo.url + hook_path)])
+    alert = Alert(level=AlertLevel.ERROR, alert_type="stuck_run", pipeline_id="orders", message="stuck",
+                  timestamp=datetime(2026, 3, 1, tzinfo=UTC))
+    echo.status = 500  # the target fails (and echoes the path): the dispatcher logs the sink's error
+    assert dispatcher.fire(alert) and dispatcher.failed == 1
+    echo.status = 200  # delivered: httpx logs the request URL at INFO
+    assert dispatcher.fire(alert) and dispatcher.sent == 1
+    assert sum(hook_path in request for request in echo.seen) == 3  # the hook itself got the full URL
+    assert "webhook returned status 500" in caplog.text and "HTTP Request: POST" in caplog.text
+    assert hook_path not in caplog.text
+    for record in caplog.records:
+        assert hook_path not in record.getMessage() and hook_path not in (record.exc_text or "")

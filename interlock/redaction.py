@@ -1,4 +1,4 @@
-"""Secrets in trigger config: the values of ``${INTERLOCK_*}`` variables never leave the trigger.
+"""Redaction of secrets: ``${INTERLOCK_*}`` values and webhook URLs stay out of what is recorded.
 
 A trigger sends them (a bearer token in a header, a password, a token in a URL), but the error
 text of a failed start can carry them back: ``trigger request to https://x/?token=... failed``, a
@@ -7,9 +7,13 @@ becomes the run's failure message, events, alerts (and what webhook sinks receiv
 and logs. So every value a trigger config references is remembered by this process, and
 :func:`redact` replaces it — and its URL- and JSON-escaped spellings — with ``[REDACTED]``.
 
+A webhook sink's URL is a secret too (a Slack hook URL is its own credential): its path and query
+are remembered the same way (:func:`remember_url`).
+
 Where it is applied: every trigger returned by :func:`interlock.triggers.trigger_for` redacts the
-errors it raises (so everything recorded from them is clean), and the ``httpx``/``httpcore``
-loggers, which log request URLs, pass through :class:`RedactingFilter`.
+errors it raises (so everything recorded from them is clean), the webhook sink redacts its own
+errors, and the ``httpx``/``httpcore`` loggers, which log request URLs, pass through
+:class:`RedactingFilter`.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import re
 import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit
 
 REDACTED = "[REDACTED]"
 # Values shorter than this are not redacted: replacing every "1" or "yes" in a message would make it
@@ -48,6 +52,14 @@ def remember(value: str) -> None:
         _known.update(spellings)
         # Longest first, so a secret that contains another is replaced whole.
         _pattern = re.compile("|".join(re.escape(s) for s in sorted(_known, key=len, reverse=True)))
+
+
+def remember_url(url: str) -> None:
+    """Treat the path and query of ``url`` as a secret (the host stays readable in messages)."""
+    parts = urlsplit(url)
+    secret = parts.path + (f"?{parts.query}" if parts.query else "")
+    if secret.strip("/"):
+        remember(secret)
 
 
 def redact(text: str) -> str:
