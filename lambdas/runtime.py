@@ -10,6 +10,8 @@ Configuration comes from the environment (the Lambda console / Terraform sets it
 * ``TABLE_NAME`` — the DynamoDB table of the store.
 * ``SNS_TOPIC_ARN`` — when set, every alert is also published to this topic.
 * ``STATE_MACHINE_ARN`` — the lifecycle state machine, for handlers that start executions.
+* ``LIFECYCLE_TOPIC_ARN`` — where the stream-router publishes PIPELINE_COMPLETED / PIPELINE_FAILED
+  (empty: not published).
 
 Only a successful build is cached: a container whose first build failed (a throttled DynamoDB, a
 config being deployed) tries again on its next invocation instead of failing until it is recycled.
@@ -39,6 +41,7 @@ ENV_CONFIG = "INTERLOCK_CONFIG"
 ENV_TABLE = "TABLE_NAME"
 ENV_ALERT_TOPIC = "SNS_TOPIC_ARN"
 ENV_STATE_MACHINE = "STATE_MACHINE_ARN"
+ENV_LIFECYCLE_TOPIC = "LIFECYCLE_TOPIC_ARN"
 # Where the build puts the project inside the deployment zip (the Lambda task root is /var/task).
 DEFAULT_CONFIG = "/var/task/config/interlock.yaml"
 
@@ -57,6 +60,7 @@ class Runtime:
     deps: Deps
     state_machine_arn: str | None = None
     sfn: Any = None  # the Step Functions client, made on first use
+    sns: Any = None  # the SNS client for lifecycle events, made on first use
 
     def now(self) -> datetime:
         return self.deps.clock.now()
@@ -69,6 +73,13 @@ class Runtime:
         if self.sfn is None:
             self.sfn = _sfn_client()
         return ExecutionStarter(self.sfn, arn)
+
+    def sns_client(self) -> Any:
+        if self.sns is None:
+            import boto3
+
+            self.sns = boto3.client("sns")
+        return self.sns
 
 
 @dataclass

@@ -16,6 +16,10 @@ PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
   missing one is absent); a record that cannot be routed is logged and skipped, never a crash.
 * A failing start (throttling, a Step Functions outage) is reported in ``batchItemFailures`` by
   its sequence number, so only that record and those after it are retried, not the whole batch.
+* Lifecycle events: a run log (``RUNLOG#``) whose status *changes* to COMPLETED (or
+  COMPLETED_MONITORING) or FAILED is published once to ``LIFECYCLE_TOPIC_ARN`` when that is set —
+  a rewrite with the same status, or COMPLETED_MONITORING → COMPLETED, publishes nothing (the old
+  image tells; spec D §8.4 #27).
 """
 
 from __future__ import annotations
@@ -23,22 +27,29 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from typing import Any
 
 from interlock.model import TraitStatus
 from interlock.steps.deps import UnknownPipeline
 from lambdas.executions import execution_input, execution_name
-from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, runtime
+from lambdas.runtime import COMMON_ENV, ENV_LIFECYCLE_TOPIC, ENV_STATE_MACHINE, runtime
 
 log = logging.getLogger(__name__)
 
-ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE)
+ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE, ENV_LIFECYCLE_TOPIC)
 
 PIPELINE_PREFIX = "PIPELINE#"
 # Sort-key prefixes of the items that announce new input: pushed trait results and the
 # reference's markers (``MARKER#<source>#<timestamp>``, written by producers directly).
 PUSHED_PREFIX = "PUSHED#"
 MARKER_PREFIX = "MARKER#"
+RUNLOG_PREFIX = "RUNLOG#"
+# Run-log statuses -> the lifecycle event a change into them publishes.
+LIFECYCLE = {"COMPLETED": "PIPELINE_COMPLETED", "COMPLETED_MONITORING": "PIPELINE_COMPLETED",
+             "FAILED": "PIPELINE_FAILED"}
+# How long a published lifecycle event is remembered against redelivery (s): past the stream's 24 h.
+LIFECYCLE_DEDUP_TTL = 7 * 24 * 3600
 ROUTED_EVENTS = ("INSERT", "MODIFY")
 # Attributes that change without the record meaning anything new.
 VOLATILE = ("ttl", "exp")
@@ -71,6 +82,9 @@ def route(record: dict[str, Any]) -> list[str]:
     pk, sk = attribute(keys, "PK") or attribute(new, "PK"), attribute(keys, "SK") or attribute(new, "SK")
     if not pk or not sk or not pk.startswith(PIPELINE_PREFIX):
         return []
+    if sk.startswith(RUNLOG_PREFIX):
+        publish_lifecycle(pk[len(PIPELINE_PREFIX):], new, old)
+        return []
     source = _source(sk)
     if source is None:
         return []
@@ -95,6 +109,35 @@ def route(record: dict[str, Any]) -> list[str]:
         starter.start(name, execution_input(pipeline, name_of_schedule, source))
         names.append(name)
     return names
+
+
+def publish_lifecycle(pipeline: str, new: dict[str, Any], old: dict[str, Any]) -> str | None:
+    """Publish the run log's transition, if it is one and not published before; return its event type.
+
+    A redelivered record finds the event remembered as sent and publishes nothing.
+    """
+    topic = os.environ.get(ENV_LIFECYCLE_TOPIC)
+    status = attribute(new, "status") or str(_data(new).get("status") or "")
+    event_type = LIFECYCLE.get(status)
+    if not topic or event_type is None or LIFECYCLE.get(attribute(old, "status")) == event_type:
+        return None
+    data = _data(new)
+    run_id = attribute(new, "runId") or data.get("runId")
+    message = {"eventType": event_type, "pipelineId": pipeline, "status": status,
+               "scheduleId": attribute(new, "scheduleID") or data.get("scheduleId"),
+               "date": attribute(new, "date") or data.get("date"), "runId": run_id,
+               "attempt": data.get("attemptNumber"), "failureCategory": data.get("failureCategory"),
+               "message": data.get("failureMessage"), "timestamp": runtime().now().isoformat()}
+    rt = runtime()
+    published = f"lifecycle:{pipeline}:{run_id}:{event_type}"
+    if rt.deps.store.get_value(published) is not None:
+        return None
+    rt.sns_client().publish(
+        TopicArn=topic, Message=json.dumps({k: v for k, v in message.items() if v is not None}),
+        MessageAttributes={"eventType": {"DataType": "String", "StringValue": event_type}})
+    # Remembered only once sent: a failed publish is retried with the record, never lost.
+    rt.deps.store.put_value(published, "1", LIFECYCLE_DEDUP_TTL)
+    return event_type
 
 
 def attribute(image: dict[str, Any], name: str) -> str:

@@ -3,6 +3,7 @@ project's own handlers (spec D §6.2's scenarios, with their intended outcomes).
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -230,3 +231,24 @@ def test_monitoring_watches_the_completed_run_until_its_window_ends(aws_env: Aws
     entry = aws_env.store.get_run_log("orders", _period(aws_env), "daily")
     assert entry is not None and entry.status is RunStatus.COMPLETED
     assert _lock_is_free(aws_env)
+
+
+def test_a_completed_run_publishes_one_lifecycle_event_however_often_the_stream_delivers(
+        aws_env: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = aws_env.sns.create_topic(Name="lifecycle")["TopicArn"]
+    queue = aws_env.sqs.create_queue(QueueName="lifecycle")["QueueUrl"]
+    queue_arn = aws_env.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws_env.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn, Attributes={"RawMessageDelivery": "true"})
+    monkeypatch.setenv("LIFECYCLE_TOPIC_ARN", topic)
+    _push_and_route(aws_env)
+    aws_env.finish(aws_env.executions()[0]["executionArn"])
+
+    records = aws_env.stream_records()  # TRIGGERING, then COMPLETED: one transition to publish
+    assert stream_router.handler({"Records": records}) == {"batchItemFailures": []}
+    assert stream_router.handler({"Records": records}) == {"batchItemFailures": []}  # redelivered
+
+    messages = aws_env.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    events = [json.loads(m["Body"]) for m in messages]
+    assert [(e["eventType"], e["pipelineId"], e["status"], e["attempt"]) for e in events] == [
+        ("PIPELINE_COMPLETED", "orders", "COMPLETED", 1)]
+    assert events[0]["date"] == _period(aws_env) and events[0]["runId"].startswith("orders-daily-")
