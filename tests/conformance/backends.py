@@ -46,8 +46,10 @@ class ShiftedClock:
 class _SerialApp:
     """Serve one request at a time, as DynamoDB applies each write atomically.
 
-    moto checks a write's condition and then applies it without a lock, so two racing conditional
-    writes on a threaded server can both pass the check; real DynamoDB never lets that happen.
+    moto checks a write's conditions and then applies it without a lock (a transaction deep-copies the
+    table meanwhile), so racing conditional writes on its threaded server can both pass: 10 threads racing
+    ``cas_run`` had two winners in 1 of 30 trials, and some requests failed inside moto with "dictionary
+    changed size during iteration". Real DynamoDB never lets that happen.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
