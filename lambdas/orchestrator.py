@@ -32,14 +32,14 @@ from interlock.steps.runs import cascade, trigger
 from interlock.steps.sla import check_sla
 from interlock.store.base import Lock
 from lambdas.executions import ExecutionDispatcher
-from lambdas.runtime import COMMON_ENV, Runtime, runtime
+from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, Runtime, runtime
 from lambdas.shapes import until, wait_seconds
 
 log = logging.getLogger(__name__)
 
-# No STATE_MACHINE_ARN: NotifyDownstream passes the state machine's own ARN ($$.StateMachine.Id), so
-# the function does not depend on the state machine that depends on it (no Terraform cycle).
-ENV: tuple[str, ...] = COMMON_ENV
+# STATE_MACHINE_ARN is only the fallback: NotifyDownstream passes the calling state machine's own ARN
+# ($$.StateMachine.Id), so cascades go to the machine that asked even without it.
+ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE)
 
 # How long an execution holds its (pipeline, schedule) lock (s): the state machine's
 # TimeoutSeconds plus a margin, so the lock outlives any execution that did not release it
