@@ -102,8 +102,8 @@ def project_root(tmp_path: Path) -> Path:
 def _invoke_in_process(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
     """Stand-in for moto's Docker invocation: call the function's Python handler here."""
     module_name, _, attr = str(self.handler).rpartition(".")
-    handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attr)
-    try:
+    try:  # a broken package fails the invocation, as Lambda's Runtime.ImportModuleError does
+        handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attr)
         result = handler(json.loads(body) if body else {}, None)
     except Exception as exc:  # what the Lambda runtime reports for an unhandled exception
         response_headers["x-amz-function-error"] = "Unhandled"

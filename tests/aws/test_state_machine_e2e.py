@@ -13,7 +13,7 @@ from interlock.model import FailureCategory, RunStatus, TraitStatus
 from interlock.schedule import find_schedule, period_of
 from interlock.steps.push import push_trait
 from lambdas import orchestrator, stream_router
-from tests.aws.conftest import Aws, write_orders
+from tests.aws.conftest import Aws, boto3_client, write_orders
 
 
 def _period(aws: Aws) -> str:
@@ -252,3 +252,22 @@ def test_a_completed_run_publishes_one_lifecycle_event_however_often_the_stream_
     assert [(e["eventType"], e["pipelineId"], e["status"], e["attempt"]) for e in events] == [
         ("PIPELINE_COMPLETED", "orders", "COMPLETED", 1)]
     assert events[0]["date"] == _period(aws_env) and events[0]["runId"].startswith("orders-daily-")
+
+
+def test_a_failing_task_alerts_releases_the_lock_and_fails_the_execution(aws_env: Aws) -> None:
+    """A trigger function that cannot even load (a broken deployment): retried, then caught."""
+    lam = boto3_client("lambda")
+    lam.update_function_configuration(FunctionName="interlock-trigger", Handler="lambdas.missing.handler")
+    push_trait(aws_env.deps, "orders", "upstream-dependency", TraitStatus.PASS)
+    aws_env.alert_messages()
+
+    arn = aws_env.start("orders-manual-1")
+    described = aws_env.finish(arn)
+
+    assert described["status"] == "FAILED" and described.get("error") == "Interlock.PipelineFailed"
+    states = aws_env.states_entered(arn)
+    assert states[-4:] == ["TriggerPipeline", "AlertError", "ReleaseLockAndFail", "PipelineFailed"]
+    [alert] = aws_env.alert_messages()
+    assert alert["Error"] == "ModuleNotFoundError" and "lambdas.missing" in alert["Cause"]
+    assert _lock_is_free(aws_env)
+    assert not (aws_env.root / "ran-orders").exists()
