@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from interlock.steps.deps import Deps, register_project_pipelines
+from interlock.steps.deps import Deps
 from interlock.steps.monitor import monitor
 from interlock.steps.reconcile import ensure_scheduled, reconcile
 from interlock.steps.reruns import rerun
@@ -71,7 +71,7 @@ class WatchdogDispatcher:
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     rt = runtime()
     deps = rt.deps
-    register_project_pipelines(deps.project, deps.store)  # a config deployed since the container started
+    # Pipelines registered by the runtime (or the API) since the last run get their first due times.
     scheduled = ensure_scheduled(deps)
     minute = rt.now().strftime("%Y%m%dT%H%M")
     dispatcher = WatchdogDispatcher(deps, rt.executions(), f"reconcile-{minute}")

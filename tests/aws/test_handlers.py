@@ -271,3 +271,14 @@ def test_runtime_reads_its_environment_and_caches_only_success(aws_env: Aws, mon
     assert built is runtime.runtime()
     assert built.deps.pipeline("orders").name == "orders"  # registered from the bundled config
     assert built.executions().arn == aws_env.state_machine_arn
+
+
+def test_marker_without_attributes_starts_the_pipelines_schedules(aws_env: Aws, idle_machine: str) -> None:
+    record = {"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"S": "PIPELINE#orders"},
+                                                           "SK": {"S": "MARKER#freshness#2026-02-22T10:00:00Z"}},
+                                                  "SequenceNumber": "7"}}
+
+    assert stream_router.handler({"Records": [record]}) == {"batchItemFailures": []}
+
+    [name] = _executions(aws_env, idle_machine)
+    assert name.startswith("orders_daily_marker-freshness_")
