@@ -11,7 +11,7 @@ from interlock.config import Project
 from interlock.steps.deps import Deps, register_project_pipelines
 from interlock.steps.dispatch import QUEUES
 from interlock.steps.reconcile import ensure_scheduled
-from interlock.store.redis import RedisStore
+from interlock.store.factory import open_store
 from workers.config import FAST, ROUTINE
 
 _deps: dict[int, Deps] = {}
@@ -34,7 +34,7 @@ def deps_for(app: Celery) -> Deps:
     pid = os.getpid()
     if pid not in _deps:
         project: Project = app.conf.interlock_project
-        store = RedisStore.from_settings(project.settings)
+        store = open_store(project)
         _deps[pid] = Deps(project, store, dispatch=CeleryDispatcher(app))
     return _deps[pid]
 

@@ -69,11 +69,11 @@ def archive(obj: Context, batch_size: int, throttle: float, follow: bool) -> Non
     """Copy everything new in the store to the Postgres archive, each record exactly once."""
     from interlock.archive import db as archive_db
     from interlock.archive.archiver import Archiver, ArchiveResult
-    from interlock.store.redis import RedisStore
+    from interlock.store.factory import open_store
 
     project = obj.project()
     engine = archive_db.make_engine(database_url(obj))
-    store = RedisStore.from_settings(project.settings)
+    store = open_store(project)
     archiver = Archiver(store, engine, f"{project.settings.key_prefix}changes", batch_size=batch_size,
                         throttle=throttle)
 

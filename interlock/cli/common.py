@@ -62,11 +62,11 @@ def open_deps(obj: Context) -> Deps:
     """Project + store + runner + alerts, with the project's pipelines registered in the store."""
     from interlock.alerts import AlertDispatcher, build_sinks
     from interlock.steps.deps import Deps, register_project_pipelines
-    from interlock.store.redis import RedisStore
+    from interlock.store.factory import open_store
 
     project = obj.project()
-    store = RedisStore.from_settings(project.settings)
     with failing_cleanly("connecting to the store"):
+        store = open_store(project)
         store.ping()
         register_project_pipelines(project, store)
     sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
@@ -89,6 +89,11 @@ def failing_cleanly(doing: str) -> Iterator[None]:
         if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             err.print(f"[red]error:[/red] {doing}: cannot reach the database: {first}")
+            sys.exit(EXIT_FAILED)
+        # Likewise botocore, loaded only when provider is dynamodb.
+        bc_exc = sys.modules.get("botocore.exceptions")
+        if bc_exc is not None and isinstance(exc, bc_exc.BotoCoreError | bc_exc.ClientError):
+            err.print(f"[red]error:[/red] {doing}: DynamoDB refused or could not be reached: {exc}")
             sys.exit(EXIT_FAILED)
         raise
 
