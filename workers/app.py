@@ -16,7 +16,10 @@ from __future__ import annotations
 from celery import Celery
 
 from interlock.config import Project, load_project
+from workers import redis_transport
 from workers.config import celery_config
+
+redis_transport.install()  # a worker that loses Redis mid-task reconnects instead of exiting
 
 TASK_MODULES = ["workers.evaluation", "workers.trigger", "workers.run_check", "workers.archival", "workers.schedule"]
 

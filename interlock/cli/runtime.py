@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 
 import click
@@ -51,9 +52,19 @@ def worker(obj: Context, queues: str, concurrency: int | None, loglevel: str) ->
 def beat(obj: Context, loglevel: str) -> None:
     """Run Celery Beat: the reconcile pass every few seconds, and archival (run exactly one)."""
     app = _celery_app(obj)
+    import redis
+
     from workers.context import start_up
 
-    start_up(app)
+    # Registering the pipelines needs Redis: wait for it, as the workers wait for their broker,
+    # rather than exit when Beat happens to start while Redis is restarting or unreachable.
+    while True:
+        try:
+            start_up(app)
+            break
+        except redis.ConnectionError as exc:
+            click.echo(f"beat: Redis unreachable ({exc}); trying again in 2 s", err=True)
+            time.sleep(2)
     app.start(["beat", "-l", loglevel])
 
 
