@@ -17,14 +17,22 @@ from interlock.model import FailureCategory, PipelineConfig, RunStatus, Schedule
 from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
 from interlock.sla import window
 from interlock.steps.deps import Deps, UnknownPipeline
-from interlock.steps.evaluate import Evaluation, evaluate
+from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
 from interlock.steps.keys import advance_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
 from interlock.steps.watchdog import catch_up, missed_periods
 
 # The advance lock only keeps two advances of one (pipeline, schedule) from evaluating at once;
-# it is released at the end and expires by itself if a worker dies holding it (s).
-LOCK_TTL = 300.0
+# it is released at the end and expires by itself if a worker dies holding it (or loses Redis
+# before the release). It lasts as long as an evaluation may (the evaluator timeout, then the
+# step's grace) plus this margin (s), so such a crash delays the pipeline by seconds, not minutes;
+# a trait with a longer timeout of its own may see a second advance evaluate beside it, which is
+# harmless: the trigger's claim keeps one run per period.
+LOCK_MARGIN = 10.0
+
+
+def lock_ttl(deps: Deps) -> float:
+    return deps.project.settings.engine_timeout.total_seconds() + WAIT_GRACE + LOCK_MARGIN
 
 
 class Outcome(StrEnum):
@@ -90,7 +98,7 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
     except (UnknownPipeline, KeyError):
         deps.store.clear_due(key)  # deleted pipeline or schedule: nothing to do any more
         return Outcome.UNKNOWN
-    lock = deps.store.acquire_lock(key, LOCK_TTL)
+    lock = deps.store.acquire_lock(key, lock_ttl(deps))
     if lock is None:
         return Outcome.BUSY  # another advance is on it and will leave the next due time
     try:
