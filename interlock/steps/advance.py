@@ -20,7 +20,7 @@ from interlock.steps.deps import Deps, UnknownPipeline
 from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
 from interlock.steps.keys import advance_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
-from interlock.steps.watchdog import catch_up, missed_periods
+from interlock.steps.watchdog import catch_up, ensure_watched, missed_periods
 
 # The advance lock only keeps two advances of one (pipeline, schedule) from evaluating at once;
 # it is released at the end and expires by itself if a worker dies holding it (or loses Redis
@@ -145,6 +145,8 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
         if entry.status in (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING):
             if entry.status is RunStatus.RUNNING and deps.store.due_at(check_key(entry.run_id)) is None:
                 deps.store.set_due(check_key(entry.run_id), now)  # a lost poll: resume it
+            if entry.status is RunStatus.TRIGGERING:
+                ensure_watched(deps, entry.run_id, entry.updated_at)
             deps.store.set_due(key, now + deps.check_interval(config))
             return Gate(Outcome.ACTIVE, period, entry.attempt_number)
         policy = retry.policy_of(config.retry)

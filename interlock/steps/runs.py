@@ -32,6 +32,7 @@ from interlock.model import (
 from interlock.schedule import find_schedule, next_period_start
 from interlock.steps.deps import Deps, UnknownPipeline, watched_run
 from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
+from interlock.steps.watchdog import ensure_watched
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     run, won = deps.store.claim(f"{pipeline}:{schedule}:{period}:{attempt}", fresh)
     if not won:
         log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
+        if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog
+            ensure_watched(deps, run.run_id, run.updated_at)
         return run
     previous = deps.store.get_run_log(pipeline, period, schedule)
     history = list(previous.retry_history or []) if previous else []

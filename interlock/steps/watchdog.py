@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from interlock import timeutil
 from interlock.model import Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
@@ -50,6 +50,14 @@ def check_stuck(deps: Deps, run_id: str) -> Alert | None:
                                   status=run.status.value, message=f"run stuck in {run.status.value} for {age}",
                                   timestamp=now, details={"ageSeconds": int((now - run.updated_at).total_seconds())}))
     return alert
+
+
+def ensure_watched(deps: Deps, run_id: str, since: datetime) -> None:
+    """Give an active run its stuck check if it has none: a worker that died (or lost Redis) between
+    claiming the period and arming the watchdog left a run nothing would ever report."""
+    key = stuck_key(run_id)
+    if deps.store.due_at(key) is None:
+        deps.store.set_due(key, since + deps.project.settings.stuck_run_threshold)
 
 
 def missed_periods(deps: Deps, config: PipelineConfig, schedule: str, last_seen: str, current: str) -> list[str]:
