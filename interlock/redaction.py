@@ -7,8 +7,8 @@ becomes the run's failure message, events, alerts (and what webhook sinks receiv
 and logs. So every value a trigger config references is remembered by this process, and
 :func:`redact` replaces it — and its URL- and JSON-escaped spellings — with ``[REDACTED]``.
 
-A webhook sink's URL is a secret too (a Slack hook URL is its own credential): its path and query
-are remembered the same way (:func:`remember_url`).
+A webhook sink's URL is a secret too (a Slack hook URL is its own credential): it is remembered
+the same way (:func:`remember_url`); the sink's own errors name only its host.
 
 Where it is applied: every trigger returned by :func:`interlock.triggers.trigger_for` redacts the
 errors it raises (so everything recorded from them is clean), the webhook sink redacts its own
@@ -31,6 +31,8 @@ REDACTED = "[REDACTED]"
 # Values shorter than this are not redacted: replacing every "1" or "yes" in a message would make it
 # unreadable and hide nothing (such a value is no secret).
 MIN_SECRET_LENGTH = 4
+# A URL path shorter than this is not treated as a secret on its own (the whole URL always is).
+MIN_URL_PATH_SECRET = 16
 # Loggers of the HTTP client, which log each request's URL at INFO/DEBUG.
 HTTP_LOGGERS = ("httpx", "httpcore")
 
@@ -55,11 +57,16 @@ def remember(value: str) -> None:
 
 
 def remember_url(url: str) -> None:
-    """Treat the path and query of ``url`` as a secret (the host stays readable in messages)."""
+    """Treat ``url`` as a secret, and its path and query too when they are long enough to be one.
+
+    A target may echo the path back in an error body (``/services/T0/B0/XXXX`` of a Slack hook);
+    a short path such as ``/alerts`` is no credential and would blank out ordinary messages.
+    """
+    remember(url)
     parts = urlsplit(url)
-    secret = parts.path + (f"?{parts.query}" if parts.query else "")
-    if secret.strip("/"):
-        remember(secret)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    if len(path) >= MIN_URL_PATH_SECRET:
+        remember(path)
 
 
 def redact(text: str) -> str:

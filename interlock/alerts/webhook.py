@@ -1,14 +1,15 @@
 """The webhook sink: POST each alert as JSON (or as a Slack message with ``format: slack``).
 
 Bounded: 10 s per attempt, two attempts for a 5xx or a network error, never redirected; the URL
-passes the SSRF guard. A failure raises, and the dispatcher logs it and carries on. The URL's path
-and query are redacted from errors and logs (:mod:`interlock.redaction`).
+passes the SSRF guard. A failure raises, and the dispatcher logs it and carries on. The URL is
+redacted from errors and logs (:mod:`interlock.redaction`): a Slack hook URL is a credential.
 """
 
 from __future__ import annotations
 
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,6 +31,8 @@ class WebhookSink:
         remember_url(url)  # a hook URL is a credential: kept out of errors and the HTTP client's logs
         install_log_filter()
         self.url = url
+        # What errors name: the host only (the URL, or a user:password@ in it, may be a credential).
+        self.host = urlsplit(url).hostname or "the webhook"
         self.slack = slack
 
     def payload(self, alert: Alert) -> dict[str, Any]:
@@ -46,7 +49,7 @@ class WebhookSink:
             try:
                 response = httpx.post(self.url, json=body, timeout=TIMEOUT, follow_redirects=False)
             except httpx.HTTPError as exc:
-                last = RuntimeError(redact(f"webhook POST to {self.url} failed: {exc}"))
+                last = RuntimeError(redact(f"webhook POST to {self.host} failed: {exc}"))
             else:
                 if response.status_code < 400:
                     return

@@ -204,3 +204,11 @@ def test_a_webhook_url_stays_out_of_errors_and_logs(echo: Echo, store: RedisStor
     assert hook_path not in caplog.text
     for record in caplog.records:
         assert hook_path not in record.getMessage() and hook_path not in (record.exc_text or "")
+
+
+def test_a_webhook_url_is_redacted_whole_but_a_short_path_alone_is_not() -> None:
+    url = "http://127.0.0.1:9/alerts"
+    WebhookSink(url)
+    assert redact(f"POST {url} failed") == f"POST {REDACTED} failed"
+    ordinary = "trigger request to http://jobs.internal/alerts/start failed"
+    assert redact(ordinary) == ordinary
