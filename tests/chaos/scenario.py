@@ -220,6 +220,7 @@ def run_chaos(config: ChaosConfig, workdir: Path, log: Any = print) -> Outcome:
     relay: BrokerRelay | None = None
     killer: Killer | None = None
     store: RedisStore | None = None
+    beat_state: Path | None = None
     try:
         server = PrivateRedis(stack, workdir / "redis")
         server.start()
@@ -234,6 +235,7 @@ def run_chaos(config: ChaosConfig, workdir: Path, log: Any = print) -> Outcome:
         store = RedisStore.from_settings(project.settings)
         app = Celery("chaos-pusher")
         app.conf.update(celery_config(project))
+        beat_state = Path(app.conf.beat_schedule_filename)
         deps = Deps(project, store, dispatch=CeleryDispatcher(app))
         names = pipeline_names(config)
         rng.shuffle(names)
@@ -305,6 +307,9 @@ def run_chaos(config: ChaosConfig, workdir: Path, log: Any = print) -> Outcome:
             relay.stop()
         if store is not None:
             store.close()
+        if beat_state is not None:  # Beat's bookkeeping file(s), outside the work folder
+            for leftover in beat_state.parent.glob(beat_state.name + "*"):
+                leftover.unlink(missing_ok=True)
     outcome.wall_seconds = round(time.monotonic() - wall, 1)
     return outcome
 

@@ -50,6 +50,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
     server = PrivateRedis(stack, tmp_path / "redis")
     relay: BrokerRelay | None = None
     store: RedisStore | None = None
+    beat_state: Path | None = None
     try:
         server.start()
         relay = BrokerRelay(server.port).start()
@@ -67,6 +68,7 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
         store = RedisStore.from_settings(project.settings)
         app = Celery("chaos-probe")
         app.conf.update(celery_config(project))
+        beat_state = Path(app.conf.beat_schedule_filename)
         yield Rig(tmp_path, stack, server, relay, env, store, app)
     finally:
         stack.stop()
@@ -74,6 +76,9 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
             relay.stop()
         if store is not None:
             store.close()
+        if beat_state is not None:  # Beat's bookkeeping file(s), outside tmp_path
+            for leftover in beat_state.parent.glob(beat_state.name + "*"):
+                leftover.unlink(missing_ok=True)
 
 
 def test_a_worker_that_loses_the_broker_while_running_a_task_reconnects_instead_of_exiting(rig: Rig) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,8 @@ pytestmark = [pytest.mark.chaos, pytest.mark.integration]
 @pytest.mark.timeout(600)
 def test_every_period_triggers_once_and_none_is_lost_under_kills_redis_crash_and_broker_outage(
         tmp_path: Path) -> None:
-    outcome = run_chaos(ChaosConfig(), tmp_path)
+    workdir = tmp_path / "chaos"  # logs, fired.log, alerts.jsonl and the AOF: kept only when the test fails
+    outcome = run_chaos(ChaosConfig(), workdir)
     print("\n" + report(outcome))
     print(f"written to {write_result('chaos', outcome.figures())}")
     assert outcome.pushes == outcome.periods >= 200
@@ -27,3 +29,4 @@ def test_every_period_triggers_once_and_none_is_lost_under_kills_redis_crash_and
     assert outcome.completed + outcome.failed_as_expected + outcome.stuck_reported == outcome.periods
     assert sorted(outcome.workers_answering) == ["archival", "evaluation", "run_check", "schedule", "trigger"]
     assert outcome.overdue_after_settle == 0, "due work left undispatched: is Beat reconciling?"
+    shutil.rmtree(workdir, ignore_errors=True)
