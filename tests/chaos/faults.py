@@ -94,7 +94,7 @@ class BrokerRelay:
         self.port = free_port()
         self.down = False
         self.connections = 0
-        self._live: set[asyncio.Transport] = set()
+        self._live: set[asyncio.WriteTransport] = set()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="broker-relay", daemon=True)
