@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHECKOV_VENV ?= .checkov-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda
+.PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda chaos
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -67,6 +67,9 @@ dist: build ## Same as build
 
 build-lambda: $(STAMP) ## One Lambda zip per handler into dist/lambda/ (bundles CONFIG=path/to/interlock.yaml; default: the init example)
 	$(BIN)/python -m lambdas.build --config $(or $(CONFIG),interlock/scaffold/interlock.yaml) --out dist/lambda
+
+chaos: $(STAMP) ## The chaos test alone, with its figures (worker SIGKILLs, a Redis crash, a 10 s broker outage)
+	$(BIN)/python -m tests.chaos
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput
