@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 from datetime import date, timedelta
+from fractions import Fraction
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -76,7 +77,8 @@ def parse_duration(text: str) -> timedelta:
         if frac:
             total_ns += int(frac) * scale // (10 ** len(frac))
         pos = m.end()
-    return sign * timedelta(microseconds=total_ns / 1000)
+    # Exact integer arithmetic: a float loses microseconds past 2**53 (about 285 years in µs).
+    return sign * timedelta(microseconds=round(Fraction(total_ns, 1000)))
 
 
 def format_duration(value: timedelta) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from interlock import timeutil
@@ -58,6 +58,8 @@ def test_a_formatted_duration_parses_back_to_itself(us: int) -> None:
 @FUZZ
 @given(groups=st.lists(st.tuples(st.integers(0, 10**6), st.sampled_from(sorted(UNIT_US))), min_size=1, max_size=5),
        negative=st.booleans())
+# Found by this test: past 2**53 µs the sum was computed in floats and lost the microsecond.
+@example(groups=[(1, "us"), (502000, "h"), (1000000, "h"), (1000000, "h")], negative=False)
 def test_a_duration_is_the_sum_of_its_groups_with_its_sign(groups: list[tuple[int, str]], negative: bool) -> None:
     text = ("-" if negative else "") + "".join(f"{n}{unit}" for n, unit in groups)
     total = sum(n * UNIT_US[unit] for n, unit in groups)
