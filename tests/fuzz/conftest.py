@@ -3,7 +3,9 @@
 Bounded so the folder runs in well under a minute on two cores: ``FUZZ_EXAMPLES`` examples per test
 (300 unless the ``INTERLOCK_FUZZ_EXAMPLES`` environment variable says otherwise, e.g. 5000 for a
 long local run), no per-example deadline (a shared CI machine has slow moments), no example
-database written into the checkout.
+database written into the checkout. Derandomized, so a CI run is reproducible and cannot fail on
+a draw nobody can replay; ``INTERLOCK_FUZZ_RANDOM=1`` draws fresh examples for an exploring run
+(hypothesis prints the falsifying example, which then becomes an ``@example``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ settings.register_profile(
     max_examples=FUZZ_EXAMPLES,
     deadline=None,
     database=None,
+    derandomize=os.environ.get("INTERLOCK_FUZZ_RANDOM") != "1",
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
 )
 
