@@ -13,6 +13,7 @@ result).
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import signal
 import statistics
@@ -47,6 +48,25 @@ def raw_celery_round_trip(url: str, samples: int) -> list[float]:
             app.send_task("noop").get(timeout=30)
             times.append((time.perf_counter() - start) * 1000)
     return times
+
+
+def stage_times(store: RedisStore, pushes: int, root: Path, starts: list[float]) -> dict[str, float]:
+    """Where a push's time goes, p50 per stage, from the timestamps the lifecycle records itself:
+    the TRAIT_PUSHED event (API handled it), the READY verdict (evaluation worker), the run's
+    creation (trigger worker claimed it) and the command's own timestamp."""
+    stages: dict[str, list[float]] = {"request_to_stored": [], "stored_to_ready": [], "ready_to_claimed": [],
+                                      "claimed_to_command_ran": []}
+    for i in range(pushes):
+        name = f"p{i}"
+        events = [r.event for r in store.list_events(name, 50)]
+        pushed = next(e.timestamp for e in events if e.kind.value == "TRAIT_PUSHED")
+        ready = next(e.timestamp for e in events if e.kind.value == "READINESS_CHECKED" and e.status == "READY")
+        claimed = store.list_runs(name, 1)[0].created_at
+        ran = float((root / "stamps" / name).read_text())
+        points = [starts[i], pushed.timestamp(), ready.timestamp(), claimed.timestamp(), ran]
+        for key, (a, b) in zip(stages, itertools.pairwise(points), strict=True):
+            stages[key].append((b - a) * 1000)
+    return {key: round(statistics.median(values), 2) for key, values in stages.items()}
 
 
 def main() -> None:
@@ -86,6 +106,7 @@ def main() -> None:
     store = RedisStore.from_settings(project.settings)
     latencies = []
     api_times = []
+    starts: list[float] = []
     try:
         api = httpx.Client(base_url=f"http://127.0.0.1:{port}")
         deadline = time.time() + 120
@@ -102,6 +123,7 @@ def main() -> None:
         for i in range(args.pushes):
             name = f"p{i}"
             start = time.time()
+            starts.append(start)
             response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
             assert response.status_code == 201, response.text
             api_times.append((time.time() - start) * 1000)
@@ -112,6 +134,7 @@ def main() -> None:
                     raise SystemExit(f"{name} did not fire within 30 s")
                 time.sleep(0.001)
             latencies.append((float(stamp.read_text()) - start) * 1000)
+        stages = stage_times(store, args.pushes, root, starts)
         raw = raw_celery_round_trip(url, 100)
     finally:
         for p in procs:
@@ -131,6 +154,9 @@ def main() -> None:
                                  "p99": round(percentile(api_times, 0.99), 1), "max": round(max(api_times), 1)},
         "raw_celery_round_trip_ms": {"p50": round(statistics.median(raw), 2), "p95": round(percentile(raw, 0.95), 2),
                                      "p99": round(percentile(raw, 0.99), 2), "max": round(max(raw), 2)},
+        "stages_p50_ms": stages,
+        # Where the slowest pushes fell in the sequence (0 = first): tells warm-up from steady state.
+        "slowest_push_indices": sorted(range(len(latencies)), key=lambda i: -latencies[i])[:5],
         "note": "push_to_trigger ends when the triggered command (a 2-line sh script) has started and "
                 "written its timestamp; it includes the push itself, evaluation, claim and fork/exec",
     }
@@ -139,6 +165,7 @@ def main() -> None:
         f = figures[key]
         assert isinstance(f, dict)
         print(f"{key:<30}{f['p50']:>10}{f['p95']:>10}{f['p99']:>10}{f['max']:>10}")
+    print("where the time goes (p50 ms): " + ", ".join(f"{k} {v}" for k, v in stages.items()))
     print(f"written to {write_result('reaction', figures)}")
 
 
