@@ -14,6 +14,7 @@ JSON only. No countdown/ETA tasks anywhere: delays are due times in the store.
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 from interlock.config import Project, load_project
 from workers import redis_transport
@@ -33,3 +34,10 @@ def make_app(project: Project | None = None) -> Celery:
 
 
 app = make_app()
+
+
+@worker_process_init.connect
+def _warm_up(**_: object) -> None:
+    from workers.context import warm_up  # imports the steps: not at module import of the app
+
+    warm_up(app)

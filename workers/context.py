@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
@@ -14,6 +15,7 @@ from interlock.steps.reconcile import ensure_scheduled
 from interlock.store.factory import open_store
 from workers.config import FAST, ROUTINE
 
+log = logging.getLogger(__name__)
 _deps: dict[int, Deps] = {}
 
 
@@ -37,6 +39,20 @@ def deps_for(app: Celery) -> Deps:
         store = open_store(project)
         _deps[pid] = Deps(project, store, dispatch=CeleryDispatcher(app))
     return _deps[pid]
+
+
+def warm_up(app: Celery) -> None:
+    """Build this process's Deps and open its store connection before the first task arrives.
+
+    Called in each pool process right after the fork: the first push after a worker starts then
+    costs what every other push costs, not a connection, script loads and object setup on top.
+    Redis being down here is not fatal; the first task connects when it comes back.
+    """
+    deps = deps_for(app)
+    try:
+        deps.store.ping()
+    except Exception:
+        log.warning("store not reachable while warming up a worker process; the first task will connect")
 
 
 def start_up(app: Celery) -> int:
