@@ -24,6 +24,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -50,7 +51,7 @@ def raw_celery_round_trip(url: str, samples: int) -> list[float]:
     return times
 
 
-def stage_times(store: RedisStore, pushes: int, root: Path, starts: list[float]) -> dict[str, float]:
+def stage_times(store: RedisStore, pushes: int, root: Path, starts: list[float]) -> dict[str, Any]:
     """Where a push's time goes, p50 per stage, from the timestamps the lifecycle records itself:
     the TRAIT_PUSHED event (API handled it), the READY verdict (evaluation worker), the run's
     creation (trigger worker claimed it) and the command's own timestamp."""
@@ -66,7 +67,9 @@ def stage_times(store: RedisStore, pushes: int, root: Path, starts: list[float])
         points = [starts[i], pushed.timestamp(), ready.timestamp(), claimed.timestamp(), ran]
         for key, (a, b) in zip(stages, itertools.pairwise(points), strict=True):
             stages[key].append((b - a) * 1000)
-    return {key: round(statistics.median(values), 2) for key, values in stages.items()}
+    slowest = max(range(pushes), key=lambda i: sum(values[i] for values in stages.values()))
+    return {**{key: round(statistics.median(values), 2) for key, values in stages.items()},
+            "slowest_push": {"index": slowest, **{key: round(values[slowest], 1) for key, values in stages.items()}}}
 
 
 def main() -> None:
@@ -165,7 +168,8 @@ def main() -> None:
         f = figures[key]
         assert isinstance(f, dict)
         print(f"{key:<30}{f['p50']:>10}{f['p95']:>10}{f['p99']:>10}{f['max']:>10}")
-    print("where the time goes (p50 ms): " + ", ".join(f"{k} {v}" for k, v in stages.items()))
+    print("where the time goes (p50 ms): " + ", ".join(f"{k} {v}" for k, v in stages.items() if k != "slowest_push"))
+    print(f"slowest push, by stage (ms): {stages['slowest_push']}")
     print(f"written to {write_result('reaction', figures)}")
 
 

@@ -18,7 +18,7 @@ from interlock.schedule import active_from, find_schedule, is_excluded, next_per
 from interlock.sla import window
 from interlock.steps.deps import Deps, UnknownPipeline
 from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
-from interlock.steps.keys import advance_key, check_key, pending_key, seen_key
+from interlock.steps.keys import advance_key, again_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
 from interlock.steps.watchdog import catch_up, ensure_watched, missed_periods
 
@@ -98,9 +98,17 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
     except (UnknownPipeline, KeyError):
         deps.store.clear_due(key)  # deleted pipeline or schedule: nothing to do any more
         return Outcome.UNKNOWN
+    again = again_key(pipeline, schedule)
     lock = deps.store.acquire_lock(key, lock_ttl(deps))
     if lock is None:
-        return Outcome.BUSY  # another advance is on it and will leave the next due time
+        # Another advance is evaluating, perhaps from before what sent this one (a push): its verdict
+        # may be stale. Ask it for one more look, then try the lock once more: either the holder
+        # finds the note after releasing, or it has released already and the lock is ours.
+        deps.store.put_value(again, "1", ttl=lock_ttl(deps))
+        lock = deps.store.acquire_lock(key, lock_ttl(deps))
+        if lock is None:
+            return Outcome.BUSY
+        deps.store.put_value(again, "", ttl=lock_ttl(deps))  # this look starts after the note: it answers it
     try:
         now = deps.clock.now()
         decision = gate(deps, config, sched, now)
@@ -110,6 +118,10 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
         return settle(deps, evaluation, decision, now)
     finally:
         deps.store.release_lock(lock)
+        # Checked after the release, so a note left while we held the lock is never missed.
+        if deps.store.get_value(again):
+            deps.store.put_value(again, "", ttl=lock_ttl(deps))
+            deps.dispatch.send("advance", pipeline=pipeline, schedule=schedule)
 
 
 def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetime) -> Gate:

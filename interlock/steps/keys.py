@@ -33,6 +33,11 @@ def pending_key(pipeline: str, schedule: str) -> str:
     return f"pending:{pipeline}:{schedule}"
 
 
+def again_key(pipeline: str, schedule: str) -> str:
+    """Marker: an advance found the pipeline busy and wants one more look once the holder is done."""
+    return f"again:{pipeline}:{schedule}"
+
+
 def rerun_key(rerun_id: str) -> str:
     return f"rerun:{rerun_id}"
 

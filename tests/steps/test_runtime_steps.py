@@ -12,7 +12,7 @@ from interlock.model import EventKind, RunStatus
 from interlock.steps.advance import Outcome, advance
 from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher, RecordingDispatcher
-from interlock.steps.keys import advance_key, check_key
+from interlock.steps.keys import advance_key, again_key, check_key
 from interlock.steps.push import push_trait
 from interlock.steps.reconcile import ensure_scheduled, reconcile
 from interlock.steps.runs import complete_run, run_id_for, trigger
@@ -198,3 +198,35 @@ def test_a_rerun_waits_for_ready_runs_once_and_completes_on_its_own_record(
     assert harness.store.get_run_log("orders", "2026-03-01", "daily") is None  # the original ledger is untouched
     kinds = [r.event.kind for r in harness.store.list_events("orders", 100)]
     assert EventKind.RERUN_REQUESTED in kinds and EventKind.RERUN_COMPLETED in kinds
+
+
+def test_a_busy_advance_leaves_a_note_and_the_holder_looks_once_more(harness: Harness, clock: FrozenClock) -> None:
+    """A push's advance that finds another advance evaluating (whose verdict may predate the push)
+    asks it for one more look; the holder finds the note after releasing and sends that look, which
+    sees the push. Without it the pipeline would wait for its next check (45 s here)."""
+    harness.archetype("a", ["marker"])
+    harness.pipeline("orders", "a", {}, extra=command("ran") + "watch: {interval: 45s}\n")
+    deps = harness.deps(clock)
+    recorder = RecordingDispatcher()
+    deps.dispatch = recorder
+    held = harness.store.acquire_lock(advance_key("orders", "daily"), 30)  # another advance, mid-evaluation
+    assert held is not None
+    push_trait(deps, "orders", "marker", "PASS")
+    assert advance(deps, "orders", "daily") is Outcome.BUSY
+    assert harness.store.get_value(again_key("orders", "daily")) == "1"
+    harness.store.release_lock(held)
+
+    # The holder's own look ends (here: the next advance to take the lock) and answers the note.
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
+    assert ("advance", {"pipeline": "orders", "schedule": "daily"}) in recorder.sent
+    assert not harness.store.get_value(again_key("orders", "daily"))  # answered once, not again and again
+
+
+def test_an_advance_that_was_never_busy_asks_for_nothing_more(harness: Harness, clock: FrozenClock) -> None:
+    harness.archetype("a", ["marker"])
+    harness.pipeline("orders", "a", {}, extra=command("ran"))
+    deps = harness.deps(clock)
+    recorder = RecordingDispatcher()
+    deps.dispatch = recorder
+    assert advance(deps, "orders", "daily") is Outcome.NOT_READY
+    assert recorder.sent == []
