@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from interlock.model import FailureCategory, TriggerConfig, TriggerType
@@ -41,23 +43,24 @@ class _Redacting:
 
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         remember_referenced(config.to_json())
-        try:
+        with _redacted_errors("trigger", f"trigger {config.type.value} of {ctx.run_id}"):
             return self.inner.start(config, ctx)
-        except TriggerError as exc:
-            raise TriggerError(redact(str(exc)), exc.category) from None
-        except Exception as exc:
-            log.error("trigger %s of %s raised:\n%s", config.type.value, ctx.run_id, redact(traceback.format_exc()))
-            raise TriggerError(redact(f"trigger error: {exc}"), FailureCategory.TRANSIENT) from None
 
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
         remember_referenced(config.to_json())
-        try:
+        with _redacted_errors("status check", f"status check of a {config.type.value} run"):
             return self.inner.status(config, metadata)
-        except TriggerError as exc:
-            raise TriggerError(redact(str(exc)), exc.category) from None
-        except Exception as exc:
-            log.error("status check of a %s run raised:\n%s", config.type.value, redact(traceback.format_exc()))
-            raise TriggerError(redact(f"status check error: {exc}"), FailureCategory.TRANSIENT) from None
+
+
+@contextmanager
+def _redacted_errors(doing: str, where: str) -> Iterator[None]:
+    try:
+        yield
+    except TriggerError as exc:
+        raise TriggerError(redact(str(exc)), exc.category) from None
+    except Exception as exc:
+        log.error("%s raised:\n%s", where, redact(traceback.format_exc()))
+        raise TriggerError(redact(f"{doing} error: {exc}"), FailureCategory.TRANSIENT) from None
 
 
 def trigger_for(kind: TriggerType) -> Trigger:

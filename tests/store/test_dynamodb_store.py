@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -13,19 +13,12 @@ import pytest
 from interlock.model import Alert, AlertLevel, EventKind, PipelineConfig, RunStatus, TraitStatus
 from interlock.store import BreakerOp, BreakerPolicy, ChangeKind, Lock
 from interlock.store.dynamodb import DynamoStore
-from tests.conformance.backends import ShiftedClock, destroy, new_spec
+from tests.conformance.backends import ShiftedClock
 from tests.conformance.backends import open_store as open_spec
 from tests.conformance.test_store_contract import T0, event, now, pipeline, run, trait
 
 R = TypeVar("R")
 BIG = "x" * 60_000  # 60 kB per item: 20 of them exceed one 1 MB query page
-
-
-@pytest.fixture
-def spec() -> Iterator[dict[str, Any]]:
-    s = new_spec("dynamodb")
-    yield s
-    destroy(s)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -13,16 +12,9 @@ import pytest
 from interlock.model import Alert, AlertLevel, ReadinessResult, ReadinessStatus, RunStatus
 from interlock.store import TraitSource
 from interlock.store.dynamodb import DynamoStore
-from tests.conformance.backends import AWS_CREDENTIALS, AWS_REGION, destroy, dynamo_client, moto_endpoint, new_spec
+from tests.conformance.backends import AWS_CREDENTIALS, AWS_REGION, dynamo_client, moto_endpoint
 from tests.conformance.backends import open_store as open_spec
 from tests.conformance.test_store_contract import now, run, run_log, trait
-
-
-@pytest.fixture
-def spec() -> Iterator[dict[str, Any]]:
-    s = new_spec("dynamodb")
-    yield s
-    destroy(s)
 
 
 @pytest.fixture
