@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import io
 import json
+import threading
 import time
 import types
 import zipfile
@@ -99,12 +100,20 @@ def project_root(tmp_path: Path) -> Path:
     return root
 
 
+# moto's in-process backends are not thread-safe: the interpreter runs a Map's iterations on
+# threads, and two handlers writing the table at once failed inside moto ("dictionary changed size
+# during iteration"). Lambda containers share nothing, so one handler at a time here changes the
+# timing only, not what any handler sees.
+_ONE_AT_A_TIME = threading.RLock()  # re-entrant: a handler may cause a nested invocation
+
+
 def _invoke_in_process(self: Any, body: str, request_headers: Any, response_headers: Any) -> bytes:
     """Stand-in for moto's Docker invocation: call the function's Python handler here."""
     module_name, _, attr = str(self.handler).rpartition(".")
     try:  # a broken package fails the invocation, as Lambda's Runtime.ImportModuleError does
         handler: Callable[[Any, Any], Any] = getattr(importlib.import_module(module_name), attr)
-        result = handler(json.loads(body) if body else {}, None)
+        with _ONE_AT_A_TIME:
+            result = handler(json.loads(body) if body else {}, None)
     except Exception as exc:  # what the Lambda runtime reports for an unhandled exception
         response_headers["x-amz-function-error"] = "Unhandled"
         return json.dumps({"errorType": type(exc).__name__, "errorMessage": str(exc)}).encode()
