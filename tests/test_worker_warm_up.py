@@ -1,10 +1,12 @@
 """A worker process builds its Deps and connects to the store right after the fork, not on the
-first task (which is then as fast as every other), and survives a store that is down meanwhile."""
+first task (which is then as fast as every other), and survives a store that is down meanwhile;
+the pipelines are registered at worker start off the consumer's thread."""
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from pathlib import Path
 
@@ -50,3 +52,23 @@ def test_warm_up_with_the_store_down_logs_and_does_not_raise(tmp_path: Path, cap
         context.warm_up(app)
     assert "store not reachable" in caplog.text
     assert os.getpid() in context._deps
+
+
+def test_start_up_registers_the_pipelines_off_the_consumer_thread(tmp_path: Path) -> None:
+    app = _app(tmp_path, "127.0.0.1:6379")
+    thread = context.start_up_in_background(app)
+    assert thread is not threading.current_thread() and thread.daemon
+    thread.join(30)
+    store = context.deps_for(app).store
+    try:
+        assert [p.name for p in store.list_pipelines()] == ["example"]  # the init project's pipeline
+    finally:
+        assert isinstance(store, RedisStore)
+        store.purge()
+
+
+def test_start_up_with_the_store_down_is_logged_not_raised(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    app = _app(tmp_path, "127.0.0.1:9")
+    with caplog.at_level(logging.ERROR, logger="workers.context"):
+        context.start_up_in_background(app).join(30)
+    assert "registering the project's pipelines at worker start failed" in caplog.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
 from celery import Celery
@@ -61,3 +62,21 @@ def start_up(app: Celery) -> int:
     count = register_project_pipelines(deps.project, deps.store)
     ensure_scheduled(deps)
     return count
+
+
+def start_up_in_background(app: Celery) -> threading.Thread:
+    """:func:`start_up` on a thread of its own, for a worker that is already consuming.
+
+    ``worker_ready`` runs on the consumer's thread, and registering 1 000 pipelines takes about a
+    second: a push arriving meanwhile waited for it (the slow first push of bench.reaction).
+    Registration is idempotent, so tasks that run before it ends see the pipelines as last stored.
+    """
+    def run() -> None:
+        try:
+            log.info("registered %d pipelines", start_up(app))
+        except Exception:  # Beat and the other workers register too; the next start tries again
+            log.exception("registering the project's pipelines at worker start failed")
+
+    thread = threading.Thread(target=run, name="interlock-start-up", daemon=True)
+    thread.start()
+    return thread

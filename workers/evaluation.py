@@ -7,7 +7,7 @@ from celery.signals import worker_ready
 from interlock.metrics import timed
 from interlock.steps.advance import advance as advance_step
 from workers.app import app
-from workers.context import deps_for, start_up
+from workers.context import deps_for, start_up_in_background
 
 
 @app.task(name="interlock.advance")
@@ -19,4 +19,4 @@ def advance(pipeline: str, schedule: str) -> str:
 
 @worker_ready.connect
 def _register_pipelines(**_: object) -> None:
-    start_up(app)
+    start_up_in_background(app)
