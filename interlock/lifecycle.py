@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from interlock.errors import InvalidTransition
 from interlock.model import RunState, RunStatus
 from interlock.store.base import Store
 
@@ -27,15 +28,6 @@ TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.FAILED: frozenset(),
     RunStatus.CANCELLED: frozenset(),
 }
-
-
-class InvalidTransition(ValueError):
-    """A move the state machine does not allow; names both states."""
-
-    def __init__(self, source: RunStatus | str, target: RunStatus | str) -> None:
-        super().__init__(f"invalid transition from {source} to {target}")
-        self.source = source
-        self.target = target
 
 
 def can_transition(source: RunStatus | str, target: RunStatus | str) -> bool:

@@ -11,19 +11,12 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from interlock import timeutil
 from interlock.calendars import is_dormant
+from interlock.errors import UnknownSchedule
 from interlock.model import Calendar, PipelineConfig, ScheduleConfig
 
 
-class UnknownSchedule(KeyError):
-    def __init__(self, pipeline: str, schedule: str, known: list[str]) -> None:
-        super().__init__(f"pipeline {pipeline!r} has no schedule {schedule!r} (it has: {', '.join(known)})")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
 def find_schedule(pipeline: PipelineConfig, name: str | None) -> ScheduleConfig:
-    """The named schedule, or the pipeline's first one when ``name`` is None."""
+    """The named schedule, or the pipeline's first one when ``name`` is None; raises UnknownSchedule."""
     schedules = pipeline.schedule_list()
     if name is None:
         return schedules[0]

@@ -20,10 +20,10 @@ from datetime import timedelta
 from typing import Any
 
 from interlock.config.merge import resolve_traits
+from interlock.errors import BadInput, UnknownArchetype, UnknownPipeline, UnknownSchedule
 from interlock.model import AlertLevel, RunStatus, TraitEvaluation
-from interlock.schedule import UnknownSchedule, find_schedule
+from interlock.schedule import find_schedule
 from interlock.steps.advance import Gate, Outcome, gate, settle
-from interlock.steps.deps import UnknownArchetype, UnknownPipeline
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import decide
 from interlock.steps.keys import advance_key
@@ -53,10 +53,6 @@ MAX_WAIT = 3600
 Result = tuple[str, dict[str, Any]]
 
 
-class BadRequest(ValueError):
-    """A request the state machine should never send (a missing field)."""
-
-
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     action = str(event.get("action", ""))
     fn = ACTIONS.get(action)
@@ -65,7 +61,8 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     rt = runtime()
     try:
         result, payload = fn(rt, event)
-    except (UnknownPipeline, UnknownArchetype, UnknownSchedule, BadRequest) as exc:
+    except (UnknownPipeline, UnknownArchetype, UnknownSchedule, BadInput) as exc:
+        # BadInput: a request the state machine should never send (a missing field).
         result, payload = "error", {"error": str(exc)}
     return {"action": action, "result": result, "payload": payload}
 
@@ -73,7 +70,7 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
 def _field(event: dict[str, Any], name: str) -> str:
     value = event.get(name)
     if not isinstance(value, str) or not value:
-        raise BadRequest(f"{name} is required")
+        raise BadInput(f"{name} is required", name)
     return value
 
 
@@ -136,11 +133,11 @@ def check_readiness(rt: Runtime, event: dict[str, Any]) -> Result:
     sched = find_schedule(config, _field(event, "scheduleID"))
     period, attempt = str(payload.get("period", "")), int(payload.get("attempt", 1))
     if not period:
-        raise BadRequest("payload.period is required")
+        raise BadInput("payload.period is required", "payload.period")
     evaluations = _evaluations(config.name, payload.get("traitResults"))
     traits = [t.type for t in resolve_traits(deps.archetype(config), config)]
     if sorted(evaluations) != sorted(traits):
-        raise BadRequest("traitResults must hold one result per trait of the pipeline")
+        raise BadInput("traitResults must hold one result per trait of the pipeline", "payload.traitResults")
     ordered = [evaluations[t] for t in traits]  # decide() takes them in the archetype's order
     now = rt.now()
     evaluation = decide(deps, config, sched.name, period, ordered)
@@ -159,7 +156,7 @@ def check_readiness(rt: Runtime, event: dict[str, Any]) -> Result:
 
 def _evaluations(pipeline: str, raw: object) -> dict[str, TraitEvaluation]:
     if not isinstance(raw, list):
-        raise BadRequest("payload.traitResults must be a list")
+        raise BadInput("payload.traitResults must be a list", "payload.traitResults")
     found: dict[str, TraitEvaluation] = {}
     for item in raw:
         if isinstance(item, dict):
@@ -195,7 +192,7 @@ def check_drift(rt: Runtime, event: dict[str, Any]) -> Result:
     deps = rt.deps
     run_id = str(_payload(event).get("runID", ""))
     if not run_id:
-        raise BadRequest("payload.runID is required")
+        raise BadInput("payload.runID is required", "payload.runID")
     run = monitor(deps, run_id)
     if run is None or run.status is not RunStatus.COMPLETED_MONITORING:
         return "skip", {"status": run.status.value if run else "UNKNOWN"}

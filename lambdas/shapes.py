@@ -6,8 +6,9 @@ import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from interlock.errors import UnknownPipeline
 from interlock.model import RunState
-from interlock.steps.deps import Deps, UnknownPipeline
+from interlock.steps.deps import Deps
 
 # The shortest wait a handler asks the state machine for (s): Wait states take whole seconds.
 MIN_WAIT_SECONDS = 1

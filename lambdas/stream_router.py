@@ -30,8 +30,8 @@ import logging
 import os
 from typing import Any
 
+from interlock.errors import UnknownPipeline
 from interlock.model import TraitStatus
-from interlock.steps.deps import UnknownPipeline
 from lambdas.executions import execution_input, execution_name
 from lambdas.runtime import COMMON_ENV, ENV_LIFECYCLE_TOPIC, ENV_STATE_MACHINE, runtime
 

@@ -1,4 +1,4 @@
-"""`interlock evaluate` and `interlock push`, run as a user runs them (real Redis, no workers)."""
+"""`interlock evaluate` and `interlock push` (and the bad input of every pipeline command), run as a user runs them."""
 
 from __future__ import annotations
 
@@ -83,11 +83,17 @@ def test_push_then_evaluate_is_ready(project: Path) -> None:
     (["push", "orders", "nope", "--status", "PASS"], "has no trait 'nope'"),
     (["evaluate", "ghost"], "unknown pipeline 'ghost'"),
     (["evaluate", "orders", "--schedule", "hourly"], "has no schedule 'hourly'"),
+    (["run", "orders", "--schedule", "bogus"], "pipeline 'orders' has no schedule 'bogus' (it has: daily)"),
+    (["run", "ghost"], "unknown pipeline 'ghost'"),
+    (["rerun", "orders", "--reason", "late", "--schedule", "bogus"], "has no schedule 'bogus'"),
+    (["rerun", "--id", "rerun-ghost"], "unknown rerun 'rerun-ghost'"),
+    (["complete", "ghost-run", "--status", "success"], "unknown run 'ghost-run'"),
+    (["status", "ghost"], "unknown pipeline 'ghost'"),
 ])
 def test_bad_input_exits_2_and_stores_nothing(project: Path, args: list[str], message: str) -> None:
     result = interlock(*args, cwd=project)
     assert result.returncode == 2
-    assert message in result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
     check = interlock("evaluate", "orders", "--json", cwd=project)
     assert json.loads(check.stdout)["blocking"] == ["ready-marker"]  # no push landed
 

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from interlock.lifecycle import InvalidTransition, can_transition, check_transition, is_terminal, move
+from interlock.errors import InvalidTransition
+from interlock.lifecycle import can_transition, check_transition, is_terminal, move
 from interlock.model import RunState, RunStatus
 from interlock.store.redis import RedisStore
 

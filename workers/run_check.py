@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from interlock.lifecycle import InvalidTransition
+from interlock.errors import InvalidTransition, UnknownRun
 from interlock.metrics import timed
 from interlock.steps.monitor import monitor as monitor_step
 from interlock.steps.runs import check_run as check_run_step
 from interlock.steps.runs import complete_run as complete_run_step
-from interlock.store.base import NotFoundError
 from workers.app import app
 from workers.context import deps_for
 
@@ -27,7 +26,7 @@ def complete_run(run_id: str, success: bool, metadata: dict[str, Any] | None = N
                  message: str | None = None) -> str | None:
     try:
         return complete_run_step(deps_for(app), run_id, success, metadata, message).status.value
-    except (NotFoundError, InvalidTransition):
+    except (UnknownRun, InvalidTransition):
         return None  # already finished (a duplicate callback) or unknown: nothing to do
 
 

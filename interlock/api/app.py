@@ -12,6 +12,7 @@ from interlock.api.middleware import Guard
 from interlock.api.page import router as page_router
 from interlock.api.routes import router
 from interlock.config.project import ServerConfig
+from interlock.errors import DomainError
 from interlock.steps.deps import Deps
 
 
@@ -23,6 +24,7 @@ def create_app(deps: Deps) -> Guard:
     app.include_router(router)
     app.include_router(page_router)
     app.add_exception_handler(errors.ApiError, errors.api_error)
+    app.add_exception_handler(DomainError, errors.domain_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)
     app.add_exception_handler(StarletteHTTPException, errors.http_error)
     app.add_exception_handler(Exception, errors.unexpected_error)

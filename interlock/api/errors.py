@@ -1,7 +1,9 @@
-"""API errors: one exception type carrying a stable code, mapped once to a JSON response.
+"""API errors: exceptions carrying a stable code, mapped once to a JSON response.
 
 Every error body is ``{"error": {"code": "pipeline_not_found", "message": "..."}}``; the codes are
-part of the API contract, the messages are for people.
+part of the API contract, the messages are for people. Domain errors (:mod:`interlock.errors`)
+raised by the steps get their status here, by family (:data:`DOMAIN_STATUS`); :class:`ApiError`
+is for what only the API refuses.
 """
 
 from __future__ import annotations
@@ -12,6 +14,17 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from interlock.errors import BadInput, Conflict, DomainError, NotFound
+
+# The HTTP status of each family of domain errors, most specific first; a DomainError outside
+# every family is the caller's fault until shown otherwise (400).
+DOMAIN_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, 404),
+    (BadInput, 400),
+    (Conflict, 409),
+    (DomainError, 400),
+)
 
 
 class ApiError(Exception):
@@ -37,6 +50,16 @@ def error_response(status: int, code: str, message: str, details: Any = None) ->
 async def api_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ApiError)
     return error_response(exc.status, exc.code, exc.message, exc.details)
+
+
+def domain_status(exc: DomainError) -> int:
+    return next(status for family, status in DOMAIN_STATUS if isinstance(exc, family))
+
+
+async def domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    details = [{"path": exc.path, "message": exc.message}] if isinstance(exc, BadInput) and exc.path else None
+    return error_response(domain_status(exc), exc.code, exc.message, details)
 
 
 async def validation_error(_: Request, exc: Exception) -> JSONResponse:

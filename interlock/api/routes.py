@@ -1,4 +1,8 @@
-"""The HTTP routes (spec A §8.2), each a thin adapter over the same steps the CLI and workers run."""
+"""The HTTP routes (spec A §8.2), each a thin adapter over the same steps the CLI and workers run.
+
+Domain errors the steps raise (an unknown pipeline, schedule or run, a bad push, a finished run)
+are left to propagate: :mod:`interlock.api.errors` gives each its status and code in one place.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from interlock.api.strict import StrictJsonRoute
 from interlock.config.errors import format_path
 from interlock.config.evaluator_refs import EvaluatorKind, classify, in_evaluator_dirs
 from interlock.config.loader import check_pipeline
-from interlock.lifecycle import InvalidTransition
+from interlock.errors import UnknownRerun
 from interlock.model import (
     DEFAULT_SCHEDULE,
     PipelineConfig,
@@ -27,17 +31,17 @@ from interlock.model import (
     TriggerType,
 )
 from interlock.redaction import referenced_names
-from interlock.schedule import UnknownSchedule
+from interlock.schedule import find_schedule
 from interlock.steps.advance import advance
-from interlock.steps.deps import Deps, UnknownArchetype, UnknownPipeline
+from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import advance_key
-from interlock.steps.push import BadPush, push_trait
+from interlock.steps.push import push_trait
 from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import complete_run, trigger
-from interlock.store.base import NotFoundError, TraitSource
+from interlock.store.base import TraitSource
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
 
@@ -51,13 +55,6 @@ Json = dict[str, Any]
 def deps_of(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
-
-
-def pipeline_or_404(deps: Deps, name: str) -> PipelineConfig:
-    try:
-        return deps.pipeline(name)
-    except UnknownPipeline:
-        raise ApiError(404, "pipeline_not_found", f"pipeline {name!r} is not registered") from None
 
 
 class PushBody(BaseModel):
@@ -131,13 +128,13 @@ def register_pipeline(request: Request, body: dict[str, Any]) -> Json:
 
 @router.get("/pipelines/{name}", summary="One pipeline", response_model=PipelineConfig, **AS_GIVEN)
 def get_pipeline(request: Request, name: str) -> Json:
-    return pipeline_or_404(deps_of(request), name).to_json()
+    return deps_of(request).pipeline(name).to_json()
 
 
 @router.delete("/pipelines/{name}", status_code=204, summary="Unregister a pipeline (its history stays)")
 def delete_pipeline(request: Request, name: str) -> Response:
     deps = deps_of(request)
-    config = pipeline_or_404(deps, name)
+    config = deps.pipeline(name)
     deps.store.delete_pipeline(name)
     for schedule in config.schedule_list():
         deps.store.clear_due(advance_key(name, schedule.name))
@@ -147,21 +144,14 @@ def delete_pipeline(request: Request, name: str) -> Response:
 @router.post("/pipelines/{name}/evaluate",
              summary="Evaluate the pipeline's traits now", response_model=ReadinessResult, **OUT)
 def evaluate_pipeline(request: Request, name: str, schedule: str | None = None) -> Json:
-    deps = deps_of(request)
-    pipeline_or_404(deps, name)
-    try:
-        return evaluate(deps, name, schedule).result.to_json()
-    except UnknownArchetype as exc:
-        raise ApiError(409, "archetype_not_loaded", str(exc)) from None
-    except UnknownSchedule as exc:
-        raise ApiError(400, "schedule_not_found", str(exc)) from None
+    return evaluate(deps_of(request), name, schedule).result.to_json()
 
 
 @router.get("/pipelines/{name}/readiness",
              summary="The last readiness verdict (no evaluator runs)", response_model=ReadinessResult, **OUT)
 def readiness(request: Request, name: str) -> Json:
     deps = deps_of(request)
-    pipeline_or_404(deps, name)
+    deps.pipeline(name)
     cached = deps.store.get_readiness(name)
     if cached is None:
         raise ApiError(404, "readiness_not_found", f"no recent readiness for {name!r}; POST .../evaluate first")
@@ -190,12 +180,9 @@ def get_trait(request: Request, name: str, trait_type: str) -> Json:
              summary="Push a trait result; the pipeline is evaluated at once")
 def push(request: Request, name: str, trait_type: str, body: PushBody) -> Json:
     deps = deps_of(request)
-    config = pipeline_or_404(deps, name)
-    try:
-        stored = push_trait(deps, name, trait_type, TraitStatus(body.status), value=body.value, reason=body.reason,
-                            ttl=body.ttl)
-    except BadPush as exc:
-        raise ApiError(400, "invalid_push", str(exc)) from None
+    config = deps.pipeline(name)
+    stored = push_trait(deps, name, trait_type, TraitStatus(body.status), value=body.value, reason=body.reason,
+                        ttl=body.ttl)
     for schedule in config.schedule_list():  # the fast path: evaluate now, durably due now as well
         deps.store.set_due(advance_key(name, schedule.name), deps.clock.now())
         deps.dispatch.send("advance", pipeline=name, schedule=schedule.name)
@@ -205,15 +192,13 @@ def push(request: Request, name: str, trait_type: str, body: PushBody) -> Json:
 @router.post("/pipelines/{name}/run", summary="Evaluate and, if READY, trigger now (once per period)")
 def run(request: Request, name: str, schedule: str | None = None) -> Json:
     deps = deps_of(request)
-    config = pipeline_or_404(deps, name)
-    sched = schedule or config.schedule_list()[0].name
+    # Resolved here, not left to advance: for a worker an unknown schedule is one deleted since it
+    # was due (nothing to do); for a caller naming one it is an error (404 schedule_not_found).
+    sched = find_schedule(deps.pipeline(name), schedule).name
     inline = InlineDispatcher()
     inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
     step_deps = Deps(deps.project, deps.store, deps.clock, deps.runner, deps.alerts, inline)
-    try:
-        outcome = advance(step_deps, name, sched)
-    except UnknownSchedule as exc:
-        raise ApiError(400, "schedule_not_found", str(exc)) from None
+    outcome = advance(step_deps, name, sched)
     runs = deps.store.list_runs(name, 1)
     return {"pipelineId": name, "scheduleId": sched, "outcome": outcome.value,
             "run": runs[0].to_json() if runs else None}
@@ -226,22 +211,13 @@ def list_runs(request: Request, name: str, limit: int = Query(20, ge=1, le=100))
 
 @router.get("/runs/{run_id}", summary="One run", response_model=RunState, **OUT)
 def get_run(request: Request, run_id: str) -> Json:
-    try:
-        return deps_of(request).store.get_run(run_id).to_json()
-    except NotFoundError:
-        raise ApiError(404, "run_not_found", f"no run {run_id!r}") from None
+    return deps_of(request).store.get_run(run_id).to_json()
 
 
 @router.post("/runs/{run_id}/complete",
              summary="Completion callback of a job started by Interlock", response_model=RunState, **OUT)
 def complete(request: Request, run_id: str, body: CompleteBody) -> Json:
-    deps = deps_of(request)
-    try:
-        return complete_run(deps, run_id, body.status == "success", body.metadata, body.message).to_json()
-    except NotFoundError:
-        raise ApiError(404, "run_not_found", f"no run {run_id!r}") from None
-    except InvalidTransition as exc:
-        raise ApiError(409, "invalid_transition", f"run {run_id} cannot be completed: {exc}") from None
+    return complete_run(deps_of(request), run_id, body.status == "success", body.metadata, body.message).to_json()
 
 
 @router.get("/pipelines/{name}/runlogs",
@@ -266,13 +242,8 @@ def list_events(request: Request, name: str, limit: int = Query(50, ge=1, le=500
 @router.post("/pipelines/{name}/rerun", status_code=202,
              summary="Request a rerun of a period", response_model=RerunRecord, **OUT)
 def rerun(request: Request, name: str, body: RerunBody) -> Json:
-    deps = deps_of(request)
-    pipeline_or_404(deps, name)
-    try:
-        return request_rerun(deps, name, body.reason, date=body.date, schedule=body.schedule,
-                             description=body.description).to_json()
-    except UnknownSchedule as exc:
-        raise ApiError(400, "schedule_not_found", str(exc)) from None
+    return request_rerun(deps_of(request), name, body.reason, date=body.date, schedule=body.schedule,
+                         description=body.description).to_json()
 
 
 @router.get("/pipelines/{name}/reruns",
@@ -292,11 +263,8 @@ def complete_rerun(request: Request, rerun_id: str, body: CompleteBody) -> Json:
     deps = deps_of(request)
     record = deps.store.get_rerun(rerun_id)
     if record is None:
-        raise ApiError(404, "rerun_not_found", f"no rerun {rerun_id!r}")
+        raise UnknownRerun(rerun_id)
     if not record.rerun_run_id or record.status not in (RunStatus.TRIGGERING, RunStatus.RUNNING):
         raise ApiError(409, "invalid_transition", f"rerun {rerun_id} is {record.status.value}: nothing to complete")
-    try:
-        complete_run(deps, record.rerun_run_id, body.status == "success", body.metadata, body.message)
-    except InvalidTransition as exc:
-        raise ApiError(409, "invalid_transition", str(exc)) from None
+    complete_run(deps, record.rerun_run_id, body.status == "success", body.metadata, body.message)
     return (deps.store.get_rerun(rerun_id) or record).to_json()

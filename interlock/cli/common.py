@@ -14,6 +14,7 @@ from rich.console import Console
 
 from interlock.config import ConfigInvalid, Project, load_project
 from interlock.config.project import ENV_DATABASE_URL
+from interlock.errors import BadInput, Conflict, DomainError, NotFound
 
 if TYPE_CHECKING:
     from interlock.steps.deps import Deps
@@ -21,6 +22,16 @@ if TYPE_CHECKING:
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+
+# The exit code of each family of domain errors (interlock.errors), most specific first. All are
+# the caller's to fix, so all are "bad input": naming an unknown pipeline, schedule or run, a value
+# that is not acceptable, or asking for what the state forbids (completing a finished run).
+DOMAIN_EXIT: tuple[tuple[type[DomainError], int], ...] = (
+    (NotFound, EXIT_BAD_INPUT),
+    (BadInput, EXIT_BAD_INPUT),
+    (Conflict, EXIT_BAD_INPUT),
+    (DomainError, EXIT_BAD_INPUT),
+)
 
 # Wide when piped (logs, CI) so tables are not cut to 80 columns.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -55,6 +66,23 @@ def emit_json(data: Any) -> None:
 def fail_input(message: str) -> NoReturn:
     err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
     sys.exit(EXIT_BAD_INPUT)
+
+
+def fail_domain(exc: DomainError) -> NoReturn:
+    """The one place a domain error becomes CLI output: its message on stderr and its exit code."""
+    err.print("[red]error:[/red] ", end="")
+    err.print(exc.message, markup=False, highlight=False)
+    sys.exit(next(code for family, code in DOMAIN_EXIT if isinstance(exc, family)))
+
+
+class Group(click.Group):
+    """The command group: a domain error escaping any command exits through :func:`fail_domain`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            fail_domain(exc)
 
 
 

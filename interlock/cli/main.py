@@ -8,10 +8,10 @@ from __future__ import annotations
 import click
 
 from interlock import __version__
-from interlock.cli.common import Context
+from interlock.cli.common import Context, Group
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="interlock", message="interlock version %(version)s")
 @click.option("--config", "config", metavar="PATH", envvar="INTERLOCK_CONFIG",
               help="Project file (default: $INTERLOCK_CONFIG, else ./interlock.yaml).")

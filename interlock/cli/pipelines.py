@@ -34,17 +34,11 @@ _STATUS_STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "red bold", "STALE": "
 @click.pass_obj
 def evaluate(obj: Context, pipeline: str, schedule: str | None, as_json: bool) -> None:
     """Evaluate PIPELINE's traits now and say whether it is READY (exit 0) or not (exit 1)."""
-    from interlock.schedule import UnknownSchedule
-    from interlock.steps.deps import UnknownArchetype, UnknownPipeline
     from interlock.steps.evaluate import evaluate as evaluate_step
 
     deps = open_deps(obj)
-    try:
-        with failing_cleanly("evaluating"):
-            evaluation = evaluate_step(deps, pipeline, schedule)
-    except (UnknownPipeline, UnknownArchetype, UnknownSchedule) as exc:
-        known = ", ".join(sorted(deps.project.pipelines)) or "none"
-        fail_input(f"{exc}" + (f" (pipelines: {known})" if isinstance(exc, UnknownPipeline) else ""))
+    with failing_cleanly("evaluating"):
+        evaluation = evaluate_step(deps, pipeline, schedule)
     result = evaluation.result
     if as_json:
         emit_json(result.to_json())
@@ -91,8 +85,7 @@ def print_readiness(evaluation: Evaluation) -> None:
 def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str | None, reason: str | None,
          ttl: int | None, as_json: bool) -> None:
     """Record a result for PIPELINE's TRAIT reported by an outside system (a marker, a check)."""
-    from interlock.steps.deps import UnknownPipeline
-    from interlock.steps.push import BadPush, push_trait
+    from interlock.steps.push import push_trait
 
     value: dict[str, Any] | None = None
     if value_json is not None:
@@ -103,12 +96,9 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
         if not isinstance(value, dict):
             fail_input(f"--value must be a JSON object, got {type(value).__name__}")
     deps = open_deps(obj)
-    try:
-        with failing_cleanly("pushing"):
-            stored = push_trait(deps, pipeline, trait, status.upper() if status.lower() in ("pass", "fail")
-                                else status, value=value, reason=reason, ttl=ttl)
-    except (UnknownPipeline, BadPush) as exc:
-        fail_input(str(exc))
+    with failing_cleanly("pushing"):
+        stored = push_trait(deps, pipeline, trait, status.upper() if status.lower() in ("pass", "fail")
+                            else status, value=value, reason=reason, ttl=ttl)
     _advance_now(deps, pipeline)
     if as_json:
         emit_json(stored.to_json())

@@ -10,7 +10,6 @@ from typing import Any
 import click
 
 from interlock.cli.common import (
-    EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
     Context,
@@ -37,9 +36,8 @@ WAIT_POLL = 0.5
 @click.pass_obj
 def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
     """Evaluate PIPELINE now and, if READY, trigger it (once per period) through the same steps."""
-    from interlock.schedule import UnknownSchedule, find_schedule
+    from interlock.schedule import find_schedule
     from interlock.steps.advance import Outcome, advance
-    from interlock.steps.deps import UnknownPipeline
     from interlock.steps.dispatch import InlineDispatcher
     from interlock.steps.runs import check_run, trigger
 
@@ -47,10 +45,7 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     inline = InlineDispatcher()
     inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
     deps.dispatch = inline
-    try:
-        sched = find_schedule(deps.pipeline(pipeline), schedule).name
-    except (UnknownPipeline, UnknownSchedule) as exc:
-        fail_input(str(exc))
+    sched = find_schedule(deps.pipeline(pipeline), schedule).name  # an unknown one exits 2, before any work
     with failing_cleanly("running"):
         outcome = advance(deps, pipeline, sched)
         entry = _latest_log(deps, pipeline, sched)
@@ -97,16 +92,13 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
     """Per pipeline and schedule: this period's run, its state, the next check and the last readiness."""
     from rich.table import Table
 
+    from interlock.errors import UnknownRun
     from interlock.schedule import period_of
-    from interlock.steps.deps import UnknownPipeline
     from interlock.steps.keys import advance_key
 
     deps = open_deps(obj)
     with failing_cleanly("reading status"):
-        try:
-            pipelines = [deps.pipeline(pipeline)] if pipeline else deps.store.list_pipelines()
-        except UnknownPipeline as exc:
-            fail_input(str(exc))
+        pipelines = [deps.pipeline(pipeline)] if pipeline else deps.store.list_pipelines()
         rows: list[dict[str, Any]] = []
         now = deps.clock.now()
         for config in pipelines:
@@ -118,7 +110,7 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
                 if entry:
                     try:
                         run_status = deps.store.get_run(entry.run_id).status.value
-                    except KeyError:
+                    except UnknownRun:  # expired since the run log named it
                         run_status = None
                 due = deps.store.due_at(advance_key(config.name, sched.name))
                 rows.append({
@@ -176,9 +168,7 @@ def events(obj: Context, pipeline: str, limit: int, as_json: bool) -> None:
 def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, message: str | None,
              as_json: bool) -> None:
     """Report that RUN_ID's job finished (the completion callback for http-triggered jobs)."""
-    from interlock.lifecycle import InvalidTransition
     from interlock.steps.runs import complete_run
-    from interlock.store.base import NotFoundError
 
     metadata: dict[str, Any] | None = None
     if metadata_json:
@@ -189,14 +179,8 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
         if not isinstance(metadata, dict):
             fail_input("--metadata must be a JSON object")
     deps = open_deps(obj)
-    try:
-        with failing_cleanly("completing the run"):
-            finished = complete_run(deps, run_id, result == "success", metadata, message)
-    except NotFoundError:
-        fail_input(f"unknown run {run_id!r}")
-    except InvalidTransition as exc:
-        err.print(f"[red]error:[/red] run {run_id} cannot be completed: {exc}")
-        sys.exit(EXIT_BAD_INPUT)
+    with failing_cleanly("completing the run"):
+        finished = complete_run(deps, run_id, result == "success", metadata, message)
     if as_json:
         emit_json(finished.to_json())
         return
@@ -216,8 +200,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
           schedule: str | None, wait: bool, as_json: bool) -> None:
     """Run PIPELINE again for a period (a new rerun), or start a pending rerun with --id."""
     from interlock import timeutil
-    from interlock.schedule import UnknownSchedule
-    from interlock.steps.deps import UnknownPipeline
+    from interlock.errors import UnknownRerun
     from interlock.steps.dispatch import InlineDispatcher
     from interlock.steps.reruns import request_rerun
     from interlock.steps.reruns import rerun as rerun_step
@@ -238,14 +221,11 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
     deps.dispatch = inline
     with failing_cleanly("rerunning"):
         if pipeline is not None:
-            try:
-                record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule)
-            except (UnknownPipeline, UnknownSchedule) as exc:
-                fail_input(str(exc))
+            record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule)
         else:
             found = deps.store.get_rerun(str(rerun_id))
             if found is None:
-                fail_input(f"unknown rerun {rerun_id!r}")
+                raise UnknownRerun(str(rerun_id))
             rerun_step(deps, found.rerun_id)
             record = found
         record = deps.store.get_rerun(record.rerun_id) or record

@@ -13,10 +13,11 @@ from datetime import datetime
 from enum import StrEnum
 
 from interlock import retry
+from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.model import FailureCategory, PipelineConfig, RunStatus, ScheduleConfig
 from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
 from interlock.sla import window
-from interlock.steps.deps import Deps, UnknownPipeline
+from interlock.steps.deps import Deps
 from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
 from interlock.steps.keys import advance_key, again_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
@@ -95,7 +96,7 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
     try:
         config = deps.pipeline(pipeline)
         sched = find_schedule(config, schedule)
-    except (UnknownPipeline, KeyError):
+    except (UnknownPipeline, UnknownSchedule):
         deps.store.clear_due(key)  # deleted pipeline or schedule: nothing to do any more
         return Outcome.UNKNOWN
     again = again_key(pipeline, schedule)

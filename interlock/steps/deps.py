@@ -10,29 +10,11 @@ from interlock import timeutil
 from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project
+from interlock.errors import UnknownArchetype, UnknownRun
 from interlock.evaluators.runner import EvaluatorRunner
 from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
 from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
-from interlock.store.base import NotFoundError, Store
-
-
-class UnknownPipeline(LookupError):
-    """A pipeline that is neither in the project files nor registered in the store."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"unknown pipeline {name!r}")
-        self.name = name
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-class UnknownArchetype(LookupError):
-    def __init__(self, pipeline: str, name: str) -> None:
-        super().__init__(f"pipeline {pipeline!r} names archetype {name!r}, which is not loaded")
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+from interlock.store.base import Store
 
 
 @dataclass
@@ -51,13 +33,11 @@ class Deps:
             self.alerts = AlertDispatcher(self.store, build_sinks(self.project.config.alerts or [], self.project.root))
 
     def pipeline(self, name: str) -> PipelineConfig:
-        """The registered pipeline (the store is the source of truth at run time)."""
-        try:
-            return self.store.get_pipeline(name)
-        except NotFoundError:
-            raise UnknownPipeline(name) from None
+        """The registered pipeline (the store is the source of truth at run time); raises UnknownPipeline."""
+        return self.store.get_pipeline(name)
 
     def archetype(self, pipeline: PipelineConfig) -> Archetype:
+        """The pipeline's archetype as this process loaded it; raises UnknownArchetype."""
         found = self.project.archetypes.get(pipeline.archetype)
         if found is None:
             raise UnknownArchetype(pipeline.name, pipeline.archetype)
@@ -86,7 +66,7 @@ def watched_run(deps: Deps, run_id: str, due_key: str,
     """
     try:
         run = deps.store.get_run(run_id)
-    except NotFoundError:
+    except UnknownRun:
         deps.store.clear_due(due_key)
         return None, False
     if run.status not in statuses:

@@ -21,6 +21,7 @@ from typing import Any
 from interlock import metrics
 from interlock.config.evaluator_refs import EvaluatorKind, classify
 from interlock.config.merge import resolve_traits
+from interlock.errors import UnknownTrait
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
 from interlock.model import (
     Alert,
@@ -104,12 +105,12 @@ def evaluate_trait(deps: Deps, pipeline_name: str, trait_type: str, schedule_nam
 
     For runtimes that fan traits out themselves (a Step Functions Map, one Lambda per trait); the
     verdict over the results is :func:`decide`. Raises UnknownPipeline / UnknownArchetype, and
-    KeyError for a trait the pipeline does not have.
+    UnknownTrait for a trait the pipeline does not have.
     """
     pipeline = deps.pipeline(pipeline_name)
     traits = {t.type: t for t in resolve_traits(deps.archetype(pipeline), pipeline)}
     if trait_type not in traits:
-        raise KeyError(f"pipeline {pipeline_name!r} has no trait {trait_type!r}")
+        raise UnknownTrait(pipeline_name, trait_type, list(traits))
     trait = traits[trait_type]
     default_timeout = deps.project.settings.engine_timeout.total_seconds()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"eval-{pipeline.name}")

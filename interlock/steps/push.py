@@ -6,15 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 from interlock.config.merge import resolve_traits
+from interlock.errors import BadPush
 from interlock.model import Event, EventKind, TraitEvaluation, TraitStatus
 from interlock.steps.deps import Deps
 from interlock.store.base import TraitSource
 
 PUSHABLE = (TraitStatus.PASS, TraitStatus.FAIL)
-
-
-class BadPush(ValueError):
-    """A push that names no trait of the pipeline or carries an unusable value."""
 
 
 def push_trait(deps: Deps, pipeline_name: str, trait_type: str, status: TraitStatus | str, *,
@@ -33,11 +30,11 @@ def push_trait(deps: Deps, pipeline_name: str, trait_type: str, status: TraitSta
     try:
         parsed = TraitStatus(status)
     except ValueError:
-        raise BadPush(f"status must be PASS or FAIL, got {status!r}") from None
+        raise BadPush(f"status must be PASS or FAIL, got {status!r}", "status") from None
     if parsed not in PUSHABLE:
-        raise BadPush(f"status must be PASS or FAIL, got {status!r}")
+        raise BadPush(f"status must be PASS or FAIL, got {status!r}", "status")
     if ttl is not None and ttl < 0:
-        raise BadPush(f"ttl must be >= 0 seconds, got {ttl}")
+        raise BadPush(f"ttl must be >= 0 seconds, got {ttl}", "ttl")
     effective_ttl = traits[trait_type].ttl if ttl is None else ttl
     now = deps.clock.now()
     result = TraitEvaluation(

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from interlock import lifecycle, metrics, retry
+from interlock.errors import InvalidTransition, UnknownPipeline
 from interlock.model import (
     Alert,
     AlertLevel,
@@ -30,7 +31,7 @@ from interlock.model import (
     RunStatus,
 )
 from interlock.schedule import find_schedule, next_period_start
-from interlock.steps.deps import Deps, UnknownPipeline, watched_run
+from interlock.steps.deps import Deps, watched_run
 from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
 from interlock.steps.watchdog import ensure_watched
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
@@ -133,12 +134,12 @@ def complete_run(deps: Deps, run_id: str, success: bool, metadata: dict[str, Any
                  message: str | None = None) -> RunState:
     """The completion callback: finish a TRIGGERING or RUNNING run as reported by the job itself.
 
-    Raises NotFoundError for an unknown run and lifecycle.InvalidTransition for a finished one.
+    Raises UnknownRun for an unknown run and InvalidTransition for a finished one.
     """
     run = deps.store.get_run(run_id)
     target = RunStatus.COMPLETED if success else RunStatus.FAILED
     if run.status not in (RunStatus.TRIGGERING, RunStatus.RUNNING):
-        raise lifecycle.InvalidTransition(run.status, target)
+        raise InvalidTransition(run.status, target, f"run {run_id} cannot be completed")
     config = deps.pipeline(run.pipeline_id)
     deps.store.append_event(Event(kind=EventKind.CALLBACK_RECEIVED, pipeline_id=run.pipeline_id, run_id=run_id,
                                   status="success" if success else "failed", timestamp=deps.clock.now(),

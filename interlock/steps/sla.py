@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.model import Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
 from interlock.schedule import find_schedule, is_excluded_day, period_of
 from interlock.sla import Window, has_sla, late_by, previous_period, window
-from interlock.steps.deps import Deps, UnknownPipeline
+from interlock.steps.deps import Deps
 from interlock.steps.keys import seen_key, sla_key
 
 # A deadline is breached strictly after it: the check is scheduled just past it.
@@ -41,7 +42,7 @@ def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
     try:
         config = deps.pipeline(pipeline)
         sched = find_schedule(config, schedule)
-    except (UnknownPipeline, KeyError):
+    except (UnknownPipeline, UnknownSchedule):
         deps.store.clear_due(key)
         return []
     if not has_sla(config, sched):

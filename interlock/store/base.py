@@ -18,8 +18,9 @@ arrivals, replays, quarantine and control records (AWS-only features of the refe
 local step reads), and cascade markers (cascade enqueues the downstream evaluation directly and the
 due index makes it durable).
 
-Conventions: ``get_pipeline`` and ``get_run`` raise :class:`NotFoundError`; every other single-item
-getter returns ``None``. Infrastructure errors propagate. A stored value that cannot be decoded is
+Conventions: ``get_pipeline`` and ``get_run`` raise :class:`~interlock.errors.UnknownPipeline` and
+:class:`~interlock.errors.UnknownRun`; every other single-item getter returns ``None``. Infrastructure
+errors propagate. A stored value that cannot be decoded is
 logged with its key and skipped, never a crash of the reader.
 """
 
@@ -49,18 +50,6 @@ DEFAULT_RERUNS_LIMIT = 20
 DEFAULT_ALL_RERUNS_LIMIT = 50
 DEFAULT_ALERTS_LIMIT = 50
 DEFAULT_READ_COUNT = 100
-
-
-class NotFoundError(KeyError):
-    """A pipeline or run that does not exist (or has expired)."""
-
-    def __init__(self, what: str, ident: str) -> None:
-        super().__init__(f'{what} "{ident}" not found')
-        self.what = what
-        self.ident = ident
-
-    def __str__(self) -> str:
-        return str(self.args[0])
 
 
 class TraitSource(StrEnum):
@@ -148,7 +137,7 @@ class Store(Protocol):
         """Upsert by name and keep the upstream → downstream index in step with its traits."""
 
     def get_pipeline(self, name: str) -> PipelineConfig:
-        """The pipeline's config; raises NotFoundError."""
+        """The pipeline's config; raises UnknownPipeline."""
         ...
 
     def registered_at(self, name: str) -> datetime | None:
@@ -188,7 +177,7 @@ class Store(Protocol):
         """Unconditional write (creation); indexes the run under its pipeline once."""
 
     def get_run(self, run_id: str) -> RunState:
-        """Raises NotFoundError."""
+        """Raises UnknownRun."""
         ...
 
     def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:

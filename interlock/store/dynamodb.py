@@ -92,6 +92,7 @@ from urllib.parse import parse_qs, urlparse
 from pydantic import BaseModel, ValidationError
 
 from interlock.clock import SYSTEM, Clock
+from interlock.errors import ClaimLost, UnknownPipeline, UnknownRun
 from interlock.model import (
     DEFAULT_SCHEDULE,
     TERMINAL_RUN_STATUSES,
@@ -120,7 +121,6 @@ from interlock.store.base import (
     DueItem,
     EventRecord,
     Lock,
-    NotFoundError,
     SensorReading,
     TraitSource,
 )
@@ -599,7 +599,7 @@ class DynamoStore:
     def get_pipeline(self, name: str) -> PipelineConfig:
         found = self._get_data(f"PIPELINE#{name}", "CONFIG", PipelineConfig)
         if found is None:
-            raise NotFoundError("pipeline", name)
+            raise UnknownPipeline(name)
         return found
 
     def registered_at(self, name: str) -> datetime | None:
@@ -698,7 +698,7 @@ class DynamoStore:
     def get_run(self, run_id: str) -> RunState:
         found = self._get_data(f"RUN#{run_id}", f"RUN#{run_id}", RunState)
         if found is None:
-            raise NotFoundError("run", run_id)
+            raise UnknownRun(run_id)
         return found
 
     def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
@@ -751,7 +751,7 @@ class DynamoStore:
             reason = lost.failed(0) or {}
             owner = _s(reason.get("Item") or self._get(f"CLAIM#{key}", "CLAIM") or {}, "runId")
             if not owner:
-                raise NotFoundError("claim", key) from None  # the claim expired between the two reads
+                raise ClaimLost(key) from None  # the claim expired between the two reads
             return self.get_run(owner), False
         if added:
             self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ValidationError
 
 from interlock.clock import SYSTEM, Clock
 from interlock.config.project import Settings, normalise_prefix
+from interlock.errors import UnknownPipeline, UnknownRun
 from interlock.model import (
     DEFAULT_SCHEDULE,
     TERMINAL_RUN_STATUSES,
@@ -65,7 +66,6 @@ from interlock.store.base import (
     DueItem,
     EventRecord,
     Lock,
-    NotFoundError,
     SensorReading,
     TraitSource,
 )
@@ -189,7 +189,7 @@ class RedisStore:
         key = self.k("pipeline", name)
         found = self._decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
         if found is None:
-            raise NotFoundError("pipeline", name)
+            raise UnknownPipeline(name)
         return found
 
     def registered_at(self, name: str) -> datetime | None:
@@ -298,7 +298,7 @@ class RedisStore:
         key = self.k("run", run_id)
         found = self._decode(key, cast(str | None, self.r.get(key)), RunState)
         if found is None:
-            raise NotFoundError("run", run_id)
+            raise UnknownRun(run_id)
         return found
 
     def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:

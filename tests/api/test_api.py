@@ -157,6 +157,24 @@ def test_run_really_triggers_and_completes_a_command(api: tuple[TestClient, Inli
     assert "TRIGGER_FIRED" in kinds
 
 
+@pytest.mark.parametrize(("path", "body"), [
+    ("/api/pipelines/orders/run?schedule=bogus", None),  # was 200 "outcome": "unknown"
+    ("/api/pipelines/orders/evaluate?schedule=bogus", None),
+    ("/api/pipelines/orders/rerun", {"reason": "late data", "schedule": "bogus"}),
+])
+def test_an_unknown_schedule_is_a_404_and_changes_nothing(api: tuple[TestClient, InlineDispatcher, Harness],
+                                                          path: str, body: dict[str, Any] | None) -> None:
+    client, inline, harness = api
+    client.post("/api/pipelines/orders/traits/marker", json={"status": "PASS"})  # READY: a run would start
+    inline.sent.clear()
+    response = client.post(path, json=body)
+    assert error(response) == (404, "schedule_not_found")
+    assert response.json()["error"]["message"] == "pipeline 'orders' has no schedule 'bogus' (it has: daily)"
+    assert inline.sent == []
+    assert harness.store.list_runs("orders", 10) == [] and harness.store.list_reruns("orders", 10) == []
+    assert not (harness.root / "ran").exists()
+
+
 def test_completion_callback(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
     client, _, harness = api
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from interlock.errors import UnknownPipeline, UnknownRun
 from interlock.model import (
     Alert,
     AlertLevel,
@@ -31,7 +32,7 @@ from interlock.model import (
     TraitEvaluation,
     TraitStatus,
 )
-from interlock.store import ChangeKind, NotFoundError, SensorReading, TraitSource
+from interlock.store import ChangeKind, SensorReading, TraitSource
 from interlock.store.redis import RedisStore
 from tests.conformance.backends import ShiftedClock, open_store
 
@@ -83,7 +84,7 @@ def test_c1_pipeline_crud(store: RedisStore) -> None:
     store.register_pipeline(pipeline("ct-pipeline-2", "streaming"))
     assert {p.name for p in store.list_pipelines()} == {"ct-pipeline", "ct-pipeline-2"}
     store.delete_pipeline("ct-pipeline")
-    with pytest.raises(NotFoundError, match='pipeline "ct-pipeline" not found'):
+    with pytest.raises(UnknownPipeline, match="unknown pipeline 'ct-pipeline'"):
         store.get_pipeline("ct-pipeline")
     store.delete_pipeline("never-existed")  # deleting a missing pipeline is fine
 
@@ -109,7 +110,7 @@ def test_c4_run_put_get(store: RedisStore) -> None:
     store.put_run(run("ct-run-pg"))
     got = store.get_run("ct-run-pg")
     assert (got.run_id, got.status) == ("ct-run-pg", RunStatus.PENDING)
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnknownRun, match="unknown run 'ct-nonexistent-run'"):
         store.get_run("ct-nonexistent-run")
 
 
@@ -503,7 +504,7 @@ def test_a_corrupt_value_is_reported_with_its_key_and_skipped(
         assert [r.run_id for r in store.list_runs("ct-corrupt")] == ["ct-ok"]
     assert f"corrupt value at {store.k('pipeline', 'ct-bad')}" in caplog.text
     assert f"corrupt value at {store.k('run', 'ct-broken')}" in caplog.text
-    with pytest.raises(NotFoundError):
+    with pytest.raises(UnknownRun):
         store.get_run("ct-broken")
 
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from interlock.clock import FrozenClock
+from interlock.errors import BadPush, UnknownPipeline
 from interlock.model import EventKind, FailureCategory, ReadinessStatus, TraitStatus
-from interlock.steps.deps import UnknownPipeline
 from interlock.steps.evaluate import evaluate
-from interlock.steps.push import BadPush, push_trait
+from interlock.steps.push import push_trait
 from interlock.store import TraitSource
 from tests.steps.conftest import Harness
 

@@ -147,7 +147,7 @@ def test_completion_callback_finishes_a_running_job_and_refuses_a_second(harness
     deps = harness.deps(clock)
     run = trigger(deps, "hook", "daily", "2026-03-02", 1)  # nothing listens on port 9: the start fails
     assert run.status is RunStatus.FAILED
-    from interlock.lifecycle import InvalidTransition
+    from interlock.errors import InvalidTransition
 
     with pytest.raises(InvalidTransition):
         complete_run(deps, run.run_id, True)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from interlock.errors import UnknownRun
 from interlock.model import Alert, AlertLevel, EventKind, PipelineConfig, RunStatus, TraitStatus
 from interlock.store import BreakerOp, BreakerPolicy, ChangeKind, Lock
 from interlock.store.dynamodb import DynamoStore
@@ -142,7 +143,7 @@ def test_a_second_claim_returns_the_recorded_run_and_never_resets_it(store: Dyna
     owner, won_again = store.claim("orders:daily:2026-02-21", run("run-b", "orders", RunStatus.TRIGGERING))
     assert not won_again
     assert (owner.run_id, owner.status, owner.version) == ("run-a", RunStatus.RUNNING, 2)
-    with pytest.raises(KeyError):
+    with pytest.raises(UnknownRun):
         store.get_run("run-b")
 
 

@@ -1,0 +1,145 @@
+"""Domain errors: what a caller asked for that cannot be done, each with a stable ``code``.
+
+Steps and the store raise these; the edges map them once: the API to an HTTP status
+(:mod:`interlock.api.errors`), the CLI to an exit code (:mod:`interlock.cli.common`), by the family
+an error belongs to: :class:`NotFound`, :class:`BadInput` or :class:`Conflict`.
+
+None of them is a ``KeyError``/``LookupError``/``ValueError``: a step that means "an unknown
+pipeline" catches exactly that, and a real bug (a missing dict key in our own code) is never
+mistaken for one. The codes are part of the API contract; the messages are for people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+
+class DomainError(Exception):
+    """Base of every domain error: a stable ``code`` and a message for people."""
+
+    code: ClassVar[str] = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+# -- families: the edges map these (not each error) to a status / exit code ----------------------
+
+
+class NotFound(DomainError):
+    """Something the caller named does not exist (or has expired)."""
+
+    code = "not_found"
+
+
+class BadInput(DomainError):
+    """A value the caller sent is not acceptable; ``path`` names the field (``trigger.dag_id``) when one is to blame.
+
+    The message reads on its own (it names the field in words); ``path`` is for machines: the API
+    returns it in the error's details.
+    """
+
+    code = "bad_request"
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class Conflict(DomainError):
+    """The request is well-formed but the current state does not allow it."""
+
+    code = "conflict"
+
+
+# -- unknown things --------------------------------------------------------------------------------
+
+
+class UnknownPipeline(NotFound):
+    """A pipeline that is neither in the project files nor registered in the store."""
+
+    code = "pipeline_not_found"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"unknown pipeline {name!r}")
+        self.name = name
+
+
+class UnknownSchedule(NotFound):
+    code = "schedule_not_found"
+
+    def __init__(self, pipeline: str, schedule: str, known: Sequence[str]) -> None:
+        super().__init__(f"pipeline {pipeline!r} has no schedule {schedule!r} (it has: {', '.join(known)})")
+        self.pipeline = pipeline
+        self.schedule = schedule
+
+
+class UnknownTrait(NotFound):
+    code = "trait_not_found"
+
+    def __init__(self, pipeline: str, trait: str, known: Sequence[str]) -> None:
+        super().__init__(f"pipeline {pipeline!r} has no trait {trait!r} (it has: {', '.join(known)})")
+        self.pipeline = pipeline
+        self.trait = trait
+
+
+class UnknownRun(NotFound):
+    code = "run_not_found"
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"unknown run {run_id!r}")
+        self.run_id = run_id
+
+
+class UnknownRerun(NotFound):
+    code = "rerun_not_found"
+
+    def __init__(self, rerun_id: str) -> None:
+        super().__init__(f"unknown rerun {rerun_id!r}")
+        self.rerun_id = rerun_id
+
+
+# -- bad input -------------------------------------------------------------------------------------
+
+
+class BadPush(BadInput):
+    """A push that names no trait of the pipeline or carries an unusable value."""
+
+    code = "invalid_push"
+
+
+# -- conflicts -------------------------------------------------------------------------------------
+
+
+class UnknownArchetype(Conflict):
+    """The pipeline names an archetype this process has not loaded: the project, not the request, is off."""
+
+    code = "archetype_not_loaded"
+
+    def __init__(self, pipeline: str, name: str) -> None:
+        super().__init__(f"pipeline {pipeline!r} names archetype {name!r}, which is not loaded")
+
+
+class InvalidTransition(Conflict):
+    """A run move the state machine does not allow; names both states (and, given, what was tried)."""
+
+    code = "invalid_transition"
+
+    def __init__(self, source: str, target: str, doing: str | None = None) -> None:
+        moved = f"invalid transition from {source} to {target}"
+        super().__init__(f"{doing}: {moved}" if doing else moved)
+
+
+class ClaimLost(Conflict):
+    """A period's claim changed hands (or expired) while it was being read; trying again settles it."""
+
+    code = "claim_lost"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the claim {key!r} expired while it was being read; try again")
+        self.key = key
