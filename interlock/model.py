@@ -235,6 +235,10 @@ def _not_blank(value: str) -> str:
     return value
 
 
+# Variables the command trigger sets for the program it runs: the run id, pipeline, schedule, period.
+COMMAND_TRIGGER_ENV = ("INTERLOCK_RUN_ID", "INTERLOCK_PIPELINE", "INTERLOCK_SCHEDULE", "INTERLOCK_PERIOD")
+
+
 class CommandTrigger(VariantModel):
     command: Annotated[str, AfterValidator(_not_blank)]
     # Run through /bin/sh -c (pipes, globs, $VARS); off by default: the line is split into arguments.
