@@ -96,15 +96,12 @@ class FailureCategory(StrEnum):
 class EventKind(StrEnum):
     TRAIT_EVALUATED = "TRAIT_EVALUATED"
     READINESS_CHECKED = "READINESS_CHECKED"
-    READINESS_CACHE_CHECKED = "READINESS_CACHE_CHECKED"
-    RUN_STATE_CHANGED = "RUN_STATE_CHANGED"
     TRIGGER_FIRED = "TRIGGER_FIRED"
     TRIGGER_FAILED = "TRIGGER_FAILED"
     CALLBACK_RECEIVED = "CALLBACK_RECEIVED"
     RETRY_SCHEDULED = "RETRY_SCHEDULED"
     RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
     SLA_BREACHED = "SLA_BREACHED"
-    WATCHER_EVALUATION = "WATCHER_EVALUATION"
     TRAIT_PUSHED = "TRAIT_PUSHED"
     RERUN_REQUESTED = "RERUN_REQUESTED"
     RERUN_COMPLETED = "RERUN_COMPLETED"
@@ -113,20 +110,21 @@ class EventKind(StrEnum):
     MONITORING_COMPLETED = "MONITORING_COMPLETED"
     SCHEDULE_MISSED = "SCHEDULE_MISSED"
     RUN_STUCK = "RUN_STUCK"
-    WATCHDOG_RETRIGGER = "WATCHDOG_RETRIGGER"
     PIPELINE_COMPLETED = "PIPELINE_COMPLETED"
     PIPELINE_FAILED = "PIPELINE_FAILED"
     CIRCUIT_BREAKER_TRIPPED = "CIRCUIT_BREAKER_TRIPPED"
-    DATA_QUARANTINED = "DATA_QUARANTINED"
 
 
-class SessionStatus(StrEnum):
-    RUNNING = "RUNNING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-
-
-TERMINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
+# The groups of run statuses every module asks about, defined here once. A period whose run log is
+# ACTIVE is being worked on (nothing may start it again); SUCCEEDED is done for good; UNSUCCESSFUL
+# may be retried. STARTED is ACTIVE after the claim: the job may already be running at the target.
+# TERMINAL statuses have no move out (see interlock.lifecycle); COMPLETED_MONITORING is SUCCEEDED
+# but not terminal, because post-run monitoring can still fail it.
+ACTIVE_RUN_STATUSES = frozenset({RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING})
+STARTED_RUN_STATUSES = frozenset({RunStatus.TRIGGERING, RunStatus.RUNNING})
+SUCCEEDED_RUN_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING})
+UNSUCCESSFUL_RUN_STATUSES = frozenset({RunStatus.FAILED, RunStatus.CANCELLED})
+TERMINAL_RUN_STATUSES = frozenset({RunStatus.COMPLETED, *UNSUCCESSFUL_RUN_STATUSES})
 
 DEFAULT_SCHEDULE = "daily"
 """The schedule id of a pipeline that declares no schedules."""
@@ -235,6 +233,10 @@ def _not_blank(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
     return value
+
+
+# Variables the command trigger sets for the program it runs: the run id, pipeline, schedule, period.
+COMMAND_TRIGGER_ENV = ("INTERLOCK_RUN_ID", "INTERLOCK_PIPELINE", "INTERLOCK_SCHEDULE", "INTERLOCK_PERIOD")
 
 
 class CommandTrigger(VariantModel):

@@ -31,7 +31,7 @@ import os
 from typing import Any
 
 from interlock.errors import UnknownPipeline
-from interlock.model import TraitStatus
+from interlock.model import SUCCEEDED_RUN_STATUSES, RunStatus, TraitStatus
 from lambdas.executions import execution_input, execution_name
 from lambdas.runtime import COMMON_ENV, ENV_LIFECYCLE_TOPIC, ENV_STATE_MACHINE, runtime
 
@@ -46,8 +46,8 @@ PUSHED_PREFIX = "PUSHED#"
 MARKER_PREFIX = "MARKER#"
 RUNLOG_PREFIX = "RUNLOG#"
 # Run-log statuses -> the lifecycle event a change into them publishes.
-LIFECYCLE = {"COMPLETED": "PIPELINE_COMPLETED", "COMPLETED_MONITORING": "PIPELINE_COMPLETED",
-             "FAILED": "PIPELINE_FAILED"}
+LIFECYCLE = {**{s.value: "PIPELINE_COMPLETED" for s in SUCCEEDED_RUN_STATUSES},
+             RunStatus.FAILED.value: "PIPELINE_FAILED"}
 # How long a published lifecycle event is remembered against redelivery (s): past the stream's 24 h.
 LIFECYCLE_DEDUP_TTL = 7 * 24 * 3600
 ROUTED_EVENTS = ("INSERT", "MODIFY")

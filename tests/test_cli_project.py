@@ -133,3 +133,68 @@ def test_unknown_command_is_bad_input() -> None:
     result = interlock("frobnicate")
     assert result.returncode == 2
     assert "No such command 'frobnicate'" in result.stderr
+
+
+def test_validate_prints_warnings_in_the_error_format_and_exits_0_and_strict_exits_2(tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    example = project / "pipelines" / "example.yaml"
+    example.write_text(example.read_text().replace("archetype: batch-ingestion\n",
+                                                   "archetype: batch-ingestion\ntier: 2\n"))
+    (project / "pipelines" / "README.md").write_text("# our pipelines\n")
+    before = snapshot(project)
+
+    loose = interlock("validate", cwd=project)
+    assert loose.returncode == 0, loose.stderr
+    assert "is valid: 1 pipeline" in loose.stdout
+    lines = loose.stderr.splitlines()
+    assert "pipelines/README.md: skipped: not a .yaml or .yml file" in lines
+    assert any(line.startswith("pipelines/example.yaml:5: tier: accepted for compatibility with the reference "
+                               "and ignored") for line in lines)
+    assert lines[-1] == "2 warnings; 'interlock validate --strict' treats them as errors"
+
+    strict = interlock("validate", "--strict", cwd=project)
+    assert strict.returncode == 2
+    assert "pipelines/README.md: skipped: not a .yaml or .yml file" in strict.stderr.splitlines()
+    assert strict.stderr.splitlines()[-1].startswith("2 configuration errors")
+
+    body = json.loads(interlock("validate", "--json", cwd=project).stdout)
+    assert body["valid"] is True
+    assert {"file": "pipelines/README.md", "line": None, "path": "",
+            "message": "skipped: not a .yaml or .yml file"} in body["warnings"]
+    strict_body = json.loads(interlock("validate", "--json", "--strict", cwd=project).stdout)
+    assert strict_body["valid"] is False
+    assert len(strict_body["errors"]) == 2
+    assert strict_body["warnings"] == []
+    assert snapshot(project) == before
+
+
+def test_validate_strict_fails_on_an_unset_interlock_variable_that_the_deployment_may_still_set(
+        tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    (project / "pipelines" / "orders.yaml").write_text(
+        "name: orders\narchetype: batch-ingestion\ntrigger:\n  type: http\n  http:\n"
+        "    url: http://127.0.0.1:9/start\n    headers: {Authorization: 'Bearer ${INTERLOCK_JOBS_TOKEN}'}\n")
+    warning = ("pipelines/orders.yaml:7: trigger.http.headers.Authorization: ${INTERLOCK_JOBS_TOKEN} is not set "
+               "in this environment; the trigger fails at fire time unless it is set where the workers run")
+    loose = interlock("validate", cwd=project)
+    assert loose.returncode == 0, loose.stderr
+    assert warning in loose.stderr.splitlines()
+    strict = interlock("validate", "--strict", cwd=project)
+    assert strict.returncode == 2
+    assert warning in strict.stderr.splitlines()
+    assert interlock("validate", "--strict", cwd=project, env={"INTERLOCK_JOBS_TOKEN": "t0k3n"}).returncode == 0
+
+
+def test_validate_refuses_a_pipeline_linked_to_a_file_outside_the_project_without_quoting_it(
+        tmp_path: Path) -> None:
+    project = tmp_path / "etl"
+    assert interlock("init", str(project)).returncode == 0
+    secret = tmp_path / "shadow"
+    secret.write_text("root:$6$not-for-errors:20228:0:99999:7:::\n")
+    (project / "pipelines" / "shadow.yaml").symlink_to(secret)
+    result = interlock("validate", cwd=project)
+    assert result.returncode == 2
+    assert f"pipelines/shadow.yaml: a link to {secret}, outside the project directory" in result.stderr
+    assert "not-for-errors" not in result.stderr + result.stdout

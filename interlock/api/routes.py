@@ -20,12 +20,12 @@ from interlock.config.loader import check_pipeline
 from interlock.errors import UnknownRerun
 from interlock.model import (
     DEFAULT_SCHEDULE,
+    STARTED_RUN_STATUSES,
     PipelineConfig,
     ReadinessResult,
     RerunRecord,
     RunLogEntry,
     RunState,
-    RunStatus,
     TraitEvaluation,
     TraitStatus,
     TriggerType,
@@ -264,7 +264,7 @@ def complete_rerun(request: Request, rerun_id: str, body: CompleteBody) -> Json:
     record = deps.store.get_rerun(rerun_id)
     if record is None:
         raise UnknownRerun(rerun_id)
-    if not record.rerun_run_id or record.status not in (RunStatus.TRIGGERING, RunStatus.RUNNING):
+    if not record.rerun_run_id or record.status not in STARTED_RUN_STATUSES:
         raise ApiError(409, "invalid_transition", f"rerun {rerun_id} is {record.status.value}: nothing to complete")
     complete_run(deps, record.rerun_run_id, body.status == "success", body.metadata, body.message)
     return (deps.store.get_rerun(rerun_id) or record).to_json()

@@ -18,7 +18,7 @@ from interlock.cli.main import cli
 def check(obj: Context, at: str | None, as_json: bool) -> None:
     """Run the SLA and stuck-run checks once and print the alerts they raise (each fires once)."""
     from interlock.clock import FrozenClock
-    from interlock.model import RunStatus
+    from interlock.model import ACTIVE_RUN_STATUSES
     from interlock.schedule import period_of
     from interlock.sla import previous_period
     from interlock.steps.sla import check_sla
@@ -43,7 +43,7 @@ def check(obj: Context, at: str | None, as_json: bool) -> None:
                 current = period_of(pipeline, schedule, instant)
                 for period in (previous_period(current), current):
                     entry = deps.store.get_run_log(pipeline.name, period, schedule.name)
-                    if entry and entry.status in (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING):
+                    if entry and entry.status in ACTIVE_RUN_STATUSES:
                         stuck = check_stuck(deps, entry.run_id)
                         if stuck:
                             alerts.append(_row(stuck, schedule.name))

@@ -21,7 +21,7 @@ from interlock.cli.common import (
     out,
 )
 from interlock.cli.main import cli
-from interlock.model import TERMINAL_RUN_STATUSES, RunStatus
+from interlock.model import STARTED_RUN_STATUSES, TERMINAL_RUN_STATUSES, UNSUCCESSFUL_RUN_STATUSES, RunStatus
 
 # How often `run --wait` looks at the run (s).
 WAIT_POLL = 0.5
@@ -71,8 +71,8 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
             ready = deps.store.get_readiness(pipeline)
             if ready:
                 out.print(f"blocked by: {', '.join(ready.blocking)} (see `interlock evaluate {pipeline}`)")
-    failed = outcome in (Outcome.NOT_READY, Outcome.GAVE_UP) or (run_state and run_state.status in (
-        RunStatus.FAILED, RunStatus.CANCELLED))
+    failed = outcome in (Outcome.NOT_READY, Outcome.GAVE_UP) or (
+        run_state is not None and run_state.status in UNSUCCESSFUL_RUN_STATUSES)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
 
 
@@ -230,7 +230,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
             record = found
         record = deps.store.get_rerun(record.rerun_id) or record
         deadline = time.monotonic() + 3600
-        while wait and record.rerun_run_id and record.status in (RunStatus.TRIGGERING, RunStatus.RUNNING) \
+        while wait and record.rerun_run_id and record.status in STARTED_RUN_STATUSES \
                 and time.monotonic() < deadline:
             check_run(deps, record.rerun_run_id)
             time.sleep(WAIT_POLL)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from interlock.config.yamlio import Document, Path
 
-__all__ = ["ConfigError", "ConfigInvalid", "did_you_mean", "format_path", "from_validation_error"]
+__all__ = ["ConfigError", "ConfigInvalid", "accepts_key", "did_you_mean", "format_path", "from_validation_error"]
 
 
 @dataclass(frozen=True)
@@ -39,10 +39,11 @@ class ConfigError:
 
 
 class ConfigInvalid(Exception):
-    """Raised when a project has one or more configuration errors."""
+    """Raised when a project has one or more configuration errors (and the warnings found with them)."""
 
-    def __init__(self, errors: Iterable[ConfigError]) -> None:
+    def __init__(self, errors: Iterable[ConfigError], warnings: Iterable[ConfigError] = ()) -> None:
         self.errors = list(errors)
+        self.warnings = list(warnings)
         super().__init__("\n".join(str(e) for e in self.errors))
 
 
@@ -64,12 +65,16 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
 
 
 def display_name(path: FsPath, base: FsPath | None = None) -> str:
-    """A file name as a person wants to read it: relative to ``base`` or the CWD when inside."""
+    """A file name as a person wants to read it: relative to ``base`` or the CWD when inside.
+
+    The file's own name is kept as written: a link is named as the link, not as what it points to.
+    """
+    real = path.absolute().parent.resolve() / path.name
     for root in (base, FsPath.cwd()):
         if root is None:
             continue
         try:
-            return str(path.resolve().relative_to(root.resolve()))
+            return str(real.relative_to(root.resolve()))
         except ValueError:
             continue
     return str(path)
@@ -173,6 +178,11 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     if isinstance(current, type) and issubclass(current, BaseModel):
         return _keys(current)
     return []
+
+
+def accepts_key(model: type[BaseModel], key: Any) -> bool:
+    """Whether ``model`` has a field spelled ``key`` (in any of the spellings it accepts)."""
+    return isinstance(key, str) and _field_by_key(model, key) is not None
 
 
 def _keys(model: type[BaseModel]) -> list[str]:

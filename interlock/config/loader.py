@@ -20,10 +20,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
-from interlock.config import evaluator_refs
+from interlock.config import evaluator_refs, lint
+from interlock.config.discovery import is_within, list_folder, real_path
 from interlock.config.errors import (
     ConfigError,
     ConfigInvalid,
+    accepts_key,
     did_you_mean,
     display_name,
     format_path,
@@ -53,9 +55,13 @@ from interlock.netguard import BlockedURL, check_url, set_policy
 
 M = TypeVar("M", bound=BaseModel)
 
-YAML_SUFFIXES = (".yaml", ".yml")
 # A config file bigger than this is a mistake (a data file in the wrong folder), not a pipeline.
 MAX_FILE_BYTES = 1_048_576
+
+
+# What each model is called in messages about a file that is none of them.
+_KINDS: dict[type[BaseModel], str] = {ProjectConfig: "project configuration", Archetype: "archetype",
+                                      Calendar: "calendar", PipelineConfig: "pipeline"}
 
 
 @dataclass
@@ -68,6 +74,8 @@ class Project:
     pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
     calendars: dict[str, Calendar] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)  # "pipeline:<name>" -> file
+    # What loads but is probably a mistake, and files left out of the folders (see interlock.config.lint).
+    warnings: list[ConfigError] = field(default_factory=list)
 
     @property
     def root(self) -> Path:
@@ -101,7 +109,9 @@ class _Loading:
         self.path = path.absolute()
         self.env = env
         self.root = self.path.parent
+        self.real_root = real_path(self.root) or self.root
         self.errors: list[ConfigError] = []
+        self.warnings: list[ConfigError] = []
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -111,6 +121,10 @@ class _Loading:
     def error(self, file: Path, message: str, path: tuple[Any, ...] = (), doc: Document | None = None) -> None:
         line = doc.line_of(path) if doc else None
         self.errors.append(ConfigError(self.name(file), message, format_path(path), line))
+
+    def warn(self, file: Path, message: str, path: tuple[Any, ...] = (), doc: Document | None = None) -> None:
+        line = doc.line_of(path) if doc else None
+        self.warnings.append(ConfigError(self.name(file), message, format_path(path), line))
 
     def read(self, file: Path, what: str) -> Document | None:
         """Parse ``file``; record an error and return None when it cannot be read as a mapping."""
@@ -142,6 +156,13 @@ class _Loading:
         return doc
 
     def validate(self, model: type[M], file: Path, doc: Document) -> M | None:
+        if doc.data and not any(accepts_key(model, key) for key in doc.data):
+            # Not this kind of file at all (a data file, a key, a link to /etc/...): one error, and
+            # none of its keys quoted, since they are its content.
+            what = _KINDS.get(model, "configuration")
+            self.error(file, f"none of the {len(doc.data)} top-level keys is a {what} field; is this a "
+                             f"{what} file?")
+            return None
         try:
             return model.model_validate(doc.data)
         except ValidationError as exc:
@@ -149,15 +170,37 @@ class _Loading:
             return None
 
     def yaml_files(self, key: str, index: int, folder: str) -> Iterator[Path]:
-        """YAML files of one configured folder, in name order; a missing folder is an error."""
+        """YAML files of one configured folder, in name order; a missing folder is an error.
+
+        Entries left out are warnings; links out of the project are errors. A folder written as a
+        path inside the project must really be inside it; one written outside it (``/srv/shared``,
+        ``../common``) was chosen on purpose, and its files must stay within it instead.
+        """
         directory = self.root / folder
         if not directory.is_dir():
             what = "does not exist" if not directory.exists() else "is not a directory"
             self.error(self.path, f"directory {str(directory)!r} {what}", (key, index), self.doc)
             return
-        for entry in sorted(directory.iterdir(), key=lambda p: p.name):
-            if entry.is_file() and entry.name.endswith(YAML_SUFFIXES):
-                yield entry
+        real = real_path(directory) or directory
+        inside = self.real_root if is_within(Path(os.path.normpath(directory)), self.root) else real
+        if not is_within(real, inside):
+            self.error(self.path, f"directory {folder!r} is a link to {real}, outside the project directory "
+                                  f"{inside}; links must stay inside it", (key, index), self.doc)
+            return
+        listing = list_folder(directory, inside)
+        for entry, problem in listing.refused:
+            self.error(entry, problem)
+        for entry, why in listing.skipped:
+            self.warn(entry, why)
+        yield from listing.files
+
+    def lint(self, file: Path, doc: Document, expanded: str | None = None) -> None:
+        """The warnings of one file that parsed as a mapping (see interlock.config.lint)."""
+        problems = lint.env_references(doc.data, self.env, expanded)
+        if expanded is not None:  # a pipeline file
+            problems = lint.ignored_fields(doc.data) + problems
+        for path, message in problems:
+            self.warn(file, message, path, doc)
 
     # -- the steps --------------------------------------------------------------------------------
 
@@ -171,6 +214,7 @@ class _Loading:
         if config is None or doc is None:
             raise ConfigInvalid(self.errors)
         self.doc = doc
+        self.lint(self.path, doc)
         set_policy(config.outbound_policy())  # every outbound URL from here on is judged by it
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
@@ -179,7 +223,8 @@ class _Loading:
         self.load_calendars(project)
         self.load_pipelines(project)
         if self.errors:
-            raise ConfigInvalid(_by_file_and_line(self.errors))
+            raise ConfigInvalid(_by_file_and_line(self.errors), _by_file_and_line(self.warnings))
+        project.warnings = _by_file_and_line(self.warnings)
         return project
 
     def check_project(self, config: ProjectConfig) -> None:
@@ -210,6 +255,8 @@ class _Loading:
             for file in self.yaml_files("archetypeDirs", i, folder):
                 doc = self.read(file, "archetype")
                 archetype = self.validate(Archetype, file, doc) if doc else None
+                if archetype is not None and doc is not None:
+                    self.lint(file, doc)
                 if archetype is None or doc is None:
                     continue
                 if not self.check_archetype(archetype, file, doc):
@@ -256,6 +303,8 @@ class _Loading:
             for file in self.yaml_files("calendarDirs", i, folder):
                 doc = self.read(file, "calendar")
                 calendar = self.validate(Calendar, file, doc) if doc else None
+                if calendar is not None and doc is not None:
+                    self.lint(file, doc)
                 if calendar is None or doc is None:
                     continue
                 if calendar.name in seen:
@@ -271,6 +320,8 @@ class _Loading:
             for file in self.yaml_files("pipelineDirs", i, folder):
                 doc = self.read(file, "pipeline")
                 pipeline = self.validate(PipelineConfig, file, doc) if doc else None
+                if pipeline is not None and doc is not None:
+                    self.lint(file, doc, expanded="trigger")
                 problems = check_pipeline(doc.data, project) if doc else []
                 for path, message in problems:
                     self.error(file, message, path, doc)

@@ -31,6 +31,10 @@ _TAG = "tag:yaml.org,2002:"
 
 
 _TOO_DEEP = "YAML nesting is too deep"
+# PyYAML quotes what it found ("found undefined alias 'x'"); a file that does not parse may be no
+# config at all (a data file, a key), so such quotes are cut unless they are one character ('\t')
+# or the name of a token ('<stream end>').
+_QUOTED = re.compile(r"\s*'((?:[^'\\]|\\.)*)'")
 _UNCLOSED = {"flow sequence": "'['", "flow mapping": "'{'", "quoted scalar": "a quote"}
 
 
@@ -77,8 +81,8 @@ def parse(text: str) -> Document:
         nodes = list(yaml.compose_all(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        problem = exc.problem or str(exc)
-        context = f" {exc.context}" if exc.context else ""
+        problem = _unquoted(exc.problem or "the file is not valid YAML")
+        context = f" {_unquoted(exc.context)}" if exc.context else ""
         opened = exc.context or ""
         what = next((w for k, w in _UNCLOSED.items() if k in opened), None)
         if exc.context_mark is not None and (what or "<stream end>" in problem):
@@ -86,8 +90,8 @@ def parse(text: str) -> Document:
             mark = exc.context_mark
             problem, context = f"{what or 'a block'} opened here is never closed ({problem})", ""
         raise YamlError(f"invalid YAML: {problem}{context}", mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise YamlError(f"invalid YAML: {exc}") from None
+    except yaml.YAMLError:
+        raise YamlError("invalid YAML") from None
     except RecursionError:  # PyYAML's parser recurses once per nesting level ("[[[[...")
         raise YamlError(_TOO_DEEP) from None
     if len(nodes) > 1:
@@ -123,7 +127,7 @@ class _Builder:
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         if isinstance(node, MappingNode):
             return self._mapping(node, path)
-        raise YamlError(f"unsupported YAML node {node.tag}", node.start_mark.line + 1)
+        raise YamlError("unsupported YAML node", node.start_mark.line + 1)
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -184,7 +188,17 @@ def _scalar(node: ScalarNode) -> Any:
                          .replace(".nan", "nan").replace(".NaN", "nan").replace(".NAN", "nan"))
         except ValueError:
             raise YamlError(f"{value!r} is not a number", node.start_mark.line + 1) from None
-    raise YamlError(f"unsupported YAML tag {tag!r}", node.start_mark.line + 1)
+    # The tag is not quoted: in a file that is no config at all it would be its content.
+    raise YamlError("unsupported YAML tag ('!...'); write plain values", node.start_mark.line + 1)
+
+
+def _unquoted(text: str) -> str:
+    """PyYAML's message without the text it quotes from the file, single characters apart."""
+    def keep(match: re.Match[str]) -> str:
+        quoted = match.group(1)
+        return match.group(0) if len(quoted) <= 2 or re.fullmatch(r"<[a-z ]+>", quoted) else ""
+
+    return _QUOTED.sub(keep, text)
 
 
 def dump(data: Any) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from interlock import timeutil
 from interlock.clock import Clock
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
-from interlock.model import DEFAULT_SCHEDULE, FailureCategory, RunStatus, TraitStatus
+from interlock.model import DEFAULT_SCHEDULE, SUCCEEDED_RUN_STATUSES, FailureCategory, TraitStatus
 from interlock.store.base import Store
 
 # A sensor timestamp this far in the future is tolerated as clock skew.
@@ -176,7 +176,7 @@ def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest) -> Evaluat
     entry = ctx.store.get_run_log(upstream, date, schedule)
     if entry is None:
         return _fail(f"upstream {upstream} has no run log for {date}/{schedule}")
-    if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
+    if entry.status in SUCCEEDED_RUN_STATUSES:
         return _pass(f"upstream {upstream} completed for {date}/{schedule}",
                      {"upstreamRunId": entry.run_id,
                       "completedAt": entry.completed_at.isoformat() if entry.completed_at else None})

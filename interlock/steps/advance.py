@@ -14,7 +14,14 @@ from enum import StrEnum
 
 from interlock import retry
 from interlock.errors import UnknownPipeline, UnknownSchedule
-from interlock.model import FailureCategory, PipelineConfig, RunStatus, ScheduleConfig
+from interlock.model import (
+    ACTIVE_RUN_STATUSES,
+    SUCCEEDED_RUN_STATUSES,
+    FailureCategory,
+    PipelineConfig,
+    RunStatus,
+    ScheduleConfig,
+)
 from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
 from interlock.sla import window
 from interlock.steps.deps import Deps
@@ -152,10 +159,10 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
         return Gate(Outcome.TIMED_OUT, period)
     attempt = 1
     if entry is not None:
-        if entry.status in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING):
+        if entry.status in SUCCEEDED_RUN_STATUSES:
             deps.store.set_due(key, next_period_start(config, sched, now))
             return Gate(Outcome.DONE, period)
-        if entry.status in (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING):
+        if entry.status in ACTIVE_RUN_STATUSES:
             if entry.status is RunStatus.RUNNING and deps.store.due_at(check_key(entry.run_id)) is None:
                 deps.store.set_due(check_key(entry.run_id), now)  # a lost poll: resume it
             if entry.status is RunStatus.TRIGGERING:

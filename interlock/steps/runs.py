@@ -19,6 +19,7 @@ from typing import Any
 from interlock import lifecycle, metrics, retry
 from interlock.errors import InvalidTransition, UnknownPipeline
 from interlock.model import (
+    STARTED_RUN_STATUSES,
     Alert,
     AlertLevel,
     Event,
@@ -138,7 +139,7 @@ def complete_run(deps: Deps, run_id: str, success: bool, metadata: dict[str, Any
     """
     run = deps.store.get_run(run_id)
     target = RunStatus.COMPLETED if success else RunStatus.FAILED
-    if run.status not in (RunStatus.TRIGGERING, RunStatus.RUNNING):
+    if run.status not in STARTED_RUN_STATUSES:
         raise InvalidTransition(run.status, target, f"run {run_id} cannot be completed")
     config = deps.pipeline(run.pipeline_id)
     deps.store.append_event(Event(kind=EventKind.CALLBACK_RECEIVED, pipeline_id=run.pipeline_id, run_id=run_id,

@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from interlock.errors import UnknownPipeline, UnknownSchedule
-from interlock.model import Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
+from interlock.model import SUCCEEDED_RUN_STATUSES, Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
 from interlock.schedule import find_schedule, is_excluded_day, period_of
 from interlock.sla import Window, has_sla, late_by, previous_period, window
 from interlock.steps.deps import Deps
@@ -33,7 +33,6 @@ from interlock.steps.keys import seen_key, sla_key
 
 # A deadline is breached strictly after it: the check is scheduled just past it.
 JUST_AFTER = timedelta(milliseconds=1)
-DONE = (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING)
 
 
 def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
@@ -83,7 +82,7 @@ def _check_period(deps: Deps, pipeline: str, schedule: str, w: Window, entry: Ru
                   registered: datetime | None, now: datetime) -> list[Alert]:
     fired: list[Alert] = []
     started = entry is not None
-    done = entry is not None and entry.status in DONE
+    done = entry is not None and entry.status in SUCCEEDED_RUN_STATUSES
     gave_up = entry is not None and entry.status is RunStatus.FAILED and entry.alert_sent
 
     def fire(level: AlertLevel, category: str, message: str, dedup: str | None = None, **details: object) -> None:

@@ -14,19 +14,18 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from interlock import timeutil
-from interlock.model import Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
+from interlock.model import ACTIVE_RUN_STATUSES, Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
 from interlock.schedule import is_excluded_day
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.keys import stuck_key
 
 # The most missed periods one catch-up looks at (a year of dailies): older ones are forgotten.
 MAX_CATCH_UP = 366
-ACTIVE = (RunStatus.PENDING, RunStatus.TRIGGERING, RunStatus.RUNNING)
 
 
 def check_stuck(deps: Deps, run_id: str) -> Alert | None:
     key = stuck_key(run_id)
-    run, active = watched_run(deps, run_id, key, ACTIVE)
+    run, active = watched_run(deps, run_id, key, ACTIVE_RUN_STATUSES)
     if run is None or not active:
         return None
     threshold = deps.project.settings.stuck_run_threshold

@@ -14,7 +14,7 @@ import signal
 import subprocess
 from typing import Any
 
-from interlock.model import FailureCategory, TriggerConfig
+from interlock.model import COMMAND_TRIGGER_ENV, FailureCategory, TriggerConfig
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
 
 # Characters of the command's output quoted in a failure message.
@@ -30,8 +30,8 @@ class CommandTrigger:
             argv = ["/bin/sh", "-c", block.command] if block.shell else shlex.split(block.command)
         except ValueError as exc:
             raise TriggerError(f"cannot parse command: {exc}", FailureCategory.PERMANENT) from None
-        env = {**os.environ, "INTERLOCK_RUN_ID": ctx.run_id, "INTERLOCK_PIPELINE": ctx.pipeline,
-               "INTERLOCK_SCHEDULE": ctx.schedule, "INTERLOCK_PERIOD": ctx.period}
+        facts = (ctx.run_id, ctx.pipeline, ctx.schedule, ctx.period)
+        env = {**os.environ, **dict(zip(COMMAND_TRIGGER_ENV, facts, strict=True))}
         try:
             proc = subprocess.Popen(argv, cwd=ctx.project_root, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, start_new_session=True)

@@ -216,7 +216,7 @@ def test_c14_events_list_oldest_first(store: RedisStore) -> None:
 
 def test_c15_read_events_since_a_cursor(store: RedisStore) -> None:
     for i in range(5):
-        store.append_event(event("ct-event-rs", EventKind.RUN_STATE_CHANGED, run_id=f"ct-ev-run-{i}",
+        store.append_event(event("ct-event-rs", EventKind.PIPELINE_COMPLETED, run_id=f"ct-ev-run-{i}",
                                  status="COMPLETED"))
     records = store.read_events("ct-event-rs", "", 100)
     assert len(records) == 5

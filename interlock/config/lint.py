@@ -1,0 +1,64 @@
+"""What loads but probably does not do what its author meant: the warnings of ``interlock validate``.
+
+Each check takes a file's raw mapping (as read from YAML) and returns ``(field path, reason)``
+pairs; the loader adds the file and line. A warning never stops a project from loading (the
+deployment's environment may differ from the shell that validates); ``validate --strict`` turns
+them into errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from interlock.model import COMMAND_TRIGGER_ENV, TriggerType
+from interlock.redaction import referenced_names
+
+Problem = tuple[tuple[Any, ...], str]
+
+# Pipeline fields the reference defines and Interlock accepts so its files load, but never reads.
+IGNORED_PIPELINE_FIELDS = {
+    "tier": "a label only, as in the reference",
+    "cascade": "downstream pipelines are always evaluated at once when a run completes",
+    "quarantine": "Interlock keeps no quarantine records",
+}
+
+
+def ignored_fields(data: Mapping[str, Any]) -> list[Problem]:
+    """Pipeline fields that are accepted for compatibility with the reference and do nothing."""
+    return [((key,), f"accepted for compatibility with the reference and ignored: {why}")
+            for key, why in IGNORED_PIPELINE_FIELDS.items() if data.get(key) is not None]
+
+
+def env_references(data: Mapping[str, Any], env: Mapping[str, str], expanded: str | None = None) -> list[Problem]:
+    """``${INTERLOCK_*}`` references that will not work: unset ones, and ones that are never expanded.
+
+    Only the block under the top-level key ``expanded`` (a pipeline's ``trigger``) expands them, at
+    fire time, and fails the trigger when the variable is unset; anywhere else the text is used as
+    written (a webhook URL, an evaluator's config, a Redis password).
+    """
+    problems: list[Problem] = []
+    trigger = data.get(expanded) if expanded else None
+    own = set(COMMAND_TRIGGER_ENV) if isinstance(trigger, Mapping) and trigger.get("type") == TriggerType.COMMAND \
+        else set()
+    for path, text in _strings(data, ()):
+        for name in dict.fromkeys(referenced_names([text])):
+            if expanded is not None and path[:1] == (expanded,):
+                if name not in env and name not in own:
+                    problems.append((path, f"${{{name}}} is not set in this environment; the trigger fails at "
+                                           "fire time unless it is set where the workers run"))
+            else:
+                where = f"only the {expanded} block expands them" if expanded else "this file never expands them"
+                problems.append((path, f"${{{name}}} is not expanded here ({where}); the text is used as written"))
+    return problems
+
+
+def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _strings(item, (*path, i))
