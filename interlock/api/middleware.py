@@ -1,6 +1,8 @@
-"""Request middleware: request id first (so even a 401 carries one), body limit, API key.
+"""Request middleware: request id first (so even a 401 carries one), API key, cross-site refusal,
+body limit and the body's media type.
 
-Pure ASGI so a body over the limit is refused while it is being read (413), not after.
+Pure ASGI so a body over the limit is refused while it is being read (413), not after: the guard
+reads the whole body itself (the routes read it whole anyway) and hands the app a replay of it.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import json
 import re
 import secrets
 from collections.abc import Awaitable, Callable, MutableMapping
+from email.message import Message as MimeHeader
 from typing import Any
+from urllib.parse import urlsplit
 
 from interlock.api.errors import error_body
 
@@ -23,10 +27,20 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 # An incoming X-Request-ID is kept only if it looks like an id (no log injection, bounded length).
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 OPEN_PATHS = frozenset({("GET", "/api/health")})
+# Methods a cross-site page can make a browser send without asking the server first (no CORS preflight).
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class Guard:
-    """X-Request-ID on every response, X-API-Key on every route but GET /api/health, a body limit."""
+    """X-Request-ID on every response, X-API-Key on every route but GET /api/health, a body limit.
+
+    Bodies are JSON. With an API key configured a body is read as JSON whatever its Content-Type
+    says (``curl -d`` sends ``application/x-www-form-urlencoded``): a cross-site page cannot add
+    X-API-Key without a CORS preflight, which this API never grants. Without a key there is nothing
+    a browser cannot forge, so a body must be labelled ``application/json`` (which a cross-site page
+    cannot send without a preflight either; 415 otherwise) and an unsafe method from a browser on
+    another site (``Sec-Fetch-Site``, else ``Origin``) is refused: 403 ``cross_site_request``.
+    """
 
     def __init__(self, app: ASGIApp, api_key: str | None, max_body: int, open_metrics: bool = False,
                  open_status_page: bool = False) -> None:
@@ -56,33 +70,89 @@ class Guard:
             if not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 await _reply(send_with_id, 401, "unauthorized", "missing or wrong X-API-Key header")
                 return
+        if not self.api_key and scope["method"] not in _SAFE_METHODS and _cross_site(headers):
+            await _reply(send_with_id, 403, "cross_site_request",
+                         "refused a request a page on another site made your browser send (no server.apiKey is set)")
+            return
+        too_large = f"the body is larger than {self.max_body} bytes"
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
-            await _reply(send_with_id, 413, "request_too_large", f"the body is larger than {self.max_body} bytes")
+            await _reply(send_with_id, 413, "request_too_large", too_large, close=True)
             return
-        received = 0
-
-        async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise BodyTooLarge
-            return message
-
         try:
-            await self.app(scope, limited_receive, send_with_id)
+            body = await self._read_body(receive)
         except BodyTooLarge:
-            await _reply(send_with_id, 413, "request_too_large", f"the body is larger than {self.max_body} bytes")
+            await _reply(send_with_id, 413, "request_too_large", too_large, close=True)
+            return
+        if body is None:  # the client went away (or the server's body timeout closed the connection)
+            return
+        if body and not _is_json(headers.get("content-type")):
+            if not self.api_key:
+                await _reply(send_with_id, 415, "unsupported_media_type",
+                             "send the body with Content-Type: application/json (required while no server.apiKey "
+                             "is set, so that no other site's page can post here)")
+                return
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+            scope["headers"].append((b"content-type", b"application/json"))
+        await self.app(scope, _replay(body, receive), send_with_id)
+
+    async def _read_body(self, receive: Receive) -> bytes | None:
+        """The whole body, or None if the client left; BodyTooLarge as soon as it passes the limit."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
 
 
 class BodyTooLarge(Exception):
     pass
 
 
-async def _reply(send: Send, status: int, code: str, message: str) -> None:
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that gives the app the body already read, then the connection's own messages."""
+    given = False
+
+    async def replay() -> Message:
+        nonlocal given
+        if given:
+            return await receive()
+        given = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    header = MimeHeader()
+    header["content-type"] = content_type
+    subtype = header.get_content_subtype()
+    return header.get_content_maintype() == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _cross_site(headers: dict[str, str]) -> bool:
+    """Whether a browser says a page on another origin made this request (curl and SDKs say nothing)."""
+    site = headers.get("sec-fetch-site")
+    if site is not None:
+        return site not in ("same-origin", "none")
+    origin = headers.get("origin")
+    return origin is not None and urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
+
+
+async def _reply(send: Send, status: int, code: str, message: str, close: bool = False) -> None:
     body = json.dumps(error_body(code, message)).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:  # the rest of the body is never read: end the connection rather than parse it as a request
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})

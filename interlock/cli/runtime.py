@@ -79,6 +79,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     from celery import Celery
 
     from interlock.api.app import create_app
+    from interlock.api.protocol import uvicorn_options
     from interlock.cli.common import open_deps
     from interlock.config.project import ServerConfig
     from workers.config import celery_config
@@ -88,7 +89,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     celery = Celery("interlock-api")
     celery.conf.update(celery_config(deps.project))
     deps.dispatch = CeleryDispatcher(celery)
-    addr = (deps.project.config.server or ServerConfig()).addr
-    default_host, _, default_port = addr.rpartition(":")
+    server = deps.project.config.server or ServerConfig()
+    default_host, _, default_port = server.addr.rpartition(":")
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),
-                log_level="info")
+                log_level="info", **uvicorn_options(server))

@@ -62,6 +62,17 @@ class ServerConfig(ConfigModel):
     # Serve GET /metrics and the read-only status page at / without the API key (e.g. behind a proxy).
     open_metrics: bool = False
     open_status_page: bool = False
+    # Connection limits (interlock/api/protocol.py). A request's headers must all arrive within
+    # header_timeout of the connection opening (or of the previous response), its body within
+    # body_timeout of the headers; else 408 and the connection is closed (slowloris).
+    header_timeout: PositiveDuration = "10s"
+    body_timeout: PositiveDuration = "30s"
+    # An idle keep-alive connection is closed after this long (whole seconds, rounded up).
+    keep_alive_timeout: PositiveDuration = "5s"
+    # Open connections plus requests in progress beyond which new requests get 503.
+    max_connections: StrictInt = Field(default=1000, ge=1, le=1_000_000)
+    # Bytes of request line plus headers (h11's max_incomplete_event_size); more is a 400.
+    max_header_size: StrictInt = Field(default=16_384, ge=1024, le=1_048_576)
 
 
 class EngineConfig(ConfigModel):

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +15,7 @@ from interlock.model import RunState, RunStatus
 from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.store import TraitSource
+from tests.api.live import serve
 from tests.steps.conftest import Harness
 
 pytestmark = pytest.mark.integration
@@ -246,31 +242,12 @@ def test_an_oversize_valid_json_body_is_413(secured: TestClient) -> None:
     assert error(response) == (413, "request_too_large")
 
 
-def test_interlock_serve_answers_over_real_http(harness: Harness, tmp_path: Path) -> None:
+def test_interlock_serve_answers_over_real_http(harness: Harness) -> None:
     harness.archetype("checked", ["t1"])
     harness.pipeline("blocked", "checked", {"t1": "fail"})
-    harness.deps()
-    port = 18000 + os.getpid() % 1000
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
-    env["INTERLOCK_CONFIG"] = str(harness.root / "interlock.yaml")
-    config = harness.root / "interlock.yaml"
-    config.write_text(config.read_text().replace("127.0.0.1:6379\"}",
-                                                 f"127.0.0.1:6379\", keyPrefix: \"{harness.store.prefix}\"}}"))
-    proc = subprocess.Popen([sys.executable, "-m", "interlock.cli", "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health").status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        names = [p["name"] for p in httpx.get(f"http://127.0.0.1:{port}/api/pipelines").json()]
-        assert names == ["blocked"]
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    with serve(harness) as base:
+        names = [p["name"] for p in httpx.get(f"{base}/api/pipelines").json()]
+    assert names == ["blocked"]
 
 
 def test_steps_behind_the_routes_are_the_shared_ones(harness: Harness) -> None:

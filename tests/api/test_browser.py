@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
 from interlock.steps.evaluate import evaluate
 from interlock.steps.push import push_trait
 from interlock.steps.runs import trigger
+from tests.api.live import serve
 from tests.steps.conftest import Harness
 
 pytestmark = pytest.mark.integration
@@ -26,12 +23,6 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_status_page_in_a_real_browser(harness: Harness, tmp_path: Path) -> None:
     assert CHROMIUM, "chromium is not installed: .ci/run installs it (apt-get install chromium)"
     harness.archetype("marked", ["marker"])
@@ -39,27 +30,12 @@ def test_status_page_in_a_real_browser(harness: Harness, tmp_path: Path) -> None
     harness.pipeline("orders", "marked", {}, extra="trigger:\n  type: command\n  command: {command: 'true'}\n")
     harness.pipeline("blocked", "checked", {"t1": "fail"},
                      extra="trigger:\n  type: command\n  command: {command: 'true'}\n")
-    config = harness.root / "interlock.yaml"
     deps = harness.deps()
     push_trait(deps, "orders", "marker", "PASS")
     trigger(deps, "orders", "daily", evaluate(deps, "orders").period, 1)
     evaluate(deps, "blocked")
-    config.write_text(config.read_text().replace(
-        '127.0.0.1:6379"}', f'127.0.0.1:6379", keyPrefix: "{harness.store.prefix}"}}'))
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
-    env["INTERLOCK_CONFIG"] = str(config)
-    server = subprocess.Popen([sys.executable, "-m", "interlock.cli", "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(url).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with serve(harness) as base:
+        url = f"{base}/"
         profile = tmp_path / "chrome-profile"
         dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
                              capture_output=True, text=True, timeout=120, check=True).stdout
@@ -72,6 +48,3 @@ def test_status_page_in_a_real_browser(harness: Harness, tmp_path: Path) -> None
         assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         if os.environ.get("INTERLOCK_SAVE_SCREENSHOT"):
             shutil.copy(shot, os.environ["INTERLOCK_SAVE_SCREENSHOT"])
-    finally:
-        server.terminate()
-        server.wait(10)
