@@ -15,6 +15,7 @@ Key layout (``P`` is the configured prefix, always ending in ``:``)::
     P registered:<name>          when a pipeline was first seen  P value:<key>      small named markers
     P lock:<key>, P fence:<key>  lock token, fencing counter     P once:<key>       set-once dedup keys
     P due                        zset key -> due time (ms)       P changes          change stream (archive)
+    P epoch                      hash id, createdAt, resetAt, previous: the store's identity (never expires)
 
 Global indexes live under ``g:`` so a pipeline named ``all`` cannot collide with them. Every write
 the archive needs goes to the change stream in the same atomic step (Lua or MULTI/EXEC) as the
@@ -63,11 +64,13 @@ from interlock.store.base import (
     Change,
     ChangeKind,
     DueItem,
+    Epoch,
     EventRecord,
     Lock,
     NotFoundError,
     SensorReading,
     TraitSource,
+    decode_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -487,6 +490,19 @@ class RedisStore:
     def get_value(self, key: str) -> str | None:
         return cast(str | None, self.r.get(self.k("value", key)))
 
+    def get_epoch(self) -> Epoch | None:
+        fields = cast(dict[str, str], self.r.hgetall(self.k("epoch")))
+        return decode_epoch(self.k("epoch"), fields) if fields.get("id") else None
+
+    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+        if not new.id:
+            raise ValueError("an epoch needs a non-empty id")
+        fields = {"id": new.id, "createdAt": new.created_at.isoformat(), "previous": new.previous}
+        if new.reset_at is not None:
+            fields["resetAt"] = new.reset_at.isoformat()
+        pairs = [part for item in fields.items() for part in item]
+        return bool(self._script("swap_epoch", [self.k("epoch")], [expected or "", *pairs]))
+
     def count(self, amounts: dict[str, float]) -> None:
         with self.r.pipeline(transaction=False) as p:
             for name, amount in amounts.items():
@@ -569,7 +585,8 @@ class RedisStore:
 
 
 _SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
-            "breaker")
+            "breaker", "swap_epoch")
+
 
 
 def _lua(name: str) -> str:
