@@ -118,6 +118,8 @@ class EventKind(StrEnum):
     PIPELINE_FAILED = "PIPELINE_FAILED"
     CIRCUIT_BREAKER_TRIPPED = "CIRCUIT_BREAKER_TRIPPED"
     DATA_QUARANTINED = "DATA_QUARANTINED"
+    STORE_RESET = "STORE_RESET"  # the store was found wiped or swapped, and healed
+    RUN_RESTORED = "RUN_RESTORED"  # a period that ran before a store reset was restored, not triggered again
 
 
 class SessionStatus(StrEnum):

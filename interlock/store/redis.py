@@ -574,6 +574,31 @@ class RedisStore:
         # XTRIM MINID keeps ids >= minid, so keep from the id right after ``upto``.
         return int(self.r.xtrim(self._changes, minid=f"{ms}-{int(seq or 0) + 1}", approximate=False))
 
+    # -- deployment checks ------------------------------------------------------------------------
+
+    def persistence(self) -> tuple[int, str]:
+        """How this Redis keeps data across a restart, as (logging level, sentence) for a start-up log line.
+
+        WARNING when it keeps nothing (no AOF, no RDB snapshots) or cannot be asked (CONFIG disabled
+        or renamed, as on some managed services); INFO otherwise.
+        """
+        try:
+            appendonly = cast(dict[str, str], self.r.config_get("appendonly")).get("appendonly", "")
+            save = cast(dict[str, str], self.r.config_get("save")).get("save", "")
+        except redis.ResponseError as exc:
+            return logging.WARNING, (f"could not check Redis persistence (CONFIG GET refused: {exc}); make sure it "
+                                     "runs with appendonly yes, or a restart loses every claim and due entry "
+                                     "(see README 'Reliability')")
+        if appendonly == "yes":
+            return logging.INFO, "Redis persistence: append-only file on (appendonly yes)"
+        if save.strip():
+            return logging.WARNING, (f"Redis keeps only RDB snapshots (save {save!r}, appendonly no): a restart "
+                                     "loses what changed since the last snapshot, and a lost claim can let a "
+                                     "period run twice; set appendonly yes (see README 'Reliability')")
+        return logging.WARNING, ("Redis has NO persistence (appendonly no, save ''): a restart empties the store, "
+                                 "every claim, run log and due entry is lost and periods can run twice; set "
+                                 "appendonly yes (see README 'Reliability')")
+
     # -- test support -----------------------------------------------------------------------------
 
     def purge(self) -> int:
