@@ -143,7 +143,9 @@ def _repair(deps: Deps, new: Epoch, lost: str, found: Epoch | None) -> None:
     registered = register_project_pipelines(deps.project, deps.store)
     armed = ensure_scheduled(deps)
     if found is not None:
-        what = f"it holds epoch {found.id}, not {lost}: it was swapped for another store or its epoch was replaced"
+        what = (f"its epoch {lost} is gone and it holds epoch {found.id} (written {found.created_at:%Y-%m-%d %H:%M:%S} "
+                "UTC): it was emptied (a restart without persistence, FLUSHALL, a failover) and a process that "
+                "started since took it for new, or it was swapped for another store")
     elif lost:
         what = f"its epoch {lost} is gone: it was emptied (a restart without persistence, FLUSHALL, a failover)"
     else:

@@ -126,7 +126,7 @@ def test_a_swapped_store_is_healed_too(harness: Harness, clock: FrozenClock, tmp
     healed = harness.store.get_epoch()
     assert healed is not None and healed.reset_at == NOON
     [message] = resets(harness)
-    assert "holds epoch another-store" in message
+    assert "and it holds epoch another-store" in message
 
 
 def test_a_process_started_after_the_wipe_does_not_hide_it_from_the_others(harness: Harness, clock: FrozenClock,
