@@ -975,8 +975,11 @@ class DynamoStore:
                 "previous": S(new.previous)}
         if new.reset_at is not None:
             item["resetAt"] = S(new.reset_at.isoformat())
-        if expected is None:
-            condition: Item = {"ConditionExpression": "attribute_not_exists(PK)"}
+        if expected is None:  # none, or a damaged one without a string id (read as none, so healable)
+            condition: Item = {"ConditionExpression": "attribute_not_exists(PK) OR NOT attribute_type(#id, :s) "
+                                                      "OR #id = :empty",
+                               "ExpressionAttributeNames": {"#id": "id"},
+                               "ExpressionAttributeValues": {":s": S("S"), ":empty": S("")}}
         else:
             condition = {"ConditionExpression": "#id = :expected", "ExpressionAttributeNames": {"#id": "id"},
                          "ExpressionAttributeValues": {":expected": S(expected)}}

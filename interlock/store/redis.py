@@ -491,8 +491,13 @@ class RedisStore:
         return cast(str | None, self.r.get(self.k("value", key)))
 
     def get_epoch(self) -> Epoch | None:
-        fields = cast(dict[str, str], self.r.hgetall(self.k("epoch")))
-        return decode_epoch(self.k("epoch"), fields) if fields.get("id") else None
+        key = self.k("epoch")
+        try:
+            fields = cast(dict[str, str], self.r.hgetall(key))
+        except redis.ResponseError as exc:  # another type at the key: damaged, read as none (healed)
+            log.warning("store: unreadable epoch at %s: %s", key, exc)
+            return None
+        return decode_epoch(key, fields) if fields.get("id") else None
 
     def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
         if not new.id:

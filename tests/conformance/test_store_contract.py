@@ -551,3 +551,37 @@ def test_the_epoch_does_not_expire(store: RedisStore, clock: ShiftedClock) -> No
     store.swap_epoch(None, Epoch("epoch-a", T0))
     clock.advance(timedelta(days=400))
     assert store.get_epoch() == Epoch("epoch-a", T0)
+
+
+def _damage_epoch(store: RedisStore, how: str) -> None:
+    if isinstance(store, RedisStore):
+        key = store.k("epoch")
+        store.r.delete(key)
+        if how == "wrong type":
+            store.r.set(key, "not a hash")
+        else:
+            store.r.hset(key, mapping={"id": "", "createdAt": "yesterday"})
+    else:
+        attribute = {"N": "7"} if how == "wrong type" else {"S": ""}
+        store.c.put_item(TableName=store.table, Item={"PK": {"S": "EPOCH"}, "SK": {"S": "EPOCH"}, "id": attribute})
+
+
+@pytest.mark.parametrize("how", ["wrong type", "empty id"])
+def test_a_damaged_epoch_reads_as_none_and_a_heal_can_replace_it(store: RedisStore, how: str,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    _damage_epoch(store, how)
+    assert store.get_epoch() is None
+    assert store.swap_epoch(None, Epoch("epoch-new", T0, reset_at=T0))
+    assert store.get_epoch() == Epoch("epoch-new", T0, reset_at=T0)
+
+
+def test_an_epoch_with_an_unreadable_time_keeps_its_id(store: RedisStore, caplog: pytest.LogCaptureFixture) -> None:
+    if isinstance(store, RedisStore):
+        store.r.hset(store.k("epoch"), mapping={"id": "epoch-a", "createdAt": "not a time"})
+    else:
+        store.c.put_item(TableName=store.table, Item={"PK": {"S": "EPOCH"}, "SK": {"S": "EPOCH"},
+                                                      "id": {"S": "epoch-a"}, "createdAt": {"S": "not a time"}})
+    with caplog.at_level(logging.WARNING):
+        epoch = store.get_epoch()
+    assert epoch is not None and epoch.id == "epoch-a" and epoch.created_at == datetime.fromtimestamp(0, UTC)
+    assert "unreadable createdAt" in caplog.text

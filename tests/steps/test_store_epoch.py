@@ -239,3 +239,16 @@ def test_after_a_reset_an_unreachable_archive_keeps_the_period_unclaimed(harness
         push_marker(worker)
     assert not fired.exists()
     assert harness.store.list_runs("orders") == []
+
+
+def test_a_damaged_epoch_is_healed_like_a_missing_one(harness: Harness, clock: FrozenClock, tmp_path: Path) -> None:
+    project(harness, tmp_path / "fired")
+    beat = process(harness, clock)
+    harness.store.r.delete(harness.store.k("epoch"))
+    harness.store.r.set(harness.store.k("epoch"), "not a hash")  # someone wrote over it
+
+    reconcile(beat)  # the pass is not broken by it: the store is healed and reconciled
+
+    healed = harness.store.get_epoch()
+    assert healed is not None and healed.reset_at == NOON
+    assert len(resets(harness)) == 1
