@@ -113,6 +113,8 @@ class EventKind(StrEnum):
     PIPELINE_COMPLETED = "PIPELINE_COMPLETED"
     PIPELINE_FAILED = "PIPELINE_FAILED"
     CIRCUIT_BREAKER_TRIPPED = "CIRCUIT_BREAKER_TRIPPED"
+    STORE_RESET = "STORE_RESET"  # the store was found wiped or swapped, and healed
+    RUN_RESTORED = "RUN_RESTORED"  # a period that ran before a store reset was restored, not triggered again
 
 
 # The groups of run statuses every module asks about, defined here once. A period whose run log is

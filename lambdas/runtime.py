@@ -30,6 +30,7 @@ from typing import Any
 from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project, load_project
+from interlock.steps import epoch
 from interlock.steps.deps import Deps, register_project_pipelines
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.store.base import Store
@@ -131,7 +132,9 @@ def _build(overrides: _Overrides) -> Runtime:
         sinks.append(SnsSink(topic))
     deps = Deps(project, store, clock, alerts=AlertDispatcher(store, sinks), dispatch=RecordingDispatcher())
     # The store is the source of truth at run time; the bundled config is what this deployment
-    # runs, so every container makes sure its pipelines are registered (an idempotent upsert).
+    # runs, so every container makes sure its pipelines are registered (an idempotent upsert),
+    # after noting the store's epoch (a table found empty or swapped is healed; steps/epoch.py).
+    epoch.verify(deps)
     register_project_pipelines(project, store)
     return Runtime(deps, overrides.state_machine_arn or os.environ.get(ENV_STATE_MACHINE), overrides.sfn)
 

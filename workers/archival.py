@@ -10,6 +10,7 @@ from workers.context import deps_for
 def archive() -> int:
     from interlock.archive import db
     from interlock.archive.archiver import Archiver
+    from interlock.archive.queries import change_stream_name
 
     deps = deps_for(app)
     settings = deps.project.settings
@@ -17,7 +18,7 @@ def archive() -> int:
         return 0
     engine = db.make_engine(settings.database_url)
     try:
-        archiver = Archiver(deps.store, engine, f"{settings.key_prefix}changes")
+        archiver = Archiver(deps.store, engine, change_stream_name(settings.key_prefix))
         return archiver.run_once().records
     finally:
         engine.dispose()

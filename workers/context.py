@@ -10,10 +10,12 @@ from typing import Any
 from celery import Celery
 
 from interlock.config import Project
+from interlock.steps import epoch
 from interlock.steps.deps import Deps, register_project_pipelines
 from interlock.steps.dispatch import QUEUES
 from interlock.steps.reconcile import ensure_scheduled
 from interlock.store.factory import open_store
+from interlock.store.redis import RedisStore
 from workers.config import FAST, ROUTINE
 
 log = logging.getLogger(__name__)
@@ -47,18 +49,28 @@ def warm_up(app: Celery) -> None:
 
     Called in each pool process right after the fork: the first push after a worker starts then
     costs what every other push costs, not a connection, script loads and object setup on top.
+    It also notes the store's epoch, so this process can tell later if the store was reset.
     Redis being down here is not fatal; the first task connects when it comes back.
     """
     deps = deps_for(app)
     try:
         deps.store.ping()
+        epoch.verify(deps)
     except Exception:
         log.warning("store not reachable while warming up a worker process; the first task will connect")
 
 
 def start_up(app: Celery) -> int:
-    """Register the project's pipelines and make sure each has a due time; return how many."""
+    """Register the project's pipelines and make sure each has a due time; return how many.
+
+    First it notes the store's epoch (before registering: an empty store is told apart from a
+    first start by having nothing registered) and logs whether Redis persists its data.
+    """
     deps = deps_for(app)
+    epoch.verify(deps)
+    if isinstance(deps.store, RedisStore):
+        level, message = deps.store.persistence()
+        log.log(level, "%s", message)
     count = register_project_pipelines(deps.project, deps.store)
     ensure_scheduled(deps)
     return count

@@ -7,11 +7,48 @@ from datetime import datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from interlock.archive.models import EventRow, RunRow
-from interlock.model import Event, EventKind, RunState, RunStatus
+from interlock.archive.models import ArchiveCursorRow, EventRow, RunLogRow, RunRow
+from interlock.model import Event, EventKind, FailureCategory, RetryAttempt, RunLogEntry, RunState, RunStatus
 
 # Rows a history query returns at most unless asked for fewer.
 MAX_ROWS = 10_000
+
+
+def change_stream_name(key_prefix: str) -> str:
+    """The archive cursor's name for the change stream of the store under ``key_prefix``."""
+    return f"{key_prefix}changes"
+
+
+def has_archived(engine: Engine, stream: str) -> bool:
+    """Whether the archive has committed any change of ``stream`` (the store had a history)."""
+    with Session(engine) as session:
+        cursor = session.scalar(select(ArchiveCursorRow.cursor_value).where(ArchiveCursorRow.stream == stream))
+    return bool(cursor)
+
+
+def run_log_of(engine: Engine, pipeline: str, period: str, schedule: str) -> RunLogEntry | None:
+    """The archived run log of one (pipeline, schedule, period), or None."""
+    with Session(engine) as session:
+        row = session.get(RunLogRow, (pipeline, period, schedule))
+        if row is None:
+            return None
+        return RunLogEntry(
+            pipeline_id=row.pipeline_id, date=row.date, schedule_id=row.schedule_id, status=RunStatus(row.status),
+            attempt_number=row.attempt_number, run_id=row.run_id, failure_message=row.failure_message,
+            failure_category=FailureCategory(row.failure_category) if row.failure_category else None,
+            alert_sent=row.alert_sent, started_at=row.started_at, completed_at=row.completed_at,
+            updated_at=row.updated_at,
+            retry_history=[RetryAttempt.model_validate(a) for a in row.retry_history] if row.retry_history else None)
+
+
+def run_of(engine: Engine, run_id: str) -> RunState | None:
+    """The archived run ``run_id`` (its newest archived version), or None."""
+    with Session(engine) as session:
+        r = session.get(RunRow, run_id)
+        if r is None:
+            return None
+        return RunState(run_id=r.run_id, pipeline_id=r.pipeline_id, status=RunStatus(r.status), version=r.version,
+                        created_at=r.created_at, updated_at=r.updated_at, metadata=r.metadata_ or {})
 
 
 def runs_between(engine: Engine, pipeline: str, start: datetime, end: datetime, limit: int = MAX_ROWS

@@ -69,12 +69,13 @@ def archive(obj: Context, batch_size: int, throttle: float, follow: bool) -> Non
     """Copy everything new in the store to the Postgres archive, each record exactly once."""
     from interlock.archive import db as archive_db
     from interlock.archive.archiver import Archiver, ArchiveResult
+    from interlock.archive.queries import change_stream_name
     from interlock.store.factory import open_store
 
     project = obj.project()
     engine = archive_db.make_engine(database_url(obj))
     store = open_store(project)
-    archiver = Archiver(store, engine, f"{project.settings.key_prefix}changes", batch_size=batch_size,
+    archiver = Archiver(store, engine, change_stream_name(project.settings.key_prefix), batch_size=batch_size,
                         throttle=throttle)
 
     def progress(result: ArchiveResult) -> None:

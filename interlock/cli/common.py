@@ -89,6 +89,7 @@ class Group(click.Group):
 def open_deps(obj: Context) -> Deps:
     """Project + store + runner + alerts, with the project's pipelines registered in the store."""
     from interlock.alerts import AlertDispatcher, build_sinks
+    from interlock.steps import epoch
     from interlock.steps.deps import Deps, register_project_pipelines
     from interlock.store.factory import open_store
 
@@ -96,9 +97,11 @@ def open_deps(obj: Context) -> Deps:
     with failing_cleanly("connecting to the store"):
         store = open_store(project)
         store.ping()
+        sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
+        deps = Deps(project, store, alerts=AlertDispatcher(store, sinks))
+        epoch.verify(deps)  # before registering: see steps/epoch.py
         register_project_pipelines(project, store)
-    sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
-    return Deps(project, store, alerts=AlertDispatcher(store, sinks))
+    return deps
 
 
 @contextmanager

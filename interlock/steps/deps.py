@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from interlock import timeutil
 from interlock.alerts import AlertDispatcher, build_sinks
@@ -14,7 +15,11 @@ from interlock.errors import UnknownArchetype, UnknownRun
 from interlock.evaluators.runner import EvaluatorRunner
 from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
 from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
+from interlock.steps.prior_runs import RunHistory, default_history
 from interlock.store.base import Store
+
+if TYPE_CHECKING:
+    from interlock.steps.epoch import Seen
 
 
 @dataclass
@@ -25,12 +30,18 @@ class Deps:
     runner: EvaluatorRunner = field(default=None)  # type: ignore[assignment]
     alerts: AlertDispatcher = field(default=None)  # type: ignore[assignment]
     dispatch: Dispatcher = field(default_factory=RecordingDispatcher)
+    # Who may know that a period already ran when the store forgot it (see steps/prior_runs.py).
+    history: list[RunHistory] = field(default=None)  # type: ignore[arg-type]
+    # The store epoch this process works with (see steps/epoch.py); None until first checked.
+    seen_epoch: Seen | None = None
 
     def __post_init__(self) -> None:
         if self.runner is None:
             self.runner = EvaluatorRunner(self.project, self.store, self.clock)
         if self.alerts is None:
             self.alerts = AlertDispatcher(self.store, build_sinks(self.project.config.alerts or [], self.project.root))
+        if self.history is None:
+            self.history = default_history(self.project)
 
     def pipeline(self, name: str) -> PipelineConfig:
         """The registered pipeline (the store is the source of truth at run time); raises UnknownPipeline."""

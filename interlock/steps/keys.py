@@ -42,6 +42,11 @@ def rerun_key(rerun_id: str) -> str:
     return f"rerun:{rerun_id}"
 
 
+def claim_key(pipeline: str, schedule: str, period: str, attempt: int) -> str:
+    """The store claim that keeps one run per (pipeline, schedule, period, attempt)."""
+    return f"{pipeline}:{schedule}:{period}:{attempt}"
+
+
 def parse(key: str) -> tuple[str, dict[str, str]] | None:
     """``advance:p:s`` -> ("advance", {"pipeline": p, "schedule": s}); None for an unknown key."""
     kind, _, rest = key.partition(":")

@@ -3,7 +3,8 @@
 Beat runs it every few seconds. It reads only what is *due* from the due index (so its cost
 grows with due work, not with the number of pipelines), pushes each item's due time forward by a
 lease (so a lost task comes back, but a slow one is not sent twice), and asks for the step.
-A Redis lock keeps a second Beat from reconciling at the same time.
+A Redis lock keeps a second Beat from reconciling at the same time. Each pass first checks the
+store epoch (one read): a store that was wiped or swapped is healed before its due list is read.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 from datetime import timedelta
 
 from interlock.model import PipelineConfig
-from interlock.steps import keys
+from interlock.steps import epoch, keys
 from interlock.steps.deps import Deps
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def reconcile(deps: Deps, batch: int = BATCH) -> int:
     if lock is None:
         return 0
     try:
+        epoch.verify(deps)
         now = deps.clock.now()
         work = []
         for item in deps.store.due(now, batch):

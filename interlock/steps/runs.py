@@ -3,6 +3,8 @@
 * ``trigger``: claim (pipeline, schedule, period, attempt) atomically — at most one run per claim,
   whatever workers race or redeliver — write the run log *before* starting the job, start it with
   the run id as idempotency key, record RUNNING (poll it) or, for a synchronous trigger, finish.
+  After a store reset (which forgot the claims) a period some other source knows ran is restored
+  instead of claimed (steps/epoch.py, steps/prior_runs.py).
 * ``check_run``: poll a RUNNING job at its poll interval (a due time, never a countdown task).
 * ``complete_run``: the completion callback.
 * Finishing: success → COMPLETED (or COMPLETED_MONITORING), cascade to the pipelines downstream;
@@ -32,8 +34,9 @@ from interlock.model import (
     RunStatus,
 )
 from interlock.schedule import find_schedule, next_period_start
+from interlock.steps import epoch, prior_runs
 from interlock.steps.deps import Deps, watched_run
-from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
+from interlock.steps.keys import advance_key, check_key, claim_key, monitor_key, stuck_key
 from interlock.steps.watchdog import ensure_watched
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 
@@ -52,19 +55,36 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     run_id = run_id_for(pipeline, schedule, period, attempt)
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
                      updated_at=now, metadata={"scheduleId": schedule, "period": period, "attempt": attempt})
-    run, won = deps.store.claim(f"{pipeline}:{schedule}:{period}:{attempt}", fresh)
+    prior = _ran_before_reset(deps, pipeline, schedule, period, now)
+    if prior is not None and prior.entry.attempt_number >= attempt:
+        return prior_runs.restore(deps, prior)
+    run, won = deps.store.claim(claim_key(pipeline, schedule, period, attempt), fresh)
     if not won:
         log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
         if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog
             ensure_watched(deps, run.run_id, run.updated_at)
         return run
-    previous = deps.store.get_run_log(pipeline, period, schedule)
+    previous = deps.store.get_run_log(pipeline, period, schedule) or (prior.entry if prior else None)
     history = list(previous.retry_history or []) if previous else []
     entry = RunLogEntry(pipeline_id=pipeline, date=period, schedule_id=schedule, status=RunStatus.TRIGGERING,
                         attempt_number=attempt, run_id=run_id, started_at=now, updated_at=now,
                         retry_history=history or None)
     deps.store.put_run_log(entry)  # before the job starts: a crash now leaves a visible TRIGGERING run
     return start_job(deps, config, run)
+
+
+def _ran_before_reset(deps: Deps, pipeline: str, schedule: str, period: str,
+                      now: datetime) -> prior_runs.PriorRun | None:
+    """The period's run that a source knows, when the store was reset recently (else None, unasked).
+
+    One read of the store epoch per trigger; the sources are asked only within the store's
+    retention after a reset (an intact store forgets older periods too).
+    """
+    if not epoch.verify(deps).reset_within(now, deps.project.settings.retention_ttl):
+        return None
+    if deps.store.get_run_log(pipeline, period, schedule) is not None:
+        return None  # recorded since the reset: the claim decides as usual
+    return prior_runs.already_ran(deps, pipeline, schedule, period)
 
 
 def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:

@@ -10,7 +10,8 @@ Added, because the design needs them: evaluated and *pushed* trait results kept 
 result decides a trait that has no evaluator); an atomic period **claim** (at most one run per
 claim key); a **due index** (periodic work reads only what is due); set-once **dedup keys** (each
 alert fires once); a **change stream** the archiver consumes, so the archive is complete instead of
-"the 10 newest".
+"the 10 newest"; a store **epoch** (an id written at first start) so every process can tell that
+the store it talks to is still the one it saw, not an emptied or swapped one.
 
 Dropped: evaluation sessions (the events ``TRAIT_EVALUATED`` / ``READINESS_CHECKED`` carry the
 same story and are archived), trait history (the archive keeps every evaluation), late
@@ -26,8 +27,9 @@ logged with its key and skipped, never a crash of the reader.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,6 +43,8 @@ from interlock.model import (
     RunState,
     TraitEvaluation,
 )
+
+log = logging.getLogger(__name__)
 
 # Defaults for list limits (spec A §10), used when a caller passes limit <= 0.
 DEFAULT_RUNS_LIMIT = 10
@@ -102,6 +106,20 @@ class DueItem:
 
 
 @dataclass(frozen=True)
+class Epoch:
+    """The identity of a store's contents: written at its first start, replaced when a reset is healed.
+
+    ``reset_at`` is set on an epoch that replaced a lost one (the store was wiped or swapped), and
+    ``previous`` names the lost epoch when the healer knew it ("" otherwise).
+    """
+
+    id: str
+    created_at: datetime
+    reset_at: datetime | None = None
+    previous: str = ""
+
+
+@dataclass(frozen=True)
 class SensorReading:
     pipeline_id: str
     sensor_type: str
@@ -122,6 +140,27 @@ class BreakerPolicy:
     threshold: int = 5
     window: float = 60.0
     cooldown: float = 30.0
+
+
+def decode_epoch(where: str, fields: dict[str, str]) -> Epoch:
+    """An epoch from its stored fields; an unreadable time is logged and read as the Unix epoch.
+
+    The id alone decides whether a store is the one a process saw, so a damaged timestamp must not
+    make the epoch look missing (which would be taken for a wiped store).
+    """
+    def when(name: str) -> datetime | None:
+        raw = fields.get(name)
+        if not raw:
+            return None
+        try:
+            at = datetime.fromisoformat(raw)
+        except ValueError:
+            log.warning("store: unreadable %s in %s: %r", name, where, raw)
+            return datetime.fromtimestamp(0, UTC)
+        return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+    return Epoch(fields["id"], when("createdAt") or datetime.fromtimestamp(0, UTC), when("resetAt"),
+                 fields.get("previous", ""))
 
 
 @runtime_checkable
@@ -250,6 +289,18 @@ class Store(Protocol):
         """A small named value (a marker such as the last period a schedule saw)."""
 
     def get_value(self, key: str) -> str | None: ...
+
+    def get_epoch(self) -> Epoch | None:
+        """The store's epoch; None when none was ever written (a first start, or a store that lost it)."""
+        ...
+
+    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+        """Write ``new`` iff the stored epoch's id is ``expected`` (None: iff there is none); True if written.
+
+        One atomic compare-and-set, so of two processes healing the same reset exactly one wins.
+        The epoch never expires.
+        """
+        ...
 
     def count(self, amounts: dict[str, float]) -> None:
         """Add to named counters (metrics), shared by every process."""

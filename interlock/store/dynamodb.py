@@ -25,6 +25,7 @@ Key layout (one table; ``PK``/``SK`` strings; ``data`` = the record's JSON, cano
     due entry                 DUE#<key>             DUE                                 at (ms), GSI1PK=DUE,
                                                                                         GSI1SK=<ms13>#<key>
     metric counter            METRICS               METRIC#<name>                       n
+    store epoch               EPOCH                 EPOCH                               id, createdAt, resetAt, previous
     change-feed counter       SEQ                   SEQ                                 n
     change feed entry         CHANGES               CHANGE#<seq20>                      kind, data, ref, ttl (30 d)
     -- index items: pointers only (ref_pk, ref_sk), never data; stream consumers should ignore them --
@@ -119,10 +120,12 @@ from interlock.store.base import (
     Change,
     ChangeKind,
     DueItem,
+    Epoch,
     EventRecord,
     Lock,
     SensorReading,
     TraitSource,
+    decode_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -957,6 +960,34 @@ class DynamoStore:
         if item is None or self._expired(item):
             return None
         return _s(item, "value")
+
+    def get_epoch(self) -> Epoch | None:
+        item = self._get("EPOCH", "EPOCH")
+        if item is None or not _s(item, "id"):
+            return None
+        fields = {name: _s(item, name) for name in ("id", "createdAt", "resetAt", "previous")}
+        return decode_epoch(self.item_name("EPOCH", "EPOCH"), fields)
+
+    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+        if not new.id:
+            raise ValueError("an epoch needs a non-empty id")
+        item = {**_key("EPOCH", "EPOCH"), "id": S(new.id), "createdAt": S(new.created_at.isoformat()),
+                "previous": S(new.previous)}
+        if new.reset_at is not None:
+            item["resetAt"] = S(new.reset_at.isoformat())
+        if expected is None:  # none, or a damaged one without a string id (read as none, so healable)
+            condition: Item = {"ConditionExpression": "attribute_not_exists(PK) OR NOT attribute_type(#id, :s) "
+                                                      "OR #id = :empty",
+                               "ExpressionAttributeNames": {"#id": "id"},
+                               "ExpressionAttributeValues": {":s": S("S"), ":empty": S("")}}
+        else:
+            condition = {"ConditionExpression": "#id = :expected", "ExpressionAttributeNames": {"#id": "id"},
+                         "ExpressionAttributeValues": {":expected": S(expected)}}
+        try:
+            self.c.put_item(TableName=self.table, Item=item, **condition)
+        except self.c.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
     def count(self, amounts: dict[str, float]) -> None:
         for name, amount in amounts.items():

@@ -15,6 +15,7 @@ Key layout (``P`` is the configured prefix, always ending in ``:``)::
     P registered:<name>          when a pipeline was first seen  P value:<key>      small named markers
     P lock:<key>, P fence:<key>  lock token, fencing counter     P once:<key>       set-once dedup keys
     P due                        zset key -> due time (ms)       P changes          change stream (archive)
+    P epoch                      hash id, createdAt, resetAt, previous: the store's identity (never expires)
 
 Global indexes live under ``g:`` so a pipeline named ``all`` cannot collide with them. Every write
 the archive needs goes to the change stream in the same atomic step (Lua or MULTI/EXEC) as the
@@ -64,10 +65,12 @@ from interlock.store.base import (
     Change,
     ChangeKind,
     DueItem,
+    Epoch,
     EventRecord,
     Lock,
     SensorReading,
     TraitSource,
+    decode_epoch,
 )
 
 log = logging.getLogger(__name__)
@@ -487,6 +490,24 @@ class RedisStore:
     def get_value(self, key: str) -> str | None:
         return cast(str | None, self.r.get(self.k("value", key)))
 
+    def get_epoch(self) -> Epoch | None:
+        key = self.k("epoch")
+        try:
+            fields = cast(dict[str, str], self.r.hgetall(key))
+        except redis.ResponseError as exc:  # another type at the key: damaged, read as none (healed)
+            log.warning("store: unreadable epoch at %s: %s", key, exc)
+            return None
+        return decode_epoch(key, fields) if fields.get("id") else None
+
+    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+        if not new.id:
+            raise ValueError("an epoch needs a non-empty id")
+        fields = {"id": new.id, "createdAt": new.created_at.isoformat(), "previous": new.previous}
+        if new.reset_at is not None:
+            fields["resetAt"] = new.reset_at.isoformat()
+        pairs = [part for item in fields.items() for part in item]
+        return bool(self._script("swap_epoch", [self.k("epoch")], [expected or "", *pairs]))
+
     def count(self, amounts: dict[str, float]) -> None:
         with self.r.pipeline(transaction=False) as p:
             for name, amount in amounts.items():
@@ -558,6 +579,31 @@ class RedisStore:
         # XTRIM MINID keeps ids >= minid, so keep from the id right after ``upto``.
         return int(self.r.xtrim(self._changes, minid=f"{ms}-{int(seq or 0) + 1}", approximate=False))
 
+    # -- deployment checks ------------------------------------------------------------------------
+
+    def persistence(self) -> tuple[int, str]:
+        """How this Redis keeps data across a restart, as (logging level, sentence) for a start-up log line.
+
+        WARNING when it keeps nothing (no AOF, no RDB snapshots) or cannot be asked (CONFIG disabled
+        or renamed, as on some managed services); INFO otherwise.
+        """
+        try:
+            appendonly = cast(dict[str, str], self.r.config_get("appendonly")).get("appendonly", "")
+            save = cast(dict[str, str], self.r.config_get("save")).get("save", "")
+        except redis.ResponseError as exc:
+            return logging.WARNING, (f"could not check Redis persistence (CONFIG GET refused: {exc}); make sure it "
+                                     "runs with appendonly yes, or a restart loses every claim and due entry "
+                                     "(see README 'Reliability')")
+        if appendonly == "yes":
+            return logging.INFO, "Redis persistence: append-only file on (appendonly yes)"
+        if save.strip():
+            return logging.WARNING, (f"Redis keeps only RDB snapshots (save {save!r}, appendonly no): a restart "
+                                     "loses what changed since the last snapshot, and a lost claim can let a "
+                                     "period run twice; set appendonly yes (see README 'Reliability')")
+        return logging.WARNING, ("Redis has NO persistence (appendonly no, save ''): a restart empties the store, "
+                                 "every claim, run log and due entry is lost and periods can run twice; set "
+                                 "appendonly yes (see README 'Reliability')")
+
     # -- test support -----------------------------------------------------------------------------
 
     def purge(self) -> int:
@@ -569,7 +615,8 @@ class RedisStore:
 
 
 _SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
-            "breaker")
+            "breaker", "swap_epoch")
+
 
 
 def _lua(name: str) -> str:

@@ -46,13 +46,17 @@ def wait_until(condition: object, timeout: float, what: str, every: float = 0.1)
 
 
 class PrivateRedis:
-    """A redis-server only this test uses (never the shared one on 6379), restartable from its AOF."""
+    """A redis-server only this test uses (never the shared one on 6379), restartable from its AOF.
 
-    def __init__(self, stack: Stack, folder: Path) -> None:
+    ``persistent=False`` runs it with neither AOF nor RDB snapshots: a restart comes back empty.
+    """
+
+    def __init__(self, stack: Stack, folder: Path, persistent: bool = True) -> None:
         server = shutil.which("redis-server")
         if server is None:
             raise RuntimeError("redis-server is not installed: the chaos test starts (and crashes) its own")
         self.stack, self.folder, self.server = stack, folder, server
+        self.persistent = persistent
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -67,8 +71,9 @@ class PrivateRedis:
 
     def start(self) -> None:
         self.starts += 1
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.persistent else ["--appendonly", "no"]
         argv = [self.server, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder),
-                "--appendonly", "yes", "--appendfsync", "always", "--save", "", "--daemonize", "no"]
+                *persistence, "--save", "", "--daemonize", "no"]
         self.proc = self.stack.start(argv, self.folder / f"redis-{self.starts}.log", dict(os.environ), self.folder)
         probe = self.client()
         try:  # PING answers LOADING until the AOF is replayed: wait for a real PONG

@@ -32,7 +32,7 @@ from interlock.model import (
     TraitEvaluation,
     TraitStatus,
 )
-from interlock.store import ChangeKind, SensorReading, TraitSource
+from interlock.store import ChangeKind, Epoch, SensorReading, TraitSource
 from interlock.store.redis import RedisStore
 from tests.conformance.backends import ShiftedClock, open_store
 
@@ -513,3 +513,76 @@ def test_set_due_many_schedules_every_key_at_once(store: RedisStore) -> None:
     store.set_due_many(["advance:a:daily", "advance:b:daily"], at)
     store.set_due_many([], at)  # nothing to do is fine
     assert [d.key for d in store.due(at)] == ["advance:a:daily", "advance:b:daily"]
+
+
+def test_a_new_store_has_no_epoch_and_the_first_writer_of_one_wins(store: RedisStore) -> None:
+    assert store.get_epoch() is None
+    first, second = Epoch("epoch-a", T0), Epoch("epoch-b", T0 + timedelta(seconds=1))
+    assert store.swap_epoch(None, first)
+    assert not store.swap_epoch(None, second)  # a second "first start" keeps the first one's epoch
+    assert store.get_epoch() == first
+
+
+def test_an_epoch_is_replaced_only_by_who_expects_the_stored_one(store: RedisStore) -> None:
+    store.swap_epoch(None, Epoch("epoch-a", T0))
+    healed = Epoch("epoch-c", T0 + timedelta(hours=1), reset_at=T0 + timedelta(hours=1), previous="epoch-a")
+    assert not store.swap_epoch("epoch-x", healed)  # not the stored epoch: nothing changes
+    assert store.get_epoch() == Epoch("epoch-a", T0)
+    assert store.swap_epoch("epoch-a", healed)
+    assert store.get_epoch() == healed
+    assert not store.swap_epoch("epoch-a", Epoch("epoch-d", T0))  # the old id no longer matches
+
+
+def test_ten_threads_healing_one_epoch_make_one_winner(store: RedisStore) -> None:
+    store.swap_epoch(None, Epoch("epoch-a", T0))
+    with ThreadPoolExecutor(10) as pool:
+        won = list(pool.map(lambda i: store.swap_epoch("epoch-a", Epoch(f"epoch-{i}", T0, reset_at=T0)), range(10)))
+    assert won.count(True) == 1
+    epoch = store.get_epoch()
+    assert epoch is not None and epoch.id == f"epoch-{won.index(True)}"
+
+
+def test_an_epoch_needs_an_id(store: RedisStore) -> None:
+    with pytest.raises(ValueError, match="non-empty id"):
+        store.swap_epoch(None, Epoch("", T0))
+    assert store.get_epoch() is None
+
+
+def test_the_epoch_does_not_expire(store: RedisStore, clock: ShiftedClock) -> None:
+    store.swap_epoch(None, Epoch("epoch-a", T0))
+    clock.advance(timedelta(days=400))
+    assert store.get_epoch() == Epoch("epoch-a", T0)
+
+
+def _damage_epoch(store: RedisStore, how: str) -> None:
+    if isinstance(store, RedisStore):
+        key = store.k("epoch")
+        store.r.delete(key)
+        if how == "wrong type":
+            store.r.set(key, "not a hash")
+        else:
+            store.r.hset(key, mapping={"id": "", "createdAt": "yesterday"})
+    else:
+        attribute = {"N": "7"} if how == "wrong type" else {"S": ""}
+        store.c.put_item(TableName=store.table, Item={"PK": {"S": "EPOCH"}, "SK": {"S": "EPOCH"}, "id": attribute})
+
+
+@pytest.mark.parametrize("how", ["wrong type", "empty id"])
+def test_a_damaged_epoch_reads_as_none_and_a_heal_can_replace_it(store: RedisStore, how: str,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    _damage_epoch(store, how)
+    assert store.get_epoch() is None
+    assert store.swap_epoch(None, Epoch("epoch-new", T0, reset_at=T0))
+    assert store.get_epoch() == Epoch("epoch-new", T0, reset_at=T0)
+
+
+def test_an_epoch_with_an_unreadable_time_keeps_its_id(store: RedisStore, caplog: pytest.LogCaptureFixture) -> None:
+    if isinstance(store, RedisStore):
+        store.r.hset(store.k("epoch"), mapping={"id": "epoch-a", "createdAt": "not a time"})
+    else:
+        store.c.put_item(TableName=store.table, Item={"PK": {"S": "EPOCH"}, "SK": {"S": "EPOCH"},
+                                                      "id": {"S": "epoch-a"}, "createdAt": {"S": "not a time"}})
+    with caplog.at_level(logging.WARNING):
+        epoch = store.get_epoch()
+    assert epoch is not None and epoch.id == "epoch-a" and epoch.created_at == datetime.fromtimestamp(0, UTC)
+    assert "unreadable createdAt" in caplog.text
