@@ -15,6 +15,7 @@ import subprocess
 from typing import Any
 
 from interlock.model import FailureCategory, TriggerConfig
+from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
 
 # Characters of the command's output quoted in a failure message.
@@ -43,7 +44,7 @@ class CommandTrigger:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise TriggerError(f"command timed out after {block.timeout}s", FailureCategory.TIMEOUT) from None
-        tail = output.decode("utf-8", errors="replace").strip()[-OUTPUT_TAIL:]
+        tail = excerpt(output, OUTPUT_TAIL, keep="tail")
         if proc.returncode != 0:
             raise TriggerError(f"command exited with status {proc.returncode}" + (f": {tail}" if tail else ""),
                                FailureCategory.TRANSIENT)
