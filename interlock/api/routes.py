@@ -23,7 +23,6 @@ from interlock.model import (
     RunState,
     RunStatus,
     TraitEvaluation,
-    TraitStatus,
     TriggerType,
 )
 from interlock.redaction import referenced_names
@@ -33,7 +32,7 @@ from interlock.steps.deps import Deps, UnknownArchetype, UnknownPipeline
 from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import advance_key
-from interlock.steps.push import BadPush, push_trait
+from interlock.steps.push import BadPush, PushRequest, record_push
 from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import complete_run, trigger
@@ -58,13 +57,6 @@ def pipeline_or_404(deps: Deps, name: str) -> PipelineConfig:
         return deps.pipeline(name)
     except UnknownPipeline:
         raise ApiError(404, "pipeline_not_found", f"pipeline {name!r} is not registered") from None
-
-
-class PushBody(BaseModel):
-    status: Literal["PASS", "FAIL"]
-    value: dict[str, Any] | None = None
-    reason: str | None = Field(default=None, max_length=10_000)
-    ttl: int | None = Field(default=None, ge=0, le=366 * 86_400)
 
 
 class CompleteBody(BaseModel):
@@ -188,12 +180,11 @@ def get_trait(request: Request, name: str, trait_type: str) -> Json:
 
 @router.post("/pipelines/{name}/traits/{trait_type}", status_code=201,
              summary="Push a trait result; the pipeline is evaluated at once")
-def push(request: Request, name: str, trait_type: str, body: PushBody) -> Json:
+def push(request: Request, name: str, trait_type: str, body: PushRequest) -> Json:
     deps = deps_of(request)
     config = pipeline_or_404(deps, name)
     try:
-        stored = push_trait(deps, name, trait_type, TraitStatus(body.status), value=body.value, reason=body.reason,
-                            ttl=body.ttl)
+        stored = record_push(deps, name, trait_type, body)
     except BadPush as exc:
         raise ApiError(400, "invalid_push", str(exc)) from None
     for schedule in config.schedule_list():  # the fast path: evaluate now, durably due now as well
