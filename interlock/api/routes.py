@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_json
 
 from interlock import __version__
 from interlock.api.errors import ApiError
@@ -39,6 +41,11 @@ from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import NotFoundError, TraitSource
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
+
+# Bytes of events (as JSON) one GET .../events answer carries at most, beyond its first event.
+EVENTS_PAGE_BYTES = 1_048_576
+# An event cursor: a Redis stream id (ms-seq) or a DynamoDB sequence number, each part below 2**64.
+EVENT_CURSOR = r"^[0-9]{1,20}(-[0-9]{1,20})?$"
 
 # Responses are the records' JSON: empty fields left out; pipelines exactly as they were given.
 OUT: dict[str, Any] = {"response_model_exclude_none": True}
@@ -249,9 +256,33 @@ def get_run_log(request: Request, name: str, date: str, schedule: str = DEFAULT_
     return entry.to_json()
 
 
-@router.get("/pipelines/{name}/events", summary="The latest events, oldest first")
-def list_events(request: Request, name: str, limit: int = Query(50, ge=1, le=500)) -> list[Json]:
-    return [{"streamId": r.stream_id, **r.event.to_json()} for r in deps_of(request).store.list_events(name, limit)]
+@router.get("/pipelines/{name}/events",
+            summary="Events, oldest first: the latest `limit`, or the `limit` after cursor `after`",
+            description="An answer stops adding events at about 1 MiB. When more follow, the `X-Next-After` "
+                        "header holds the cursor to pass as `after` for the next page (also in a `Link` header).")
+def list_events(request: Request, response: Response, name: str, limit: int = Query(50, ge=1, le=500),
+                after: str | None = Query(None, pattern=EVENT_CURSOR, max_length=41,
+                                          description="A `streamId`: events strictly after it")) -> list[Json]:
+    store = deps_of(request).store
+    if after is not None and any(int(part) >= 2**64 - 1 for part in after.split("-")):
+        raise ApiError(400, "invalid_cursor", f"{after!r} is not an event cursor: its numbers are too large")
+    try:
+        records = store.list_events(name, limit) if after is None else store.read_events(name, after, limit)
+    except ValueError:  # a cursor of the other store's kind (Redis "1-0" against DynamoDB's "0001")
+        raise ApiError(400, "invalid_cursor", f"{after!r} is not an event cursor of this store") from None
+    page: list[Json] = []
+    size = 0
+    for record in records:
+        item = {"streamId": record.stream_id, **record.event.to_json()}
+        size += len(to_json(item)) + 1
+        if page and size > EVENTS_PAGE_BYTES:
+            break
+        page.append(item)
+    if page and (len(page) < len(records) or (after is not None and len(records) == limit)):
+        cursor = page[-1]["streamId"]
+        response.headers["X-Next-After"] = cursor
+        response.headers["Link"] = f'<{request.url.path}?{urlencode({"after": cursor, "limit": limit})}>; rel="next"'
+    return page
 
 
 @router.post("/pipelines/{name}/rerun", status_code=202,
