@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from interlock import timeutil
+from interlock.eventsize import cap_details
 
 # --------------------------------------------------------------------------------------------------
 # Enumerations (spec A §1). Values are the reference's, case-sensitive.
@@ -568,7 +569,8 @@ class Event(Record):
     trait_type: str | None = None
     status: str | None = None
     message: str | None = None
-    details: dict[str, Any] | None = None
+    # Large values are kept as a preview with their size and digest (interlock.eventsize).
+    details: Annotated[dict[str, Any] | None, AfterValidator(cap_details)] = None
     timestamp: datetime
 
 

@@ -13,7 +13,10 @@ the same way (:func:`remember_url`); the sink's own errors name only its host.
 Where it is applied: every trigger returned by :func:`interlock.triggers.trigger_for` redacts the
 errors it raises (so everything recorded from them is clean), the webhook sink redacts its own
 errors, and the ``httpx``/``httpcore`` loggers, which log request URLs, pass through
-:class:`RedactingFilter`.
+:class:`RedactingFilter`. Outside text quoted in a message (a command's output, a target's answer,
+an evaluator's stderr) goes through :func:`excerpt`, which redacts *before* it cuts: cut first, a
+secret straddling the cut loses the characters that would let the pattern match, and the rest of it
+survives (issue 15, item 3).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import os
 import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, quote_plus, urlsplit
 
 REDACTED = "[REDACTED]"
@@ -73,6 +76,24 @@ def redact(text: str) -> str:
     """``text`` with every remembered secret replaced by ``[REDACTED]``."""
     pattern = _pattern
     return pattern.sub(REDACTED, text) if pattern is not None and text else text
+
+
+def excerpt(text: str | bytes, limit: int, *, keep: Literal["head", "tail"] = "head") -> str:
+    """Outside text fit to quote in a stored message: redacted, *then* cut to ``limit`` characters.
+
+    Decoded leniently, lone surrogates and NUL replaced (neither can be stored: UTF-8, Postgres),
+    stripped, every remembered secret replaced by ``[REDACTED]``, then cut: ``keep="head"`` keeps
+    the first ``limit`` characters (an HTTP answer), ``"tail"`` the last (a command's output, whose
+    end says why it failed). What was cut off is counted in the result.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    text = redact(text.encode("utf-8", errors="replace").decode("utf-8").replace("\0", "\ufffd").strip())
+    if len(text) <= limit:
+        return text
+    if keep == "tail":
+        return f"({len(text) - limit} earlier characters) ...{text[len(text) - limit:]}"
+    return f"{text[:limit]}... ({len(text) - limit} more characters)"
 
 
 def referenced_names(values: Iterable[Any]) -> list[str]:

@@ -15,7 +15,7 @@ import httpx
 
 from interlock.model import Alert, AlertLevel
 from interlock.netguard import check_url
-from interlock.redaction import install_log_filter, redact, remember_url
+from interlock.redaction import excerpt, install_log_filter, redact, remember_url
 
 TIMEOUT = 10.0
 ATTEMPTS = 2
@@ -53,7 +53,7 @@ class WebhookSink:
             else:
                 if response.status_code < 400:
                     return
-                last = RuntimeError(redact(f"webhook returned status {response.status_code}: {response.text[:500]}"))
+                last = RuntimeError(f"webhook returned status {response.status_code}: {excerpt(response.text, 500)}")
                 if response.status_code < 500:
                     break  # a 4xx will not get better
             if attempt + 1 < ATTEMPTS:

@@ -7,9 +7,11 @@ are left to propagate: :mod:`interlock.api.errors` gives each its status and cod
 from __future__ import annotations
 
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import to_json
 
 from interlock import __version__
 from interlock.api.errors import ApiError
@@ -27,7 +29,6 @@ from interlock.model import (
     RunLogEntry,
     RunState,
     TraitEvaluation,
-    TraitStatus,
     TriggerType,
 )
 from interlock.redaction import referenced_names
@@ -37,13 +38,18 @@ from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import advance_key
-from interlock.steps.push import push_trait
+from interlock.steps.push import PushRequest, record_push
 from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import complete_run, trigger
 from interlock.store.base import TraitSource
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
+
+# Bytes of events (as JSON) one GET .../events answer carries at most, beyond its first event.
+EVENTS_PAGE_BYTES = 1_048_576
+# An event cursor: a Redis stream id (ms-seq) or a DynamoDB sequence number, each part below 2**64.
+EVENT_CURSOR = r"^[0-9]{1,20}(-[0-9]{1,20})?$"
 
 # Responses are the records' JSON: empty fields left out; pipelines exactly as they were given.
 OUT: dict[str, Any] = {"response_model_exclude_none": True}
@@ -57,11 +63,6 @@ def deps_of(request: Request) -> Deps:
     return deps
 
 
-class PushBody(BaseModel):
-    status: Literal["PASS", "FAIL"]
-    value: dict[str, Any] | None = None
-    reason: str | None = Field(default=None, max_length=10_000)
-    ttl: int | None = Field(default=None, ge=0, le=366 * 86_400)
 
 
 class CompleteBody(BaseModel):
@@ -178,11 +179,10 @@ def get_trait(request: Request, name: str, trait_type: str) -> Json:
 
 @router.post("/pipelines/{name}/traits/{trait_type}", status_code=201,
              summary="Push a trait result; the pipeline is evaluated at once")
-def push(request: Request, name: str, trait_type: str, body: PushBody) -> Json:
+def push(request: Request, name: str, trait_type: str, body: PushRequest) -> Json:
     deps = deps_of(request)
     config = deps.pipeline(name)
-    stored = push_trait(deps, name, trait_type, TraitStatus(body.status), value=body.value, reason=body.reason,
-                        ttl=body.ttl)
+    stored = record_push(deps, name, trait_type, body)
     for schedule in config.schedule_list():  # the fast path: evaluate now, durably due now as well
         deps.store.set_due(advance_key(name, schedule.name), deps.clock.now())
         deps.dispatch.send("advance", pipeline=name, schedule=schedule.name)
@@ -234,9 +234,33 @@ def get_run_log(request: Request, name: str, date: str, schedule: str = DEFAULT_
     return entry.to_json()
 
 
-@router.get("/pipelines/{name}/events", summary="The latest events, oldest first")
-def list_events(request: Request, name: str, limit: int = Query(50, ge=1, le=500)) -> list[Json]:
-    return [{"streamId": r.stream_id, **r.event.to_json()} for r in deps_of(request).store.list_events(name, limit)]
+@router.get("/pipelines/{name}/events",
+            summary="Events, oldest first: the latest `limit`, or the `limit` after cursor `after`",
+            description="An answer stops adding events at about 1 MiB. When more follow, the `X-Next-After` "
+                        "header holds the cursor to pass as `after` for the next page (also in a `Link` header).")
+def list_events(request: Request, response: Response, name: str, limit: int = Query(50, ge=1, le=500),
+                after: str | None = Query(None, pattern=EVENT_CURSOR, max_length=41,
+                                          description="A `streamId`: events strictly after it")) -> list[Json]:
+    store = deps_of(request).store
+    if after is not None and any(int(part) >= 2**64 - 1 for part in after.split("-")):
+        raise ApiError(400, "invalid_cursor", f"{after!r} is not an event cursor: its numbers are too large")
+    try:
+        records = store.list_events(name, limit) if after is None else store.read_events(name, after, limit)
+    except ValueError:  # a cursor of the other store's kind (Redis "1-0" against DynamoDB's "0001")
+        raise ApiError(400, "invalid_cursor", f"{after!r} is not an event cursor of this store") from None
+    page: list[Json] = []
+    size = 0
+    for record in records:
+        item = {"streamId": record.stream_id, **record.event.to_json()}
+        size += len(to_json(item)) + 1
+        if page and size > EVENTS_PAGE_BYTES:
+            break
+        page.append(item)
+    if page and (len(page) < len(records) or (after is not None and len(records) == limit)):
+        cursor = page[-1]["streamId"]
+        response.headers["X-Next-After"] = cursor
+        response.headers["Link"] = f'<{request.url.path}?{urlencode({"after": cursor, "limit": limit})}>; rel="next"'
+    return page
 
 
 @router.post("/pipelines/{name}/rerun", status_code=202,

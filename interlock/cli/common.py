@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from interlock.config import ConfigInvalid, Project, load_project
 from interlock.config.project import ENV_DATABASE_URL
@@ -64,7 +65,8 @@ def emit_json(data: Any) -> None:
 
 
 def fail_input(message: str) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False)
+    # The message quotes what the user typed ("no trait '[/red]x'"): escaped, it cannot be markup.
+    err.print(f"[red]error:[/red] {escape(message)}", markup=True, highlight=False)
     sys.exit(EXIT_BAD_INPUT)
 
 

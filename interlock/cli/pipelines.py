@@ -79,19 +79,21 @@ def print_readiness(evaluation: Evaluation) -> None:
 @click.option("--status", required=True, help="PASS or FAIL.")
 @click.option("--value", "value_json", metavar="JSON", help="A JSON object with the values behind the result.")
 @click.option("--reason", help="Why, in words.")
-@click.option("--ttl", type=int, help="Seconds the result stays valid (default: the trait's TTL; 0 = until replaced).")
+@click.option("--ttl", type=int, help="Seconds the result stays valid, 1 to 31622400 (366 days); "
+              "default: the trait's TTL.")
 @click.option("--json", "as_json", is_flag=True, help="Print the stored result as JSON.")
 @click.pass_obj
 def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str | None, reason: str | None,
          ttl: int | None, as_json: bool) -> None:
     """Record a result for PIPELINE's TRAIT reported by an outside system (a marker, a check)."""
+    from interlock import strictjson
     from interlock.steps.push import push_trait
 
     value: dict[str, Any] | None = None
     if value_json is not None:
         try:
-            value = json.loads(value_json)
-        except ValueError as exc:
+            value = strictjson.loads(value_json)  # as the API reads its bodies: NaN, duplicate keys... refused
+        except strictjson.NotStrictJson as exc:
             fail_input(f"--value is not valid JSON: {exc}")
         if not isinstance(value, dict):
             fail_input(f"--value must be a JSON object, got {type(value).__name__}")

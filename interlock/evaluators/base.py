@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from interlock import strictjson
 from interlock.model import FailureCategory, TraitStatus
+from interlock.redaction import excerpt
 
 # Longest evaluator output kept (stdout or an HTTP body); more is an ERROR, not a memory blow-up.
 MAX_OUTPUT_BYTES = 1_048_576
@@ -62,19 +63,10 @@ class Evaluator(Protocol):
         ...
 
 
-def quote(text: str | bytes, limit: int = MAX_QUOTED_CHARS) -> str:
-    """Text for a reason: decoded leniently, stripped, cut to ``limit`` characters, storable."""
-    if isinstance(text, bytes):
-        text = text.decode("utf-8", errors="replace")
-    # Lone surrogates cannot be encoded as UTF-8 and NUL cannot be stored by Postgres: replace both.
-    text = text.encode("utf-8", errors="replace").decode("utf-8").replace("\0", "\ufffd").strip()
-    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
-
-
 def parse_output(raw: str | bytes, source: str = "stdout") -> EvaluatorOutput:
     """Validate an evaluator's JSON answer; anything off is ERROR/PERMANENT with the reason why."""
     def invalid(why: str) -> EvaluatorOutput:
-        return EvaluatorOutput.error(f"{INVALID_PREFIX}: {why} ({source}: {quote(raw, 200)})",
+        return EvaluatorOutput.error(f"{INVALID_PREFIX}: {why} ({source}: {excerpt(raw, 200)})",
                                      FailureCategory.PERMANENT)
 
     try:

@@ -15,14 +15,15 @@ from interlock.evaluators.base import (
     HTTP_ERROR_PREFIX,
     INVALID_PREFIX,
     MAX_OUTPUT_BYTES,
+    MAX_QUOTED_CHARS,
     TIMEOUT_REASON,
     EvaluationRequest,
     EvaluatorOutput,
     parse_output,
-    quote,
 )
 from interlock.model import FailureCategory
 from interlock.netguard import BlockedURL, check_url
+from interlock.redaction import excerpt
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 MAX_ATTEMPTS = 3
@@ -71,7 +72,8 @@ class HttpEvaluator:
             if code < 400:
                 return parse_output(body, "body")
             category = FailureCategory.TRANSIENT if code == 429 or code >= 500 else FailureCategory.PERMANENT
-            last = EvaluatorOutput.error(f"{HTTP_ERROR_PREFIX}: status {code}: {quote(body)}", category)
+            quoted = excerpt(body, MAX_QUOTED_CHARS)
+            last = EvaluatorOutput.error(f"{HTTP_ERROR_PREFIX}: status {code}: {quoted}", category)
             if code not in RETRY_STATUSES or attempt == MAX_ATTEMPTS - 1:
                 break
             pause = BACKOFF_BASE * 2**attempt

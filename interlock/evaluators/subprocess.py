@@ -27,13 +27,14 @@ from interlock.evaluators.base import (
     ERROR_PREFIX,
     INVALID_PREFIX,
     MAX_OUTPUT_BYTES,
+    MAX_QUOTED_CHARS,
     TIMEOUT_REASON,
     EvaluationRequest,
     EvaluatorOutput,
     parse_output,
-    quote,
 )
 from interlock.model import FailureCategory
+from interlock.redaction import excerpt
 
 # Variables every evaluator gets from the environment (when set); add more with engine.evaluatorEnv.
 BASE_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
@@ -73,7 +74,7 @@ class SubprocessEvaluator:
         code = proc.returncode
         if code == 0:
             return parse_output(stdout)
-        detail = f" (stderr: {quote(stderr)})"
+        detail = f" (stderr: {excerpt(stderr, MAX_QUOTED_CHARS)})"
         if code < 0:
             name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
             return EvaluatorOutput.error(f"{ERROR_PREFIX}: killed by signal {name}{detail}",

@@ -20,10 +20,13 @@ import httpx
 from interlock.model import AirflowTrigger as AirflowBlock
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
+from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
 from interlock.triggers.template import render, render_map
 
 DEFAULT_TIMEOUT = 30.0
+# Characters of a failed start's answer quoted in the failure message.
+QUOTED_ANSWER = 2000
 _SUCCESS, _FAILED = "success", "failed"
 
 # Bearer tokens per (Airflow URL, user), shared by the threads of a worker process.
@@ -50,7 +53,7 @@ def _token(block: AirflowBlock, renew: bool = False) -> str:
         raise TriggerError(f"airflow auth: request failed: {exc}", FailureCategory.TRANSIENT) from None
     if response.status_code >= 400:
         raise TriggerError(f"airflow auth: POST /auth/token returned status {response.status_code}: "
-                           f"{response.text[:300]}", category_for_status(response.status_code))
+                           f"{excerpt(response.text, 300)}", category_for_status(response.status_code))
     try:
         token = str(response.json()["access_token"])
     except (ValueError, KeyError, TypeError):
@@ -102,7 +105,8 @@ class AirflowTrigger:
         if response.status_code == 409:  # this DAG run already exists: it was started by us before
             return Started(done=False, metadata={**metadata, "airflowAlreadyStarted": True})
         if response.status_code >= 400:
-            raise TriggerError(f"airflow trigger: returned status {response.status_code}: {response.text[:2000]}",
+            raise TriggerError(f"airflow trigger: returned status {response.status_code}: "
+                               f"{excerpt(response.text, QUOTED_ANSWER)}",
                                category_for_status(response.status_code))
         return Started(done=False, metadata=metadata)
 
@@ -117,7 +121,7 @@ class AirflowTrigger:
         except httpx.HTTPError as exc:
             raise TriggerError(f"airflow status: request failed: {exc}", FailureCategory.TRANSIENT) from None
         if response.status_code >= 400:
-            raise TriggerError(f"airflow status: returned status {response.status_code}: {response.text[:500]}",
+            raise TriggerError(f"airflow status: returned status {response.status_code}: {excerpt(response.text, 500)}",
                                category_for_status(response.status_code))
         try:
             state = str(response.json()["state"])

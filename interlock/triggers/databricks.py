@@ -13,6 +13,7 @@ import httpx
 
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
+from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
 from interlock.triggers.template import render_map
 
@@ -47,7 +48,8 @@ class DatabricksTrigger:
         except httpx.HTTPError as exc:
             raise TriggerError(f"databricks trigger: request failed: {exc}", FailureCategory.TRANSIENT) from None
         if response.status_code >= 400:
-            raise TriggerError(f"databricks trigger: returned status {response.status_code}: {response.text[:500]}",
+            raise TriggerError(f"databricks trigger: returned status {response.status_code}: "
+                               f"{excerpt(response.text, 500)}",
                                category_for_status(response.status_code))
         try:
             run_id = response.json()["run_id"]

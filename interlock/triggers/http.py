@@ -12,10 +12,13 @@ import httpx
 
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
+from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
 from interlock.triggers.template import render, render_map
 
 DEFAULT_TIMEOUT = 30.0
+# Characters of a failed start's answer quoted in the failure message.
+QUOTED_ANSWER = 2000
 
 
 class HttpTrigger:
@@ -39,7 +42,8 @@ class HttpTrigger:
         except httpx.HTTPError as exc:
             raise TriggerError(f"trigger request to {url} failed: {exc}", FailureCategory.TRANSIENT) from None
         if response.status_code >= 400:
-            raise TriggerError(f"trigger returned status {response.status_code}: {response.text[:2000]}",
+            raise TriggerError(f"trigger returned status {response.status_code}: "
+                               f"{excerpt(response.text, QUOTED_ANSWER)}",
                                category_for_status(response.status_code))
         return Started(done=False, metadata={"httpStatus": response.status_code})
 

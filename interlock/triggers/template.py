@@ -22,26 +22,35 @@ _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 def render(text: str, ctx: TriggerContext | None = None, environ: Mapping[str, str] | None = None) -> str:
+    """``text`` with every variable of ours replaced by its value (others left as written)."""
+    found = values(text, ctx, environ)
+    return _VAR.sub(lambda match: found.get(match.group(1), match.group(0)), text)
+
+
+def values(text: str, ctx: TriggerContext | None = None, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of ours that ``text`` names, with their values: what :func:`render` puts in.
+
+    Raises TriggerError(PERMANENT) for an unset ``${INTERLOCK_*}``; remembers each such value as a
+    secret. The command trigger with ``shell: true`` hands these to the shell as environment
+    variables instead of pasting them into the script (see interlock.triggers.command).
+    """
     env = os.environ if environ is None else environ
     facts: dict[str, str] = {}
     if ctx is not None:
         hour = ctx.schedule[1:] if ctx.schedule.startswith("h") and ctx.schedule[1:].isdigit() else ""
         facts = {"date": ctx.period, "hour": hour, "scheduleId": ctx.schedule, "pipelineId": ctx.pipeline,
                  "runId": ctx.run_id}
-
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
+    found: dict[str, str] = {}
+    for name in _VAR.findall(text):
         if name in facts:
-            return facts[name]
-        if name.startswith("INTERLOCK_"):
+            found[name] = facts[name]
+        elif name.startswith("INTERLOCK_"):
             if name not in env:
                 raise TriggerError(f"environment variable {name} is not set (used in the trigger config)",
                                    FailureCategory.PERMANENT)
             remember(env[name])  # from now on redacted from errors and logs
-            return env[name]
-        return match.group(0)  # not ours: left as written
-
-    return _VAR.sub(replace, text)
+            found[name] = env[name]
+    return found
 
 
 def render_map(values: Mapping[str, str] | None, ctx: TriggerContext | None) -> dict[str, str]:

@@ -117,6 +117,11 @@ SCENARIOS = {
     "command prints it and fails": (lambda url: (
         "trigger:\n  type: command\n  command:\n    shell: true\n"
         "    command: 'echo \"calling with ${INTERLOCK_API_TOKEN}\"; exit 3'\n"), False),
+    # The output's last 2 000 characters hold only the secret's tail: cut before redaction, it leaked.
+    "command output ends with the secret and 1 990 more characters": (lambda url: (
+        "trigger:\n  type: command\n  command:\n    shell: true\n"
+        "    command: 'printf %s \"${INTERLOCK_API_TOKEN}\"; head -c 1990 /dev/zero | tr \"\\0\" -; exit 3'\n"),
+        False),
 }
 
 
@@ -160,6 +165,7 @@ def test_a_trigger_secret_appears_in_no_record_alert_log_or_answer(
         text = value if isinstance(value, str) else json.dumps(to_jsonable_python(value, by_alias=True))
         assert text.strip(), f"{what} is empty: the check would prove nothing"
         assert secret not in text, f"the secret leaked into {what}"
+        assert secret[:10] not in text and secret[-10:] not in text, f"a piece of the secret leaked into {what}"
 
     period = run.metadata["period"]
     for path in ("/api/pipelines/orders/runs", f"/api/runs/{run.run_id}", "/api/pipelines/orders/events",
@@ -168,6 +174,7 @@ def test_a_trigger_secret_appears_in_no_record_alert_log_or_answer(
         response = client.get(path)
         assert response.status_code == 200, path
         assert secret not in response.text, f"the secret leaked into GET {path}"
+        assert secret[-10:] not in response.text, f"a piece of the secret leaked into GET {path}"
 
     for record in caplog.records:
         assert secret not in record.getMessage(), f"the secret leaked into the log: {record.getMessage()[:300]}"

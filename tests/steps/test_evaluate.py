@@ -191,7 +191,7 @@ def test_unknown_pipeline_is_bad_input(harness: Harness) -> None:
     ("nope", "PASS", None, "has no trait 'nope'"),
     ("marker", "ERROR", None, "status must be PASS or FAIL"),
     ("marker", "maybe", None, "status must be PASS or FAIL"),
-    ("marker", "PASS", -1, "ttl must be >= 0"),
+    ("marker", "PASS", -1, "ttl must be a whole number of seconds from 1 to"),
 ])
 def test_a_bad_push_stores_nothing(harness: Harness, trait: str, status: str, ttl: int | None, message: str) -> None:
     harness.archetype("a", ["marker"])
