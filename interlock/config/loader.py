@@ -49,7 +49,7 @@ from interlock.model import (
     TriggerType,
     normalise_trigger,
 )
-from interlock.netguard import BlockedURL, check_url, set_policy
+from interlock.netguard import BlockedURL, check_url
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -171,7 +171,6 @@ class _Loading:
         if config is None or doc is None:
             raise ConfigInvalid(self.errors)
         self.doc = doc
-        set_policy(config.outbound_policy())  # every outbound URL from here on is judged by it
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
         project = Project(config=config, settings=settings)
@@ -200,7 +199,7 @@ class _Loading:
                 self.error(self.path, f"required for a {alert.type} sink", ("alerts", i, key), doc)
             if alert.type is AlertType.WEBHOOK and alert.url:
                 try:
-                    check_url(alert.url)
+                    check_url(alert.url, using=config.outbound_policy())
                 except BlockedURL as exc:
                     self.error(self.path, str(exc), ("alerts", i, "url"), doc)
 

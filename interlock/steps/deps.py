@@ -12,6 +12,7 @@ from interlock.clock import SYSTEM, Clock
 from interlock.config import Project
 from interlock.evaluators.runner import EvaluatorRunner
 from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
+from interlock.netguard import OutboundPolicy
 from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
 from interlock.store.base import NotFoundError, Store
 
@@ -48,7 +49,13 @@ class Deps:
         if self.runner is None:
             self.runner = EvaluatorRunner(self.project, self.store, self.clock)
         if self.alerts is None:
-            self.alerts = AlertDispatcher(self.store, build_sinks(self.project.config.alerts or [], self.project.root))
+            sinks = build_sinks(self.project.config.alerts or [], self.project.root, outbound=self.outbound)
+            self.alerts = AlertDispatcher(self.store, sinks)
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """The project's outbound (SSRF) policy, for the triggers and sinks these Deps drive."""
+        return self.project.config.outbound_policy()
 
     def pipeline(self, name: str) -> PipelineConfig:
         """The registered pipeline (the store is the source of truth at run time)."""
