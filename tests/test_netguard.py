@@ -11,7 +11,7 @@ from interlock.config import ConfigInvalid, load_project
 from interlock.evaluators.base import EvaluationRequest
 from interlock.model import RunStatus, TraitStatus
 from interlock.netguard import BlockedURL, OutboundPolicy, check_url
-from interlock.steps.deps import Deps, register_project_pipelines
+from interlock.steps.deps import Deps, build_deps, register_project_pipelines
 from interlock.steps.runs import trigger
 from interlock.store.redis import RedisStore
 from tests.conftest import MINIMAL_CONFIG, SIMPLE_ARCHETYPE, ProjectFactory
@@ -76,7 +76,7 @@ def _deps(make_project: ProjectFactory, store: RedisStore, security: str) -> Dep
                         pipelines__orders_yaml=PIPELINE)
     project = load_project(path, env={})
     register_project_pipelines(project, store)
-    return Deps(project, store, clock=FrozenClock(datetime(2026, 3, 2, 12, tzinfo=UTC)))
+    return build_deps(project, store=store, clock=FrozenClock(datetime(2026, 3, 2, 12, tzinfo=UTC)))
 
 
 @pytest.mark.integration

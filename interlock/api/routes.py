@@ -209,7 +209,7 @@ def run(request: Request, name: str, schedule: str | None = None) -> Json:
     sched = schedule or config.schedule_list()[0].name
     inline = InlineDispatcher()
     inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    step_deps = Deps(deps.project, deps.store, deps.clock, deps.runner, deps.alerts, inline)
+    step_deps = deps.with_dispatch(inline)
     try:
         outcome = advance(step_deps, name, sched)
     except UnknownSchedule as exc:

@@ -59,9 +59,11 @@ def fail_input(message: str) -> NoReturn:
 
 
 def open_deps(obj: Context) -> Deps:
-    """Project + store + runner + alerts, with the project's pipelines registered in the store."""
-    from interlock.alerts import AlertDispatcher, build_sinks
-    from interlock.steps.deps import Deps, register_project_pipelines
+    """Project + store + runner + alerts, with the project's pipelines registered in the store.
+
+    Console alerts go to stderr, away from the command's own output.
+    """
+    from interlock.steps.deps import build_deps, register_project_pipelines
     from interlock.store.factory import open_store
 
     project = obj.project()
@@ -69,8 +71,7 @@ def open_deps(obj: Context) -> Deps:
         store = open_store(project)
         store.ping()
         register_project_pipelines(project, store)
-    sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
-    return Deps(project, store, alerts=AlertDispatcher(store, sinks))
+    return build_deps(project, store=store, console=sys.stderr)
 
 
 @contextmanager

@@ -28,8 +28,7 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
 
     from interlock import demo as d
     from interlock.config import load_project
-    from interlock.steps.deps import Deps
-    from interlock.store.redis import RedisStore
+    from interlock.steps.deps import build_deps
 
     workdir = workdir or d.default_workdir()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -37,8 +36,7 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
     try:
         with d.running_stack(workdir) as (_stack, config, prefix):
             project = load_project(config)
-            store = RedisStore.from_settings(project.settings)
-            deps = Deps(project, store)
+            deps = build_deps(project)
             out.print(f"Demo project: {workdir}  (key prefix {prefix})")
             out.print("Started: one worker per queue (evaluation, trigger, run_check, archival, schedule), "
                       "Beat, a fake Airflow.")

@@ -43,10 +43,9 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     from interlock.steps.dispatch import InlineDispatcher
     from interlock.steps.runs import check_run, trigger
 
-    deps = open_deps(obj)
     inline = InlineDispatcher()
+    deps = open_deps(obj).with_dispatch(inline)
     inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    deps.dispatch = inline
     try:
         sched = find_schedule(deps.pipeline(pipeline), schedule).name
     except (UnknownPipeline, UnknownSchedule) as exc:

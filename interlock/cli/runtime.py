@@ -87,7 +87,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     deps = open_deps(obj)
     celery = Celery("interlock-api")
     celery.conf.update(celery_config(deps.project))
-    deps.dispatch = CeleryDispatcher(celery)
+    deps = deps.with_dispatch(CeleryDispatcher(celery))
     addr = (deps.project.config.server or ServerConfig()).addr
     default_host, _, default_port = addr.rpartition(":")
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),
