@@ -26,8 +26,8 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
     """Run a whole local deployment (workers, Beat, fake Airflow) and watch pipelines move through it."""
     from rich.live import Live
 
-    from interlock import demo as d
     from interlock.config import load_project
+    from interlock.demo import stack as d
     from interlock.steps.deps import build_deps
 
     workdir = workdir or d.default_workdir()
@@ -126,7 +126,7 @@ def _table(deps: Any, rows: list[dict[str, Any]] | None = None) -> Any:
 
 
 def _settled(rows: list[dict[str, Any]], workdir: Path) -> bool:
-    from interlock.demo import EXPECTED
+    from interlock.demo.stack import EXPECTED
 
     by_name = {r["pipeline"]: r for r in rows}
     for name, status in EXPECTED.items():
