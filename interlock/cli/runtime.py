@@ -18,10 +18,10 @@ ALL_QUEUES = sorted(set(QUEUES.values()))
 
 def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
     project = obj.project()  # exits 2 with every configuration error before Celery starts
-    os.environ["INTERLOCK_CONFIG"] = str(project.settings.config_path)
-    from workers.app import app
+    os.environ["INTERLOCK_CONFIG"] = str(project.settings.config_path)  # for what Celery starts
+    from workers.app import get_app
 
-    return app
+    return get_app(project)
 
 
 @cli.command()
