@@ -20,7 +20,7 @@ import redis
 
 from bench.common import write_result
 from interlock.config import load_project
-from interlock.steps.deps import Deps
+from interlock.steps.deps import build_deps
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.keys import advance_key
 from interlock.steps.reconcile import reconcile
@@ -40,7 +40,7 @@ def project_in(folder: Path) -> Path:
 
 def measure(total: int) -> dict[str, float]:
     store = RedisStore(redis.Redis(decode_responses=True), f"interlock-bench-{uuid.uuid4().hex[:8]}:")
-    deps = Deps(load_project(project_in(Path(tempfile.mkdtemp())), env={}), store)
+    deps = build_deps(load_project(project_in(Path(tempfile.mkdtemp())), env={}), store=store)
     try:
         now = deps.clock.now()
         due_count = total // 100

@@ -12,6 +12,11 @@ can refuse private ranges too and name hosts that are always allowed::
         blockPrivate: true            # also refuse 10/8, 172.16/12, 192.168/16, 127/8, fc00::/7, ::1
         allowHosts: [airflow.internal] # exact host names or IP addresses, always allowed
         allowLinkLocal: false
+
+There is no process-wide policy: the project's (``ProjectConfig.outbound_policy()``) is handed to
+what reaches out — the evaluator runner, the trigger context, the alert sinks — so loading a
+project changes nothing in the process, and two projects in one process each keep their own.
+A caller that passes none gets :data:`DEFAULT_POLICY`.
 """
 
 from __future__ import annotations
@@ -35,17 +40,8 @@ class OutboundPolicy:
     allow_hosts: frozenset[str] = field(default_factory=frozenset)
 
 
-_policy = OutboundPolicy()
-
-
-def set_policy(policy: OutboundPolicy) -> None:
-    """Install the project's policy for this process (done when the project is loaded)."""
-    global _policy
-    _policy = policy
-
-
-def policy() -> OutboundPolicy:
-    return _policy
+# What a URL is judged by when no project policy is given: the defaults above.
+DEFAULT_POLICY = OutboundPolicy()
 
 
 class BlockedURL(ValueError):
@@ -53,8 +49,8 @@ class BlockedURL(ValueError):
 
 
 def check_url(url: str, *, allow_link_local: bool | None = None, using: OutboundPolicy | None = None) -> None:
-    """Raise BlockedURL for a non-HTTP(S) URL or a host the policy refuses."""
-    rules = using or _policy
+    """Raise BlockedURL for a non-HTTP(S) URL or a host ``using`` (default :data:`DEFAULT_POLICY`) refuses."""
+    rules = using or DEFAULT_POLICY
     if allow_link_local is not None:
         rules = OutboundPolicy(allow_link_local, rules.block_private, rules.allow_hosts)
     parts = urlsplit(url)

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from interlock.alerts import AlertDispatcher, build_sinks
+from interlock.alerts.base import Sink
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project, load_project
 from interlock.steps import epoch
-from interlock.steps.deps import Deps, register_project_pipelines
-from interlock.steps.dispatch import RecordingDispatcher
+from interlock.steps.deps import Deps, build_deps, register_project_pipelines
 from interlock.store.base import Store
+from interlock.store.factory import open_store
 from lambdas.executions import ExecutionStarter
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,13 @@ def _build(overrides: _Overrides) -> Runtime:
     project = overrides.project or load_project(os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
     clock = overrides.clock or SYSTEM
     store = overrides.store or _dynamo_store(project, clock)
-    sinks = build_sinks(project.config.alerts or [], project.root)
+    sinks: list[Sink] = []
     topic = os.environ.get(ENV_ALERT_TOPIC)
     if topic:
         from interlock.alerts.aws import SnsSink
 
         sinks.append(SnsSink(topic))
-    deps = Deps(project, store, clock, alerts=AlertDispatcher(store, sinks), dispatch=RecordingDispatcher())
+    deps = build_deps(project, store=store, clock=clock, sinks=sinks)
     # The store is the source of truth at run time; the bundled config is what this deployment
     # runs, so every container makes sure its pipelines are registered (an idempotent upsert),
     # after noting the store's epoch (a table found empty or swapped is healed; steps/epoch.py).
@@ -143,11 +143,7 @@ def _dynamo_store(project: Project, clock: Clock) -> Store:
     table = os.environ.get(ENV_TABLE)
     if not table:
         raise ConfigurationError(f"{ENV_TABLE} environment variable required")
-    from interlock.store.dynamodb import DynamoStore
-
-    settings = project.settings
-    return DynamoStore.connect(table, region=os.environ.get("AWS_REGION"), clock=clock,
-                               retention=settings.retention_ttl, run_index_limit=settings.run_index_limit)
+    return open_store(project, clock, dynamodb_table=table, region=os.environ.get("AWS_REGION"))
 
 
 def _sfn_client() -> Any:

@@ -9,9 +9,10 @@ PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
   ``ExecutionAlreadyExists`` counts as success.
 * Only transitions count: a MODIFY whose new image equals the old one (apart from the expiry
   attributes) starts nothing.
-* Key layout: ``interlock/store/dynamodb.py`` — pushed results are ``PIPELINE#<p> / PUSHED#<trait>``
-  with the result's JSON (and its ``status``) in ``data``; producers may also write the reference's
-  ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` items (optional ``scheduleID``).
+* Key layout: ``interlock/store/dynamodb.py`` (read here through its key functions) — pushed results
+  are ``PIPELINE#<p> / PUSHED#<trait>`` with the result's JSON (and its ``status``) in ``data``;
+  producers may also write the reference's ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` items
+  (optional ``scheduleID``).
 * Attributes are decoded defensively (a Number where a String was expected is read as text, a
   missing one is absent); a record that cannot be routed is logged and skipped, never a crash.
 * A failing start (throttling, a Step Functions outage) is reported in ``batchItemFailures`` by
@@ -32,6 +33,7 @@ from typing import Any
 
 from interlock.errors import UnknownPipeline
 from interlock.model import SUCCEEDED_RUN_STATUSES, RunStatus, TraitStatus
+from interlock.store.dynamodb import MARKER_SK_PREFIX, PUSHED_SK_PREFIX, RUNLOG_SK_PREFIX, pipeline_of
 from lambdas.executions import execution_input, execution_name
 from lambdas.runtime import COMMON_ENV, ENV_LIFECYCLE_TOPIC, ENV_STATE_MACHINE, runtime
 
@@ -39,12 +41,8 @@ log = logging.getLogger(__name__)
 
 ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE, ENV_LIFECYCLE_TOPIC)
 
-PIPELINE_PREFIX = "PIPELINE#"
-# Sort-key prefixes of the items that announce new input: pushed trait results and the
-# reference's markers (``MARKER#<source>#<timestamp>``, written by producers directly).
-PUSHED_PREFIX = "PUSHED#"
-MARKER_PREFIX = "MARKER#"
-RUNLOG_PREFIX = "RUNLOG#"
+# Sort-key prefixes of the items that announce new input -> the label in execution names.
+INPUT_PREFIXES = ((PUSHED_SK_PREFIX, "push"), (MARKER_SK_PREFIX, "marker"))
 # Run-log statuses -> the lifecycle event a change into them publishes.
 LIFECYCLE = {**{s.value: "PIPELINE_COMPLETED" for s in SUCCEEDED_RUN_STATUSES},
              RunStatus.FAILED.value: "PIPELINE_FAILED"}
@@ -80,10 +78,11 @@ def route(record: dict[str, Any]) -> list[str]:
         return []
     keys, new, old = _image(change, "Keys"), _image(change, "NewImage"), _image(change, "OldImage")
     pk, sk = attribute(keys, "PK") or attribute(new, "PK"), attribute(keys, "SK") or attribute(new, "SK")
-    if not pk or not sk or not pk.startswith(PIPELINE_PREFIX):
+    pipeline = pipeline_of(pk)
+    if pipeline is None or not sk:
         return []
-    if sk.startswith(RUNLOG_PREFIX):
-        publish_lifecycle(pk[len(PIPELINE_PREFIX):], new, old)
+    if sk.startswith(RUNLOG_SK_PREFIX):
+        publish_lifecycle(pipeline, new, old)
         return []
     source = _source(sk)
     if source is None:
@@ -93,7 +92,6 @@ def route(record: dict[str, Any]) -> list[str]:
     status = attribute(new, "status") or str(_data(new).get("status") or "")
     if status and status != TraitStatus.PASS.value:
         return []  # a pushed FAIL cannot make the pipeline READY
-    pipeline = pk[len(PIPELINE_PREFIX):]
     rt = runtime()
     starter = rt.executions()
     schedule = attribute(new, "scheduleID") or attribute(new, "scheduleId")
@@ -168,7 +166,7 @@ def _data(image: dict[str, Any]) -> dict[str, Any]:
 
 def _source(sk: str) -> str | None:
     """``push-<trait>`` / ``marker-<source>`` for the items that announce input, else None."""
-    for prefix, label in ((PUSHED_PREFIX, "push"), (MARKER_PREFIX, "marker")):
+    for prefix, label in INPUT_PREFIXES:
         if sk.startswith(prefix):
             detail = sk[len(prefix):].split("#", 1)[0]
             return f"{label}-{detail}" if detail else label

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from interlock.config import load_project
+from interlock.clock import FrozenClock
+from interlock.config import ConfigInvalid, load_project
+from interlock.evaluators.base import EvaluationRequest
+from interlock.model import RunStatus, TraitStatus
 from interlock.netguard import BlockedURL, OutboundPolicy, check_url
-from tests.conftest import MINIMAL_CONFIG, ProjectFactory
+from interlock.steps.deps import Deps, build_deps, register_project_pipelines
+from interlock.steps.runs import trigger
+from interlock.store.redis import RedisStore
+from tests.conftest import MINIMAL_CONFIG, SIMPLE_ARCHETYPE, ProjectFactory
 
 
 def test_defaults_refuse_metadata_and_link_local_but_allow_loopback_and_private() -> None:
@@ -37,8 +45,56 @@ def test_the_policy_comes_from_interlock_yaml(make_project: ProjectFactory) -> N
     path = make_project(MINIMAL_CONFIG + "security:\n  outbound: {blockPrivate: true, allowHosts: [127.0.0.1]}\n")
     project = load_project(path, env={})
     assert project.config.outbound_policy() == OutboundPolicy(False, True, frozenset({"127.0.0.1"}))
-    check_url("http://127.0.0.1/")  # allowed by name
-    with pytest.raises(BlockedURL):
-        check_url("http://10.0.0.1/")
-    load_project(make_project(MINIMAL_CONFIG), env={})  # back to the defaults for the other tests
-    check_url("http://10.0.0.1/")
+
+
+def test_loading_a_project_leaves_the_process_policy_alone(make_project: ProjectFactory) -> None:
+    load_project(make_project(MINIMAL_CONFIG + "security:\n  outbound: {blockPrivate: true}\n"), env={})
+    check_url("http://10.0.0.1/")  # judged by the defaults: the project's policy travels with the project
+
+
+def test_a_webhook_in_interlock_yaml_is_judged_by_that_files_policy(make_project: ProjectFactory) -> None:
+    hook = "alerts:\n  - {type: webhook, url: 'http://10.0.0.1/hook'}\n"
+    with pytest.raises(ConfigInvalid) as exc:
+        load_project(make_project(MINIMAL_CONFIG + hook + "security:\n  outbound: {blockPrivate: true}\n"), env={})
+    assert [(e.path, "private address" in e.message) for e in exc.value.errors] == [("alerts[0].url", True)]
+    load_project(make_project(MINIMAL_CONFIG + hook), env={})  # the defaults allow a private address
+
+
+PIPELINE = """\
+name: orders
+archetype: simple
+traits:
+  freshness: {evaluator: 'http://127.0.0.1:9/check'}
+trigger:
+  type: http
+  http: {url: 'http://127.0.0.1:9/start'}
+"""
+
+
+def _deps(make_project: ProjectFactory, store: RedisStore, security: str) -> Deps:
+    path = make_project(MINIMAL_CONFIG + security, archetypes__simple_yaml=SIMPLE_ARCHETYPE,
+                        pipelines__orders_yaml=PIPELINE)
+    project = load_project(path, env={})
+    register_project_pipelines(project, store)
+    return build_deps(project, store=store, clock=FrozenClock(datetime(2026, 3, 2, 12, tzinfo=UTC)))
+
+
+@pytest.mark.integration
+def test_the_projects_policy_reaches_its_http_triggers_and_evaluators(make_project: ProjectFactory,
+                                                                       store: RedisStore) -> None:
+    deps = _deps(make_project, store, "security:\n  outbound: {blockPrivate: true}\n")
+    run = trigger(deps, "orders", "daily", "2026-03-02", 1)
+    assert run.status is RunStatus.FAILED and "private address" in str(run.metadata["failure"])
+    request = EvaluationRequest(pipeline_id="orders", trait_type="freshness", config={})
+    out = deps.runner.run("http://127.0.0.1:9/check", request, 5)
+    assert out.status is TraitStatus.ERROR and "private address" in (out.reason or "")
+
+
+@pytest.mark.integration
+def test_two_projects_in_one_process_each_keep_their_policy(make_project: ProjectFactory, store: RedisStore) -> None:
+    strict = _deps(make_project, store, "security:\n  outbound: {blockPrivate: true}\n")
+    lenient = _deps(make_project, store, "")  # loaded last: a process-wide policy would now be the lenient one
+    refused = trigger(strict, "orders", "daily", "2026-03-02", 1)
+    assert refused.status is RunStatus.FAILED and "private address" in str(refused.metadata["failure"])
+    tried = trigger(lenient, "orders", "daily", "2026-03-03", 1)
+    assert tried.status is RunStatus.FAILED and "private address" not in str(tried.metadata["failure"])  # port 9

@@ -20,7 +20,7 @@ from workers import context
 
 
 def _app(tmp_path: Path, addr: str) -> Celery:
-    """What the worker's app carries (workers.app itself reads the config at import)."""
+    """What the worker's app carries (workers.app.get_app would read the config the environment names)."""
     root = tmp_path / "etl"
     init_project(root)
     config = root / "interlock.yaml"

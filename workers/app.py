@@ -9,9 +9,14 @@ other's tasks.
 Reliability settings: late acks and reject-on-worker-lost (a task whose worker dies is delivered
 again; every step is idempotent), prefetch 1 (a slow trigger does not hold other tasks hostage),
 JSON only. No countdown/ETA tasks anywhere: delays are due times in the store.
+
+Importing this module has no side effect: the app (with the project it is configured from and the
+kombu transport fix) is made on first use, by :func:`get_app` or by reading ``workers.app.app``.
 """
 
 from __future__ import annotations
+
+import threading
 
 from celery import Celery
 from celery.signals import worker_process_init
@@ -20,12 +25,16 @@ from interlock.config import Project, load_project
 from workers import redis_transport
 from workers.config import celery_config
 
-redis_transport.install()  # a worker that loses Redis mid-task reconnects instead of exiting
-
 TASK_MODULES = ["workers.evaluation", "workers.trigger", "workers.run_check", "workers.archival", "workers.schedule"]
 
 
 def make_app(project: Project | None = None) -> Celery:
+    """A Celery app for ``project`` (default: the one ``--config`` / ``$INTERLOCK_CONFIG`` names).
+
+    Also installs the Redis transport fix (:mod:`workers.redis_transport`, idempotent): a worker
+    that loses Redis mid-task reconnects instead of exiting.
+    """
+    redis_transport.install()
     project = project or load_project()
     celery = Celery("interlock", include=TASK_MODULES)
     celery.conf.update(celery_config(project))
@@ -33,11 +42,34 @@ def make_app(project: Project | None = None) -> Celery:
     return celery
 
 
-app = make_app()
+_app: Celery | None = None
+_app_lock = threading.Lock()
+
+
+def get_app(project: Project | None = None) -> Celery:
+    """This process's app, made by :func:`make_app` on the first call; later calls return it.
+
+    ``project`` is used by the first call only (``interlock worker`` / ``beat`` pass the project
+    they loaded; ``celery -A workers.app`` lets the app find it).
+    """
+    global _app
+    with _app_lock:
+        if _app is None:
+            _app = make_app(project)
+        return _app
+
+
+def __getattr__(name: str) -> Celery:
+    # ``celery -A workers.app`` and the task modules (``from workers.app import app``; their
+    # ``@app.task`` needs it) read a module-level ``app``. It is made on that first read rather
+    # than at import, so importing this module neither loads a project nor patches kombu.
+    if name == "app":
+        return get_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @worker_process_init.connect
 def _warm_up(**_: object) -> None:
     from workers.context import warm_up  # imports the steps: not at module import of the app
 
-    warm_up(app)
+    warm_up(get_app())

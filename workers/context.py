@@ -11,10 +11,9 @@ from celery import Celery
 
 from interlock.config import Project
 from interlock.steps import epoch
-from interlock.steps.deps import Deps, register_project_pipelines
+from interlock.steps.deps import Deps, build_deps, register_project_pipelines
 from interlock.steps.dispatch import QUEUES
 from interlock.steps.reconcile import ensure_scheduled
-from interlock.store.factory import open_store
 from interlock.store.redis import RedisStore
 from workers.config import FAST, ROUTINE
 
@@ -39,8 +38,7 @@ def deps_for(app: Celery) -> Deps:
     pid = os.getpid()
     if pid not in _deps:
         project: Project = app.conf.interlock_project
-        store = open_store(project)
-        _deps[pid] = Deps(project, store, dispatch=CeleryDispatcher(app))
+        _deps[pid] = build_deps(project, CeleryDispatcher(app))
     return _deps[pid]
 
 

@@ -16,6 +16,7 @@ from interlock.alerts.base import Sink
 from interlock.alerts.console import ConsoleSink
 from interlock.alerts.file import FileSink
 from interlock.model import Alert, AlertConfig, AlertType
+from interlock.netguard import OutboundPolicy
 from interlock.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -48,10 +49,12 @@ class AlertDispatcher:
         return True
 
 
-def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | None = None) -> list[Sink]:
+def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | None = None, *,
+                outbound: OutboundPolicy | None = None) -> list[Sink]:
     """Sinks for ``interlock.yaml`` ``alerts:`` (validated at load: required fields are there).
 
-    ``console`` redirects the console sink (the CLI sends it to stderr, away from its own output).
+    ``console`` redirects the console sink (the CLI sends it to stderr, away from its own output);
+    ``outbound`` is the project's policy webhook URLs are judged by (None: the defaults).
     """
     from interlock.alerts.aws import S3Sink, SnsSink
     from interlock.alerts.webhook import WebhookSink
@@ -63,7 +66,7 @@ def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | No
         elif config.type is AlertType.FILE and config.path:
             sinks.append(FileSink(root / config.path))
         elif config.type is AlertType.WEBHOOK and config.url:
-            sinks.append(WebhookSink(config.url, slack=config.format == "slack"))
+            sinks.append(WebhookSink(config.url, slack=config.format == "slack", outbound=outbound))
         elif config.type is AlertType.SNS and config.topic_arn:
             sinks.append(SnsSink(config.topic_arn))
         elif config.type is AlertType.S3 and config.bucket_name:

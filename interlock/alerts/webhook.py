@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from interlock.model import Alert, AlertLevel
-from interlock.netguard import check_url
+from interlock.netguard import OutboundPolicy, check_url
 from interlock.redaction import excerpt, install_log_filter, redact, remember_url
 
 TIMEOUT = 10.0
@@ -26,8 +26,8 @@ _ICONS = {AlertLevel.ERROR: ":red_circle:", AlertLevel.WARNING: ":warning:", Ale
 class WebhookSink:
     name = "webhook"
 
-    def __init__(self, url: str, slack: bool = False) -> None:
-        check_url(url)  # refuse link-local / metadata targets when the sink is built
+    def __init__(self, url: str, slack: bool = False, *, outbound: OutboundPolicy | None = None) -> None:
+        check_url(url, using=outbound)  # refuse link-local / metadata targets when the sink is built
         remember_url(url)  # a hook URL is a credential: kept out of errors and the HTTP client's logs
         install_log_filter()
         self.url = url

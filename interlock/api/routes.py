@@ -197,7 +197,7 @@ def run(request: Request, name: str, schedule: str | None = None) -> Json:
     sched = find_schedule(deps.pipeline(name), schedule).name
     inline = InlineDispatcher()
     inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    step_deps = Deps(deps.project, deps.store, deps.clock, deps.runner, deps.alerts, inline)
+    step_deps = deps.with_dispatch(inline)
     outcome = advance(step_deps, name, sched)
     runs = deps.store.list_runs(name, 1)
     return {"pipelineId": name, "scheduleId": sched, "outcome": outcome.value,

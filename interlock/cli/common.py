@@ -89,18 +89,19 @@ class Group(click.Group):
 
 
 def open_deps(obj: Context) -> Deps:
-    """Project + store + runner + alerts, with the project's pipelines registered in the store."""
-    from interlock.alerts import AlertDispatcher, build_sinks
+    """Project + store + runner + alerts, with the project's pipelines registered in the store.
+
+    Console alerts go to stderr, away from the command's own output.
+    """
     from interlock.steps import epoch
-    from interlock.steps.deps import Deps, register_project_pipelines
+    from interlock.steps.deps import build_deps, register_project_pipelines
     from interlock.store.factory import open_store
 
     project = obj.project()
     with failing_cleanly("connecting to the store"):
         store = open_store(project)
         store.ping()
-        sinks = build_sinks(project.config.alerts or [], project.root, console=sys.stderr)
-        deps = Deps(project, store, alerts=AlertDispatcher(store, sinks))
+        deps = build_deps(project, store=store, console=sys.stderr)
         epoch.verify(deps)  # before registering: see steps/epoch.py
         register_project_pipelines(project, store)
     return deps

@@ -26,10 +26,9 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
     """Run a whole local deployment (workers, Beat, fake Airflow) and watch pipelines move through it."""
     from rich.live import Live
 
-    from interlock import demo as d
     from interlock.config import load_project
-    from interlock.steps.deps import Deps
-    from interlock.store.redis import RedisStore
+    from interlock.demo import stack as d
+    from interlock.steps.deps import build_deps
 
     workdir = workdir or d.default_workdir()
     workdir.mkdir(parents=True, exist_ok=True)
@@ -37,8 +36,7 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
     try:
         with d.running_stack(workdir) as (_stack, config, prefix):
             project = load_project(config)
-            store = RedisStore.from_settings(project.settings)
-            deps = Deps(project, store)
+            deps = build_deps(project)
             out.print(f"Demo project: {workdir}  (key prefix {prefix})")
             out.print("Started: one worker per queue (evaluation, trigger, run_check, archival, schedule), "
                       "Beat, a fake Airflow.")
@@ -128,7 +126,7 @@ def _table(deps: Any, rows: list[dict[str, Any]] | None = None) -> Any:
 
 
 def _settled(rows: list[dict[str, Any]], workdir: Path) -> bool:
-    from interlock.demo import EXPECTED
+    from interlock.demo.stack import EXPECTED
 
     by_name = {r["pipeline"]: r for r in rows}
     for name, status in EXPECTED.items():

@@ -41,10 +41,10 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     from interlock.steps.dispatch import InlineDispatcher
     from interlock.steps.runs import check_run, trigger
 
-    deps = open_deps(obj)
     inline = InlineDispatcher()
+    deps = open_deps(obj).with_dispatch(inline)
     inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    deps.dispatch = inline
+    deps = deps.with_dispatch(inline)
     sched = find_schedule(deps.pipeline(pipeline), schedule).name  # an unknown one exits 2, before any work
     with failing_cleanly("running"):
         outcome = advance(deps, pipeline, sched)

@@ -18,10 +18,10 @@ ALL_QUEUES = sorted(set(QUEUES.values()))
 
 def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
     project = obj.project()  # exits 2 with every configuration error before Celery starts
-    os.environ["INTERLOCK_CONFIG"] = str(project.settings.config_path)
-    from workers.app import app
+    os.environ["INTERLOCK_CONFIG"] = str(project.settings.config_path)  # for what Celery starts
+    from workers.app import get_app
 
-    return app
+    return get_app(project)
 
 
 @cli.command()
@@ -88,7 +88,7 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     deps = open_deps(obj)
     celery = Celery("interlock-api")
     celery.conf.update(celery_config(deps.project))
-    deps.dispatch = CeleryDispatcher(celery)
+    deps = deps.with_dispatch(CeleryDispatcher(celery))
     server = deps.project.config.server or ServerConfig()
     default_host, _, default_port = server.addr.rpartition(":")
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),

@@ -51,7 +51,7 @@ from interlock.model import (
     TriggerType,
     normalise_trigger,
 )
-from interlock.netguard import BlockedURL, check_url, set_policy
+from interlock.netguard import BlockedURL, check_url
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -215,7 +215,6 @@ class _Loading:
             raise ConfigInvalid(self.errors)
         self.doc = doc
         self.lint(self.path, doc)
-        set_policy(config.outbound_policy())  # every outbound URL from here on is judged by it
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
         project = Project(config=config, settings=settings)
@@ -245,7 +244,7 @@ class _Loading:
                 self.error(self.path, f"required for a {alert.type} sink", ("alerts", i, key), doc)
             if alert.type is AlertType.WEBHOOK and alert.url:
                 try:
-                    check_url(alert.url)
+                    check_url(alert.url, using=config.outbound_policy())
                 except BlockedURL as exc:
                     self.error(self.path, str(exc), ("alerts", i, "url"), doc)
 

@@ -22,7 +22,7 @@ from interlock.evaluators.base import (
     parse_output,
 )
 from interlock.model import FailureCategory
-from interlock.netguard import BlockedURL, check_url
+from interlock.netguard import BlockedURL, OutboundPolicy, check_url
 from interlock.redaction import excerpt
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -32,15 +32,16 @@ BACKOFF_BASE = 0.5
 
 
 class HttpEvaluator:
-    def __init__(self, url: str, *, allow_link_local: bool | None = None,
+    def __init__(self, url: str, *, allow_link_local: bool | None = None, policy: OutboundPolicy | None = None,
                  client: httpx.Client | None = None) -> None:
         self.url = url
         self.allow_link_local = allow_link_local
+        self.policy = policy  # the project's outbound policy (None: the defaults)
         self.client = client
 
     def evaluate(self, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:
         try:
-            check_url(self.url, allow_link_local=self.allow_link_local)
+            check_url(self.url, allow_link_local=self.allow_link_local, using=self.policy)
         except BlockedURL as exc:
             return EvaluatorOutput.error(f"{HTTP_ERROR_PREFIX}: {exc}", FailureCategory.PERMANENT)
         deadline = time.monotonic() + timeout

@@ -39,12 +39,13 @@ class EvaluatorRunner:
         self.builtins = BuiltinContext(store, clock)
         engine = project.config.engine
         self.extra_env = tuple(engine.evaluator_env or ()) if engine else ()
+        self.outbound = project.config.outbound_policy()
 
     def _evaluator(self, ref: EvaluatorRef) -> Evaluator:
         if ref.kind is EvaluatorKind.BUILTIN:
             return BuiltinEvaluator(ref.target, self.builtins)
         if ref.kind is EvaluatorKind.HTTP:
-            return HttpEvaluator(ref.target)
+            return HttpEvaluator(ref.target, policy=self.outbound)
         return SubprocessEvaluator(ref.target, self.project.root, self.extra_env, self.environ)
 
     def run(self, evaluator: str, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:

@@ -1,22 +1,31 @@
-"""What every step needs: the project, the store, the clock, the evaluator runner, the alerts."""
+"""What every step needs: the project, the store, the clock, the evaluator runner, the alerts.
+
+Every entry point (CLI, Celery workers and Beat, API, Lambda handlers, the demo) gets its Deps from
+:func:`build_deps`, so they all open the store, build the alert sinks and apply the project's
+outbound policy the same way.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import dataclasses
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 from interlock import timeutil
 from interlock.alerts import AlertDispatcher, build_sinks
+from interlock.alerts.base import Sink
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project
 from interlock.errors import UnknownArchetype, UnknownRun
 from interlock.evaluators.runner import EvaluatorRunner
 from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
+from interlock.netguard import OutboundPolicy
 from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
 from interlock.steps.prior_runs import RunHistory, default_history
 from interlock.store.base import Store
+from interlock.store.factory import open_store
 
 if TYPE_CHECKING:
     from interlock.steps.epoch import Seen
@@ -39,9 +48,19 @@ class Deps:
         if self.runner is None:
             self.runner = EvaluatorRunner(self.project, self.store, self.clock)
         if self.alerts is None:
-            self.alerts = AlertDispatcher(self.store, build_sinks(self.project.config.alerts or [], self.project.root))
+            sinks = build_sinks(self.project.config.alerts or [], self.project.root, outbound=self.outbound)
+            self.alerts = AlertDispatcher(self.store, sinks)
         if self.history is None:
             self.history = default_history(self.project)
+
+    @property
+    def outbound(self) -> OutboundPolicy:
+        """The project's outbound (SSRF) policy, for the triggers and sinks these Deps drive."""
+        return self.project.config.outbound_policy()
+
+    def with_dispatch(self, dispatch: Dispatcher) -> Deps:
+        """The same Deps (store, runner, alerts, history) asking for next steps through ``dispatch``."""
+        return dataclasses.replace(self, dispatch=dispatch)
 
     def pipeline(self, name: str) -> PipelineConfig:
         """The registered pipeline (the store is the source of truth at run time); raises UnknownPipeline."""
@@ -53,7 +72,6 @@ class Deps:
         if found is None:
             raise UnknownArchetype(pipeline.name, pipeline.archetype)
         return found
-
 
     def check_interval(self, pipeline: PipelineConfig) -> timedelta:
         """How often a NOT_READY pipeline is evaluated again: ``watch.interval``, else the default."""
@@ -84,6 +102,25 @@ def watched_run(deps: Deps, run_id: str, due_key: str,
         deps.store.clear_due(due_key)
         return run, False
     return run, True
+
+
+def build_deps(project: Project, dispatch: Dispatcher | None = None, *, store: Store | None = None,
+               clock: Clock | None = None, console: TextIO | None = None, sinks: Sequence[Sink] = ()) -> Deps:
+    """The Deps an entry point runs the steps with; nothing is registered or pinged here.
+
+    ``dispatch``: how a step asks for the next one (default: recorded, left to the due index).
+    ``store``: default, the store the project's ``provider`` names (:func:`interlock.store.factory.open_store`).
+    ``clock``: default, the system clock. ``console``: where a ``console`` alert sink writes
+    (default stdout; the CLI passes stderr). ``sinks``: alert sinks beyond the project's
+    ``alerts:`` (the Lambda's SNS topic). Webhook sinks, HTTP evaluators and triggers are judged
+    by the project's ``security.outbound`` policy.
+    """
+    clock = clock or SYSTEM
+    store = store if store is not None else open_store(project, clock)
+    policy = project.config.outbound_policy()
+    all_sinks = [*build_sinks(project.config.alerts or [], project.root, console=console, outbound=policy), *sinks]
+    return Deps(project, store, clock, alerts=AlertDispatcher(store, all_sinks),
+                dispatch=dispatch if dispatch is not None else RecordingDispatcher())
 
 
 def register_project_pipelines(project: Project, store: Store) -> int:

@@ -93,7 +93,7 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
     if config.trigger is None:
         return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
-    ctx = TriggerContext(run_id, pipeline, schedule, period, deps.project.root)
+    ctx = TriggerContext(run_id, pipeline, schedule, period, deps.project.root, deps.outbound)
     # If this worker dies from here on, the watchdog finds the run by this due time.
     deps.store.set_due(stuck_key(run_id), run.updated_at + deps.project.settings.stuck_run_threshold)
     try:

@@ -200,6 +200,37 @@ def _key(pk: str, sk: str) -> Item:
     return {"PK": S(pk), "SK": S(sk)}
 
 
+# -- the key layout readers of the table and its stream rely on (lambdas/stream_router.py) ----------
+
+PIPELINE_PK_PREFIX = "PIPELINE#"
+TRAIT_SK_PREFIX = "TRAIT#"  # a trait result an evaluator produced
+PUSHED_SK_PREFIX = "PUSHED#"  # a pushed trait result: the edge-triggered fast path
+RUNLOG_SK_PREFIX = "RUNLOG#"
+# The reference's markers, ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` (optional ``scheduleID``):
+# producers write them to the table directly; the store never does, the stream router acts on them.
+MARKER_SK_PREFIX = "MARKER#"
+
+
+def pipeline_pk(name: str) -> str:
+    """The partition key of everything stored per pipeline."""
+    return f"{PIPELINE_PK_PREFIX}{name}"
+
+
+def pipeline_of(pk: str) -> str | None:
+    """The pipeline a per-pipeline partition key names; None for any other partition."""
+    return pk[len(PIPELINE_PK_PREFIX):] if pk.startswith(PIPELINE_PK_PREFIX) else None
+
+
+def trait_sk(trait_type: str, source: TraitSource) -> str:
+    """The sort key of a trait result: pushed and evaluated results are separate items."""
+    return f"{PUSHED_SK_PREFIX if source is TraitSource.PUSH else TRAIT_SK_PREFIX}{trait_type}"
+
+
+def run_log_sk(date: str, schedule: str) -> str:
+    """The sort key of the run log of one (period, schedule)."""
+    return f"{RUNLOG_SK_PREFIX}{date}#{schedule}"
+
+
 def _expiry(at_ms: int) -> Item:
     """``exp`` (exact, ms, checked on read) and ``ttl`` (epoch s, rounded up, for DynamoDB's sweeper)."""
     return {"exp": N(at_ms), "ttl": N(math.ceil(at_ms / 1000))}
@@ -635,14 +666,10 @@ class DynamoStore:
 
     # -- traits, readiness, sensors ---------------------------------------------------------------
 
-    @staticmethod
-    def _trait_sk(trait_type: str, source: TraitSource) -> str:
-        return f"{'PUSHED' if source is TraitSource.PUSH else 'TRAIT'}#{trait_type}"
-
     def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
         expires = evaluation.evaluated_at + timedelta(seconds=ttl) if ttl > 0 else None
         evaluation = evaluation.model_copy(update={"expires_at": expires, "source": source.value})
-        item = {**_key(f"PIPELINE#{evaluation.pipeline_id}", self._trait_sk(evaluation.trait_type, source)),
+        item = {**_key(pipeline_pk(evaluation.pipeline_id), trait_sk(evaluation.trait_type, source)),
                 "data": S(_dump(evaluation))}
         if expires is not None:
             item.update(_expiry(_ms(expires)))  # no ttl attribute at all for a trait without TTL
@@ -651,10 +678,10 @@ class DynamoStore:
     def get_trait(
         self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
     ) -> TraitEvaluation | None:
-        return self._get_data(f"PIPELINE#{pipeline}", self._trait_sk(trait_type, source), TraitEvaluation)
+        return self._get_data(pipeline_pk(pipeline), trait_sk(trait_type, source), TraitEvaluation)
 
     def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]:
-        items = self._query(f"PIPELINE#{pipeline}", prefix=self._trait_sk("", source), page=1000)
+        items = self._query(pipeline_pk(pipeline), prefix=trait_sk("", source), page=1000)
         return [t for t in (self._decode_item(i, TraitEvaluation) for i in items) if t]
 
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
@@ -765,19 +792,19 @@ class DynamoStore:
     def put_run_log(self, entry: RunLogEntry) -> None:
         entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
         data = _dump(entry)
-        pk = f"PIPELINE#{entry.pipeline_id}"
+        pk = pipeline_pk(entry.pipeline_id)
         # Top-level status/scheduleID/date/runId let a stream consumer see a transition without parsing data.
         item = {"data": S(data), "status": S(entry.status.value), "scheduleID": S(entry.schedule_id),
                 "date": S(entry.date), "runId": S(entry.run_id),
                 **_expiry(self._now_ms() + self._retention_ms())}
         index = (pk, f"LOGIDX#{_ms13(entry.started_at)}#{entry.date}#{entry.schedule_id}")
-        record = _Indexed((pk, f"RUNLOG#{entry.date}#{entry.schedule_id}"), item, [index])
+        record = _Indexed((pk, run_log_sk(entry.date, entry.schedule_id)), item, [index])
         _, added = self._put_indexed(record, ChangeKind.RUN_LOG, data)
         if added:
             self._trim_index(pk, "LOGIDX#", RUN_LOG_INDEX_LIMIT)
 
     def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
-        return self._get_data(f"PIPELINE#{pipeline}", f"RUNLOG#{date}#{schedule or DEFAULT_SCHEDULE}", RunLogEntry)
+        return self._get_data(pipeline_pk(pipeline), run_log_sk(date, schedule or DEFAULT_SCHEDULE), RunLogEntry)
 
     def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
         limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT

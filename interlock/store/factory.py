@@ -12,8 +12,20 @@ from interlock.config.project import Provider
 from interlock.store.base import Store
 
 
-def open_store(project: Project, clock: Clock = SYSTEM) -> Store:
+def open_store(project: Project, clock: Clock = SYSTEM, *, dynamodb_table: str | None = None,
+               region: str | None = None) -> Store:
+    """The store the project's ``provider`` names, with its retention settings.
+
+    ``dynamodb_table`` opens that DynamoDB table (in ``region``, default the boto3 chain's) whatever
+    the provider says: the Lambdas run the bundled project against the table Terraform made and
+    names in ``TABLE_NAME``, not the one (if any) in ``interlock.yaml``.
+    """
     settings = project.settings
+    if dynamodb_table:
+        from interlock.store.dynamodb import DynamoStore
+
+        return DynamoStore.connect(dynamodb_table, region=region, clock=clock, retention=settings.retention_ttl,
+                                   run_index_limit=settings.run_index_limit)
     if settings.provider is Provider.DYNAMODB:
         cfg = project.config.dynamodb
         assert cfg is not None, "the loader requires a dynamodb block when provider is dynamodb"

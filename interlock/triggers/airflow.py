@@ -84,7 +84,7 @@ class AirflowTrigger:
         if block is None:
             raise TriggerError("airflow trigger config is missing", FailureCategory.PERMANENT)
         try:
-            check_url(_base(block))
+            check_url(_base(block), using=ctx.outbound)
         except BlockedURL as exc:
             raise TriggerError(str(exc), FailureCategory.PERMANENT) from None
         body: dict[str, Any] = {"dag_run_id": ctx.run_id}

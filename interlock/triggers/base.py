@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from interlock.model import FailureCategory, TriggerConfig
+from interlock.netguard import DEFAULT_POLICY, OutboundPolicy
 
 
 class TriggerError(Exception):
@@ -27,6 +28,7 @@ class TriggerContext:
     schedule: str
     period: str
     project_root: Path
+    outbound: OutboundPolicy = DEFAULT_POLICY  # the project's policy for the URLs the trigger calls
 
 
 @dataclass(frozen=True)

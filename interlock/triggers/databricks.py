@@ -31,7 +31,7 @@ class DatabricksTrigger:
         assert block is not None
         base = block.workspace_url.rstrip("/")
         try:
-            check_url(base)
+            check_url(base, using=ctx.outbound)
         except BlockedURL as exc:
             raise TriggerError(str(exc), FailureCategory.PERMANENT) from None
         try:

@@ -28,7 +28,7 @@ class HttpTrigger:
             raise TriggerError("http trigger config is missing", FailureCategory.PERMANENT)
         url = render(block.url, ctx)
         try:
-            check_url(url)
+            check_url(url, using=ctx.outbound)
         except BlockedURL as exc:
             raise TriggerError(str(exc), FailureCategory.PERMANENT) from None
         headers = {"Content-Type": "application/json", "Idempotency-Key": ctx.run_id,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import redis
 
-from interlock.demo import QUEUES, Stack, free_port
+from interlock.demo.stack import QUEUES, Stack, free_port
 
 # Pool processes per queue's worker: the busy queues get two, like bench/throughput.py.
 CONCURRENCY = {"evaluation": 2, "trigger": 2, "run_check": 1, "archival": 1, "schedule": 1}

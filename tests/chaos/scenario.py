@@ -33,7 +33,7 @@ from celery import Celery
 from kombu.exceptions import OperationalError
 
 from interlock.config import load_project
-from interlock.demo import Stack
+from interlock.demo.stack import Stack
 from interlock.model import RunStatus, TraitStatus
 from interlock.steps.deps import Deps
 from interlock.steps.keys import advance_key

@@ -15,7 +15,7 @@ import pytest
 from celery import Celery
 
 from interlock.config import load_project
-from interlock.demo import Stack
+from interlock.demo.stack import Stack
 from interlock.store.redis import RedisStore
 from tests.chaos.faults import BrokerRelay, PrivateRedis, wait_until
 from workers.config import celery_config

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import redis
 
-from interlock.demo import Stack
-from interlock.fake_airflow import FakeAirflow
+from interlock.demo.fake_airflow import FakeAirflow
+from interlock.demo.stack import Stack
 from interlock.store.redis import RedisStore
 
 pytestmark = pytest.mark.integration

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from interlock.fake_airflow import FakeAirflow
+from interlock.demo.fake_airflow import FakeAirflow
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 from interlock.triggers.template import render

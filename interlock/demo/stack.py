@@ -27,7 +27,7 @@ from pathlib import Path
 
 import redis
 
-from interlock.fake_airflow import FakeAirflow
+from interlock.demo.fake_airflow import FakeAirflow
 
 QUEUES = ("evaluation", "trigger", "run_check", "archival", "schedule")
 EXPECTED = {"bronze": "COMPLETED", "silver": "COMPLETED", "gold": "COMPLETED", "flaky-export": "FAILED",
