@@ -56,12 +56,15 @@ def needs_more_than_one_page(store: DynamoStore, pk: str) -> bool:
 
 
 def test_reading_events_follows_pages_past_one_megabyte(store: DynamoStore) -> None:
-    for i in range(25):
-        store.append_event(event("ct-big", message=str(i), details={"blob": BIG}))
+    # An event's details are capped (interlock/eventsize.py): three values just under the
+    # per-value cap make each event about 12 KB, and 100 of them pass DynamoDB's 1 MB page.
+    details = {f"part{k}": "x" * 4000 for k in range(3)}
+    for i in range(100):
+        store.append_event(event("ct-big", message=str(i), details=details))
     assert needs_more_than_one_page(store, "PIPELINE#ct-big")
-    assert [r.event.message for r in store.read_events("ct-big", "", 100)] == [str(i) for i in range(25)]
-    assert [r.event.message for r in store.read_all_events("", 100)] == [str(i) for i in range(25)]
-    assert len(store.read_changes("", 1000)) == 25
+    assert [r.event.message for r in store.read_events("ct-big", "", 200)] == [str(i) for i in range(100)]
+    assert [r.event.message for r in store.read_all_events("", 200)] == [str(i) for i in range(100)]
+    assert len(store.read_changes("", 1000)) == 100
 
 
 def test_traits_follow_pages_past_one_megabyte_and_large_pipelines_all_list(store: DynamoStore) -> None:
