@@ -135,6 +135,41 @@ class BreakerPolicy:
     cooldown: float = 30.0
 
 
+def breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
+                 policy: BreakerPolicy) -> tuple[bool, str, dict[str, float] | None]:
+    """The breaker's transition, as ``breaker.lua`` applies it in Redis: (flag, state after, fields to write or None).
+
+    ``fields`` holds ``failures``, ``lastFailure``, ``openedAt`` and ``probeAt`` (times in epoch ms); ``now`` is
+    epoch ms. For backends that cannot run the rule inside the database (DynamoDB, memory).
+    """
+    cooldown = policy.cooldown * 1000
+    if op is BreakerOp.ALLOW:
+        if state == "CLOSED":
+            return True, "CLOSED", None
+        if state == "OPEN":
+            if now - fields["openedAt"] >= cooldown:
+                # one probe at a time: this caller gets it, the others are denied until it reports
+                return True, "HALF_OPEN", {"probeAt": now}
+            return False, "OPEN", None
+        # HALF_OPEN: a probe is out; allow another only if that one never reported back
+        if now - fields["probeAt"] >= cooldown:
+            return True, "HALF_OPEN", {"probeAt": now}
+        return False, "HALF_OPEN", None
+    if op is BreakerOp.SUCCESS:
+        return True, "CLOSED", {"failures": 0}
+    if state == "OPEN":
+        return False, "OPEN", None  # a call that started before the breaker opened: the cooldown keeps running
+    if state == "HALF_OPEN":
+        return True, "OPEN", {"openedAt": now, "lastFailure": now}
+    failures = fields["failures"]
+    if failures > 0 and now - fields["lastFailure"] > policy.window * 1000:
+        failures = 0
+    failures += 1
+    if failures >= policy.threshold:
+        return True, "OPEN", {"failures": failures, "lastFailure": now, "openedAt": now}
+    return False, "CLOSED", {"failures": failures, "lastFailure": now}
+
+
 @runtime_checkable
 class Store(Protocol):
     """What the lifecycle needs of a state store. Implementations: Redis, DynamoDB."""

@@ -86,10 +86,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlparse
-
-from pydantic import BaseModel, ValidationError
 
 from interlock.clock import SYSTEM, Clock
 from interlock.model import (
@@ -123,11 +121,12 @@ from interlock.store.base import (
     NotFoundError,
     SensorReading,
     TraitSource,
+    breaker_step,
 )
+from interlock.store.codec import M, decode, dump
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
 Item = dict[str, Any]  # a DynamoDB item in the low-level wire form: {"attr": {"S": "..."}}
 
 # Entries kept in the run-log and rerun indexes (newest first), as in the Redis store.
@@ -164,10 +163,6 @@ def _ms13(at: datetime) -> str:
 
 def _seq20(seq: int) -> str:
     return f"{seq:020d}"
-
-
-def _dump(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
 
 
 def S(value: str) -> dict[str, str]:
@@ -344,22 +339,11 @@ class DynamoStore:
         ttl = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
         return _expiry(self._now_ms() + int(ttl.total_seconds() * 1000))
 
-    def _decode(self, name: str, raw: str | None, model: type[M]) -> M | None:
-        """Decode a stored value; a corrupt one is logged with its item name and skipped."""
-        if raw is None:
-            return None
-        try:
-            return model.model_validate_json(raw)
-        except (ValidationError, ValueError) as exc:
-            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            log.warning("store: skipping corrupt value at %s: %s", name, first)
-            return None
-
     def _decode_item(self, item: Item | None, model: type[M]) -> M | None:
         if item is None or self._expired(item):
             return None
         name = self.item_name(_s(item, "PK"), _s(item, "SK"))
-        return self._decode(name, item.get("data", {}).get("S"), model)
+        return decode(name, item.get("data", {}).get("S"), model)
 
     def _get(self, pk: str, sk: str) -> Item | None:
         found: Item | None = self.c.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True).get("Item")
@@ -640,7 +624,7 @@ class DynamoStore:
         expires = evaluation.evaluated_at + timedelta(seconds=ttl) if ttl > 0 else None
         evaluation = evaluation.model_copy(update={"expires_at": expires, "source": source.value})
         item = {**_key(f"PIPELINE#{evaluation.pipeline_id}", self._trait_sk(evaluation.trait_type, source)),
-                "data": S(_dump(evaluation))}
+                "data": S(dump(evaluation))}
         if expires is not None:
             item.update(_expiry(_ms(expires)))  # no ttl attribute at all for a trait without TTL
         self._put(item)
@@ -655,7 +639,7 @@ class DynamoStore:
         return [t for t in (self._decode_item(i, TraitEvaluation) for i in items) if t]
 
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
-        self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(_dump(result)),
+        self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(dump(result)),
                    **_expiry(self._now_ms() + max(1, ttl) * 1000)})
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
@@ -690,7 +674,7 @@ class DynamoStore:
         return _Indexed((pk, pk), item, [index])
 
     def put_run(self, run: RunState) -> None:
-        data = _dump(run)
+        data = dump(run)
         _, added = self._put_indexed(self._run_record(run, data), ChangeKind.RUN, data)
         if added:
             self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
@@ -710,7 +694,7 @@ class DynamoStore:
             raise ValueError(f"new version must be {expected_version + 1}, got {new.version}")
         if new.run_id != run_id:
             raise ValueError(f"run id mismatch: {new.run_id!r} != {run_id!r}")
-        data = _dump(new)
+        data = dump(new)
         expiry = self._run_expiry(new.status)
 
         def build(seq: int) -> list[Item]:
@@ -732,7 +716,7 @@ class DynamoStore:
         return True
 
     def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
-        data = _dump(run)
+        data = dump(run)
         claim_item = {**_key(f"CLAIM#{key}", "CLAIM"), "runId": S(run.run_id),
                       **_expiry(self._now_ms() + self._retention_ms())}
 
@@ -761,7 +745,7 @@ class DynamoStore:
 
     def put_run_log(self, entry: RunLogEntry) -> None:
         entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
-        data = _dump(entry)
+        data = dump(entry)
         pk = f"PIPELINE#{entry.pipeline_id}"
         # Top-level status/scheduleID/date/runId let a stream consumer see a transition without parsing data.
         item = {"data": S(data), "status": S(entry.status.value), "scheduleID": S(entry.schedule_id),
@@ -783,7 +767,7 @@ class DynamoStore:
     # -- events -----------------------------------------------------------------------------------
 
     def append_event(self, event: Event) -> str:
-        data = _dump(event)
+        data = dump(event)
         expiry = _expiry(self._now_ms() + self._retention_ms())
 
         def build(seq: int) -> list[Item]:
@@ -805,7 +789,7 @@ class DynamoStore:
         for item in items:
             if self._expired(item, now_ms):
                 continue
-            event = self._decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
+            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
             if event is not None:
                 records.append(EventRecord(_s(item, "SK")[len("EVENT#"):], event))
                 if len(records) >= count:
@@ -831,7 +815,7 @@ class DynamoStore:
     # -- reruns and alerts ------------------------------------------------------------------------
 
     def put_rerun(self, record: RerunRecord) -> None:
-        data = _dump(record)
+        data = dump(record)
         pk = f"RERUN#{record.rerun_id}"
         sk = f"RERUNIDX#{_ms13(record.requested_at)}#{record.rerun_id}"
         item = {"data": S(data), "pipeline": S(record.pipeline_id), **self._run_expiry(record.status)}
@@ -855,7 +839,7 @@ class DynamoStore:
     def put_alert(self, alert: Alert) -> Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
-        data = _dump(alert)
+        data = dump(alert)
         expiry = _expiry(self._now_ms() + self._retention_ms())
         partitions = ["INDEX#alerts"] + ([f"PIPELINE#{alert.pipeline_id}"] if alert.pipeline_id else [])
 
@@ -1030,7 +1014,7 @@ class DynamoStore:
         for attempt in range(1, RMW_ATTEMPTS + 1):
             item = self._get(pk, "BREAKER") or {}
             fields = {name: _n(item, name) for name in ("failures", "lastFailure", "openedAt", "probeAt")}
-            flag, state, changes = _breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
+            flag, state, changes = breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
             if changes is None:
                 return flag, state
             version = int(_n(item, "ver"))
@@ -1074,37 +1058,6 @@ class DynamoStore:
         stale = list(self._query("CHANGES", prefix="CHANGE#", low="CHANGE#", high=high, page=1000, keys_only=True))
         self._batch_write([{"DeleteRequest": {"Key": _key("CHANGES", _s(i, "SK"))}} for i in stale])
         return len(stale)
-
-
-def _breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
-                  policy: BreakerPolicy) -> tuple[bool, str, dict[str, float] | None]:
-    """The breaker's transition (same rules as ``breaker.lua``): (flag, state after, fields to write or None)."""
-    cooldown = policy.cooldown * 1000
-    if op is BreakerOp.ALLOW:
-        if state == "CLOSED":
-            return True, "CLOSED", None
-        if state == "OPEN":
-            if now - fields["openedAt"] >= cooldown:
-                # one probe at a time: this caller gets it, the others are denied until it reports
-                return True, "HALF_OPEN", {"probeAt": now}
-            return False, "OPEN", None
-        # HALF_OPEN: a probe is out; allow another only if that one never reported back
-        if now - fields["probeAt"] >= cooldown:
-            return True, "HALF_OPEN", {"probeAt": now}
-        return False, "HALF_OPEN", None
-    if op is BreakerOp.SUCCESS:
-        return True, "CLOSED", {"failures": 0}
-    if state == "OPEN":
-        return False, "OPEN", None  # a call that started before the breaker opened: the cooldown keeps running
-    if state == "HALF_OPEN":
-        return True, "OPEN", {"openedAt": now, "lastFailure": now}
-    failures = fields["failures"]
-    if failures > 0 and now - fields["lastFailure"] > policy.window * 1000:
-        failures = 0
-    failures += 1
-    if failures >= policy.threshold:
-        return True, "OPEN", {"failures": failures, "lastFailure": now, "openedAt": now}
-    return False, "CLOSED", {"failures": failures, "lastFailure": now}
 
 
 def _take(items: Iterator[Item], n: int) -> list[Item]:
