@@ -33,9 +33,7 @@ from interlock.model import (
 )
 from interlock.store import ChangeKind, NotFoundError, SensorReading, TraitSource
 from interlock.store.redis import RedisStore
-from tests.conformance.backends import ShiftedClock, open_store
-
-pytestmark = pytest.mark.integration
+from tests.conformance.backends import SHARED_BACKENDS, ShiftedClock, open_store
 
 T0 = datetime(2026, 2, 21, 12, 0, tzinfo=UTC)
 
@@ -419,6 +417,9 @@ def _race_lock(spec: dict[str, Any], key: str, start: Any, results: Any) -> None
     results.put(None if lock is None else (lock.token, lock.fence))
 
 
+# Every backend but memory: a memory store is one process's own.
+@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in SHARED_BACKENDS],
+                         indirect=True)
 def test_two_processes_racing_one_lock_get_one_owner(spec: dict[str, Any], store: RedisStore) -> None:
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Event(), ctx.Queue()
