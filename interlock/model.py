@@ -31,7 +31,7 @@ from pydantic.alias_generators import to_camel
 from interlock import timeutil
 
 # --------------------------------------------------------------------------------------------------
-# Enumerations (spec A §1). Values are the reference's, case-sensitive.
+# Enumerations. Values are the reference's, case-sensitive.
 
 
 class TraitStatus(StrEnum):
@@ -211,7 +211,7 @@ def _both(snake: str, camel: str, **kwargs: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Configuration-side types (spec A §2).
+# Configuration-side types: what interlock.yaml, archetypes, pipelines and calendars hold.
 
 
 class TraitConfig(ConfigModel):
@@ -500,7 +500,7 @@ class AlertConfig(ConfigModel):
 
 
 # --------------------------------------------------------------------------------------------------
-# Records (spec A §3): JSON in the store and the API. Unknown keys are ignored on read.
+# Records: JSON in the store and the API. Unknown keys are ignored on read.
 
 
 class Record(BaseModel):
@@ -511,7 +511,7 @@ class Record(BaseModel):
 
 
 class ResolvedTrait(Record):
-    """One trait after the archetype x pipeline merge (spec A §5)."""
+    """One trait after the archetype x pipeline merge (interlock/config/merge.py)."""
 
     type: str
     description: str = ""

@@ -9,7 +9,7 @@ PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
   ``ExecutionAlreadyExists`` counts as success.
 * Only transitions count: a MODIFY whose new image equals the old one (apart from the expiry
   attributes) starts nothing.
-* Key layout: ``interlock/store/dynamodb.py`` — pushed results are ``PIPELINE#<p> / PUSHED#<trait>``
+* Key layout: docs/stores.md, "DynamoDB" — pushed results are ``PIPELINE#<p> / PUSHED#<trait>``
   with the result's JSON (and its ``status``) in ``data``; producers may also write the reference's
   ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` items (optional ``scheduleID``).
 * Attributes are decoded defensively (a Number where a String was expected is read as text, a
@@ -19,7 +19,7 @@ PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
 * Lifecycle events: a run log (``RUNLOG#``) whose status *changes* to COMPLETED (or
   COMPLETED_MONITORING) or FAILED is published once to ``LIFECYCLE_TOPIC_ARN`` when that is set —
   a rewrite with the same status, or COMPLETED_MONITORING → COMPLETED, publishes nothing (the old
-  image tells; spec D §8.4 #27).
+  image tells).
 """
 
 from __future__ import annotations

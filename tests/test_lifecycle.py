@@ -1,4 +1,4 @@
-"""The run state machine: spec B §3 / §9.1, with synchronous triggers allowed to complete."""
+"""The run state machine: the reference's, with synchronous triggers allowed to complete."""
 
 from __future__ import annotations
 

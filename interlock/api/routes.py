@@ -1,4 +1,4 @@
-"""The HTTP routes (spec A §8.2), each a thin adapter over the same steps the CLI and workers run."""
+"""The HTTP routes, each a thin adapter over the same steps the CLI and workers run."""
 
 from __future__ import annotations
 

@@ -1,26 +1,9 @@
 """The storage contract: everything the lifecycle keeps, behind one protocol.
 
-Kept from the reference's provider interface (spec B §5), because the lifecycle needs it:
-pipelines (with the upstream → downstream index cascade reads), trait results with TTL,
-the readiness cache, sensor readings for the builtin evaluators, runs (versioned,
-compare-and-swap), run logs per (pipeline, date, schedule), events (append-only, per pipeline and
-global, paged by cursor), reruns, alerts, token-fenced locks.
-
-Added, because the design needs them: evaluated and *pushed* trait results kept apart (a pushed
-result decides a trait that has no evaluator); an atomic period **claim** (at most one run per
-claim key); a **due index** (periodic work reads only what is due); set-once **dedup keys** (each
-alert fires once); a **change stream** the archiver consumes, so the archive is complete instead of
-"the 10 newest".
-
-Dropped: evaluation sessions (the events ``TRAIT_EVALUATED`` / ``READINESS_CHECKED`` carry the
-same story and are archived), trait history (the archive keeps every evaluation), late
-arrivals, replays, quarantine and control records (AWS-only features of the reference that no
-local step reads), and cascade markers (cascade enqueues the downstream evaluation directly and the
-due index makes it durable).
-
 Conventions: ``get_pipeline`` and ``get_run`` raise :class:`NotFoundError`; every other single-item
 getter returns ``None``. Infrastructure errors propagate. A stored value that cannot be decoded is
-logged with its key and skipped, never a crash of the reader.
+logged with its key and skipped, never a crash of the reader. What the contract holds, and what it
+keeps, adds and drops from the reference's provider interface: docs/stores.md.
 """
 
 from __future__ import annotations
@@ -41,7 +24,7 @@ from interlock.model import (
     TraitEvaluation,
 )
 
-# Defaults for list limits (spec A §10), used when a caller passes limit <= 0.
+# Defaults for list limits (the reference's API defaults), used when a caller passes limit <= 0.
 DEFAULT_RUNS_LIMIT = 10
 DEFAULT_RUN_LOGS_LIMIT = 20
 DEFAULT_EVENTS_LIMIT = 50

@@ -1,77 +1,8 @@
 """The DynamoDB state store (the AWS mode): one table, conditional writes, a totally ordered change feed.
 
-Key layout (one table; ``PK``/``SK`` strings; ``data`` = the record's JSON, canonical camelCase)::
-
-    record                    PK                    SK                                  other attributes
-    pipeline config           PIPELINE#<name>       CONFIG                              data
-    first registration        PIPELINE#<name>       REGISTERED                          registeredAt
-    evaluated trait result    PIPELINE#<p>          TRAIT#<traitType>                   data, exp/ttl if TTL > 0
-    pushed trait result       PIPELINE#<p>          PUSHED#<traitType>                  data, exp/ttl if TTL > 0
-    readiness cache           PIPELINE#<p>          READINESS                           data, exp/ttl
-    sensor reading            PIPELINE#<p>          SENSOR#<sensorType>                 data
-    run log                   PIPELINE#<p>          RUNLOG#<YYYY-MM-DD>#<scheduleId>    data, status, scheduleID, date,
-                                                                                        runId, exp/ttl (retention)
-    event                     PIPELINE#<p>          EVENT#<seq20>                       data, exp/ttl (retention)
-    alert                     PIPELINE#<p>          ALERT#<ms13>#<seq20>                data, level, alertType,
-                                                                                        exp/ttl (retention)
-    run (truth)               RUN#<runId>           RUN#<runId>                         data, version, pipeline, exp/ttl
-    rerun (truth)             RERUN#<rerunId>       RERUN#<rerunId>                     data, pipeline, exp/ttl
-    dependency edge           DEP#<upstream>        DEP#<downstream>                    -
-    period claim              CLAIM#<claimKey>      CLAIM                               runId, exp/ttl (retention)
-    lock (+ fencing counter)  LOCK#<key>            LOCK                                holder, fence, exp, ttl
-    set-once dedup key        ONCE#<key>            ONCE                                exp/ttl
-    named value               VALUE#<key>           VALUE                               value, exp/ttl if any
-    circuit breaker           BREAKER#<key>         BREAKER                             state, counters, ver, exp/ttl
-    due entry                 DUE#<key>             DUE                                 at (ms), GSI1PK=DUE,
-                                                                                        GSI1SK=<ms13>#<key>
-    metric counter            METRICS               METRIC#<name>                       n
-    change-feed counter       SEQ                   SEQ                                 n
-    change feed entry         CHANGES               CHANGE#<seq20>                      kind, data, ref, ttl (30 d)
-    -- index items: pointers only (ref_pk, ref_sk), never data; stream consumers should ignore them --
-    runs of a pipeline        PIPELINE#<p>          RUNIDX#<ms13 createdAt>#<runId>     ref_pk, ref_sk
-    run logs of a pipeline    PIPELINE#<p>          LOGIDX#<ms13 startedAt>#<date>#<s>  ref_pk, ref_sk
-    reruns of a pipeline      PIPELINE#<p>          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
-    all pipelines             INDEX#pipelines       PIPELINE#<name>                     ref_pk, ref_sk
-    all reruns                INDEX#reruns          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
-    all alerts (copies)       INDEX#alerts          ALERT#<ms13>#<seq20>                as alert
-    all events (copies)       INDEX#events          EVENT#<seq20>                       data, pipeline, exp/ttl
-
-``ms13`` is epoch milliseconds zero-padded to 13 digits and ``seq20`` the change sequence number zero-padded
-to 20 digits, so sort keys sort by time / by commit order (spec D §8.6 #42: fixed width). ``exp`` is the exact
-expiry in epoch ms, checked on every read against the store's clock (DynamoDB deletes expired items up to
-~48 h late); ``ttl`` is ``exp`` rounded *up* to epoch seconds, for DynamoDB's TTL sweeper. A stream router
-tells the kinds apart by SK prefix: ``TRAIT#`` (written by the evaluator itself), ``PUSHED#`` (an external
-result: the edge-triggered fast path), ``RUNLOG#`` (with top-level ``status``/``scheduleID``/``date``/``runId``
-and the old image, so a lifecycle event is published only when the status changes, spec D §8.4 #27).
-No id is ever parsed back out of a key (only a fixed prefix is stripped), so a ``#`` inside an id cannot
-corrupt a read (spec D §8.6 #48); ``RUNLOG#<date>#<schedule>`` relies on dates being ``YYYY-MM-DD``.
-
-Why it is shaped this way (the fixes of spec D §8):
-
-* Every compare-and-swap is one conditional write or one ``TransactWriteItems``: run CAS on ``version``,
-  period claim (``attribute_not_exists`` on the claim item, in the same transaction as the run), lock
-  acquire (fence counter incremented in the same conditional update), release/extend only with the holder's
-  token, set-once keys, due-entry compare-and-remove, the breaker (optimistic ``ver``). §8.1 #4: a run is
-  created together with its claim, never reset by a second trigger.
-* Runs, run logs and reruns are stored once; the per-pipeline and global lists are small pointer items kept
-  in the same transaction (the reference's best-effort "list copy" went stale after a CAS). A pointer whose
-  record expired is skipped. Lists follow ``LastEvaluatedKey`` and apply limits *after* the expiry filter
-  (§8.6 #43); every getter filters expired items (§8.6 #45). Only "not found" of a pipeline or run raises
-  (§8.6 #46, as the Store contract says).
-* **The change feed** (what the archiver reads): every archived write (run, run log, event, alert, rerun)
-  takes the next number of the ``SEQ`` counter *in the same transaction* as the record, conditional on the
-  counter still holding the number the writer read, and writes ``CHANGES / CHANGE#<seq20>`` with the record.
-  So a change with number n commits only after n - 1 has committed: reading ``CHANGES`` in key order with a
-  cursor never skips a change that commits later (no gaps, total order), and a change exists iff its record
-  write happened. The cost is that archived writes serialise on one item (a few hundred per second).
-  On AWS this maps onto DynamoDB Streams as follows: the table's stream (NEW_AND_OLD_IMAGES) carries every
-  ``CHANGE#`` INSERT too, so a stream-driven archiver may consume those INSERTs instead of polling; the
-  stream alone is not enough as the feed because it orders records only per item, keeps 24 h, and is read by
-  shard iterators rather than a persisted cursor. The ``CHANGES`` partition is complete, totally ordered and
-  re-readable from the archiver's cursor; ``trim_changes`` deletes what the archive committed.
-* The due index is GSI1 (``GSI1PK = DUE``, ``GSI1SK = <ms13>#<key>``) because ``due`` is a range read by
-  time; GSI reads are eventually consistent, so every entry it returns is re-checked against its item
-  (consistent read) before it is reported, and a missed fresh entry is found by the next reconcile pass.
+Every compare-and-swap is one conditional write or transaction; expiry is checked on read against the
+store's clock; every archived write takes the next change number in the same transaction as the record.
+The key layout and why it is shaped this way: docs/stores.md, "DynamoDB".
 """
 
 from __future__ import annotations
@@ -280,7 +211,7 @@ class DynamoStore:
         """Create the table as Terraform declares it; an existing table only gets TTL switched on.
 
         On-demand billing, ``PK``/``SK`` (S), GSI1 (``GSI1PK``/``GSI1SK``, projection ALL), stream
-        NEW_AND_OLD_IMAGES, TTL on ``ttl`` (spec D §8.6 #47: the reference's dev path had no stream and
+        NEW_AND_OLD_IMAGES, TTL on ``ttl`` (the reference's development path had no stream and
         skipped TTL on an existing table). ``stream=False`` leaves the stream off, for a store nobody
         routes from (the store itself never reads the stream).
 
@@ -844,7 +775,7 @@ class DynamoStore:
         partitions = ["INDEX#alerts"] + ([f"PIPELINE#{alert.pipeline_id}"] if alert.pipeline_id else [])
 
         # Top-level level/alertType: an observability consumer reads the category without parsing ``data``
-        # (spec D §8.4 #28: the reference never wrote ``alertType``, so every alert had an empty type).
+        # (the reference never wrote ``alertType``, so every alert had an empty type).
         attrs = {"data": S(data), "level": S(alert.level.value), **expiry}
         if alert.alert_type:
             attrs["alertType"] = S(alert.alert_type)

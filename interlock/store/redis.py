@@ -1,24 +1,8 @@
 """The Redis state store (the local / self-hosted mode).
 
-Key layout (``P`` is the configured prefix, always ending in ``:``)::
-
-    P pipeline:<name>            pipeline config JSON            P pipelines        set of names
-    P deps:<upstream>            set of downstream names
-    P traits:<p> / P pushed:<p>  hash trait type -> evaluation   (expiry checked on read: expiresAt)
-    P readiness:<p>              cached readiness, readinessTtl  P sensor:<p>:<t>   sensor reading
-    P run:<id>                   run JSON, TTL by status         P runs:<p>         zset id by created ms
-    P claim:<key>                run id that owns a claim key
-    P runlog:<p>:<date>:<s>      run log JSON, retention         P runlogs:<p>      zset "date:s" by start s
-    P events:<p>                 stream of the pipeline's events P g:events         stream of all events
-    P rerun:<id>                 rerun JSON, TTL by status       P reruns:<p>, P g:reruns   zsets by request s
-    P alerts:<p>, P g:alerts     zsets, member = alert JSON, score = ms, newest 500
-    P registered:<name>          when a pipeline was first seen  P value:<key>      small named markers
-    P lock:<key>, P fence:<key>  lock token, fencing counter     P once:<key>       set-once dedup keys
-    P due                        zset key -> due time (ms)       P changes          change stream (archive)
-
-Global indexes live under ``g:`` so a pipeline named ``all`` cannot collide with them. Every write
-the archive needs goes to the change stream in the same atomic step (Lua or MULTI/EXEC) as the
-record itself, so the archive can never miss a record that exists.
+Every write the archive needs goes to the change stream in the same atomic step (Lua or MULTI/EXEC)
+as the record itself, so the archive can never miss a record that exists. The key layout (every key
+under the configured prefix, global indexes under ``g:``): docs/stores.md, "Redis".
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The storage contract (spec B §8): every backend must pass every test here.
+"""The storage contract: every backend must pass every test here.
 
 C1-C25 are the reference's contract tests (those whose records this store keeps), then the
-recommended extras of §8.C with their fixes, then the races and feeds the lifecycle relies on.
+extras the reference recommended, with their fixes, then the races and feeds the lifecycle relies on.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ def test_c21_dependents_follow_registered_upstreams(store: RedisStore) -> None:
     assert store.list_dependents("nonexistent-upstream") == []
 
 
-# -- §8.C recommended extras, with their fixes --------------------------------------------------------
+# -- the reference's recommended extras, with their fixes ---------------------------------------------
 
 
 def test_list_events_returns_the_latest_n_oldest_first(store: RedisStore) -> None:

@@ -1,4 +1,4 @@
-"""SLA deadlines, the watchdog and catch-up, with an injected clock (spec C §4, §6, §9)."""
+"""SLA deadlines, the watchdog and catch-up, with an injected clock."""
 
 from __future__ import annotations
 
