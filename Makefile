@@ -26,7 +26,7 @@ demo: $(STAMP) ## Install, then run the whole local deployment (workers, Beat, f
 test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the whole test suite (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q
 
-test-unit: $(STAMP) ## Run the tests that need no service
+test-unit: $(STAMP) ## Run the tests that need no service (no Redis, PostgreSQL or Airflow)
 	$(BIN)/pytest -q -m "not integration"
 
 test-integration: $(STAMP) ## Run the tests that talk to Redis / PostgreSQL

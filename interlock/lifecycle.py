@@ -1,6 +1,6 @@
 """The run state machine: which moves are legal, and making one with a compare-and-swap.
 
-States and moves are the reference's (spec B §3), plus TRIGGERING→COMPLETED and
+States and moves are the reference's, plus TRIGGERING→COMPLETED and
 TRIGGERING→COMPLETED_MONITORING: a synchronous trigger (a command) has finished its job by the
 time it returns, and the reference's own watcher made that move while its table forbade it.
 

@@ -32,7 +32,7 @@ from interlock import timeutil
 from interlock.eventsize import cap_details
 
 # --------------------------------------------------------------------------------------------------
-# Enumerations (spec A §1). Values are the reference's, case-sensitive.
+# Enumerations. Values are the reference's, case-sensitive.
 
 
 class TraitStatus(StrEnum):
@@ -212,7 +212,7 @@ def _both(snake: str, camel: str, **kwargs: Any) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------
-# Configuration-side types (spec A §2).
+# Configuration-side types: what interlock.yaml, archetypes, pipelines and calendars hold.
 
 
 class TraitConfig(ConfigModel):
@@ -505,7 +505,7 @@ class AlertConfig(ConfigModel):
 
 
 # --------------------------------------------------------------------------------------------------
-# Records (spec A §3): JSON in the store and the API. Unknown keys are ignored on read.
+# Records: JSON in the store and the API. Unknown keys are ignored on read.
 
 
 class Record(BaseModel):
@@ -516,7 +516,7 @@ class Record(BaseModel):
 
 
 class ResolvedTrait(Record):
-    """One trait after the archetype x pipeline merge (spec A §5)."""
+    """One trait after the archetype x pipeline merge (interlock/config/merge.py)."""
 
     type: str
     description: str = ""

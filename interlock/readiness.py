@@ -1,4 +1,4 @@
-"""Readiness rules: pure functions from trait statuses to READY / NOT_READY (spec A §6.1).
+"""Readiness rules: pure functions from trait statuses to READY / NOT_READY.
 
 A status passes only when it is exactly ``PASS``; FAIL, ERROR, STALE and anything else do not.
 Optional traits never block. Two deliberate changes from the reference:

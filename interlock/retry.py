@@ -1,4 +1,4 @@
-"""Retry policy: the backoff before attempt n+1 and which failures are worth retrying (spec C §5)."""
+"""Retry policy: the backoff before attempt n+1 and which failures are worth retrying."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Schedules and periods: which (schedule, period) an instant belongs to, in the right time zone.
 
 A period is the business date ``YYYY-MM-DD`` of ``now`` in the schedule's time zone, falling back to
-the pipeline's SLA time zone, then UTC (spec C §3.5) — never the host's zone.
+the pipeline's SLA time zone, then UTC — never the host's zone.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def period_of(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime)
 
 
 def _local(hour: int, minute: int, day: datetime, zone: tzinfo) -> datetime:
-    # zoneinfo semantics: a wall time skipped by DST moves forward (spec C §3.3).
+    # zoneinfo semantics: a wall time skipped by DST moves forward (02:30 on a spring-forward night is 03:30).
     return datetime.combine(day.date(), time(hour, minute), tzinfo=zone).astimezone(UTC)
 
 

@@ -9,10 +9,10 @@ PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
   ``ExecutionAlreadyExists`` counts as success.
 * Only transitions count: a MODIFY whose new image equals the old one (apart from the expiry
   attributes) starts nothing.
-* Key layout: ``interlock/store/dynamodb.py`` (read here through its key functions) — pushed results
-  are ``PIPELINE#<p> / PUSHED#<trait>`` with the result's JSON (and its ``status``) in ``data``;
-  producers may also write the reference's ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` items
-  (optional ``scheduleID``).
+* Key layout: docs/stores.md, "DynamoDB" (read here through the key functions of
+  ``interlock/store/dynamodb.py``) — pushed results are ``PIPELINE#<p> / PUSHED#<trait>`` with the
+  result's JSON (and its ``status``) in ``data``; producers may also write the reference's
+  ``PIPELINE#<p> / MARKER#<source>#<timestamp>`` items (optional ``scheduleID``).
 * Attributes are decoded defensively (a Number where a String was expected is read as text, a
   missing one is absent); a record that cannot be routed is logged and skipped, never a crash.
 * A failing start (throttling, a Step Functions outage) is reported in ``batchItemFailures`` by
@@ -20,7 +20,7 @@ PASS or a marker for a pipeline, starts one lifecycle execution per schedule.
 * Lifecycle events: a run log (``RUNLOG#``) whose status *changes* to COMPLETED (or
   COMPLETED_MONITORING) or FAILED is published once to ``LIFECYCLE_TOPIC_ARN`` when that is set —
   a rewrite with the same status, or COMPLETED_MONITORING → COMPLETED, publishes nothing (the old
-  image tells; spec D §8.4 #27).
+  image tells).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-# The single table of spec D §1: every record is PK/SK, GSI1 serves the "list by type" queries.
+# The single table (layout: docs/stores.md, "DynamoDB"): every record is PK/SK, GSI1 serves the "list by type" queries.
 resource "aws_dynamodb_table" "main" {
   name         = local.table_name
   billing_mode = "PAY_PER_REQUEST"

@@ -4,14 +4,14 @@ resource "aws_sns_topic" "alerts" {
   kms_master_key_id = aws_kms_key.main.arn
 }
 
-# Opt-in: run lifecycle events (terminal run logs), for the stream router to publish (spec D §2.4).
+# Opt-in: run lifecycle events (terminal run logs), for the stream router to publish.
 resource "aws_sns_topic" "lifecycle" {
   count             = var.enable_lifecycle_topic ? 1 : 0
   name              = "${var.name_prefix}-lifecycle"
   kms_master_key_id = aws_kms_key.main.arn
 }
 
-# Opt-in: observability events, for the stream router to publish (spec D §2.5).
+# Opt-in: observability events, for the stream router to publish.
 resource "aws_sns_topic" "observability" {
   count             = var.enable_observability_topic ? 1 : 0
   name              = "${var.name_prefix}-observability"

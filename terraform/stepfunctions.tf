@@ -1,4 +1,4 @@
-# The pipeline lifecycle: evaluate → trigger → poll → complete → monitor (spec D §4). The ASL lives
+# The pipeline lifecycle: evaluate → trigger → poll → complete → monitor. The ASL lives
 # beside this file; templatefile fills in its five ARNs.
 resource "aws_cloudwatch_log_group" "sfn" {
   # The /aws/vendedlogs/ prefix keeps Step Functions from growing the account's log resource policy.

@@ -1,4 +1,11 @@
-"""Fixtures shared by every test: paths to the fixture projects and a project factory."""
+"""Fixtures shared by every test (fixture projects, a project factory, stores) and the marker rules.
+
+Marker rules (``pytest_collection_modifyitems`` below):
+
+- a test that uses the Redis ``store`` fixture of this file is marked ``integration`` without saying so;
+- ``airflow3`` tests are deselected unless ``-m`` names ``airflow3`` (``make test-airflow3``), so any
+  other ``-m`` (``make test-unit``'s ``-m "not integration"``) cannot bring them back.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ import pytest
 import redis
 
 from interlock.scaffold import init_project
+from interlock.store.base import Store
+from interlock.store.memory import MemoryStore
 from interlock.store.redis import RedisStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -37,6 +46,41 @@ def store() -> Iterator[RedisStore]:
     yield s
     s.purge()
     s.close()
+
+
+@pytest.fixture
+def memory_store() -> MemoryStore:
+    """A MemoryStore: for tests that need a store but test nothing of Redis."""
+    return MemoryStore()
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+def any_store(request: pytest.FixtureRequest) -> Store:
+    """The test once on a MemoryStore and once on the real Redis (that run is ``integration``)."""
+    if request.param == "memory":
+        return MemoryStore()
+    redis_store: RedisStore = request.getfixturevalue("store")
+    return redis_store
+
+
+def _uses_redis_store(item: pytest.Item) -> bool:
+    """Whether ``item`` sets up the ``store`` fixture of this file (the real Redis), not an override."""
+    info = getattr(item, "_fixtureinfo", None)  # items that are not test functions have none
+    defs = info.name2fixturedefs.get("store") if info is not None and "store" in info.names_closure else None
+    return bool(defs) and defs[-1].func is getattr(store, "__wrapped__", store)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` filters the items, so the markers added here count
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if _uses_redis_store(item):
+            item.add_marker(pytest.mark.integration)
+    if "airflow3" in (config.option.markexpr or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("airflow3") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+        items[:] = kept
 
 
 @pytest.fixture

@@ -38,6 +38,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+# integration: `push` also sends the fast-path task to the Celery broker (Redis), even with provider dynamodb.
+@pytest.mark.integration
 def test_push_and_evaluate_go_to_the_dynamodb_table(project: Path) -> None:
     pushed = interlock("push", "example", "upstream-dependency", "--status", "PASS", "--json", cwd=project, env=AWS_ENV)
     assert pushed.returncode == 0, pushed.stderr

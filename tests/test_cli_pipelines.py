@@ -24,11 +24,16 @@ readinessRule: {type: all-required-pass}
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
+def prefix() -> str:
+    """The test's own key prefix on the real Redis."""
+    return f"interlock-test-{uuid.uuid4().hex[:12]}:"
+
+
+@pytest.fixture
+def project_files(tmp_path: Path, prefix: str) -> Path:
     """`interlock init` output on a key prefix of its own, plus a pipeline with a pushed trait."""
     root = tmp_path / "etl"
     init_project(root)
-    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
     config = root / "interlock.yaml"
     config.write_text(config.read_text().replace('keyPrefix: "interlock:"', f'keyPrefix: "{prefix}"')
                       .replace("localhost:6379", "127.0.0.1:6379"))
@@ -36,10 +41,17 @@ def project(tmp_path: Path) -> Iterator[Path]:
     (root / "pipelines" / "orders.yaml").write_text(
         "name: orders\narchetype: marked\ntraits:\n  source-freshness:\n    evaluator: check-source-freshness\n"
         "    config: {path: data/orders.csv, maxLagSeconds: 86400}\n")
-    yield root
+    return root
+
+
+@pytest.fixture
+def project(project_files: Path, prefix: str) -> Iterator[Path]:
+    """The project, with what its commands wrote to the real Redis removed afterwards."""
+    yield project_files
     RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
 
 
+@pytest.mark.integration
 def test_evaluate_the_init_example_is_ready_and_exits_0(project: Path) -> None:
     result = interlock("evaluate", "example", cwd=project)
     assert result.returncode == 0, result.stderr
@@ -48,6 +60,7 @@ def test_evaluate_the_init_example_is_ready_and_exits_0(project: Path) -> None:
         assert trait in result.stdout
 
 
+@pytest.mark.integration
 def test_evaluate_json_has_the_documented_shape(project: Path) -> None:
     result = interlock("evaluate", "example", "--json", cwd=project)
     body = json.loads(result.stdout)
@@ -56,6 +69,7 @@ def test_evaluate_json_has_the_documented_shape(project: Path) -> None:
     assert {"traitType", "status", "value"} <= set(body["traits"][0])
 
 
+@pytest.mark.integration
 def test_evaluate_not_ready_exits_1_and_names_the_blocking_trait(project: Path) -> None:
     result = interlock("evaluate", "orders", "--json", cwd=project)
     assert result.returncode == 1
@@ -64,6 +78,7 @@ def test_evaluate_not_ready_exits_1_and_names_the_blocking_trait(project: Path) 
     assert "[WARN] [orders] Pipeline orders blocked by: ready-marker" in result.stderr  # alerts stay off stdout
 
 
+@pytest.mark.integration
 def test_push_then_evaluate_is_ready(project: Path) -> None:
     pushed = interlock("push", "orders", "ready-marker", "--status", "PASS", "--value", '{"rows": 42}',
                        "--reason", "loaded", cwd=project)
@@ -75,6 +90,7 @@ def test_push_then_evaluate_is_ready(project: Path) -> None:
     assert (marker["status"], marker["source"], marker["value"]) == ("PASS", "push", {"rows": 42})
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize(("args", "message"), [
     (["push", "ghost", "ready-marker", "--status", "PASS"], "unknown pipeline 'ghost'"),
     (["push", "orders", "ready-marker", "--status", "MAYBE"], "status must be PASS or FAIL"),
@@ -98,7 +114,7 @@ def test_bad_input_exits_2_and_stores_nothing(project: Path, args: list[str], me
     assert json.loads(check.stdout)["blocking"] == ["ready-marker"]  # no push landed
 
 
-def test_evaluate_without_redis_says_it_cannot_reach_it(project: Path) -> None:
-    result = interlock("evaluate", "example", cwd=project, env={"INTERLOCK_REDIS_URL": "redis://127.0.0.1:1/0"})
+def test_evaluate_without_redis_says_it_cannot_reach_it(project_files: Path) -> None:
+    result = interlock("evaluate", "example", cwd=project_files, env={"INTERLOCK_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert result.returncode == 1
     assert "cannot reach Redis" in result.stderr

@@ -1,4 +1,4 @@
-"""The run state machine: spec B §3 / §9.1, with synchronous triggers allowed to complete."""
+"""The run state machine: the reference's, with synchronous triggers allowed to complete."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from interlock.errors import InvalidTransition
 from interlock.lifecycle import can_transition, check_transition, is_terminal, move
 from interlock.model import RunState, RunStatus
-from interlock.store.redis import RedisStore
+from interlock.store.base import Store
 
 S = RunStatus
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -54,38 +54,38 @@ def _run(status: RunStatus = S.PENDING) -> RunState:
                     metadata={"scheduleId": "daily"})
 
 
-def test_move_bumps_the_version_and_merges_metadata(store: RedisStore) -> None:
-    store.put_run(_run())
-    moved = move(store, store.get_run("r1"), S.TRIGGERING, NOW, attempt=1)
+def test_move_bumps_the_version_and_merges_metadata(any_store: Store) -> None:
+    any_store.put_run(_run())
+    moved = move(any_store, any_store.get_run("r1"), S.TRIGGERING, NOW, attempt=1)
     assert moved is not None
-    stored = store.get_run("r1")
+    stored = any_store.get_run("r1")
     assert (stored.status, stored.version, stored.metadata) == (S.TRIGGERING, 2, {"scheduleId": "daily",
                                                                                   "attempt": 1})
 
 
-def test_move_from_a_stale_read_loses_and_changes_nothing(store: RedisStore) -> None:
-    store.put_run(_run())
-    stale = store.get_run("r1")
-    assert move(store, stale, S.TRIGGERING, NOW) is not None
-    assert move(store, stale, S.CANCELLED, NOW) is None
-    assert store.get_run("r1").status is S.TRIGGERING
+def test_move_from_a_stale_read_loses_and_changes_nothing(any_store: Store) -> None:
+    any_store.put_run(_run())
+    stale = any_store.get_run("r1")
+    assert move(any_store, stale, S.TRIGGERING, NOW) is not None
+    assert move(any_store, stale, S.CANCELLED, NOW) is None
+    assert any_store.get_run("r1").status is S.TRIGGERING
 
 
-def test_illegal_move_raises_before_touching_the_store(store: RedisStore) -> None:
-    store.put_run(_run(S.PENDING))
+def test_illegal_move_raises_before_touching_the_store(any_store: Store) -> None:
+    any_store.put_run(_run(S.PENDING))
     with pytest.raises(InvalidTransition):
-        move(store, store.get_run("r1"), S.COMPLETED_MONITORING, NOW)
-    assert store.get_run("r1").version == 1
+        move(any_store, any_store.get_run("r1"), S.COMPLETED_MONITORING, NOW)
+    assert any_store.get_run("r1").version == 1
 
 
-def test_ten_workers_moving_one_run_one_wins(store: RedisStore) -> None:
-    store.put_run(_run())
-    read = store.get_run("r1")
+def test_ten_workers_moving_one_run_one_wins(any_store: Store) -> None:
+    any_store.put_run(_run())
+    read = any_store.get_run("r1")
     barrier = threading.Barrier(10)
 
     def attempt(_: int) -> bool:
         barrier.wait()
-        return move(store, read, S.TRIGGERING, NOW) is not None
+        return move(any_store, read, S.TRIGGERING, NOW) is not None
 
     with ThreadPoolExecutor(10) as pool:
         assert list(pool.map(attempt, range(10))).count(True) == 1

@@ -1,4 +1,4 @@
-"""Readiness rules: spec A §9.5 (fixed: unknown rules and impossible thresholds are errors)."""
+"""Readiness rules (fixed: unknown rules and impossible thresholds are errors)."""
 
 from __future__ import annotations
 

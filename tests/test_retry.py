@@ -1,4 +1,4 @@
-"""Retry backoff and retryability: spec C §5.2-§5.3 (fields default one by one, unlike the reference)."""
+"""Retry backoff and retryability (fields default one by one, unlike the reference)."""
 
 from __future__ import annotations
 

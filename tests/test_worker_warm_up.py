@@ -36,6 +36,7 @@ def fresh_process_cache() -> None:
     context._deps.pop(os.getpid(), None)
 
 
+@pytest.mark.integration
 def test_warm_up_builds_deps_and_opens_the_store_connection(tmp_path: Path) -> None:
     app = _app(tmp_path, "127.0.0.1:6379")
     context.warm_up(app)
@@ -54,6 +55,7 @@ def test_warm_up_with_the_store_down_logs_and_does_not_raise(tmp_path: Path, cap
     assert os.getpid() in context._deps
 
 
+@pytest.mark.integration
 def test_start_up_registers_the_pipelines_off_the_consumer_thread(tmp_path: Path) -> None:
     app = _app(tmp_path, "127.0.0.1:6379")
     thread = context.start_up_in_background(app)

@@ -1,4 +1,4 @@
-"""The HTTP routes (spec A §8.2), each a thin adapter over the same steps the CLI and workers run.
+"""The HTTP routes, each a thin adapter over the same steps the CLI and workers run.
 
 Domain errors the steps raise (an unknown pipeline, schedule or run, a bad push, a finished run)
 are left to propagate: :mod:`interlock.api.errors` gives each its status and code in one place.

@@ -1,4 +1,4 @@
-"""Trait resolution: an archetype's traits with a pipeline's overrides applied (spec A §5).
+"""Trait resolution: an archetype's traits with a pipeline's overrides applied.
 
 Kept from the reference, because existing pipelines rely on it: required traits in archetype
 order, then the optional traits the pipeline mentions; ``config`` is merged shallowly (a pipeline

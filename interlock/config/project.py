@@ -1,4 +1,4 @@
-"""``interlock.yaml``: the project file (spec A §4.1) and the settings derived from it.
+"""``interlock.yaml``: the project file and the settings derived from it.
 
 Relative paths inside the file resolve against the file's own folder, so ``interlock --config
 /srv/etl/interlock.yaml validate`` works from any directory (the reference used the CWD).

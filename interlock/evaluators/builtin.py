@@ -5,7 +5,7 @@
 ``builtin:upstream-job-log`` (alias ``builtin:upstream``) passes when the upstream pipeline's run
 for the same date and schedule completed.
 
-Decisions where the reference was loose (spec B §10.30): booleans are never numbers; a sensor
+Decisions where the reference was loose: booleans are never numbers; a sensor
 timestamp in the future is not "fresh" (a clock problem is an ERROR); a data-quality check whose
 sensor lacks ``nullRate`` while ``maxNullRate`` is configured fails instead of passing; an
 upstream in COMPLETED_MONITORING counts as completed (its job succeeded).

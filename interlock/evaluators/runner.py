@@ -2,7 +2,7 @@
 
 The circuit breaker lives in the store (every worker sees it) and is keyed by evaluator *and*
 pipeline — by host and pipeline for HTTP — so one pipeline's broken check cannot switch off the
-same check for every other pipeline (spec B §10.26). Only evaluator breakage counts against it
+same check for every other pipeline (as the reference's did). Only evaluator breakage counts against it
 (ERROR with TRANSIENT, TIMEOUT or EVALUATOR_CRASH); a plain FAIL ("data not ready") never does.
 """
 

@@ -165,7 +165,7 @@ def _trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, perio
     if cached is not None and cached.status is TraitStatus.PASS and cached.expires_at is not None:
         return cached.model_copy(update={"cached": True})
     config: dict[str, Any] = dict(trait.config)
-    # Builtins and scripts can key on the schedule and business date (spec B §10.14).
+    # Builtins and scripts can key on the schedule and business date.
     config.setdefault("scheduleId", schedule)
     config.setdefault("date", period)
     timeout = float(trait.timeout) if trait.timeout > 0 else default_timeout
@@ -205,7 +205,7 @@ def _store_output(deps: Deps, pipeline: str, trait: ResolvedTrait, output: Evalu
     stored = True
     try:
         deps.store.put_trait(result, trait.ttl)
-    except Exception:  # keep the genuine result for the decision (spec B §10.3)
+    except Exception:  # a store that cannot keep the result must not turn it into an ERROR: decide on it
         stored = False
         log.exception("storing trait %s of %s failed", trait.type, pipeline)
     _record(deps, result, trait, schedule, period, stored=stored)

@@ -1,28 +1,10 @@
 """The storage contract: everything the lifecycle keeps, behind one protocol.
 
-Kept from the reference's provider interface (spec B §5), because the lifecycle needs it:
-pipelines (with the upstream → downstream index cascade reads), trait results with TTL,
-the readiness cache, sensor readings for the builtin evaluators, runs (versioned,
-compare-and-swap), run logs per (pipeline, date, schedule), events (append-only, per pipeline and
-global, paged by cursor), reruns, alerts, token-fenced locks.
-
-Added, because the design needs them: evaluated and *pushed* trait results kept apart (a pushed
-result decides a trait that has no evaluator); an atomic period **claim** (at most one run per
-claim key); a **due index** (periodic work reads only what is due); set-once **dedup keys** (each
-alert fires once); a **change stream** the archiver consumes, so the archive is complete instead of
-"the 10 newest"; a store **epoch** (an id written at first start) so every process can tell that
-the store it talks to is still the one it saw, not an emptied or swapped one.
-
-Dropped: evaluation sessions (the events ``TRAIT_EVALUATED`` / ``READINESS_CHECKED`` carry the
-same story and are archived), trait history (the archive keeps every evaluation), late
-arrivals, replays, quarantine and control records (AWS-only features of the reference that no
-local step reads), and cascade markers (cascade enqueues the downstream evaluation directly and the
-due index makes it durable).
-
 Conventions: ``get_pipeline`` and ``get_run`` raise :class:`~interlock.errors.UnknownPipeline` and
-:class:`~interlock.errors.UnknownRun`; every other single-item getter returns ``None``. Infrastructure
-errors propagate. A stored value that cannot be decoded is
-logged with its key and skipped, never a crash of the reader.
+:class:`~interlock.errors.UnknownRun`; every other single-item getter returns ``None``.
+Infrastructure errors propagate. A stored value that cannot be decoded is logged with its key and
+skipped, never a crash of the reader. What the contract holds, and what it keeps, adds and drops
+from the reference's provider interface: docs/stores.md.
 """
 
 from __future__ import annotations
@@ -46,7 +28,7 @@ from interlock.model import (
 
 log = logging.getLogger(__name__)
 
-# Defaults for list limits (spec A §10), used when a caller passes limit <= 0.
+# Defaults for list limits (the reference's API defaults), used when a caller passes limit <= 0.
 DEFAULT_RUNS_LIMIT = 10
 DEFAULT_RUN_LOGS_LIMIT = 20
 DEFAULT_EVENTS_LIMIT = 50
@@ -161,6 +143,41 @@ def decode_epoch(where: str, fields: dict[str, str]) -> Epoch:
 
     return Epoch(fields["id"], when("createdAt") or datetime.fromtimestamp(0, UTC), when("resetAt"),
                  fields.get("previous", ""))
+
+
+def breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
+                 policy: BreakerPolicy) -> tuple[bool, str, dict[str, float] | None]:
+    """The breaker's transition, as ``breaker.lua`` applies it in Redis: (flag, state after, fields to write or None).
+
+    ``fields`` holds ``failures``, ``lastFailure``, ``openedAt`` and ``probeAt`` (times in epoch ms); ``now`` is
+    epoch ms. For backends that cannot run the rule inside the database (DynamoDB, memory).
+    """
+    cooldown = policy.cooldown * 1000
+    if op is BreakerOp.ALLOW:
+        if state == "CLOSED":
+            return True, "CLOSED", None
+        if state == "OPEN":
+            if now - fields["openedAt"] >= cooldown:
+                # one probe at a time: this caller gets it, the others are denied until it reports
+                return True, "HALF_OPEN", {"probeAt": now}
+            return False, "OPEN", None
+        # HALF_OPEN: a probe is out; allow another only if that one never reported back
+        if now - fields["probeAt"] >= cooldown:
+            return True, "HALF_OPEN", {"probeAt": now}
+        return False, "HALF_OPEN", None
+    if op is BreakerOp.SUCCESS:
+        return True, "CLOSED", {"failures": 0}
+    if state == "OPEN":
+        return False, "OPEN", None  # a call that started before the breaker opened: the cooldown keeps running
+    if state == "HALF_OPEN":
+        return True, "OPEN", {"openedAt": now, "lastFailure": now}
+    failures = fields["failures"]
+    if failures > 0 and now - fields["lastFailure"] > policy.window * 1000:
+        failures = 0
+    failures += 1
+    if failures >= policy.threshold:
+        return True, "OPEN", {"failures": failures, "lastFailure": now, "openedAt": now}
+    return False, "CLOSED", {"failures": failures, "lastFailure": now}
 
 
 @runtime_checkable

@@ -1,78 +1,8 @@
 """The DynamoDB state store (the AWS mode): one table, conditional writes, a totally ordered change feed.
 
-Key layout (one table; ``PK``/``SK`` strings; ``data`` = the record's JSON, canonical camelCase)::
-
-    record                    PK                    SK                                  other attributes
-    pipeline config           PIPELINE#<name>       CONFIG                              data
-    first registration        PIPELINE#<name>       REGISTERED                          registeredAt
-    evaluated trait result    PIPELINE#<p>          TRAIT#<traitType>                   data, exp/ttl if TTL > 0
-    pushed trait result       PIPELINE#<p>          PUSHED#<traitType>                  data, exp/ttl if TTL > 0
-    readiness cache           PIPELINE#<p>          READINESS                           data, exp/ttl
-    sensor reading            PIPELINE#<p>          SENSOR#<sensorType>                 data
-    run log                   PIPELINE#<p>          RUNLOG#<YYYY-MM-DD>#<scheduleId>    data, status, scheduleID, date,
-                                                                                        runId, exp/ttl (retention)
-    event                     PIPELINE#<p>          EVENT#<seq20>                       data, exp/ttl (retention)
-    alert                     PIPELINE#<p>          ALERT#<ms13>#<seq20>                data, level, alertType,
-                                                                                        exp/ttl (retention)
-    run (truth)               RUN#<runId>           RUN#<runId>                         data, version, pipeline, exp/ttl
-    rerun (truth)             RERUN#<rerunId>       RERUN#<rerunId>                     data, pipeline, exp/ttl
-    dependency edge           DEP#<upstream>        DEP#<downstream>                    -
-    period claim              CLAIM#<claimKey>      CLAIM                               runId, exp/ttl (retention)
-    lock (+ fencing counter)  LOCK#<key>            LOCK                                holder, fence, exp, ttl
-    set-once dedup key        ONCE#<key>            ONCE                                exp/ttl
-    named value               VALUE#<key>           VALUE                               value, exp/ttl if any
-    circuit breaker           BREAKER#<key>         BREAKER                             state, counters, ver, exp/ttl
-    due entry                 DUE#<key>             DUE                                 at (ms), GSI1PK=DUE,
-                                                                                        GSI1SK=<ms13>#<key>
-    metric counter            METRICS               METRIC#<name>                       n
-    store epoch               EPOCH                 EPOCH                               id, createdAt, resetAt, previous
-    change-feed counter       SEQ                   SEQ                                 n
-    change feed entry         CHANGES               CHANGE#<seq20>                      kind, data, ref, ttl (30 d)
-    -- index items: pointers only (ref_pk, ref_sk), never data; stream consumers should ignore them --
-    runs of a pipeline        PIPELINE#<p>          RUNIDX#<ms13 createdAt>#<runId>     ref_pk, ref_sk
-    run logs of a pipeline    PIPELINE#<p>          LOGIDX#<ms13 startedAt>#<date>#<s>  ref_pk, ref_sk
-    reruns of a pipeline      PIPELINE#<p>          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
-    all pipelines             INDEX#pipelines       PIPELINE#<name>                     ref_pk, ref_sk
-    all reruns                INDEX#reruns          RERUNIDX#<ms13 requestedAt>#<id>    ref_pk, ref_sk
-    all alerts (copies)       INDEX#alerts          ALERT#<ms13>#<seq20>                as alert
-    all events (copies)       INDEX#events          EVENT#<seq20>                       data, pipeline, exp/ttl
-
-``ms13`` is epoch milliseconds zero-padded to 13 digits and ``seq20`` the change sequence number zero-padded
-to 20 digits, so sort keys sort by time / by commit order (spec D §8.6 #42: fixed width). ``exp`` is the exact
-expiry in epoch ms, checked on every read against the store's clock (DynamoDB deletes expired items up to
-~48 h late); ``ttl`` is ``exp`` rounded *up* to epoch seconds, for DynamoDB's TTL sweeper. A stream router
-tells the kinds apart by SK prefix: ``TRAIT#`` (written by the evaluator itself), ``PUSHED#`` (an external
-result: the edge-triggered fast path), ``RUNLOG#`` (with top-level ``status``/``scheduleID``/``date``/``runId``
-and the old image, so a lifecycle event is published only when the status changes, spec D §8.4 #27).
-No id is ever parsed back out of a key (only a fixed prefix is stripped), so a ``#`` inside an id cannot
-corrupt a read (spec D §8.6 #48); ``RUNLOG#<date>#<schedule>`` relies on dates being ``YYYY-MM-DD``.
-
-Why it is shaped this way (the fixes of spec D §8):
-
-* Every compare-and-swap is one conditional write or one ``TransactWriteItems``: run CAS on ``version``,
-  period claim (``attribute_not_exists`` on the claim item, in the same transaction as the run), lock
-  acquire (fence counter incremented in the same conditional update), release/extend only with the holder's
-  token, set-once keys, due-entry compare-and-remove, the breaker (optimistic ``ver``). §8.1 #4: a run is
-  created together with its claim, never reset by a second trigger.
-* Runs, run logs and reruns are stored once; the per-pipeline and global lists are small pointer items kept
-  in the same transaction (the reference's best-effort "list copy" went stale after a CAS). A pointer whose
-  record expired is skipped. Lists follow ``LastEvaluatedKey`` and apply limits *after* the expiry filter
-  (§8.6 #43); every getter filters expired items (§8.6 #45). Only "not found" of a pipeline or run raises
-  (§8.6 #46, as the Store contract says).
-* **The change feed** (what the archiver reads): every archived write (run, run log, event, alert, rerun)
-  takes the next number of the ``SEQ`` counter *in the same transaction* as the record, conditional on the
-  counter still holding the number the writer read, and writes ``CHANGES / CHANGE#<seq20>`` with the record.
-  So a change with number n commits only after n - 1 has committed: reading ``CHANGES`` in key order with a
-  cursor never skips a change that commits later (no gaps, total order), and a change exists iff its record
-  write happened. The cost is that archived writes serialise on one item (a few hundred per second).
-  On AWS this maps onto DynamoDB Streams as follows: the table's stream (NEW_AND_OLD_IMAGES) carries every
-  ``CHANGE#`` INSERT too, so a stream-driven archiver may consume those INSERTs instead of polling; the
-  stream alone is not enough as the feed because it orders records only per item, keeps 24 h, and is read by
-  shard iterators rather than a persisted cursor. The ``CHANGES`` partition is complete, totally ordered and
-  re-readable from the archiver's cursor; ``trim_changes`` deletes what the archive committed.
-* The due index is GSI1 (``GSI1PK = DUE``, ``GSI1SK = <ms13>#<key>``) because ``due`` is a range read by
-  time; GSI reads are eventually consistent, so every entry it returns is re-checked against its item
-  (consistent read) before it is reported, and a missed fresh entry is found by the next reconcile pass.
+Every compare-and-swap is one conditional write or transaction; expiry is checked on read against the
+store's clock; every archived write takes the next change number in the same transaction as the record.
+The key layout and why it is shaped this way: docs/stores.md, "DynamoDB".
 """
 
 from __future__ import annotations
@@ -87,10 +17,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qs, urlparse
-
-from pydantic import BaseModel, ValidationError
 
 from interlock.clock import SYSTEM, Clock
 from interlock.errors import ClaimLost, UnknownPipeline, UnknownRun
@@ -125,12 +53,13 @@ from interlock.store.base import (
     Lock,
     SensorReading,
     TraitSource,
+    breaker_step,
     decode_epoch,
 )
+from interlock.store.codec import M, decode, dump
 
 log = logging.getLogger(__name__)
 
-M = TypeVar("M", bound=BaseModel)
 Item = dict[str, Any]  # a DynamoDB item in the low-level wire form: {"attr": {"S": "..."}}
 
 # Entries kept in the run-log and rerun indexes (newest first), as in the Redis store.
@@ -167,10 +96,6 @@ def _ms13(at: datetime) -> str:
 
 def _seq20(seq: int) -> str:
     return f"{seq:020d}"
-
-
-def _dump(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
 
 
 def S(value: str) -> dict[str, str]:
@@ -319,7 +244,7 @@ class DynamoStore:
         """Create the table as Terraform declares it; an existing table only gets TTL switched on.
 
         On-demand billing, ``PK``/``SK`` (S), GSI1 (``GSI1PK``/``GSI1SK``, projection ALL), stream
-        NEW_AND_OLD_IMAGES, TTL on ``ttl`` (spec D §8.6 #47: the reference's dev path had no stream and
+        NEW_AND_OLD_IMAGES, TTL on ``ttl`` (the reference's development path had no stream and
         skipped TTL on an existing table). ``stream=False`` leaves the stream off, for a store nobody
         routes from (the store itself never reads the stream).
 
@@ -378,22 +303,11 @@ class DynamoStore:
         ttl = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
         return _expiry(self._now_ms() + int(ttl.total_seconds() * 1000))
 
-    def _decode(self, name: str, raw: str | None, model: type[M]) -> M | None:
-        """Decode a stored value; a corrupt one is logged with its item name and skipped."""
-        if raw is None:
-            return None
-        try:
-            return model.model_validate_json(raw)
-        except (ValidationError, ValueError) as exc:
-            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            log.warning("store: skipping corrupt value at %s: %s", name, first)
-            return None
-
     def _decode_item(self, item: Item | None, model: type[M]) -> M | None:
         if item is None or self._expired(item):
             return None
         name = self.item_name(_s(item, "PK"), _s(item, "SK"))
-        return self._decode(name, item.get("data", {}).get("S"), model)
+        return decode(name, item.get("data", {}).get("S"), model)
 
     def _get(self, pk: str, sk: str) -> Item | None:
         found: Item | None = self.c.get_item(TableName=self.table, Key=_key(pk, sk), ConsistentRead=True).get("Item")
@@ -670,7 +584,7 @@ class DynamoStore:
         expires = evaluation.evaluated_at + timedelta(seconds=ttl) if ttl > 0 else None
         evaluation = evaluation.model_copy(update={"expires_at": expires, "source": source.value})
         item = {**_key(pipeline_pk(evaluation.pipeline_id), trait_sk(evaluation.trait_type, source)),
-                "data": S(_dump(evaluation))}
+                "data": S(dump(evaluation))}
         if expires is not None:
             item.update(_expiry(_ms(expires)))  # no ttl attribute at all for a trait without TTL
         self._put(item)
@@ -685,7 +599,7 @@ class DynamoStore:
         return [t for t in (self._decode_item(i, TraitEvaluation) for i in items) if t]
 
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
-        self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(_dump(result)),
+        self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(dump(result)),
                    **_expiry(self._now_ms() + max(1, ttl) * 1000)})
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
@@ -720,7 +634,7 @@ class DynamoStore:
         return _Indexed((pk, pk), item, [index])
 
     def put_run(self, run: RunState) -> None:
-        data = _dump(run)
+        data = dump(run)
         _, added = self._put_indexed(self._run_record(run, data), ChangeKind.RUN, data)
         if added:
             self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
@@ -740,7 +654,7 @@ class DynamoStore:
             raise ValueError(f"new version must be {expected_version + 1}, got {new.version}")
         if new.run_id != run_id:
             raise ValueError(f"run id mismatch: {new.run_id!r} != {run_id!r}")
-        data = _dump(new)
+        data = dump(new)
         expiry = self._run_expiry(new.status)
 
         def build(seq: int) -> list[Item]:
@@ -762,7 +676,7 @@ class DynamoStore:
         return True
 
     def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
-        data = _dump(run)
+        data = dump(run)
         claim_item = {**_key(f"CLAIM#{key}", "CLAIM"), "runId": S(run.run_id),
                       **_expiry(self._now_ms() + self._retention_ms())}
 
@@ -791,7 +705,7 @@ class DynamoStore:
 
     def put_run_log(self, entry: RunLogEntry) -> None:
         entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
-        data = _dump(entry)
+        data = dump(entry)
         pk = pipeline_pk(entry.pipeline_id)
         # Top-level status/scheduleID/date/runId let a stream consumer see a transition without parsing data.
         item = {"data": S(data), "status": S(entry.status.value), "scheduleID": S(entry.schedule_id),
@@ -813,7 +727,7 @@ class DynamoStore:
     # -- events -----------------------------------------------------------------------------------
 
     def append_event(self, event: Event) -> str:
-        data = _dump(event)
+        data = dump(event)
         expiry = _expiry(self._now_ms() + self._retention_ms())
 
         def build(seq: int) -> list[Item]:
@@ -835,7 +749,7 @@ class DynamoStore:
         for item in items:
             if self._expired(item, now_ms):
                 continue
-            event = self._decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
+            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
             if event is not None:
                 records.append(EventRecord(_s(item, "SK")[len("EVENT#"):], event))
                 if len(records) >= count:
@@ -861,7 +775,7 @@ class DynamoStore:
     # -- reruns and alerts ------------------------------------------------------------------------
 
     def put_rerun(self, record: RerunRecord) -> None:
-        data = _dump(record)
+        data = dump(record)
         pk = f"RERUN#{record.rerun_id}"
         sk = f"RERUNIDX#{_ms13(record.requested_at)}#{record.rerun_id}"
         item = {"data": S(data), "pipeline": S(record.pipeline_id), **self._run_expiry(record.status)}
@@ -885,12 +799,12 @@ class DynamoStore:
     def put_alert(self, alert: Alert) -> Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
-        data = _dump(alert)
+        data = dump(alert)
         expiry = _expiry(self._now_ms() + self._retention_ms())
         partitions = ["INDEX#alerts"] + ([f"PIPELINE#{alert.pipeline_id}"] if alert.pipeline_id else [])
 
         # Top-level level/alertType: an observability consumer reads the category without parsing ``data``
-        # (spec D §8.4 #28: the reference never wrote ``alertType``, so every alert had an empty type).
+        # (the reference never wrote ``alertType``, so every alert had an empty type).
         attrs = {"data": S(data), "level": S(alert.level.value), **expiry}
         if alert.alert_type:
             attrs["alertType"] = S(alert.alert_type)
@@ -1088,7 +1002,7 @@ class DynamoStore:
         for attempt in range(1, RMW_ATTEMPTS + 1):
             item = self._get(pk, "BREAKER") or {}
             fields = {name: _n(item, name) for name in ("failures", "lastFailure", "openedAt", "probeAt")}
-            flag, state, changes = _breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
+            flag, state, changes = breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
             if changes is None:
                 return flag, state
             version = int(_n(item, "ver"))
@@ -1132,37 +1046,6 @@ class DynamoStore:
         stale = list(self._query("CHANGES", prefix="CHANGE#", low="CHANGE#", high=high, page=1000, keys_only=True))
         self._batch_write([{"DeleteRequest": {"Key": _key("CHANGES", _s(i, "SK"))}} for i in stale])
         return len(stale)
-
-
-def _breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
-                  policy: BreakerPolicy) -> tuple[bool, str, dict[str, float] | None]:
-    """The breaker's transition (same rules as ``breaker.lua``): (flag, state after, fields to write or None)."""
-    cooldown = policy.cooldown * 1000
-    if op is BreakerOp.ALLOW:
-        if state == "CLOSED":
-            return True, "CLOSED", None
-        if state == "OPEN":
-            if now - fields["openedAt"] >= cooldown:
-                # one probe at a time: this caller gets it, the others are denied until it reports
-                return True, "HALF_OPEN", {"probeAt": now}
-            return False, "OPEN", None
-        # HALF_OPEN: a probe is out; allow another only if that one never reported back
-        if now - fields["probeAt"] >= cooldown:
-            return True, "HALF_OPEN", {"probeAt": now}
-        return False, "HALF_OPEN", None
-    if op is BreakerOp.SUCCESS:
-        return True, "CLOSED", {"failures": 0}
-    if state == "OPEN":
-        return False, "OPEN", None  # a call that started before the breaker opened: the cooldown keeps running
-    if state == "HALF_OPEN":
-        return True, "OPEN", {"openedAt": now, "lastFailure": now}
-    failures = fields["failures"]
-    if failures > 0 and now - fields["lastFailure"] > policy.window * 1000:
-        failures = 0
-    failures += 1
-    if failures >= policy.threshold:
-        return True, "OPEN", {"failures": failures, "lastFailure": now, "openedAt": now}
-    return False, "CLOSED", {"failures": failures, "lastFailure": now}
 
 
 def _take(items: Iterator[Item], n: int) -> list[Item]:

@@ -1,25 +1,8 @@
 """The Redis state store (the local / self-hosted mode).
 
-Key layout (``P`` is the configured prefix, always ending in ``:``)::
-
-    P pipeline:<name>            pipeline config JSON            P pipelines        set of names
-    P deps:<upstream>            set of downstream names
-    P traits:<p> / P pushed:<p>  hash trait type -> evaluation   (expiry checked on read: expiresAt)
-    P readiness:<p>              cached readiness, readinessTtl  P sensor:<p>:<t>   sensor reading
-    P run:<id>                   run JSON, TTL by status         P runs:<p>         zset id by created ms
-    P claim:<key>                run id that owns a claim key
-    P runlog:<p>:<date>:<s>      run log JSON, retention         P runlogs:<p>      zset "date:s" by start s
-    P events:<p>                 stream of the pipeline's events P g:events         stream of all events
-    P rerun:<id>                 rerun JSON, TTL by status       P reruns:<p>, P g:reruns   zsets by request s
-    P alerts:<p>, P g:alerts     zsets, member = alert JSON, score = ms, newest 500
-    P registered:<name>          when a pipeline was first seen  P value:<key>      small named markers
-    P lock:<key>, P fence:<key>  lock token, fencing counter     P once:<key>       set-once dedup keys
-    P due                        zset key -> due time (ms)       P changes          change stream (archive)
-    P epoch                      hash id, createdAt, resetAt, previous: the store's identity (never expires)
-
-Global indexes live under ``g:`` so a pipeline named ``all`` cannot collide with them. Every write
-the archive needs goes to the change stream in the same atomic step (Lua or MULTI/EXEC) as the
-record itself, so the archive can never miss a record that exists.
+Every write the archive needs goes to the change stream in the same atomic step (Lua or MULTI/EXEC)
+as the record itself, so the archive can never miss a record that exists. The key layout (every key
+under the configured prefix, global indexes under ``g:``): docs/stores.md, "Redis".
 """
 
 from __future__ import annotations
@@ -31,10 +14,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from importlib import resources
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import redis
-from pydantic import BaseModel, ValidationError
 
 from interlock.clock import SYSTEM, Clock
 from interlock.config.project import Settings, normalise_prefix
@@ -72,10 +54,9 @@ from interlock.store.base import (
     TraitSource,
     decode_epoch,
 )
+from interlock.store.codec import M, decode, dump
 
 log = logging.getLogger(__name__)
-
-M = TypeVar("M", bound=BaseModel)
 
 # Entries kept in the run-log, rerun and alert indexes (newest first).
 RUN_LOG_INDEX_LIMIT = 100
@@ -93,10 +74,6 @@ ACTIVE_RUN_GRACE = timedelta(hours=24)
 
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
-
-
-def _dump(model: BaseModel) -> str:
-    return json.dumps(model.model_dump(mode="json", by_alias=True, exclude_none=True), separators=(",", ":"))
 
 
 class RedisStore:
@@ -147,18 +124,6 @@ class RedisStore:
     def _changes(self) -> str:
         return self.k("changes")
 
-
-    def _decode(self, key: str, raw: str | None, model: type[M]) -> M | None:
-        """Decode a stored value; a corrupt one is logged with its key and skipped."""
-        if raw is None:
-            return None
-        try:
-            return model.model_validate_json(raw)
-        except (ValidationError, ValueError) as exc:
-            first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-            log.warning("store: skipping corrupt value at %s: %s", key, first)
-            return None
-
     def _change(self, pipe: Any, kind: ChangeKind, data: str) -> None:
         """Queue the change-stream entry for ``data`` on ``pipe`` (inside the same MULTI/EXEC)."""
         pipe.xadd(self._changes, {"kind": kind.value, "data": data}, maxlen=CHANGE_STREAM_MAX, approximate=True)
@@ -174,7 +139,7 @@ class RedisStore:
 
     def register_pipeline(self, config: PipelineConfig) -> None:
         key = self.k("pipeline", config.name)
-        old = self._decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
+        old = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
         before = set(old.upstreams()) if old else set()
         after = set(config.upstreams())
         with self.r.pipeline(transaction=True) as p:
@@ -190,7 +155,7 @@ class RedisStore:
 
     def get_pipeline(self, name: str) -> PipelineConfig:
         key = self.k("pipeline", name)
-        found = self._decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
+        found = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
         if found is None:
             raise UnknownPipeline(name)
         return found
@@ -207,11 +172,11 @@ class RedisStore:
         names = sorted(cast(set[str], self.r.smembers(self.k("pipelines"))))
         keys = [self.k("pipeline", n) for n in names]
         values = cast(list[str | None], self.r.mget(keys)) if keys else []
-        return [c for c in (self._decode(k, v, PipelineConfig) for k, v in zip(keys, values, strict=True)) if c]
+        return [c for c in (decode(k, v, PipelineConfig) for k, v in zip(keys, values, strict=True)) if c]
 
     def delete_pipeline(self, name: str) -> None:
         key = self.k("pipeline", name)
-        old = self._decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
+        old = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
         with self.r.pipeline(transaction=True) as p:
             for upstream in old.upstreams() if old else []:
                 p.srem(self.k("deps", upstream), name)
@@ -235,7 +200,7 @@ class RedisStore:
         evaluation = evaluation.model_copy(update={"source": source.value})
         key = self._trait_hash(evaluation.pipeline_id, source)
         with self.r.pipeline(transaction=True) as p:
-            p.hset(key, evaluation.trait_type, _dump(evaluation))
+            p.hset(key, evaluation.trait_type, dump(evaluation))
             p.expire(key, int(self.retention.total_seconds()))
             p.execute()
 
@@ -249,23 +214,23 @@ class RedisStore:
     ) -> TraitEvaluation | None:
         key = self._trait_hash(pipeline, source)
         raw = cast(str | None, self.r.hget(key, trait_type))
-        return self._fresh(self._decode(f"{key}[{trait_type}]", raw, TraitEvaluation))
+        return self._fresh(decode(f"{key}[{trait_type}]", raw, TraitEvaluation))
 
     def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]:
         key = self._trait_hash(pipeline, source)
         found = []
         for field, raw in sorted(cast(dict[str, str], self.r.hgetall(key)).items()):
-            evaluation = self._fresh(self._decode(f"{key}[{field}]", raw, TraitEvaluation))
+            evaluation = self._fresh(decode(f"{key}[{field}]", raw, TraitEvaluation))
             if evaluation:
                 found.append(evaluation)
         return found
 
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
-        self.r.set(self.k("readiness", result.pipeline_id), _dump(result), ex=max(1, ttl))
+        self.r.set(self.k("readiness", result.pipeline_id), dump(result), ex=max(1, ttl))
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
         key = self.k("readiness", pipeline)
-        return self._decode(key, cast(str | None, self.r.get(key)), ReadinessResult)
+        return decode(key, cast(str | None, self.r.get(key)), ReadinessResult)
 
     def put_sensor(self, reading: SensorReading) -> None:
         doc = {"pipelineId": reading.pipeline_id, "sensorType": reading.sensor_type,
@@ -288,7 +253,7 @@ class RedisStore:
     # -- runs -------------------------------------------------------------------------------------
 
     def put_run(self, run: RunState) -> None:
-        data = _dump(run)
+        data = dump(run)
         with self.r.pipeline(transaction=True) as p:
             p.set(self.k("run", run.run_id), data, px=self._run_ttl_ms(run.status))
             index = self.k("runs", run.pipeline_id)
@@ -299,7 +264,7 @@ class RedisStore:
 
     def get_run(self, run_id: str) -> RunState:
         key = self.k("run", run_id)
-        found = self._decode(key, cast(str | None, self.r.get(key)), RunState)
+        found = decode(key, cast(str | None, self.r.get(key)), RunState)
         if found is None:
             raise UnknownRun(run_id)
         return found
@@ -314,7 +279,7 @@ class RedisStore:
         if not keys:
             return []
         values = cast(list[str | None], self.r.mget(keys))
-        return [m for m in (self._decode(k, v, model) for k, v in zip(keys, values, strict=True)) if m]
+        return [m for m in (decode(k, v, model) for k, v in zip(keys, values, strict=True)) if m]
 
     def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
         if new.version != expected_version + 1:
@@ -322,14 +287,14 @@ class RedisStore:
         if new.run_id != run_id:
             raise ValueError(f"run id mismatch: {new.run_id!r} != {run_id!r}")
         won = self._script("cas_run", [self.k("run", run_id), self._changes],
-                           [expected_version, _dump(new), self._run_ttl_ms(new.status), CHANGE_STREAM_MAX])
+                           [expected_version, dump(new), self._run_ttl_ms(new.status), CHANGE_STREAM_MAX])
         return bool(won)
 
     def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
         won, owner = self._script(
             "claim",
             [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id), self._changes],
-            [run.run_id, _dump(run), int(self.retention.total_seconds() * 1000), self._run_ttl_ms(run.status),
+            [run.run_id, dump(run), int(self.retention.total_seconds() * 1000), self._run_ttl_ms(run.status),
              _ms(run.created_at), self.run_index_limit, CHANGE_STREAM_MAX],
         )
         if int(won):
@@ -340,7 +305,7 @@ class RedisStore:
 
     def put_run_log(self, entry: RunLogEntry) -> None:
         entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
-        data = _dump(entry)
+        data = dump(entry)
         index = self.k("runlogs", entry.pipeline_id)
         with self.r.pipeline(transaction=True) as p:
             p.set(self.k("runlog", entry.pipeline_id, entry.date, entry.schedule_id), data,
@@ -352,7 +317,7 @@ class RedisStore:
 
     def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
         key = self.k("runlog", pipeline, date, schedule or DEFAULT_SCHEDULE)
-        return self._decode(key, cast(str | None, self.r.get(key)), RunLogEntry)
+        return decode(key, cast(str | None, self.r.get(key)), RunLogEntry)
 
     def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
         limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT
@@ -370,14 +335,14 @@ class RedisStore:
         return str(self._script(
             "append_event",
             [self.k("events", event.pipeline_id), self.k("g", "events"), self._changes],
-            [event.kind.value, _dump(event), self.event_stream_max, int(self.retention.total_seconds() * 1000),
+            [event.kind.value, dump(event), self.event_stream_max, int(self.retention.total_seconds() * 1000),
              GLOBAL_EVENT_STREAM_MAX, CHANGE_STREAM_MAX],
         ))
 
     def _records(self, key: str, entries: Iterable[tuple[str, dict[str, str]]]) -> list[EventRecord]:
         records = []
         for stream_id, fields in entries:
-            event = self._decode(f"{key}#{stream_id}", fields.get("data"), Event)
+            event = decode(f"{key}#{stream_id}", fields.get("data"), Event)
             if event is not None:
                 records.append(EventRecord(fields.get("ref", stream_id), event))
         return records
@@ -405,7 +370,7 @@ class RedisStore:
         entries = cast(list[tuple[str, dict[str, str]]], self.r.xrange(key, start, "+", count=count))
         records = []
         for stream_id, fields in entries:
-            event = self._decode(f"{key}#{stream_id}", fields.get("data"), Event)
+            event = decode(f"{key}#{stream_id}", fields.get("data"), Event)
             if event is not None:
                 records.append(EventRecord(stream_id, event))
         return records
@@ -413,7 +378,7 @@ class RedisStore:
     # -- reruns and alerts ------------------------------------------------------------------------
 
     def put_rerun(self, record: RerunRecord) -> None:
-        data = _dump(record)
+        data = dump(record)
         score = int(record.requested_at.timestamp())
         with self.r.pipeline(transaction=True) as p:
             p.set(self.k("rerun", record.rerun_id), data, px=self._run_ttl_ms(record.status))
@@ -426,7 +391,7 @@ class RedisStore:
 
     def get_rerun(self, rerun_id: str) -> RerunRecord | None:
         key = self.k("rerun", rerun_id)
-        return self._decode(key, cast(str | None, self.r.get(key)), RerunRecord)
+        return decode(key, cast(str | None, self.r.get(key)), RerunRecord)
 
     def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]:
         limit = limit if limit > 0 else DEFAULT_RERUNS_LIMIT
@@ -441,7 +406,7 @@ class RedisStore:
     def put_alert(self, alert: Alert) -> Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
-        data = _dump(alert)
+        data = dump(alert)
         score = _ms(alert.timestamp)
         with self.r.pipeline(transaction=True) as p:
             indexes = [self.k("g", "alerts")]
@@ -457,7 +422,7 @@ class RedisStore:
     def _alerts(self, key: str, limit: int) -> list[Alert]:
         limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
         members = cast(list[str], self.r.zrevrange(key, 0, limit - 1))
-        return [a for a in (self._decode(key, m, Alert) for m in members) if a]
+        return [a for a in (decode(key, m, Alert) for m in members) if a]
 
     def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
         return self._alerts(self.k("alerts", pipeline), limit)

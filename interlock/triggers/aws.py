@@ -3,7 +3,7 @@
 Idempotency: Step Functions uses the run id as the execution name and EMR Serverless as the
 ``clientToken``, so a second start of the same run is recognised by AWS. Glue and EMR offer no
 key; there the claim and the run log (written before the call) keep a retried task from starting
-a second job. Status mapping follows spec C §7.7-§7.10.
+a second job. Each service's job states map to a run status in its trigger's ``status`` method.
 """
 
 from __future__ import annotations

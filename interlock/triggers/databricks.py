@@ -2,7 +2,7 @@
 
 The run id is the ``idempotency_token`` (Databricks returns the existing run for a repeated
 token), so a redelivered start cannot launch a second run. The reference called ``runs/submit``
-with a body that API does not accept (spec C §10 B31).
+with a body that API does not accept.
 """
 
 from __future__ import annotations

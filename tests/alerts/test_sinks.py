@@ -19,7 +19,7 @@ from interlock.alerts.file import FileSink
 from interlock.alerts.webhook import WebhookSink
 from interlock.model import Alert, AlertConfig, AlertLevel
 from interlock.netguard import BlockedURL
-from interlock.store.redis import RedisStore
+from interlock.store.memory import MemoryStore
 
 ALERT = Alert(level=AlertLevel.ERROR, alert_type="stuck_run", pipeline_id="orders", message="run stuck",
               timestamp=datetime(2026, 2, 23, 9, 25, tzinfo=UTC), details={"runId": "r1"})
@@ -116,10 +116,10 @@ def test_s3_writes_one_object_per_alert_under_date_and_pipeline(aws: None) -> No
     assert S3Sink("alerts").key(system).startswith("2026-02-23/system/")
 
 
-def test_a_failing_sink_never_stops_the_others(store: RedisStore, tmp_path: Path, receiver: Sink) -> None:
+def test_a_failing_sink_never_stops_the_others(memory_store: MemoryStore, tmp_path: Path, receiver: Sink) -> None:
     receiver.codes = [500, 500]
     file = tmp_path / "alerts.jsonl"
-    dispatcher = AlertDispatcher(store, [WebhookSink(receiver.url), FileSink(file)])
+    dispatcher = AlertDispatcher(memory_store, [WebhookSink(receiver.url), FileSink(file)])
     assert dispatcher.fire(ALERT, dedup_key="stuck_run:orders:r1")
     assert json.loads(file.read_text()) == {**ALERT.to_json(), "alertId": str(int(ALERT.timestamp.timestamp() * 1000))}
     assert (dispatcher.sent, dispatcher.failed) == (1, 1)

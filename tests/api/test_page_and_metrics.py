@@ -9,7 +9,9 @@ from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.push import push_trait
 from interlock.steps.runs import trigger
-from tests.steps.conftest import Harness
+from tests.steps.conftest import Harness, harness
+
+__all__ = ["harness"]  # the steps' harness (memory and Redis) over this folder's Redis-only one
 
 
 def deployment(harness: Harness, extra: str = "") -> TestClient:

@@ -1,5 +1,5 @@
 """The lifecycle state machine run end to end by moto's Step Functions interpreter with the
-project's own handlers (spec D §6.2's scenarios, with their intended outcomes)."""
+project's own handlers (the reference's AWS scenarios, with their intended outcomes)."""
 
 from __future__ import annotations
 

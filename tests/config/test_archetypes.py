@@ -1,4 +1,4 @@
-"""Archetypes and trait resolution: spec A §9.2 (fixed: duplicates across files are errors)."""
+"""Archetypes and trait resolution as the reference does it (fixed: duplicates across files are errors)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Pipeline and calendar directories: spec A §9.3-§9.4 (fixed: missing dirs, shorthand trigger)."""
+"""Pipeline and calendar directories as the reference loads them (fixed: missing dirs, shorthand trigger)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""interlock.yaml: spec A §9.1, with the fixes (relative paths, env overrides, strict durations)."""
+"""interlock.yaml: the reference's behaviour, with the fixes (relative paths, env overrides, strict durations)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Store backends the conformance suite runs against, and how to open one from a spec.
 
-A spec is a plain dict so another *process* can open the same store (the lock race test).
+A spec is a plain dict so another *process* can open the same store (the lock race test). A memory
+store lives in one process, so a memory spec opens a new, empty store each time and sits out that test.
 
 DynamoDB runs on one moto server per test session (started on first use, stopped at exit); each spec
 gets its own table, and carries the endpoint and dummy credentials so nothing depends on ``~/.aws``.
@@ -21,10 +22,15 @@ import redis
 
 from interlock.clock import SYSTEM, Clock
 from interlock.store.dynamodb import DynamoStore
+from interlock.store.memory import MemoryStore
 from interlock.store.redis import RedisStore
 
 REDIS_URL = os.environ.get("INTERLOCK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-BACKENDS = ["redis", "dynamodb"]
+BACKENDS = ["memory", "redis", "dynamodb"]
+# Backends another process can open too (every one but memory).
+SHARED_BACKENDS = ["redis", "dynamodb"]
+# Backends that need a service (Redis) or run one (moto's server): the integration set.
+SERVICE_BACKENDS = {"redis", "dynamodb"}
 AWS_REGION = "us-east-1"
 # moto accepts any credentials; fixed ones keep the tests away from the developer's ~/.aws.
 AWS_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -103,6 +109,8 @@ def dynamo_client(spec: dict[str, Any]) -> Any:
 
 
 def new_spec(kind: str, **options: Any) -> dict[str, Any]:
+    if kind == "memory":
+        return {"kind": "memory", **options}
     if kind == "redis":
         return {"kind": "redis", "url": REDIS_URL, "prefix": f"interlock-test-{uuid.uuid4().hex[:12]}:", **options}
     if kind == "dynamodb":
@@ -116,6 +124,13 @@ def new_spec(kind: str, **options: Any) -> dict[str, Any]:
 
 
 def open_store(spec: dict[str, Any], clock: Clock = SYSTEM) -> Any:
+    if spec["kind"] == "memory":
+        return MemoryTestStore(
+            retention=timedelta(seconds=spec.get("retention_seconds", 7 * 86400)),
+            run_index_limit=spec.get("run_index_limit", 100),
+            event_stream_max=spec.get("event_stream_max", 10_000),
+            clock=clock,
+        )
     if spec["kind"] == "redis":
         client = redis.Redis.from_url(spec["url"], decode_responses=True)
         return RedisStore(
@@ -184,3 +199,37 @@ class _RawItems:
         self.store.c.put_item(TableName=self.store.table, Item={
             "PK": {"S": index}, "SK": {"S": f"PIPELINE#{member}"},
             "ref_pk": {"S": f"PIPELINE#{member}"}, "ref_sk": {"S": "CONFIG"}})
+
+
+class MemoryTestStore(MemoryStore):
+    """A MemoryStore plus the raw-write surface (``k``, ``r``) the corrupt-value test uses on Redis.
+
+    ``k`` names a record as the store names it in its log lines (``run:<id>``); ``r.set`` replaces that
+    record's stored JSON with ``raw``, so the test checks the memory store's own handling of corrupt values.
+    """
+
+    def k(self, *parts: str) -> str:
+        return ":".join(parts)
+
+    @property
+    def r(self) -> _RawRecords:
+        return _RawRecords(self)
+
+
+class _RawRecords:
+    def __init__(self, store: MemoryTestStore) -> None:
+        self.store = store
+
+    def set(self, name: str, raw: str) -> None:
+        kind, _, ident = name.partition(":")
+        with self.store._lock:
+            if kind == "pipeline":
+                self.store._pipelines[ident] = raw
+            elif kind == "run":
+                self.store._runs[ident].raw = raw
+            else:
+                raise KeyError(f"no memory record for {name!r}")
+
+    def sadd(self, index: str, member: str) -> None:
+        """The memory store lists every stored pipeline config; nothing else to add."""
+        assert index == "pipelines" and member in self.store._pipelines, (index, member)

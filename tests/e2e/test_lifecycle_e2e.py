@@ -1,4 +1,4 @@
-"""The whole lifecycle with real worker processes, Beat, Redis and HTTP targets (spec E §2)."""
+"""The whole lifecycle with real worker processes, Beat, Redis and HTTP targets."""
 
 from __future__ import annotations
 

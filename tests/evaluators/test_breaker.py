@@ -1,4 +1,4 @@
-"""The store-backed circuit breaker (spec B §2.8, §9.7, §10.2 items 26-28) on the real Redis.
+"""The store-backed circuit breaker on the real Redis.
 
 Through :class:`EvaluatorRunner` on a small project of executable evaluators, and directly through
 ``store.breaker``. Ours differs from the reference on purpose (module docstring of
@@ -403,7 +403,7 @@ def test_failed_probe_reopens_the_breaker_for_a_full_cooldown(store: RedisStore)
 
 
 def test_failed_probe_reopens_even_after_the_failure_window(store: RedisStore) -> None:
-    # The reference reset the count here and stayed HALF_OPEN (spec B §10.2 item 27).
+    # The reference reset the count here and stayed HALF_OPEN.
     trip(store, 0)
     assert allow(store, 100)[0]
     assert fail(store, 100) == (True, "OPEN")

@@ -1,4 +1,4 @@
-"""In-process builtin evaluators (spec B §2.7, §9.8, §10.2 item 30) on the real Redis store.
+"""In-process builtin evaluators on the real Redis store.
 
 Sensor readings and run logs are written with the store's own API; the clock is frozen. Where our
 builtins deliberately differ from the reference (module docstring of ``interlock.evaluators.builtin``)
@@ -266,7 +266,7 @@ def test_windows_missing_ones_fail_listed_in_expected_order(store: RedisStore, c
 
 
 def test_windows_non_string_items_are_skipped_not_fatal(store: RedisStore, ctx: BuiltinContext) -> None:
-    # The reference emptied the whole list when one item was not a string (spec B §10.2 item 30).
+    # The reference emptied the whole list when one item was not a string.
     sensor(store, "hourly", {"windows": ["w1", 2, None, "w2"]})
     out = evaluate(ctx, "window-completeness", {"sensorType": "hourly", "expectedWindows": ["w1", "w2"]})
     assert out == EvaluatorOutput(TraitStatus.PASS, {"windowCount": 2}, "all 2 expected windows present")

@@ -1,4 +1,4 @@
-"""HTTP endpoints as evaluators (spec B §2.5, §9.5, §10.2 item 25), against a real HTTP server.
+"""HTTP endpoints as evaluators, against a real HTTP server.
 
 Each test scripts what a real ``ThreadingHTTPServer`` on 127.0.0.1 answers per path and checks what
 the evaluator returned and what the server received. Breakage is ERROR (not FAIL), network errors

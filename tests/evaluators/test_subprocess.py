@@ -1,4 +1,4 @@
-"""Executables as evaluators: spec B §2.4 / §9.4, with breakage reported as ERROR."""
+"""Executables as evaluators, with breakage reported as ERROR."""
 
 from __future__ import annotations
 

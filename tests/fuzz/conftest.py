@@ -17,11 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.steps.conftest import harness  # the step harness, for the API body fuzzer
+from tests.steps.conftest import Harness, redis_harness
 
-__all__ = ["FUZZ_EXAMPLES", "Hang", "harness", "no_hang"]
+__all__ = ["FUZZ_EXAMPLES", "Hang", "harness", "no_hang", "redis_harness"]
 
 FUZZ_EXAMPLES = int(os.environ.get("INTERLOCK_FUZZ_EXAMPLES", "300"))
 
@@ -36,6 +37,12 @@ settings.register_profile(
 
 # Wall-clock seconds one call under fuzz may take before it counts as a hang.
 HANG_SECONDS = 10.0
+
+
+@pytest.fixture
+def harness(redis_harness: Harness) -> Harness:
+    """The step harness on the real Redis, for the API body fuzzer (an integration test)."""
+    return redis_harness
 
 
 class Hang(Exception):

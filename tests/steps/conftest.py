@@ -1,4 +1,8 @@
-"""A project on disk plus a store, wired into step Deps."""
+"""A project on disk plus a store, wired into step Deps.
+
+Every step test runs twice: on a MemoryStore (so `make test-unit` covers the steps without services)
+and on the real Redis (marked ``integration``), so the steps keep their real-Redis coverage.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from interlock.alerts.console import ConsoleSink
 from interlock.clock import FrozenClock
 from interlock.config import load_project
 from interlock.steps.deps import Deps, register_project_pipelines
+from interlock.store.memory import MemoryStore
 from interlock.store.redis import RedisStore
 from tests.conftest import FIXTURES, REFERENCE
 
@@ -31,9 +36,9 @@ alerts: [{{type: console}}]
 
 
 class Harness:
-    """Write archetypes and pipelines, then build Deps on the real store."""
+    """Write archetypes and pipelines, then build Deps on the given store."""
 
-    def __init__(self, root: Path, store: RedisStore) -> None:
+    def __init__(self, root: Path, store: MemoryStore | RedisStore) -> None:
         self.root = root
         self.store = store
         self.alerts_out = io.StringIO()
@@ -71,7 +76,13 @@ class Harness:
 
 
 @pytest.fixture
-def harness(tmp_path: Path, store: RedisStore) -> Harness:
+def harness(tmp_path: Path, any_store: MemoryStore | RedisStore) -> Harness:
+    return Harness(tmp_path / "project", any_store)
+
+
+@pytest.fixture
+def redis_harness(tmp_path: Path, store: RedisStore) -> Harness:
+    """The harness on the real Redis alone, for folders of integration tests (API, security)."""
     return Harness(tmp_path / "project", store)
 
 

@@ -1,4 +1,4 @@
-"""The evaluate step: spec B §9.3 behaviours, TTL reuse, pushed traits, events, alerts once."""
+"""The evaluate step: the reference's behaviours, TTL reuse, pushed traits, events, alerts once."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DynamoDB-specific behaviour: paging past DynamoDB's 1 MB pages, races, the change feed, spec D §8 fixes."""
+"""DynamoDB-specific behaviour: paging past 1 MB pages, races, the change feed, the reference's bugs fixed."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_many_due_items_are_all_read_in_time_order(store: DynamoStore) -> None:
     assert [d.key for d in due] == keys
 
 
-# -- limits apply after the expiry filter (spec D §8.6 #43, #45) ------------------------------------------
+# -- limits apply after the expiry filter ----------------------------------------------------------------
 
 
 def test_a_limit_counts_only_live_events(spec: dict[str, Any], store: DynamoStore) -> None:
@@ -112,7 +112,7 @@ def test_expired_alerts_are_not_listed(store: DynamoStore, clock: ShiftedClock) 
 
 
 def test_runs_list_in_time_order_whatever_the_fraction_digits(store: DynamoStore) -> None:
-    # spec D §8.6 #42: RFC3339Nano sort keys put "...:00Z" after "...:00.1Z"; fixed-width keys do not.
+    # The reference's RFC3339Nano sort keys put "...:00Z" after "...:00.1Z"; fixed-width keys do not.
     whole = datetime(2026, 2, 21, 12, 0, 0, tzinfo=UTC)
     store.put_run(run("ct-later", "ct-frac", created=whole + timedelta(milliseconds=100)))
     store.put_run(run("ct-earlier", "ct-frac", created=whole))
@@ -138,7 +138,7 @@ def test_ten_threads_racing_one_cas_make_one_winner_and_one_change(store: Dynamo
 
 
 def test_a_second_claim_returns_the_recorded_run_and_never_resets_it(store: DynamoStore) -> None:
-    # spec D §8.1 #4: a retried trigger must not reset the run to PENDING v1 and start the job again.
+    # A retried trigger must not reset the run to PENDING v1 and start the job again.
     first, won = store.claim("orders:daily:2026-02-21", run("run-a", "orders", RunStatus.TRIGGERING))
     assert won
     advanced = first.model_copy(update={"status": RunStatus.RUNNING, "version": 2})
@@ -188,7 +188,7 @@ def test_ten_threads_racing_one_lock_get_one_holder_and_growing_fences(store: Dy
     assert again is not None and again.fence == held[0].fence + 1
 
 
-# -- locks: the right token only (spec D §8.1 #1, #2) ---------------------------------------------------------
+# -- locks: the right token only ---------------------------------------------------------------------------
 
 
 def test_release_with_a_wrong_token_is_refused_and_the_lock_stays_held(store: DynamoStore) -> None:

@@ -57,7 +57,7 @@ def test_create_table_on_an_existing_table_switches_ttl_on_and_keeps_the_data() 
     try:
         client.update_time_to_live(TableName=name, TimeToLiveSpecification={"Enabled": False, "AttributeName": "ttl"})
         DynamoStore(client, name).put_value("kept", "yes")
-        DynamoStore.create_table(client, name)  # the reference skipped TTL here (spec D §8.6 #47)
+        DynamoStore.create_table(client, name)  # the reference skipped TTL here
         assert client.describe_time_to_live(TableName=name)["TimeToLiveDescription"]["TimeToLiveStatus"] == "ENABLED"
         assert DynamoStore(client, name).get_value("kept") == "yes"
     finally:
@@ -117,7 +117,7 @@ def test_readiness_lock_once_and_value_items_expire_with_ttl(store: DynamoStore)
 
 
 def test_run_log_item_has_top_level_status_schedule_date_and_run_id(store: DynamoStore) -> None:
-    # spec D §8.4 #27: a stream consumer sees the transition (old and new image) without parsing ``data``.
+    # A stream consumer sees the transition (old and new image) without parsing ``data``.
     store.put_run_log(run_log("ct-rl", "2026-02-21", "h07", RunStatus.RUNNING, "run-7"))
     item = raw(store, "PIPELINE#ct-rl", "RUNLOG#2026-02-21#h07")
     assert {k: item[k]["S"] for k in ("status", "scheduleID", "date", "runId")} == {
@@ -126,7 +126,7 @@ def test_run_log_item_has_top_level_status_schedule_date_and_run_id(store: Dynam
 
 
 def test_alert_items_carry_level_and_type_at_the_top_level(store: DynamoStore) -> None:
-    # spec D §8.4 #28: the reference's observability events for alerts had an empty type.
+    # The reference's observability events for alerts had an empty type.
     store.put_alert(Alert(level=AlertLevel.ERROR, alert_type="SLA_BREACH", pipeline_id="ct-al", message="late",
                           timestamp=now()))
     [item] = store.c.query(TableName=store.table, KeyConditionExpression="PK = :pk",

@@ -1,4 +1,4 @@
-"""Redis-specific retention (spec B §8.B): TTLs follow the record and, for runs, its status."""
+"""Redis-specific retention: TTLs follow the record and, for runs, its status."""
 
 from __future__ import annotations
 

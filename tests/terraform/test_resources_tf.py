@@ -1,4 +1,4 @@
-"""The stateful and observability resources carry the hardening spec D §8.7 asks for."""
+"""The stateful and observability resources carry their hardening: encryption, recovery, logging, alarms."""
 
 from __future__ import annotations
 
