@@ -34,7 +34,7 @@ from interlock.model import (
 )
 from interlock.store import ChangeKind, Epoch, SensorReading, TraitSource
 from interlock.store.redis import RedisStore
-from tests.conformance.backends import SHARED_BACKENDS, ShiftedClock, open_store
+from tests.conformance.backends import SERVICE_BACKENDS, SHARED_BACKENDS, ShiftedClock, open_store
 
 T0 = datetime(2026, 2, 21, 12, 0, tzinfo=UTC)
 
@@ -568,6 +568,9 @@ def _damage_epoch(store: RedisStore, how: str) -> None:
         store.c.put_item(TableName=store.table, Item={"PK": {"S": "EPOCH"}, "SK": {"S": "EPOCH"}, "id": attribute})
 
 
+# Stored bytes damaged by hand: a memory store keeps the epoch as an object, never as bytes.
+@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in SERVICE_BACKENDS],
+                         indirect=True)
 @pytest.mark.parametrize("how", ["wrong type", "empty id"])
 def test_a_damaged_epoch_reads_as_none_and_a_heal_can_replace_it(store: RedisStore, how: str,
                                                                   caplog: pytest.LogCaptureFixture) -> None:
@@ -577,6 +580,9 @@ def test_a_damaged_epoch_reads_as_none_and_a_heal_can_replace_it(store: RedisSto
     assert store.get_epoch() == Epoch("epoch-new", T0, reset_at=T0)
 
 
+# Stored bytes damaged by hand: a memory store keeps the epoch as an object, never as bytes.
+@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in SERVICE_BACKENDS],
+                         indirect=True)
 def test_an_epoch_with_an_unreadable_time_keeps_its_id(store: RedisStore, caplog: pytest.LogCaptureFixture) -> None:
     if isinstance(store, RedisStore):
         store.r.hset(store.k("epoch"), mapping={"id": "epoch-a", "createdAt": "not a time"})

@@ -36,6 +36,12 @@ PERIOD = "2026-03-02"
 
 
 @pytest.fixture
+def harness(redis_harness: Harness) -> Harness:
+    """The real Redis alone: these tests wipe the store's keys as FLUSHALL would."""
+    return redis_harness
+
+
+@pytest.fixture
 def clock() -> FrozenClock:
     return FrozenClock(NOON)
 
