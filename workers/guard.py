@@ -79,7 +79,8 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
             return f"the body is not a task's [args, kwargs, options] (got {_kind(body)})"
         try:
             request = parse_request(step, body[0], body[1])
-            request.check(deps_for(self.app))
+            if request.needs_project:
+                request.check(deps_for(self.app))
         except InvalidStepRequest as exc:
             return str(exc)
         except Exception:  # the store is unreachable, say: not the message's fault; the step decides

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
@@ -37,6 +38,9 @@ RUN_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+-]*$"
 RUN_ID_MAX = 512
 # Longest completion message a callback may carry (characters); the API caps its bodies too.
 MESSAGE_MAX = 4096
+# How far ahead of this process's clock a sender's clock may be (a period that begins within
+# this of now is accepted): two hosts straddling midnight must not refuse each other's requests.
+CLOCK_SKEW = timedelta(minutes=5)
 # How much of a rejected value an error repeats (characters): enough to recognise it.
 SHOWN = 60
 
@@ -71,6 +75,8 @@ class StepRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
     step: ClassVar[str] = ""
+    #: Whether :meth:`check` reads the project (callers skip building Deps when it does not).
+    needs_project: ClassVar[bool] = False
 
     def check(self, deps: Deps) -> None:
         """Check the request against the project; raise :class:`InvalidStepRequest`. Nothing by default."""
@@ -86,6 +92,7 @@ class PipelineScheduleRequest(StepRequest):
 class PeriodRequest(StepRequest):
     """A request for one period of one (pipeline, schedule), which must exist and have begun."""
 
+    needs_project: ClassVar[bool] = True
     pipeline: PipelineName
     schedule: ScheduleName
     period: PeriodKey
@@ -99,7 +106,8 @@ class PeriodRequest(StepRequest):
             schedule = find_schedule(config, self.schedule)
         except UnknownSchedule as exc:
             raise InvalidStepRequest(self.step, [("schedule", str(exc))]) from None
-        current = period_of(config, schedule, deps.clock.now())
+        # The period was computed by whichever process sent the request: allow for its clock being ahead.
+        current = period_of(config, schedule, deps.clock.now() + CLOCK_SKEW)
         if self.period > current:  # period keys sort in time order
             raise InvalidStepRequest(self.step, [("period", f"{self.period!r} has not begun (the current period of "
                                                             f"{self.pipeline}/{schedule.name} is {current!r})")])

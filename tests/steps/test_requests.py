@@ -113,10 +113,21 @@ def test_a_trigger_for_this_or_an_earlier_period_of_a_known_pipeline_passes(deps
 
 
 @pytest.mark.integration
+def test_a_period_that_begins_within_the_clock_skew_is_accepted(harness: Harness) -> None:
+    """A sender whose clock runs a little ahead may ask for the next day just before midnight here."""
+    harness.archetype("marked", ["ready-marker"])
+    harness.pipeline("orders", "marked", {})
+    deps = harness.deps(FrozenClock(datetime(2026, 3, 2, 23, 58, tzinfo=UTC)))
+    TriggerRequest.model_validate({**GOOD, "period": "2026-03-03"}).check(deps)
+    with pytest.raises(InvalidStepRequest, match="has not begun"):
+        TriggerRequest.model_validate({**GOOD, "period": "2026-03-04"}).check(deps)
+
+
+@pytest.mark.integration
 @pytest.mark.parametrize(("change", "field", "why"), [
     ({"pipeline": "ghost"}, "pipeline", "unknown pipeline 'ghost'"),
     ({"schedule": "weekly"}, "schedule", "has no schedule 'weekly'"),
-    ({"period": "2026-03-03"}, "period", "has not begun"),
+    ({"period": "2026-03-03"}, "period", "has not begun"),  # NOW is noon: 12 h away, beyond any clock skew
 ])
 def test_a_trigger_the_project_cannot_have_sent_is_refused(deps_orders: Deps, change: dict[str, str], field: str,
                                                            why: str) -> None:
