@@ -13,7 +13,6 @@ flood of bad messages costs bounded memory.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import logging
 import uuid
@@ -71,7 +70,7 @@ def preview_of(raw: bytes) -> str:
             props = envelope.get("properties")
             encoding = props.get("body_encoding") if isinstance(props, dict) else None
             text = base64.b64decode(body, validate=True) if encoding == "base64" else body.encode()
-    except (ValueError, binascii.Error):
+    except (ValueError, RecursionError):  # not an envelope (binascii.Error is a ValueError)
         pass
     decoded = text.decode("utf-8", "backslashreplace")
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in decoded[:PREVIEW_MAX * 4])

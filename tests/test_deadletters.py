@@ -48,6 +48,10 @@ def test_a_preview_shows_bytes_that_are_not_text_escaped_on_one_line(letters: De
     assert letters.add(b"\xff\x00line\nbreak", "q", "r").preview == "\\xff\\x00line\\nbreak"
 
 
+def test_a_message_nested_too_deep_to_parse_is_kept_with_a_raw_preview(letters: DeadLetters) -> None:
+    assert letters.add(b"[" * 100_000, "q", "r").preview.startswith("[[[")
+
+
 def test_an_oversized_message_is_kept_truncated_and_cannot_be_requeued(letters: DeadLetters) -> None:
     kept = letters.add(b"x" * (deadletters.RAW_MAX + 10), "trigger", "too big")
     assert kept.truncated and kept.size == deadletters.RAW_MAX + 10 and len(kept.message()) == deadletters.RAW_MAX

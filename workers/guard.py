@@ -26,6 +26,7 @@ from typing import Any
 
 from celery.worker.consumer import Consumer as CeleryConsumer
 from kombu.exceptions import ContentDisallowed, DecodeError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from interlock.steps.requests import REQUESTS, InvalidStepRequest, parse_request
 from workers.context import deps_for
@@ -37,6 +38,45 @@ TASK_PREFIX = "interlock."
 # not the connection's): dead-letter the message instead of letting them stop the worker.
 MESSAGE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, LookupError, OverflowError,
                   UnicodeError)
+
+
+Number = StrictInt | StrictFloat
+
+
+class TaskHeaders(BaseModel):
+    """The protocol-2 headers Celery reads after accepting a message, with the types it assumes.
+
+    Celery checks a few of them itself (``eta``, ``expires``) before it reserves the request; a
+    wrong type in the others (``timelimit: "abc"``) raises only after the request was reserved,
+    which leaves the worker alive but waiting forever on a slot the request never frees.
+    """
+
+    model_config = ConfigDict(extra="allow", strict=True)
+    id: StrictStr = Field(min_length=1, max_length=255)
+    task: StrictStr
+    lang: StrictStr | None = None
+    shadow: StrictStr | None = None
+    eta: StrictStr | None = None
+    expires: StrictStr | Number | None = None
+    group: StrictStr | None = None
+    group_index: StrictInt | None = None
+    retries: StrictInt = Field(default=0, ge=0)
+    timelimit: list[Number | None] | None = Field(default=None, min_length=2, max_length=2)
+    root_id: StrictStr | None = None
+    parent_id: StrictStr | None = None
+    argsrepr: StrictStr | None = None
+    kwargsrepr: StrictStr | None = None
+    origin: StrictStr | None = None
+    ignore_result: StrictBool | None = None
+    replaced_task_nesting: StrictInt | None = None
+    stamped_headers: list[StrictStr] | None = None
+    stamps: dict[str, Any] | None = None
+    redelivered: StrictBool | None = None
+
+
+# What a task message's options may hold: Interlock never chains, calls back or builds chords, so a
+# message asking Celery to run more tasks after this one is refused.
+OPTION_KEYS = frozenset({"callbacks", "errbacks", "chain", "chord"})
 
 
 class Consumer(CeleryConsumer):  # type: ignore[misc]
@@ -68,8 +108,11 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
             if name in self.app.tasks:  # Celery's built-in tasks: nothing Interlock sends
                 return f"task {name[:80]!r} is not an Interlock step"
             return None  # unregistered: Celery's on_unknown_task
-        if not isinstance(headers.get("id"), str):
-            return "the message has no task id"
+        try:
+            TaskHeaders.model_validate(headers)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            return f"bad header {first['loc'][0]}: {first['msg']} (got {str(first.get('input'))[:60]!r})"
         try:
             body = message.payload  # decoded once; Celery reuses it
         except (DecodeError, ContentDisallowed) as exc:
@@ -77,6 +120,9 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
         if not (isinstance(body, list | tuple) and len(body) == 3 and isinstance(body[0], list | tuple)
                 and isinstance(body[1], dict) and isinstance(body[2], dict | None)):
             return f"the body is not a task's [args, kwargs, options] (got {_kind(body)})"
+        options = body[2] or {}
+        if set(options) - OPTION_KEYS or any(options.get(key) for key in OPTION_KEYS):
+            return "the message asks for callbacks, a chain or a chord, which Interlock never sends"
         try:
             request = parse_request(step, body[0], body[1])
             if request.needs_project:

@@ -86,8 +86,11 @@ def envelope_problem(payload: Any) -> str | None:
     if not isinstance(info, dict) or not isinstance(info.get("exchange"), str) \
             or not isinstance(info.get("routing_key"), str):
         return "the envelope's properties.delivery_info lacks exchange and routing_key strings"
-    if payload.get("headers") is not None and not isinstance(payload["headers"], dict):
+    headers = payload.get("headers")
+    if headers is not None and not isinstance(headers, dict):
         return "the envelope's headers is not an object"
+    if headers and "compression" in headers:  # kombu would inflate it first, however large: a bomb
+        return "compressed messages are refused (Interlock never compresses)"
     for name in ("content-type", "content-encoding"):
         if payload.get(name) is not None and not isinstance(payload[name], str):
             return f"the envelope's {name} is not a string"
@@ -153,7 +156,7 @@ class Channel(kombu_redis.Channel):
         try:
             payload = json.loads(_text(item))
             problem = envelope_problem(payload)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested too deep to parse
             payload, problem = None, f"a queue entry is not JSON: {exc}"
         if problem is None:
             return payload  # type: ignore[no-any-return]
@@ -161,7 +164,12 @@ class Channel(kombu_redis.Channel):
                   queue, problem)
         letters = self.dead_letters()
         if letters is not None:
-            letters.add(item, queue, problem)
+            try:
+                letters.add(item, queue, problem)
+            except self.connection_errors:
+                raise
+            except Exception:  # keeping it must not be what stops the worker
+                log.exception("could not keep the dead letter; the entry is dropped")
         return None
 
 

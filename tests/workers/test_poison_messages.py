@@ -139,10 +139,22 @@ POISON = {
     "celery built-in": ("evaluation", envelope(task_body(), "celery.backend_cleanup", "evaluation"),
                         "is not an Interlock step"),
     "not an envelope": ("evaluation", "\x00garbage, not an envelope", "a queue entry is not JSON"),
+    "entry nested too deep": ("evaluation", "[" * 100_000, "a queue entry is not JSON: maximum recursion depth"),
     "envelope without properties": ("evaluation", json.dumps({"body": "e30="}), "no 'properties' object"),
     "forged trigger": ("trigger", envelope(task_body(pipeline="happy", schedule="daily", period="not-a-date/../x",
                                                      attempt=-1), "interlock.trigger", "trigger"),
                        "invalid trigger request: period: invalid date 'not-a-date/../x'"),
+    "bad eta header": ("evaluation", envelope(task_body(pipeline="happy", schedule="daily"), "interlock.advance",
+                                              "evaluation").replace('"retries": 0', '"eta": "garbage", "retries": 0'),
+                       "invalid task message: invalid ETA value 'garbage'"),
+    "bad timelimit header": ("evaluation", envelope(task_body(pipeline="happy", schedule="daily"),
+                                                    "interlock.advance", "evaluation").replace(
+                                 '"timelimit": [null, null]', '"timelimit": "abc"'), "bad header timelimit"),
+    "chained task": ("evaluation", envelope(json.dumps([[], {"pipeline": "happy", "schedule": "daily"},
+                                                        {"chain": [{"task": "celery.backend_cleanup"}]}]).encode(),
+                                            "interlock.advance", "evaluation"), "callbacks, a chain or a chord"),
+    "compressed": ("evaluation", envelope(b"x", "interlock.advance", "evaluation").replace(
+                   '"lang": "py"', '"compression": "application/x-gzip"'), "compressed messages are refused"),
     "wrong argument": ("evaluation", envelope(task_body(pipeline="happy", schedule="daily", force=True),
                                               "interlock.advance", "evaluation"), "force: unexpected argument"),
 }
