@@ -35,7 +35,9 @@ log = logging.getLogger(__name__)
 
 TASK_PREFIX = "interlock."
 # Exceptions Celery raises while turning a malformed message into a request (the data's fault,
-# not the connection's): dead-letter the message instead of letting them stop the worker.
+# not the connection's): dead-letter the message instead of letting them stop the worker. A net
+# for what problem_with did not foresee; what it foresees never gets that far (an error after
+# Celery reserved the request would leave its slot taken: see TaskHeaders).
 MESSAGE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, LookupError, OverflowError,
                   UnicodeError)
 
