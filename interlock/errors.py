@@ -113,6 +113,18 @@ class BadPush(BadInput):
     code = "invalid_push"
 
 
+class InvalidStepRequest(BadInput):
+    """Arguments a step refuses: ``problems`` is a list of (field, reason)."""
+
+    code = "invalid_step_request"
+
+    def __init__(self, step: str, problems: list[tuple[str, str]]) -> None:
+        self.step = step
+        self.problems = problems
+        super().__init__(f"invalid {step} request: " + "; ".join(f"{field}: {why}" for field, why in problems),
+                         problems[0][0] if problems else None)
+
+
 # -- conflicts -------------------------------------------------------------------------------------
 
 

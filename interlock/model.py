@@ -133,6 +133,10 @@ DEFAULT_SCHEDULE = "daily"
 """The schedule id of a pipeline that declares no schedules."""
 
 PIPELINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$"
+SCHEDULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+SCHEDULE_NAME_MAX = 64
+MAX_ATTEMPTS = 100
+"""The largest ``retry.maxAttempts``: no period is ever tried more often."""
 
 # --------------------------------------------------------------------------------------------------
 # Value types with their grammar checked where they are parsed, so errors carry the field path.
@@ -375,7 +379,7 @@ def _variant_keys(block: type[VariantModel]) -> set[str]:
 class RetryPolicy(ConfigModel):
     """Automatic retry of a failed trigger. Each absent field takes its default."""
 
-    max_attempts: StrictInt = Field(default=3, ge=1, le=100)
+    max_attempts: StrictInt = Field(default=3, ge=1, le=MAX_ATTEMPTS)
     backoff_seconds: StrictInt = Field(default=30, ge=0, le=3600)
     backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
     retryable_failures: list[FailureCategory] | None = None
@@ -390,7 +394,7 @@ class SLAConfig(ConfigModel):
 
 
 class ScheduleConfig(ConfigModel):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
+    name: str = Field(pattern=SCHEDULE_NAME_PATTERN, max_length=SCHEDULE_NAME_MAX)
     after: TimeOfDay | None = None
     deadline: TimeOfDay | None = None
     timezone: TimeZoneName | None = None

@@ -12,13 +12,16 @@ from __future__ import annotations
 from typing import Any
 
 from interlock.steps.evaluate import evaluate_trait
+from interlock.steps.requests import EvaluateTraitRequest
 from lambdas.runtime import COMMON_ENV, runtime
+from lambdas.shapes import step_request
 
 ENV: tuple[str, ...] = COMMON_ENV
 
 
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
-    evaluation = evaluate_trait(deps, str(event["pipelineID"]), str(event["traitType"]),
-                                str(event["scheduleID"]), str(event["period"]))
+    request = step_request(EvaluateTraitRequest, event, deps, pipeline="pipelineID", schedule="scheduleID",
+                           period="period", trait="traitType")
+    evaluation = evaluate_trait(deps, request.pipeline, request.trait, request.schedule, request.period)
     return evaluation.to_json()

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock.steps.requests import RunRequest
 from interlock.steps.runs import check_run
 from lambdas.runtime import COMMON_ENV, runtime
-from lambdas.shapes import run_summary
+from lambdas.shapes import run_summary, step_request
 
 ENV: tuple[str, ...] = COMMON_ENV
 
 
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
-    run_id = str(event["runID"])
+    run_id = step_request(RunRequest, event, deps, run_id="runID").run_id
     return run_summary(deps, check_run(deps, run_id), run_id)

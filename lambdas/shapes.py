@@ -9,6 +9,7 @@ from typing import Any
 from interlock.errors import UnknownPipeline
 from interlock.model import RunState
 from interlock.steps.deps import Deps
+from interlock.steps.requests import Request, validate
 
 # The shortest wait a handler asks the state machine for (s): Wait states take whole seconds.
 MIN_WAIT_SECONDS = 1
@@ -21,6 +22,18 @@ def wait_seconds(delta: timedelta) -> int:
 
 def until(now: datetime, at: datetime | None, fallback: timedelta) -> int:
     return wait_seconds(at - now if at is not None else fallback)
+
+
+def step_request(model: type[Request], event: dict[str, Any], deps: Deps, **keys: str) -> Request:
+    """The event's fields (``field="eventKey"``) as the step's request, checked as a worker checks a message.
+
+    Raises :class:`~interlock.errors.InvalidStepRequest` (the handler fails; the state
+    machine's Catch reports it) before the step does anything.
+    """
+    data = {field: event[key] for field, key in keys.items() if key in event}
+    request = validate(model, (), data, model.step)
+    request.check(deps)
+    return request
 
 
 def run_summary(deps: Deps, run: RunState | None, run_id: str = "") -> dict[str, Any]:

@@ -11,15 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock.steps.requests import TriggerRequest
 from interlock.steps.runs import trigger
 from lambdas.runtime import COMMON_ENV, runtime
-from lambdas.shapes import run_summary
+from lambdas.shapes import run_summary, step_request
 
 ENV: tuple[str, ...] = COMMON_ENV
 
 
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
-    run = trigger(deps, str(event["pipelineID"]), str(event["scheduleID"]), str(event["period"]),
-                  int(event.get("attempt", 1)))
+    request = step_request(TriggerRequest, {"attempt": 1, **event}, deps, pipeline="pipelineID",
+                           schedule="scheduleID", period="period", attempt="attempt")
+    run = trigger(deps, request.pipeline, request.schedule, request.period, request.attempt)
     return run_summary(deps, run)

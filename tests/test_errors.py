@@ -31,6 +31,8 @@ EXPECTED: dict[type[DomainError], tuple[DomainError, int, str, int]] = {
     errors.UnknownRun: (errors.UnknownRun("run-x"), 404, "run_not_found", 2),
     errors.UnknownRerun: (errors.UnknownRerun("rerun-x"), 404, "rerun_not_found", 2),
     errors.BadPush: (errors.BadPush("ttl must be >= 0 seconds, got -1", "ttl"), 400, "invalid_push", 2),
+    errors.InvalidStepRequest: (errors.InvalidStepRequest("trigger", [("attempt", "must be at least 1")]), 400,
+                                "invalid_step_request", 2),
     errors.UnknownArchetype: (errors.UnknownArchetype("orders", "gone"), 409, "archetype_not_loaded", 2),
     errors.InvalidTransition: (errors.InvalidTransition("COMPLETED", "FAILED", "run r cannot be completed"), 409,
                                "invalid_transition", 2),

@@ -9,6 +9,7 @@ from typing import Any
 
 import beat_schedule
 from interlock.config import Project
+from interlock.deadletters import broker_prefix
 from interlock.steps.dispatch import QUEUES
 
 # Redis-broker priorities (0 is taken first): the fast path (pushes, completions, cascades) must
@@ -19,13 +20,15 @@ ROUTINE = 9
 
 def celery_config(project: Project) -> dict[str, Any]:
     settings = project.settings
-    prefix = f"{settings.key_prefix}celery:"
+    prefix = broker_prefix(settings.key_prefix)
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
         "broker_transport_options": {"global_keyprefix": prefix, "visibility_timeout": 3600,
                                      "queue_order_strategy": "priority", "priority_steps": [FAST, 3, 6, ROUTINE],
-                                     "sep": ":"},
+                                     "sep": ":",
+                                     # workers/redis_transport.py keeps entries that are not messages here
+                                     "dead_letter_prefix": settings.key_prefix},
         "result_backend_transport_options": {"global_keyprefix": prefix},
         "task_ignore_result": True,
         "task_acks_late": True,
@@ -35,6 +38,8 @@ def celery_config(project: Project) -> dict[str, Any]:
         "result_serializer": "json",
         "accept_content": ["json"],
         "task_default_queue": "evaluation",
+        # Checks every message before it runs; dead-letters what cannot or must not run.
+        "worker_consumer": "workers.guard:Consumer",
         "task_routes": {f"interlock.{step}": {"queue": queue} for step, queue in QUEUES.items()},
         "broker_connection_retry_on_startup": True,
         # Task events cost four extra broker publishes per task hop (sent, received, started,

@@ -23,7 +23,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     Start:     demo
     Project:   init, validate
     Pipelines: evaluate, push, run, rerun, status, events, complete
-    Runtime:   worker, beat, serve, check
+    Runtime:   worker, beat, serve, check, dead-letters
     Archive:   db upgrade | downgrade | current, archive
     """
     ctx.obj = Context(config)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from interlock.errors import InvalidStepRequest
 from interlock.model import TraitStatus
 from interlock.steps.push import push_trait
 from lambdas import evaluator, executions, orchestrator, run_checker, runtime, stream_router, trigger, watchdog
@@ -119,6 +120,28 @@ def test_trigger_retried_after_a_hidden_success_starts_the_job_once(aws_env: Aws
 
     assert first == again and first["status"] == "COMPLETED"
     assert len(aws_env.store.list_runs("orders")) == 1
+
+
+@pytest.mark.parametrize(("event", "field"), [
+    ({"period": "not-a-date/../x", "attempt": -1}, "period"),
+    ({"period": "2999-01-01", "attempt": 1}, "period"),
+    ({"period": None, "attempt": 1}, "period"),
+    ({"pipelineID": "ghost", "attempt": 1}, "pipeline"),
+])
+def test_trigger_refuses_an_event_the_state_machine_cannot_have_sent_and_starts_nothing(
+        aws_env: Aws, event: dict[str, Any], field: str) -> None:
+    period = _gate(aws_env)["period"]
+    with pytest.raises(InvalidStepRequest) as caught:
+        trigger.handler({**IDS, "period": period, **event})
+    assert field in dict(caught.value.problems)
+    assert aws_env.store.list_runs("orders") == []
+
+
+def test_evaluator_and_run_checker_refuse_malformed_ids(aws_env: Aws) -> None:
+    with pytest.raises(InvalidStepRequest, match="period"):
+        evaluator.handler({**IDS, "period": "../x", "traitType": "source-freshness"})
+    with pytest.raises(InvalidStepRequest, match="run_id: required"):
+        run_checker.handler({})
 
 
 def test_trigger_failure_carries_its_category_and_message(aws_env: Aws) -> None:
