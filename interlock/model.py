@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from interlock import timeutil
+from interlock.timetypes import Deadline, Duration, PositiveDuration, TimeOfDay, TimeZone
 
 # --------------------------------------------------------------------------------------------------
 # Enumerations (spec A §1). Values are the reference's, case-sensitive.
@@ -135,32 +136,7 @@ PIPELINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$"
 
 # --------------------------------------------------------------------------------------------------
 # Value types with their grammar checked where they are parsed, so errors carry the field path.
-
-
-def _duration(value: str) -> str:
-    timeutil.parse_duration(value)
-    return value
-
-
-def _positive_duration(value: str) -> str:
-    if timeutil.parse_duration(value).total_seconds() <= 0:
-        raise ValueError(f"duration {value!r} must be greater than zero")
-    return value
-
-
-def _time_of_day(value: str) -> str:
-    timeutil.parse_time_of_day(value)
-    return value
-
-
-def _deadline(value: str) -> str:
-    timeutil.parse_deadline(value)
-    return value
-
-
-def _timezone(value: str) -> str:
-    timeutil.zone(value)
-    return value
+# Durations, times of day, deadlines and time zones are typed values: see interlock/timetypes.py.
 
 
 def _iso_date(value: Any) -> Any:
@@ -176,11 +152,6 @@ def _weekday(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
-TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
-Deadline = Annotated[str, AfterValidator(_deadline)]
-TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Weekday = Annotated[str, BeforeValidator(_weekday)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
@@ -379,7 +350,7 @@ class RetryPolicy(ConfigModel):
 class SLAConfig(ConfigModel):
     evaluation_deadline: Deadline | None = None
     completion_deadline: Deadline | None = None
-    timezone: TimeZoneName | None = None
+    timezone: TimeZone | None = None
     validation_timeout: PositiveDuration | None = None
     at_risk_lead_time: PositiveDuration | None = None
 
@@ -388,7 +359,7 @@ class ScheduleConfig(ConfigModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
     after: TimeOfDay | None = None
     deadline: TimeOfDay | None = None
-    timezone: TimeZoneName | None = None
+    timezone: TimeZone | None = None
 
 
 class MonitoringConfig(ConfigModel):
