@@ -104,6 +104,15 @@ def test_non_string_values_are_still_refused_as_not_strings() -> None:
         assert [e["msg"] for e in caught.value.errors()] == ["Input should be a valid string"]
 
 
+def test_an_out_of_range_duration_is_a_validation_error_with_its_field() -> None:
+    from pydantic import ValidationError
+
+    for doc in ({"watch": {"interval": "99999999999999999999h"}}, {"sla": {"completionDeadline": "+24000000000h"}}):
+        with pytest.raises(ValidationError) as caught:
+            PipelineConfig.model_validate({"name": "orders", "archetype": "a", **doc})
+        assert len(caught.value.errors()) == 1 and "invalid d" in caught.value.errors()[0]["msg"]
+
+
 def test_the_json_schema_still_says_string() -> None:
     for mode in ("validation", "serialization"):
         defs = PipelineConfig.model_json_schema(mode=mode)["$defs"]  # type: ignore[arg-type]

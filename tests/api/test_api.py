@@ -89,6 +89,11 @@ def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, InlineDispatch
     ({"name": "x1", "archetype": "checked", "trigger": {"type": "command", "command": "rm -rf /"}},
      "command_trigger_forbidden", "pipeline files"),
     ({"name": "x1", "archetype": "checked", "colour": "blue"}, "invalid_pipeline", "colour"),
+    # An overlong duration raised OverflowError out of validation: a 500.
+    ({"name": "x1", "archetype": "checked", "watch": {"interval": "99999999999999999999h"}},
+     "invalid_pipeline", "out of range"),
+    ({"name": "x1", "archetype": "checked", "schedules": [{"name": "s", "after": 905}]},
+     "invalid_pipeline", "valid string"),
 ])
 def test_bad_registrations_are_400_with_a_reason_and_change_nothing(
     api: tuple[TestClient, InlineDispatcher, Harness], body: dict[str, Any], code: str, fragment: str
