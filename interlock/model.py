@@ -30,6 +30,7 @@ from pydantic.alias_generators import to_camel
 
 from interlock import timeutil
 from interlock.eventsize import cap_details
+from interlock.timetypes import Deadline, Duration, PositiveDuration, TimeOfDay, TimeZone
 
 # --------------------------------------------------------------------------------------------------
 # Enumerations. Values are the reference's, case-sensitive.
@@ -140,32 +141,7 @@ MAX_ATTEMPTS = 100
 
 # --------------------------------------------------------------------------------------------------
 # Value types with their grammar checked where they are parsed, so errors carry the field path.
-
-
-def _duration(value: str) -> str:
-    timeutil.parse_duration(value)
-    return value
-
-
-def _positive_duration(value: str) -> str:
-    if timeutil.parse_duration(value).total_seconds() <= 0:
-        raise ValueError(f"duration {value!r} must be greater than zero")
-    return value
-
-
-def _time_of_day(value: str) -> str:
-    timeutil.parse_time_of_day(value)
-    return value
-
-
-def _deadline(value: str) -> str:
-    timeutil.parse_deadline(value)
-    return value
-
-
-def _timezone(value: str) -> str:
-    timeutil.zone(value)
-    return value
+# Durations, times of day, deadlines and time zones are typed values: see interlock/timetypes.py.
 
 
 def _iso_date(value: Any) -> Any:
@@ -181,11 +157,6 @@ def _weekday(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[str, AfterValidator(_duration)]
-PositiveDuration = Annotated[str, AfterValidator(_positive_duration)]
-TimeOfDay = Annotated[str, AfterValidator(_time_of_day)]
-Deadline = Annotated[str, AfterValidator(_deadline)]
-TimeZoneName = Annotated[str, AfterValidator(_timezone)]
 IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Weekday = Annotated[str, BeforeValidator(_weekday)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
@@ -388,7 +359,7 @@ class RetryPolicy(ConfigModel):
 class SLAConfig(ConfigModel):
     evaluation_deadline: Deadline | None = None
     completion_deadline: Deadline | None = None
-    timezone: TimeZoneName | None = None
+    timezone: TimeZone | None = None
     validation_timeout: PositiveDuration | None = None
     at_risk_lead_time: PositiveDuration | None = None
 
@@ -397,7 +368,7 @@ class ScheduleConfig(ConfigModel):
     name: str = Field(pattern=SCHEDULE_NAME_PATTERN, max_length=SCHEDULE_NAME_MAX)
     after: TimeOfDay | None = None
     deadline: TimeOfDay | None = None
-    timezone: TimeZoneName | None = None
+    timezone: TimeZone | None = None
 
 
 class MonitoringConfig(ConfigModel):

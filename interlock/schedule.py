@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from interlock import timeutil
 from interlock.calendars import is_dormant
 from interlock.errors import UnknownSchedule
 from interlock.model import Calendar, PipelineConfig, ScheduleConfig
@@ -27,8 +26,20 @@ def find_schedule(pipeline: PipelineConfig, name: str | None) -> ScheduleConfig:
 
 
 def schedule_zone(pipeline: PipelineConfig, schedule: ScheduleConfig) -> tzinfo:
-    name = schedule.timezone or (pipeline.sla.timezone if pipeline.sla else None)
-    return timeutil.zone(name) if name else UTC
+    """The schedule's time zone, else the pipeline's SLA time zone, else UTC."""
+    if schedule.timezone is not None:
+        return schedule.timezone
+    return sla_zone(pipeline)
+
+
+def sla_zone(pipeline: PipelineConfig) -> tzinfo:
+    """The pipeline's SLA time zone, else UTC."""
+    return pipeline.sla.timezone if pipeline.sla and pipeline.sla.timezone is not None else UTC
+
+
+def opens_at(schedule: ScheduleConfig) -> time:
+    """The wall time a schedule's window opens each day: its ``after``, else midnight."""
+    return schedule.after if schedule.after is not None else time(0, 0)
 
 
 def period_of(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> str:
@@ -36,31 +47,28 @@ def period_of(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime)
     return now.astimezone(schedule_zone(pipeline, schedule)).date().isoformat()
 
 
-def _local(hour: int, minute: int, day: datetime, zone: tzinfo) -> datetime:
+def wall_time(at: time, day: date, zone: tzinfo) -> datetime:
+    """The UTC instant of the wall time ``at`` on ``day`` in ``zone``."""
     # zoneinfo semantics: a wall time skipped by DST moves forward (02:30 on a spring-forward night is 03:30).
-    return datetime.combine(day.date(), time(hour, minute), tzinfo=zone).astimezone(UTC)
+    return datetime.combine(day, at, tzinfo=zone).astimezone(UTC)
 
 
 def active_from(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> datetime:
     """When the schedule's window opens on ``now``'s business day (its ``after``, else midnight)."""
     zone = schedule_zone(pipeline, schedule)
-    local = now.astimezone(zone)
-    hour, minute = timeutil.parse_time_of_day(schedule.after) if schedule.after else (0, 0)
-    return _local(hour, minute, local, zone)
+    return wall_time(opens_at(schedule), now.astimezone(zone).date(), zone)
 
 
 def next_period_start(pipeline: PipelineConfig, schedule: ScheduleConfig, now: datetime) -> datetime:
     """When the next business day's window opens."""
     zone = schedule_zone(pipeline, schedule)
     tomorrow = now.astimezone(zone) + timedelta(days=1)
-    hour, minute = timeutil.parse_time_of_day(schedule.after) if schedule.after else (0, 0)
-    return _local(hour, minute, tomorrow, zone)
+    return wall_time(opens_at(schedule), tomorrow.date(), zone)
 
 
 def is_excluded(pipeline: PipelineConfig, now: datetime, calendars: Mapping[str, Calendar]) -> bool:
     """Whether ``now``'s day (in the SLA time zone, else UTC) is a dormant day for the pipeline."""
-    zone = timeutil.zone(pipeline.sla.timezone) if pipeline.sla and pipeline.sla.timezone else UTC
-    return is_excluded_day(pipeline, now.astimezone(zone).date(), calendars)
+    return is_excluded_day(pipeline, now.astimezone(sla_zone(pipeline)).date(), calendars)
 
 
 def is_excluded_day(pipeline: PipelineConfig, day: date, calendars: Mapping[str, Calendar]) -> bool:

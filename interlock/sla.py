@@ -21,7 +21,8 @@ from datetime import date, datetime, timedelta
 
 from interlock import timeutil
 from interlock.model import PipelineConfig, ScheduleConfig
-from interlock.schedule import _local, schedule_zone
+from interlock.schedule import opens_at, schedule_zone, wall_time
+from interlock.timetypes import Deadline
 
 
 @dataclass(frozen=True)
@@ -39,32 +40,33 @@ def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str) -> W
     """The SLA window of ``period`` (``YYYY-MM-DD``) for this pipeline and schedule."""
     zone = schedule_zone(pipeline, schedule)
     day = date.fromisoformat(period)
-    hour, minute = timeutil.parse_time_of_day(schedule.after) if schedule.after else (0, 0)
-    opens = _local(hour, minute, datetime.combine(day, datetime.min.time()), zone)
+    opens = wall_time(opens_at(schedule), day, zone)
     sla = pipeline.sla
     labels: dict[str, str] = {}
 
-    def resolve(text: str | None, kind: str) -> datetime | None:
-        if not text:
+    def resolve(deadline: Deadline | None, kind: str) -> datetime | None:
+        if deadline is None:
             return None
-        labels[kind] = text
-        parsed = timeutil.parse_deadline(text)
-        if isinstance(parsed, timedelta):
-            return opens + parsed
-        at = _local(parsed[0], parsed[1], datetime.combine(day, datetime.min.time()), zone)
+        labels[kind] = deadline.text
+        if isinstance(deadline, timedelta):
+            return opens + deadline
+        at = wall_time(deadline, day, zone)
         return at + timedelta(days=1) if at <= opens else at
 
-    evaluation = resolve(schedule.deadline or (sla.evaluation_deadline if sla else None), "evaluation")
-    completion = resolve(schedule.deadline or (sla.completion_deadline if sla else None), "completion")
-    lead = timeutil.parse_duration(sla.at_risk_lead_time) if sla and sla.at_risk_lead_time else None
-    validation = opens + timeutil.parse_duration(sla.validation_timeout) if sla and sla.validation_timeout else None
+    def either(sla_deadline: Deadline | None) -> Deadline | None:
+        return schedule.deadline if schedule.deadline is not None else sla_deadline
+
+    evaluation = resolve(either(sla.evaluation_deadline if sla else None), "evaluation")
+    completion = resolve(either(sla.completion_deadline if sla else None), "completion")
+    lead = sla.at_risk_lead_time if sla else None
+    validation = opens + sla.validation_timeout if sla and sla.validation_timeout is not None else None
     return Window(period, opens, evaluation, completion, lead, validation, labels)
 
 
 def has_sla(pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
     sla = pipeline.sla
-    return bool(schedule.deadline or (sla and (sla.evaluation_deadline or sla.completion_deadline
-                                               or sla.validation_timeout)))
+    return schedule.deadline is not None or (sla is not None and any(
+        value is not None for value in (sla.evaluation_deadline, sla.completion_deadline, sla.validation_timeout)))
 
 
 def previous_period(period: str) -> str:

@@ -78,7 +78,11 @@ def parse_duration(text: str) -> timedelta:
             total_ns += int(frac) * scale // (10 ** len(frac))
         pos = m.end()
     # Exact integer arithmetic: a float loses microseconds past 2**53 (about 285 years in µs).
-    return sign * timedelta(microseconds=round(Fraction(total_ns, 1000)))
+    try:
+        return sign * timedelta(microseconds=round(Fraction(total_ns, 1000)))
+    except OverflowError:
+        # timedelta stops at 999 999 999 days; past it is bad input, not a crash (a 500 on the API).
+        raise ValueError(f"invalid duration {text!r}: out of range (at most 999999999 days)") from None
 
 
 def format_duration(value: timedelta) -> str:

@@ -19,7 +19,6 @@ from typing import Any
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from interlock import timeutil
 from interlock.api.errors import error_body
 from interlock.config.project import ServerConfig
 
@@ -97,8 +96,8 @@ class DeadlineH11Protocol(H11Protocol):
 def protocol_for(server: ServerConfig) -> type[DeadlineH11Protocol]:
     """The protocol class with ``server``'s header and body timeouts."""
     return type("ConfiguredDeadlineH11Protocol", (DeadlineH11Protocol,), {
-        "header_timeout": timeutil.parse_duration(server.header_timeout).total_seconds(),
-        "body_timeout": timeutil.parse_duration(server.body_timeout).total_seconds(),
+        "header_timeout": server.header_timeout.total_seconds(),
+        "body_timeout": server.body_timeout.total_seconds(),
     })
 
 
@@ -106,7 +105,7 @@ def uvicorn_options(server: ServerConfig) -> dict[str, Any]:
     """Keyword arguments for ``uvicorn.run`` / ``uvicorn.Config`` that apply ``server``'s limits."""
     return {
         "http": protocol_for(server),
-        "timeout_keep_alive": math.ceil(timeutil.parse_duration(server.keep_alive_timeout).total_seconds()),
+        "timeout_keep_alive": math.ceil(server.keep_alive_timeout.total_seconds()),
         "limit_concurrency": server.max_connections,
         "h11_max_incomplete_event_size": server.max_header_size,
     }

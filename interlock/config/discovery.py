@@ -1,6 +1,6 @@
 """Which files of a configured folder are read, which are skipped and why, which are refused.
 
-The reference's rules (spec A §4.2): one folder level, files whose name ends in ``.yaml`` or ``.yml``
+The rules (as the reference loader had them): one folder level, files whose name ends in ``.yaml`` or ``.yml``
 (case-sensitive; hidden files included), in name order. It said nothing about what it left out and
 followed links anywhere. Here every entry that is left out is reported (``interlock validate`` lists
 it, ``--strict`` makes it an error), and a link that leaves the project is refused: a

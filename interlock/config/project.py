@@ -19,9 +19,9 @@ from urllib.parse import quote
 
 from pydantic import Field, StrictInt
 
-from interlock import timeutil
-from interlock.model import AlertConfig, ConfigModel, PositiveDuration
+from interlock.model import AlertConfig, ConfigModel
 from interlock.netguard import OutboundPolicy
+from interlock.timetypes import Duration, PositiveDuration
 
 ENV_CONFIG = "INTERLOCK_CONFIG"
 ENV_REDIS_URL = "INTERLOCK_REDIS_URL"
@@ -40,8 +40,8 @@ class RedisConfig(ConfigModel):
     password: str | None = None
     db: StrictInt = Field(default=0, ge=0, le=1024)
     key_prefix: str = DEFAULT_KEY_PREFIX
-    readiness_ttl: PositiveDuration = "5m"
-    retention_ttl: PositiveDuration = "168h"
+    readiness_ttl: PositiveDuration = Duration("5m")
+    retention_ttl: PositiveDuration = Duration("168h")
     run_index_limit: StrictInt = Field(default=100, ge=1, le=100_000)
     event_stream_max: StrictInt = Field(default=10_000, ge=100, le=10_000_000)
 
@@ -50,8 +50,8 @@ class DynamoDBConfig(ConfigModel):
     table_name: str = Field(min_length=3, max_length=255)
     region: str | None = None
     endpoint: str | None = None
-    readiness_ttl: PositiveDuration = "5m"
-    retention_ttl: PositiveDuration = "168h"
+    readiness_ttl: PositiveDuration = Duration("5m")
+    retention_ttl: PositiveDuration = Duration("168h")
     create_table: bool = False
 
 
@@ -65,10 +65,10 @@ class ServerConfig(ConfigModel):
     # Connection limits (interlock/api/protocol.py). A request's headers must all arrive within
     # header_timeout of the connection opening (or of the previous response), its body within
     # body_timeout of the headers; else 408 and the connection is closed (slowloris).
-    header_timeout: PositiveDuration = "10s"
-    body_timeout: PositiveDuration = "30s"
+    header_timeout: PositiveDuration = Duration("10s")
+    body_timeout: PositiveDuration = Duration("30s")
     # An idle keep-alive connection is closed after this long (whole seconds, rounded up).
-    keep_alive_timeout: PositiveDuration = "5s"
+    keep_alive_timeout: PositiveDuration = Duration("5s")
     # Open connections plus requests in progress beyond which new requests get 503.
     max_connections: StrictInt = Field(default=1000, ge=1, le=1_000_000)
     # Bytes of request line plus headers (h11's max_incomplete_event_size); more is a 400.
@@ -76,7 +76,7 @@ class ServerConfig(ConfigModel):
 
 
 class EngineConfig(ConfigModel):
-    default_timeout: PositiveDuration = "30s"
+    default_timeout: PositiveDuration = Duration("30s")
     # Traits evaluated at once per pipeline evaluation (threads).
     max_parallel: StrictInt = Field(default=32, ge=1, le=256)
     # Environment variables passed to evaluator executables besides PATH, HOME, LANG and the like.
@@ -85,21 +85,21 @@ class EngineConfig(ConfigModel):
 
 class WatcherConfig(ConfigModel):
     enabled: bool = False
-    default_interval: PositiveDuration = "30s"
+    default_interval: PositiveDuration = Duration("30s")
     # How often Beat's reconcile pass reads the due index.
-    reconcile_interval: PositiveDuration = "2s"
+    reconcile_interval: PositiveDuration = Duration("2s")
 
 
 class ArchiverConfig(ConfigModel):
     enabled: bool = False
-    interval: PositiveDuration = "5m"
+    interval: PositiveDuration = Duration("5m")
     dsn: str | None = None
 
 
 class WatchdogConfig(ConfigModel):
     enabled: bool = False
-    interval: PositiveDuration = "5m"
-    stuck_run_threshold: PositiveDuration = "30m"
+    interval: PositiveDuration = Duration("5m")
+    stuck_run_threshold: PositiveDuration = Duration("30m")
 
 
 class OutboundConfig(ConfigModel):
@@ -195,13 +195,13 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
         redis_url=env.get(ENV_REDIS_URL) or redis_url_from(config.redis),
         key_prefix=normalise_prefix(redis.key_prefix),
         database_url=database_url_from(env.get(ENV_DATABASE_URL) or (config.archiver.dsn if config.archiver else None)),
-        readiness_ttl=timeutil.parse_duration(ttl_source.readiness_ttl),
-        retention_ttl=timeutil.parse_duration(ttl_source.retention_ttl),
+        readiness_ttl=ttl_source.readiness_ttl,
+        retention_ttl=ttl_source.retention_ttl,
         run_index_limit=redis.run_index_limit,
         event_stream_max=redis.event_stream_max,
-        engine_timeout=timeutil.parse_duration((config.engine or EngineConfig()).default_timeout),
-        watch_interval=timeutil.parse_duration((config.watcher or WatcherConfig()).default_interval),
-        reconcile_interval=timeutil.parse_duration((config.watcher or WatcherConfig()).reconcile_interval),
-        stuck_run_threshold=timeutil.parse_duration((config.watchdog or WatchdogConfig()).stuck_run_threshold),
-        archive_interval=timeutil.parse_duration((config.archiver or ArchiverConfig()).interval),
+        engine_timeout=(config.engine or EngineConfig()).default_timeout,
+        watch_interval=(config.watcher or WatcherConfig()).default_interval,
+        reconcile_interval=(config.watcher or WatcherConfig()).reconcile_interval,
+        stuck_run_threshold=(config.watchdog or WatchdogConfig()).stuck_run_threshold,
+        archive_interval=(config.archiver or ArchiverConfig()).interval,
     )

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
 
-from interlock import timeutil
 from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.alerts.base import Sink
 from interlock.clock import SYSTEM, Clock
@@ -75,14 +74,14 @@ class Deps:
 
     def check_interval(self, pipeline: PipelineConfig) -> timedelta:
         """How often a NOT_READY pipeline is evaluated again: ``watch.interval``, else the default."""
-        if pipeline.watch and pipeline.watch.interval:
-            return timeutil.parse_duration(pipeline.watch.interval)
+        if pipeline.watch and pipeline.watch.interval is not None:
+            return pipeline.watch.interval
         return self.project.settings.watch_interval
 
     def poll_interval(self, pipeline: PipelineConfig) -> timedelta:
         """How often a running job is polled: ``trigger.pollInterval``, else the check interval."""
-        if pipeline.trigger and pipeline.trigger.poll_interval:
-            return timeutil.parse_duration(pipeline.trigger.poll_interval)
+        if pipeline.trigger and pipeline.trigger.poll_interval is not None:
+            return pipeline.trigger.poll_interval
         return self.check_interval(pipeline)
 
 

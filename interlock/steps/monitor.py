@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from interlock import lifecycle, timeutil
+from interlock import lifecycle
 from interlock.model import Alert, AlertLevel, Event, EventKind, RerunRecord, RunState, RunStatus
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.evaluate import evaluate
@@ -21,7 +21,7 @@ def monitor(deps: Deps, run_id: str) -> RunState | None:
         return run
     config = deps.pipeline(run.pipeline_id)
     monitoring = config.watch.monitoring if config.watch else None
-    window = timeutil.parse_duration(monitoring.duration) if monitoring and monitoring.duration else DEFAULT_WINDOW
+    window = monitoring.duration if monitoring and monitoring.duration is not None else DEFAULT_WINDOW
     now = deps.clock.now()
     started = _started(run)
     if started is None or now > started + window:

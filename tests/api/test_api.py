@@ -76,6 +76,18 @@ def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, InlineDispatch
     assert error(client.get("/api/pipelines/refunds")) == (404, "pipeline_not_found")
 
 
+def test_time_values_come_back_exactly_as_they_were_sent(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+    client, _, harness = api
+    body = {"name": "refunds", "archetype": "checked", "traits": {"t1": {"evaluator": "pass"}},
+            "trigger": {"type": "http", "pollInterval": "1h30m", "http": {"url": "http://127.0.0.1:9/go"}},
+            "sla": {"evaluationDeadline": "8:00", "completionDeadline": "+90m", "timezone": "Europe/London",
+                    "atRiskLeadTime": "90s"},
+            "watch": {"interval": "60s"}, "schedules": [{"name": "m", "after": "6:00", "timezone": "UTC"}]}
+    assert client.post("/api/pipelines", json=body).json() == body
+    assert client.get("/api/pipelines/refunds").json() == body
+    assert harness.store.get_pipeline("refunds").to_json() == body
+
+
 @pytest.mark.parametrize(("body", "code", "fragment"), [
     ({"name": "Bad Name", "archetype": "checked"}, "invalid_pipeline", "name"),
     ({"name": "x1", "archetype": "nope"}, "invalid_pipeline", "unknown archetype 'nope'"),
@@ -85,6 +97,11 @@ def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, InlineDispatch
     ({"name": "x1", "archetype": "checked", "trigger": {"type": "command", "command": "rm -rf /"}},
      "command_trigger_forbidden", "pipeline files"),
     ({"name": "x1", "archetype": "checked", "colour": "blue"}, "invalid_pipeline", "colour"),
+    # An overlong duration raised OverflowError out of validation: a 500.
+    ({"name": "x1", "archetype": "checked", "watch": {"interval": "99999999999999999999h"}},
+     "invalid_pipeline", "out of range"),
+    ({"name": "x1", "archetype": "checked", "schedules": [{"name": "s", "after": 905}]},
+     "invalid_pipeline", "valid string"),
 ])
 def test_bad_registrations_are_400_with_a_reason_and_change_nothing(
     api: tuple[TestClient, InlineDispatcher, Harness], body: dict[str, Any], code: str, fragment: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,8 @@ def test_unquoted_times_and_dates_stay_strings_as_in_yaml_1_2(make_project: Proj
     )
     project = load_project(path, env={})
     assert project.calendars["c"].dates == ["2025-12-25"]
-    assert (project.pipelines["orders"].schedules or [])[0].after == "9:05"
+    after = (project.pipelines["orders"].schedules or [])[0].after
+    assert after == time(9, 5) and after is not None and after.text == "9:05"
 
 
 def test_legacy_flat_trigger_is_hoisted_into_its_block(make_project: ProjectFactory) -> None:

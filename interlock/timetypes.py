@@ -1,0 +1,136 @@
+"""Typed time values of the configuration: durations, times of day, SLA deadlines, time zones.
+
+Configuration is checked once, at load, and what a model holds afterwards is the parsed value: no
+call site parses a string again. Each value keeps the text it was written as and is written back
+with exactly that text (``"1h30m"`` stays ``"1h30m"``, never ``"5400s"``; ``"9:05"`` stays
+``"9:05"``): pipelines are stored and served as JSON, and the API gives back what it was given.
+
+* :class:`Duration` — a :class:`~datetime.timedelta` (``"30s"``, ``"1h30m"``, ``"+45m"``).
+* :class:`TimeOfDay` — a :class:`~datetime.time`, hour and minute (``"08:30"``, ``"9:05"``).
+* :data:`Deadline` — an SLA deadline: a TimeOfDay, or a Duration counted from when the window opens.
+* :data:`TimeZone` — a :class:`~zoneinfo.ZoneInfo`, written back as its IANA key.
+
+In JSON schema, and so in the API's OpenAPI, each is a string; a value that is not a string gets
+pydantic's "Input should be a valid string", as when the fields were plain strings. The grammar
+itself (and its error messages) lives in :mod:`interlock.timeutil`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import time, timedelta
+from typing import Annotated, Any, SupportsIndex
+from zoneinfo import ZoneInfo
+
+from pydantic import AfterValidator, GetCoreSchemaHandler, GetPydanticSchema
+from pydantic_core import core_schema
+
+from interlock import timeutil
+
+__all__ = ["Deadline", "Duration", "PositiveDuration", "TimeOfDay", "TimeZone", "parse_deadline"]
+
+
+def _spelled(parse: Callable[[str], Any], kind: type | tuple[type, ...],
+             text_of: Callable[[Any], str]) -> core_schema.CoreSchema:
+    """A value validated from its text (a JSON string) and serialised back to that same text."""
+
+    def as_text(value: Any) -> Any:
+        # A value already typed (a model built in code, or re-validated) is checked from its own text.
+        return text_of(value) if isinstance(value, kind) else value
+
+    return core_schema.no_info_before_validator_function(
+        as_text,
+        core_schema.no_info_after_validator_function(parse, core_schema.str_schema()),
+        serialization=core_schema.plain_serializer_function_ser_schema(text_of, return_schema=core_schema.str_schema()),
+    )
+
+
+def _text(value: Duration | TimeOfDay) -> str:
+    return value.text
+
+
+class Duration(timedelta):
+    """A Go-style duration (a timedelta) that remembers how it was written.
+
+    Otherwise a plain timedelta: equal to any timedelta of the same length
+    (``Duration("90m") == Duration("1h30m")``), ``str()`` as a timedelta's; arithmetic gives plain
+    timedeltas. Raises ValueError on bad text.
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> Duration:
+        value = timeutil.parse_duration(text)
+        self = super().__new__(cls, value.days, value.seconds, value.microseconds)
+        self.text = text
+        return self
+
+    def __repr__(self) -> str:
+        return f"Duration({self.text!r})"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # timedelta pickles as (days, seconds, microseconds); this type is built from its text.
+        return (type(self), (self.text,))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return _spelled(cls, cls, _text)
+
+
+class TimeOfDay(time):
+    """A wall-clock time ``H:MM`` / ``HH:MM`` (a :class:`datetime.time`) that remembers how it was written.
+
+    Otherwise a plain ``time``: equal to the ``time`` of the same hour and minute, ``str()`` as a
+    time's (``08:30:00``). Raises ValueError on bad text.
+    """
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> TimeOfDay:
+        hour, minute = timeutil.parse_time_of_day(text)
+        self = super().__new__(cls, hour, minute)
+        self.text = text
+        return self
+
+    def __repr__(self) -> str:
+        return f"TimeOfDay({self.text!r})"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # time pickles as packed bytes; this type is built from its text.
+        return (type(self), (self.text,))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return _spelled(cls, cls, _text)
+
+
+def parse_deadline(text: str) -> TimeOfDay | Duration:
+    """An SLA deadline: a time of day (``"09:30"``) or a duration after the window opens (``"+45m"``)."""
+    parsed = timeutil.parse_deadline(text)  # the grammar and its error message
+    return Duration(text) if isinstance(parsed, timedelta) else TimeOfDay(text)
+
+
+def _positive(value: Duration) -> Duration:
+    if value <= timedelta(0):
+        raise ValueError(f"duration {value.text!r} must be greater than zero")
+    return value
+
+
+def _zone_key(value: ZoneInfo) -> str:
+    return str(value.key)
+
+
+def _deadline_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    return _spelled(parse_deadline, (TimeOfDay, Duration), _text)
+
+
+def _zone_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    # zoneinfo caches one instance per key, so a zone read twice is the same object (and compares equal).
+    return _spelled(timeutil.zone, ZoneInfo, _zone_key)
+
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+Deadline = Annotated[TimeOfDay | Duration, GetPydanticSchema(_deadline_schema)]
+TimeZone = Annotated[ZoneInfo, GetPydanticSchema(_zone_schema)]
