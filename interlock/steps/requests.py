@@ -90,7 +90,12 @@ class PeriodRequest(StepRequest):
         try:
             config = deps.pipeline(self.pipeline)
         except UnknownPipeline as exc:
-            raise InvalidStepRequest(self.step, [("pipeline", str(exc))]) from None
+            # A worker registers the project's pipelines on a thread of its own after it starts
+            # consuming: a pipeline in the project's files is known, registered yet or not.
+            found = deps.project.pipelines.get(self.pipeline)
+            if found is None:
+                raise InvalidStepRequest(self.step, [("pipeline", str(exc))]) from None
+            config = found
         try:
             schedule = find_schedule(config, self.schedule)
         except UnknownSchedule as exc:

@@ -83,7 +83,9 @@ def rig(tmp_path: Path) -> Iterator[Rig]:
 
 def test_a_worker_that_loses_the_broker_while_running_a_task_reconnects_instead_of_exiting(rig: Rig) -> None:
     rig.start("worker", "--queues", "trigger", "--concurrency", "2", log="worker.log")
-    wait_until(lambda: " ready." in rig.log("worker.log"), 60, "the worker to start")
+    # Registered, not only consuming: the project's pipelines are written on a thread of their own
+    # after the worker is ready, and a trigger for a pipeline the store does not hold yet fails.
+    wait_until(lambda: "registered 1 pipelines" in rig.log("worker.log"), 60, "the worker to register the project")
     worker = rig.stack.processes[-1]
     period = datetime.now(UTC).date().isoformat()
     # Before the fix, Celery 5.7 closed the collected connection and kombu's restore of the running

@@ -113,6 +113,13 @@ def test_a_trigger_for_this_or_an_earlier_period_of_a_known_pipeline_passes(deps
 
 
 @pytest.mark.integration
+def test_a_pipeline_in_the_project_files_passes_before_the_worker_registered_it(deps_orders: Deps) -> None:
+    """A worker consumes before its start-up thread has registered the project: the files know the pipeline."""
+    deps_orders.store.delete_pipeline("orders")
+    TriggerRequest.model_validate(GOOD).check(deps_orders)
+
+
+@pytest.mark.integration
 def test_a_period_that_begins_within_the_clock_skew_is_accepted(harness: Harness) -> None:
     """A sender whose clock runs a little ahead may ask for the next day just before midnight here."""
     harness.archetype("marked", ["ready-marker"])
