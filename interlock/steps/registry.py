@@ -63,7 +63,7 @@ class Step:
     """One step: ``function(deps, **arguments)``, with everything a transport needs to carry it."""
 
     name: str
-    #: ``module:function``, imported on first use (a worker for one queue loads only what it runs).
+    #: ``module:function``, imported on first use: reading the table (the CLI, the guard) imports no step.
     target: str
     queue: str
     request: type[StepRequest]
@@ -101,13 +101,9 @@ STEPS: dict[str, Step] = {step.name: step for step in (
          timed=False),
 )}
 
-#: Step name -> the queue its task is routed to.
-QUEUES: dict[str, str] = {name: step.queue for name, step in STEPS.items()}
-
-
 def queues() -> list[str]:
     """Every queue some step is routed to, sorted: what one worker for everything consumes."""
-    return sorted(set(QUEUES.values()))
+    return sorted({step.queue for step in STEPS.values()})
 
 
 def import_steps() -> None:
