@@ -37,8 +37,8 @@ def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: 
     wanted = [q.strip() for q in queues.split(",") if q.strip()] if queues is not None else known
     unknown = sorted(set(wanted) - set(known))
     if unknown or not wanted:
-        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown) or '(none given)'}; known: {', '.join(known)}",
-                                 param_hint="--queues")
+        problem = f"unknown queue(s) {', '.join(unknown)}" if unknown else "no queue given"
+        raise click.BadParameter(f"{problem}; known: {', '.join(known)}", param_hint="--queues")
     app = _celery_app(obj)
     argv = ["worker", "-Q", ",".join(wanted), "-l", loglevel, "--without-gossip", "--without-mingle",
             "-n", f"interlock-{'-'.join(wanted)}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"]
