@@ -13,22 +13,22 @@ from __future__ import annotations
 from typing import Any
 
 from interlock.config import Project
+from interlock.steps.registry import STEPS
 
 
 def entries(project: Project) -> dict[str, dict[str, Any]]:
     settings = project.settings
-    schedule: dict[str, dict[str, Any]] = {
-        "reconcile": {
-            "task": "interlock.reconcile",
-            "schedule": settings.reconcile_interval.total_seconds(),
-            "options": {"queue": "schedule", "expires": settings.reconcile_interval.total_seconds() * 5},
-        },
-    }
+    reconcile = settings.reconcile_interval.total_seconds()
+    # A reconcile pass older than a few intervals is superseded by the next one: let it expire.
+    schedule = {"reconcile": _entry("reconcile", reconcile, expires=reconcile * 5)}
     archiver = project.config.archiver
     if archiver and archiver.enabled:
-        schedule["archive"] = {
-            "task": "interlock.archive",
-            "schedule": settings.archive_interval.total_seconds(),
-            "options": {"queue": "archival"},
-        }
+        schedule["archive"] = _entry("archive", settings.archive_interval.total_seconds())
     return schedule
+
+
+def _entry(name: str, every: float, **options: Any) -> dict[str, Any]:
+    """Beat's entry for step ``name`` every ``every`` seconds, routed and ranked as the registry says."""
+    step = STEPS[name]
+    return {"task": step.task_name, "schedule": every,
+            "options": {"queue": step.queue, "priority": int(step.priority), **options}}

@@ -24,11 +24,12 @@ from celery import Celery
 from bench.common import raw_celery, write_result
 from interlock.config import load_project
 from interlock.model import RunStatus
+from interlock.steps.registry import queues
 from interlock.store.base import SensorReading
 from interlock.store.redis import RedisStore
 from workers.config import FAST, celery_config
 
-QUEUES = ("evaluation", "trigger", "run_check", "archival", "schedule")
+QUEUES = tuple(queues())
 ARCHETYPE = "name: sensed\nrequiredTraits:\n  - {type: volume}\nreadinessRule: {type: all-required-pass}\n"
 
 

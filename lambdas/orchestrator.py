@@ -27,9 +27,8 @@ from interlock.steps.advance import Gate, Outcome, gate, settle
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import decide
 from interlock.steps.keys import advance_key
-from interlock.steps.monitor import monitor
-from interlock.steps.runs import cascade, trigger
-from interlock.steps.sla import check_sla
+from interlock.steps.registry import run_step
+from interlock.steps.runs import cascade
 from interlock.store.base import Lock
 from lambdas.executions import ExecutionDispatcher
 from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, Runtime, runtime
@@ -150,7 +149,7 @@ def check_readiness(rt: Runtime, event: dict[str, Any]) -> Result:
         # Catch-up periods the gate found run here, through the same trigger step; this
         # execution's own period goes to the trigger Lambda.
         if step == "trigger" and kwargs["period"] != period:
-            trigger(deps, config.name, sched.name, str(kwargs["period"]), int(kwargs["attempt"]))
+            run_step(deps, "trigger", **kwargs)
     return "proceed", {"period": period, "attempt": attempt}
 
 
@@ -167,7 +166,7 @@ def _evaluations(pipeline: str, raw: object) -> dict[str, TraitEvaluation]:
 
 def check_sla_action(rt: Runtime, event: dict[str, Any]) -> Result:
     """The SLA step for this (pipeline, schedule): deadlines, at-risk, validation timeout; each alert once."""
-    alerts = check_sla(rt.deps, _field(event, "pipelineID"), _field(event, "scheduleID"))
+    alerts = run_step(rt.deps, "check_sla", pipeline=_field(event, "pipelineID"), schedule=_field(event, "scheduleID"))
     return "proceed", {"breached": any(a.level is AlertLevel.ERROR for a in alerts),
                        "alerts": [a.alert_type for a in alerts]}
 
@@ -193,7 +192,7 @@ def check_drift(rt: Runtime, event: dict[str, Any]) -> Result:
     run_id = str(_payload(event).get("runID", ""))
     if not run_id:
         raise BadInput("payload.runID is required", "payload.runID")
-    run = monitor(deps, run_id)
+    run = run_step(deps, "monitor", run_id=run_id)
     if run is None or run.status is not RunStatus.COMPLETED_MONITORING:
         return "skip", {"status": run.status.value if run else "UNKNOWN"}
     interval: timedelta = deps.check_interval(deps.pipeline(run.pipeline_id))

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock.steps.registry import run_step
 from interlock.steps.requests import RunRequest
-from interlock.steps.runs import check_run
 from lambdas.runtime import COMMON_ENV, runtime
 from lambdas.shapes import run_summary, step_request
 
@@ -21,4 +21,4 @@ ENV: tuple[str, ...] = COMMON_ENV
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
     run_id = step_request(RunRequest, event, deps, run_id="runID").run_id
-    return run_summary(deps, check_run(deps, run_id), run_id)
+    return run_summary(deps, run_step(deps, "check_run", run_id=run_id), run_id)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from interlock.steps.registry import run_step
 from interlock.steps.requests import TriggerRequest
-from interlock.steps.runs import trigger
 from lambdas.runtime import COMMON_ENV, runtime
 from lambdas.shapes import run_summary, step_request
 
@@ -23,5 +23,5 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
     request = step_request(TriggerRequest, {"attempt": 1, **event}, deps, pipeline="pipelineID",
                            schedule="scheduleID", period="period", attempt="attempt")
-    run = trigger(deps, request.pipeline, request.schedule, request.period, request.attempt)
+    run = run_step(deps, "trigger", **request.model_dump())
     return run_summary(deps, run)

@@ -16,46 +16,35 @@ lease makes the next watchdog run pick it up again).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from interlock.steps.deps import Deps
-from interlock.steps.monitor import monitor
+from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.reconcile import ensure_scheduled, reconcile
-from interlock.steps.reruns import rerun
-from interlock.steps.runs import check_run
-from interlock.steps.sla import check_sla
-from interlock.steps.watchdog import check_stuck
 from lambdas.executions import ExecutionDispatcher, ExecutionStarter
 from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, runtime
 
 log = logging.getLogger(__name__)
 
 ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE)
+# The steps the watchdog runs itself; the rest become lifecycle executions.
+INLINE = ("check_sla", "check_stuck", "check_run", "monitor", "rerun")
 
 
-class WatchdogDispatcher:
+class WatchdogDispatcher(InlineDispatcher):
     """Runs the schedule-queue steps inline and turns ``advance`` into an execution."""
 
     def __init__(self, deps: Deps, starter: ExecutionStarter, reason: str) -> None:
-        self.deps = replace(deps, dispatch=self)
+        super().__init__(deps, only=INLINE)
         self.executions = ExecutionDispatcher(starter, reason)
         self.ran: list[str] = []
         self.failed: list[str] = []
-        self.inline: dict[str, Callable[..., Any]] = {
-            "check_sla": lambda pipeline, schedule: check_sla(self.deps, pipeline, schedule),
-            "check_stuck": lambda run_id: check_stuck(self.deps, run_id),
-            "check_run": lambda run_id: check_run(self.deps, run_id),
-            "monitor": lambda run_id: monitor(self.deps, run_id),
-            "rerun": lambda rerun_id: rerun(self.deps, rerun_id),
-        }
 
     def send(self, step: str, **kwargs: Any) -> None:
         label = f"{step}({', '.join(f'{k}={v}' for k, v in kwargs.items())})"
         try:
-            if step in self.inline:
-                self.inline[step](**kwargs)
+            if step in self.only:
+                super().send(step, **kwargs)
             else:
                 # advance becomes an execution; anything else (trigger of a catch-up period asked
                 # for inside a step) keeps its due entry for the execution that evaluates it.

@@ -165,7 +165,7 @@ def test_with_dispatch_shares_everything_but_the_dispatcher(store: RedisStore, m
     from tests.conftest import MINIMAL_CONFIG
 
     deps = deps_module.build_deps(load_project(make_project(MINIMAL_CONFIG), env={}), store=store)
-    inline = InlineDispatcher()
+    inline = RecordingDispatcher()
     other = deps.with_dispatch(inline)
     assert other.dispatch is inline and isinstance(deps.dispatch, RecordingDispatcher)
     assert (other.project, other.store, other.clock, other.runner, other.alerts) == (

@@ -14,6 +14,7 @@ import pytest
 
 from interlock.config import load_project
 from interlock.scaffold import init_project
+from interlock.steps.keys import advance_key
 from interlock.store.base import TraitSource
 from interlock.store.dynamodb import DynamoStore
 from interlock.store.factory import open_store
@@ -38,8 +39,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-# integration: `push` also sends the fast-path task to the Celery broker (Redis), even with provider dynamodb.
-@pytest.mark.integration
 def test_push_and_evaluate_go_to_the_dynamodb_table(project: Path) -> None:
     pushed = interlock("push", "example", "upstream-dependency", "--status", "PASS", "--json", cwd=project, env=AWS_ENV)
     assert pushed.returncode == 0, pushed.stderr
@@ -63,3 +62,13 @@ def test_an_unreachable_table_is_one_clear_line_and_exit_1(project: Path) -> Non
     assert result.returncode == 1
     assert "DynamoDB refused or could not be reached" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_push_needs_no_redis_the_stream_router_is_the_fast_path(project: Path) -> None:
+    config = project / "interlock.yaml"
+    config.write_text(config.read_text().replace("localhost:6379", "127.0.0.1:9"))  # no broker to reach
+    pushed = interlock("push", "example", "upstream-dependency", "--status", "PASS", cwd=project, env=AWS_ENV)
+    assert pushed.returncode == 0, pushed.stderr
+    assert "Traceback" not in pushed.stderr
+    store = open_store(load_project(config, env={}))
+    assert store.due_at(advance_key("example", "daily")) is not None  # the watchdog's durable copy

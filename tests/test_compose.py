@@ -8,7 +8,7 @@ import yaml
 from click.testing import CliRunner
 
 from interlock.cli import cli
-from interlock.steps.dispatch import QUEUES
+from interlock.steps.registry import queues
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,7 +21,7 @@ def test_compose_has_the_whole_stack_with_one_worker_per_queue() -> None:
     services = compose()["services"]
     assert {"redis", "postgres", "beat", "flower"} <= set(services)
     worker_queues = {s["command"][3] for name, s in services.items() if name.startswith("worker-")}
-    assert worker_queues == set(QUEUES.values())
+    assert worker_queues == set(queues())
 
 
 def test_every_interlock_command_in_compose_is_a_real_cli_command() -> None:

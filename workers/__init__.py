@@ -1,1 +1,1 @@
-"""Celery workers: one task module per queue, each task a thin adapter over an Interlock step."""
+"""Celery workers: the app, one task per step made from the step registry, the message guard."""

@@ -25,7 +25,8 @@ from interlock.config import Project, load_project
 from workers import redis_transport
 from workers.config import celery_config
 
-TASK_MODULES = ["workers.evaluation", "workers.trigger", "workers.run_check", "workers.archival", "workers.schedule"]
+# One module registers every step's task from the step registry.
+TASK_MODULES = ["workers.tasks"]
 
 
 def make_app(project: Project | None = None) -> Celery:

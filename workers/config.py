@@ -10,12 +10,11 @@ from typing import Any
 import beat_schedule
 from interlock.config import Project
 from interlock.deadletters import broker_prefix
-from interlock.steps.dispatch import QUEUES
+from interlock.steps.registry import STEPS, Priority
 
-# Redis-broker priorities (0 is taken first): the fast path (pushes, completions, cascades) must
-# not wait behind the routine re-checks the reconcile loop sends for every NOT_READY pipeline.
-FAST = 0
-ROUTINE = 9
+# Redis-broker priorities of the fast path and of routine work (see the registry's Priority).
+FAST = int(Priority.FAST)
+ROUTINE = int(Priority.ROUTINE)
 
 
 def celery_config(project: Project) -> dict[str, Any]:
@@ -37,10 +36,10 @@ def celery_config(project: Project) -> dict[str, Any]:
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "task_default_queue": "evaluation",
+        "task_default_queue": STEPS["advance"].queue,
         # Checks every message before it runs; dead-letters what cannot or must not run.
         "worker_consumer": "workers.guard:Consumer",
-        "task_routes": {f"interlock.{step}": {"queue": queue} for step, queue in QUEUES.items()},
+        "task_routes": {step.task_name: {"queue": step.queue} for step in STEPS.values()},
         "broker_connection_retry_on_startup": True,
         # Task events cost four extra broker publishes per task hop (sent, received, started,
         # succeeded): a third of a cycle's broker traffic. They are off until someone watches:

@@ -10,28 +10,48 @@ from typing import Any
 from celery import Celery
 
 from interlock.config import Project
+from interlock.config.project import Provider
 from interlock.steps import epoch
 from interlock.steps.deps import Deps, build_deps, register_project_pipelines
-from interlock.steps.dispatch import QUEUES
+from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
 from interlock.steps.reconcile import ensure_scheduled
+from interlock.steps.registry import STEPS, Priority
 from interlock.store.redis import RedisStore
-from workers.config import FAST, ROUTINE
+from workers.config import celery_config
 
 log = logging.getLogger(__name__)
 _deps: dict[int, Deps] = {}
 
 
 class CeleryDispatcher:
-    """Sends a step's task to its queue; routine sweeps go behind the fast path."""
+    """Sends a step's task to its queue at the step's priority; routine sweeps go behind the fast path."""
 
     def __init__(self, app: Celery) -> None:
         self.app = app
 
     def send(self, step: str, **kwargs: Any) -> None:
-        self.app.send_task(f"interlock.{step}", kwargs=kwargs, queue=QUEUES[step], priority=FAST)
+        self._send(step, kwargs, STEPS[step].priority)
 
     def sweep(self, step: str, **kwargs: Any) -> None:
-        self.app.send_task(f"interlock.{step}", kwargs=kwargs, queue=QUEUES[step], priority=ROUTINE)
+        self._send(step, kwargs, Priority.ROUTINE)
+
+    def _send(self, name: str, kwargs: dict[str, Any], priority: Priority) -> None:
+        step = STEPS[name]
+        self.app.send_task(step.task_name, kwargs=kwargs, queue=step.queue, priority=int(priority))
+
+
+def client_dispatcher(project: Project) -> Dispatcher:
+    """How a process that is not a worker (the CLI, the API server) asks the workers for a step.
+
+    With ``provider: redis``, a Celery client of the workers' broker. With ``provider: dynamodb``
+    there are no Celery workers: the stream-router Lambda reacts to what was written (a pushed
+    trait starts its pipeline) and the watchdog to what is due, so the request is only recorded.
+    """
+    if project.settings.provider is Provider.DYNAMODB:
+        return RecordingDispatcher()
+    client = Celery("interlock-client")
+    client.conf.update(celery_config(project))
+    return CeleryDispatcher(client)
 
 
 def deps_for(app: Celery) -> Deps:

@@ -9,7 +9,7 @@ dropped, and a forged message with well-typed but senseless arguments ran its st
 
 This consumer (installed with Celery's ``worker_consumer`` setting) checks each message before
 Celery's strategy sees it: the body decodes, is ``[args, kwargs, embed]``, names an Interlock
-step, and its arguments pass the step's request model (``interlock/steps/requests.py``,
+step, and its arguments pass the step's request model (``interlock/steps/registry.py``,
 including the checks against the project). A message that fails, or that still makes Celery
 raise while taking it, is kept in the dead-letter list (:mod:`interlock.deadletters`) with the
 reason and acknowledged; the worker goes on. Celery's own hooks for bad messages
@@ -29,7 +29,7 @@ from kombu.exceptions import ContentDisallowed, DecodeError
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr, ValidationError
 
 from interlock.errors import InvalidStepRequest
-from interlock.steps.requests import REQUESTS, parse_request
+from interlock.steps.registry import STEPS, parse_request
 from workers.context import deps_for
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class Consumer(CeleryConsumer):  # type: ignore[misc]
         if not isinstance(name, str):
             return None  # not a protocol-2 task message: Celery's on_unknown_message / on_decode_error
         step = name.removeprefix(TASK_PREFIX) if name.startswith(TASK_PREFIX) else None
-        if step not in REQUESTS:
+        if step not in STEPS:
             if name in self.app.tasks:  # Celery's built-in tasks: nothing Interlock sends
                 return f"task {name[:80]!r} is not an Interlock step"
             return None  # unregistered: Celery's on_unknown_task

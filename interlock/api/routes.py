@@ -32,16 +32,15 @@ from interlock.model import (
     TriggerType,
 )
 from interlock.redaction import referenced_names
-from interlock.schedule import find_schedule
-from interlock.steps.advance import advance
+from interlock.steps.advance import run_now
 from interlock.steps.deps import Deps
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import request_advance
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import advance_key
 from interlock.steps.push import PushRequest, record_push
 from interlock.steps.reconcile import ensure_scheduled
 from interlock.steps.reruns import request_rerun
-from interlock.steps.runs import complete_run, trigger
+from interlock.steps.runs import complete_run
 from interlock.store.base import TraitSource
 
 router = APIRouter(prefix="/api", route_class=StrictJsonRoute)
@@ -183,25 +182,17 @@ def push(request: Request, name: str, trait_type: str, body: PushRequest) -> Jso
     deps = deps_of(request)
     config = deps.pipeline(name)
     stored = record_push(deps, name, trait_type, body)
-    for schedule in config.schedule_list():  # the fast path: evaluate now, durably due now as well
-        deps.store.set_due(advance_key(name, schedule.name), deps.clock.now())
-        deps.dispatch.send("advance", pipeline=name, schedule=schedule.name)
+    request_advance(deps, name, [schedule.name for schedule in config.schedule_list()])
     return stored.to_json()
 
 
 @router.post("/pipelines/{name}/run", summary="Evaluate and, if READY, trigger now (once per period)")
 def run(request: Request, name: str, schedule: str | None = None) -> Json:
-    deps = deps_of(request)
-    # Resolved here, not left to advance: for a worker an unknown schedule is one deleted since it
-    # was due (nothing to do); for a caller naming one it is an error (404 schedule_not_found).
-    sched = find_schedule(deps.pipeline(name), schedule).name
-    inline = InlineDispatcher()
-    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    step_deps = deps.with_dispatch(inline)
-    outcome = advance(step_deps, name, sched)
-    runs = deps.store.list_runs(name, 1)
-    return {"pipelineId": name, "scheduleId": sched, "outcome": outcome.value,
-            "run": runs[0].to_json() if runs else None}
+    # An unknown schedule is a 404 here (run_now checks before any work), where for a worker it is
+    # one deleted since it was due (nothing to do).
+    ran = run_now(deps_of(request), name, schedule)
+    return {"pipelineId": name, "scheduleId": ran.schedule, "outcome": ran.outcome.value,
+            "run": ran.run.to_json() if ran.run else None}
 
 
 @router.get("/pipelines/{name}/runs", summary="Recent runs, newest first", response_model=list[RunState], **OUT)

@@ -88,20 +88,28 @@ class Group(click.Group):
 
 
 
-def open_deps(obj: Context) -> Deps:
+def open_deps(obj: Context, *, to_workers: bool = False) -> Deps:
     """Project + store + runner + alerts, with the project's pipelines registered in the store.
 
-    Console alerts go to stderr, away from the command's own output.
+    Console alerts go to stderr, away from the command's own output. ``to_workers``: the steps
+    these Deps ask for go to the workers (:func:`workers.context.client_dispatcher`: Celery with
+    ``provider: redis``; with ``provider: dynamodb`` the Lambdas react to the store by themselves);
+    otherwise they are only recorded, left to the due index.
     """
     from interlock.steps import epoch
     from interlock.steps.deps import build_deps, register_project_pipelines
     from interlock.store.factory import open_store
 
     project = obj.project()
+    dispatch = None
+    if to_workers:
+        from workers.context import client_dispatcher
+
+        dispatch = client_dispatcher(project)
     with failing_cleanly("connecting to the store"):
         store = open_store(project)
         store.ping()
-        deps = build_deps(project, store=store, console=sys.stderr)
+        deps = build_deps(project, dispatch, store=store, console=sys.stderr)
         epoch.verify(deps)  # before registering: see steps/epoch.py
         register_project_pipelines(project, store)
     return deps

@@ -21,7 +21,6 @@ from interlock.cli.common import (
 from interlock.cli.main import cli
 
 if TYPE_CHECKING:
-    from interlock.steps.deps import Deps
     from interlock.steps.evaluate import Evaluation
 
 _STATUS_STYLE = {"PASS": "green", "FAIL": "red", "ERROR": "red bold", "STALE": "yellow"}
@@ -87,6 +86,7 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
          ttl: int | None, as_json: bool) -> None:
     """Record a result for PIPELINE's TRAIT reported by an outside system (a marker, a check)."""
     from interlock import strictjson
+    from interlock.steps.dispatch import request_advance
     from interlock.steps.push import push_trait
 
     value: dict[str, Any] | None = None
@@ -97,33 +97,14 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
             fail_input(f"--value is not valid JSON: {exc}")
         if not isinstance(value, dict):
             fail_input(f"--value must be a JSON object, got {type(value).__name__}")
-    deps = open_deps(obj)
+    deps = open_deps(obj, to_workers=True)
     with failing_cleanly("pushing"):
         stored = push_trait(deps, pipeline, trait, status.upper() if status.lower() in ("pass", "fail")
                             else status, value=value, reason=reason, ttl=ttl)
-    _advance_now(deps, pipeline)
+    with failing_cleanly("asking the workers to evaluate"):
+        request_advance(deps, pipeline)  # the fast path: the workers look at it now (durably: due now too)
     if as_json:
         emit_json(stored.to_json())
         return
     expiry = f"until {stored.expires_at.isoformat(timespec='seconds')}" if stored.expires_at else "until replaced"
     out.print(f"[green]✓[/green] {pipeline} · {trait} = {stored.status.value} (pushed, valid {expiry})")
-
-
-def _advance_now(deps: Deps, pipeline: str) -> None:
-    """The fast path: ask the workers to look at the pipeline now (durably: due now as well)."""
-    from interlock.steps.keys import advance_key
-
-    schedules = [s.name for s in deps.pipeline(pipeline).schedule_list()]
-    with failing_cleanly("asking the workers to evaluate"):
-        for schedule in schedules:
-            deps.store.set_due(advance_key(pipeline, schedule), deps.clock.now())
-        from celery import Celery
-
-        from workers.config import FAST, celery_config
-
-        app = Celery("interlock-cli")
-        app.conf.update(celery_config(deps.project))
-        with app.connection_for_write() as conn:
-            for schedule in schedules:
-                app.send_task("interlock.advance", kwargs={"pipeline": pipeline, "schedule": schedule},
-                              queue="evaluation", connection=conn, priority=FAST)

@@ -36,26 +36,18 @@ WAIT_POLL = 0.5
 @click.pass_obj
 def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: float, as_json: bool) -> None:
     """Evaluate PIPELINE now and, if READY, trigger it (once per period) through the same steps."""
-    from interlock.schedule import find_schedule
-    from interlock.steps.advance import Outcome, advance
-    from interlock.steps.dispatch import InlineDispatcher
-    from interlock.steps.runs import check_run, trigger
+    from interlock.steps.advance import Outcome, run_now
+    from interlock.steps.registry import run_step
 
-    inline = InlineDispatcher()
-    deps = open_deps(obj).with_dispatch(inline)
-    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    deps = deps.with_dispatch(inline)
-    sched = find_schedule(deps.pipeline(pipeline), schedule).name  # an unknown one exits 2, before any work
+    deps = open_deps(obj)
     with failing_cleanly("running"):
-        outcome = advance(deps, pipeline, sched)
-        entry = _latest_log(deps, pipeline, sched)
-        run_state = deps.store.get_run(entry.run_id) if entry else None
+        sched, outcome, run_state = run_now(deps, pipeline, schedule)  # an unknown schedule exits 2 first
         deadline = time.monotonic() + timeout
         if wait and run_state and run_state.status not in TERMINAL_RUN_STATUSES:
             with err.status(f"waiting for run {run_state.run_id} ({run_state.status.value})") as spinner:
                 while run_state.status not in TERMINAL_RUN_STATUSES and time.monotonic() < deadline:
                     if run_state.status is RunStatus.RUNNING:
-                        check_run(deps, run_state.run_id)
+                        run_step(deps, "check_run", run_id=run_state.run_id)
                     time.sleep(WAIT_POLL)
                     run_state = deps.store.get_run(run_state.run_id)
                     spinner.update(f"waiting for run {run_state.run_id} ({run_state.status.value})")
@@ -74,14 +66,6 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     failed = outcome in (Outcome.NOT_READY, Outcome.GAVE_UP) or (
         run_state is not None and run_state.status in UNSUCCESSFUL_RUN_STATUSES)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
-
-
-def _latest_log(deps: Any, pipeline: str, schedule: str) -> Any:
-    from interlock.schedule import find_schedule, period_of
-
-    config = deps.pipeline(pipeline)
-    period = period_of(config, find_schedule(config, schedule), deps.clock.now())
-    return deps.store.get_run_log(pipeline, period, schedule)
 
 
 @cli.command()
@@ -202,9 +186,8 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
     from interlock import timeutil
     from interlock.errors import UnknownRerun
     from interlock.steps.dispatch import InlineDispatcher
+    from interlock.steps.registry import run_step
     from interlock.steps.reruns import request_rerun
-    from interlock.steps.reruns import rerun as rerun_step
-    from interlock.steps.runs import check_run
 
     if (pipeline is None) == (rerun_id is None):
         fail_input("give either a PIPELINE (a new rerun, with --reason) or --id RERUN_ID (start a pending one)")
@@ -215,10 +198,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
             timeutil.parse_date(date)
         except ValueError as exc:
             fail_input(f"--date: {exc}")
-    deps = open_deps(obj)
-    inline = InlineDispatcher()
-    inline.handlers["rerun"] = lambda **kw: rerun_step(deps, **kw)
-    deps.dispatch = inline
+    deps = InlineDispatcher(open_deps(obj), only={"rerun"}).deps  # the rerun it asks for starts here
     with failing_cleanly("rerunning"):
         if pipeline is not None:
             record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule)
@@ -226,13 +206,13 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
             found = deps.store.get_rerun(str(rerun_id))
             if found is None:
                 raise UnknownRerun(str(rerun_id))
-            rerun_step(deps, found.rerun_id)
+            run_step(deps, "rerun", rerun_id=found.rerun_id)
             record = found
         record = deps.store.get_rerun(record.rerun_id) or record
         deadline = time.monotonic() + 3600
         while wait and record.rerun_run_id and record.status in STARTED_RUN_STATUSES \
                 and time.monotonic() < deadline:
-            check_run(deps, record.rerun_run_id)
+            run_step(deps, "check_run", run_id=record.rerun_run_id)
             time.sleep(WAIT_POLL)
             record = deps.store.get_rerun(record.rerun_id) or record
     if as_json:

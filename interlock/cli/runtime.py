@@ -11,9 +11,6 @@ import click
 
 from interlock.cli.common import Context
 from interlock.cli.main import cli
-from interlock.steps.dispatch import QUEUES
-
-ALL_QUEUES = sorted(set(QUEUES.values()))
 
 
 def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
@@ -25,19 +22,23 @@ def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
 
 
 @cli.command()
-@click.option("--queues", "-Q", default=",".join(ALL_QUEUES), show_default=True,
-              help="Comma-separated queues to consume (default: all, so one worker runs a small deployment).")
+@click.option("--queues", "-Q", default=None,
+              help="Comma-separated queues to consume (default: all of the step registry's, so one worker runs "
+                   "a small deployment).")
 @click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: the number of CPUs).")
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
 @click.pass_obj
-def worker(obj: Context, queues: str, concurrency: int | None, loglevel: str) -> None:
+def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: str) -> None:
     """Run a Celery worker for the given queues."""
-    wanted = [q.strip() for q in queues.split(",") if q.strip()]
-    unknown = sorted(set(wanted) - set(ALL_QUEUES))
-    if unknown:
-        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: {', '.join(ALL_QUEUES)}",
-                                 param_hint="--queues")
+    from interlock.steps.registry import queues as known_queues  # not at CLI start-up: it loads the step models
+
+    known = known_queues()
+    wanted = [q.strip() for q in queues.split(",") if q.strip()] if queues is not None else known
+    unknown = sorted(set(wanted) - set(known))
+    if unknown or not wanted:
+        problem = f"unknown queue(s) {', '.join(unknown)}" if unknown else "no queue given"
+        raise click.BadParameter(f"{problem}; known: {', '.join(known)}", param_hint="--queues")
     app = _celery_app(obj)
     argv = ["worker", "-Q", ",".join(wanted), "-l", loglevel, "--without-gossip", "--without-mingle",
             "-n", f"interlock-{'-'.join(wanted)}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"]
@@ -76,19 +77,13 @@ def beat(obj: Context, loglevel: str) -> None:
 def serve(obj: Context, host: str | None, port: int | None) -> None:
     """Run the HTTP API (OpenAPI docs at /docs); pushes and reruns go to the workers at once."""
     import uvicorn
-    from celery import Celery
 
     from interlock.api.app import create_app
     from interlock.api.protocol import uvicorn_options
     from interlock.cli.common import open_deps
     from interlock.config.project import ServerConfig
-    from workers.config import celery_config
-    from workers.context import CeleryDispatcher
 
-    deps = open_deps(obj)
-    celery = Celery("interlock-api")
-    celery.conf.update(celery_config(deps.project))
-    deps = deps.with_dispatch(CeleryDispatcher(celery))
+    deps = open_deps(obj, to_workers=True)
     server = deps.project.config.server or ServerConfig()
     default_host, _, default_port = server.addr.rpartition(":")
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),

@@ -28,8 +28,10 @@ from pathlib import Path
 import redis
 
 from interlock.demo.fake_airflow import FakeAirflow
+from interlock.steps.registry import queues
 
-QUEUES = ("evaluation", "trigger", "run_check", "archival", "schedule")
+# One worker per queue, as docker-compose.yml runs them.
+QUEUES = tuple(queues())
 EXPECTED = {"bronze": "COMPLETED", "silver": "COMPLETED", "gold": "COMPLETED", "flaky-export": "FAILED",
             "blocked-report": None}
 

@@ -11,20 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from interlock import retry
-from interlock.errors import UnknownPipeline, UnknownSchedule
+from interlock.errors import UnknownPipeline, UnknownRun, UnknownSchedule
 from interlock.model import (
     ACTIVE_RUN_STATUSES,
     SUCCEEDED_RUN_STATUSES,
     FailureCategory,
     PipelineConfig,
+    RunState,
     RunStatus,
     ScheduleConfig,
 )
 from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
 from interlock.sla import window
 from interlock.steps.deps import Deps
+from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
 from interlock.steps.keys import advance_key, again_key, check_key, pending_key, seen_key
 from interlock.steps.runs import give_up
@@ -198,3 +201,37 @@ def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) ->
     deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
                        attempt=decision.attempt)
     return Outcome.TRIGGERED
+
+
+class RunNow(NamedTuple):
+    """What :func:`run_now` did: the schedule, the advance's outcome, and this period's run (if any)."""
+
+    schedule: str
+    outcome: Outcome
+    run: RunState | None
+
+
+def run_now(deps: Deps, pipeline: str, schedule: str | None = None) -> RunNow:
+    """Advance (pipeline, schedule) now and start its trigger here if READY: ``interlock run``, ``POST .../run``.
+
+    ``schedule``: default, the pipeline's first; an unknown pipeline or schedule raises before any
+    work (UnknownPipeline, UnknownSchedule). The trigger runs in this process; what it asks for next
+    (a cascade's advances, polls) is left to the due index. ``run`` is the run of the current period
+    of this schedule (its run log's), not the pipeline's latest: another schedule may have run since.
+    """
+    config = deps.pipeline(pipeline)
+    sched = find_schedule(config, schedule)
+    inline = InlineDispatcher(deps, only={"trigger"})
+    outcome = advance(inline.deps, pipeline, sched.name)
+    return RunNow(sched.name, outcome, current_run(deps, config, sched))
+
+
+def current_run(deps: Deps, config: PipelineConfig, sched: ScheduleConfig) -> RunState | None:
+    """The run that the run log of this schedule's current period names; None if none (or it expired)."""
+    entry = deps.store.get_run_log(config.name, period_of(config, sched, deps.clock.now()), sched.name)
+    if entry is None:
+        return None
+    try:
+        return deps.store.get_run(entry.run_id)
+    except UnknownRun:  # expired since the run log named it
+        return None

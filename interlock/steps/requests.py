@@ -1,17 +1,17 @@
 """What each step accepts as arguments, checked once at the boundary before the step runs.
 
 A step's arguments arrive from outside the process: a Celery message (anyone who can write to
-the broker can write one), a Lambda event. Each step has one request model here; the Celery
-worker's guard (``workers/guard.py``) validates every message against it before the message
-reaches a task, and the Lambda handlers validate their events with the same models. A request
-that fails is never run: the worker dead-letters it with the reason, a Lambda raises
-:class:`InvalidStepRequest`.
+the broker can write one), a Lambda event. Each step has one request model here (the step
+registry, ``registry.py``, names each step's); the Celery worker's guard (``workers/guard.py``)
+validates every message against it before the message reaches a task, and the Lambda handlers
+validate their events with the same models. A request that fails is never run: the worker
+dead-letters it with the reason, a Lambda raises :class:`InvalidStepRequest`.
 
 Two levels:
 
-* :func:`parse_request` checks types, names and grammar (no I/O): a pipeline name matches the
-  configuration's pattern, a period is a ``YYYY-MM-DD`` date, an attempt is an int from 1 to the
-  largest ``retry.maxAttempts``.
+* :func:`validate` (by step name: :func:`interlock.steps.registry.parse_request`) checks types,
+  names and grammar (no I/O): a pipeline name matches the configuration's pattern, a period is
+  a ``YYYY-MM-DD`` date, an attempt is an int from 1 to the largest ``retry.maxAttempts``.
 * ``check(deps)`` on the requests that start work checks them against the project: the pipeline
   and schedule exist and the period has begun. Requests that only *look* at a pipeline
   (``advance``, ``check_sla``) are not checked against the project on purpose: a pipeline deleted
@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
@@ -31,7 +31,9 @@ from interlock import timeutil
 from interlock.errors import InvalidStepRequest, UnknownPipeline, UnknownSchedule
 from interlock.model import MAX_ATTEMPTS, PIPELINE_NAME_PATTERN, SCHEDULE_NAME_MAX, SCHEDULE_NAME_PATTERN
 from interlock.schedule import find_schedule, period_of
-from interlock.steps.deps import Deps
+
+if TYPE_CHECKING:  # deps imports the dispatcher, which runs steps through the registry, which imports this
+    from interlock.steps.deps import Deps
 
 # Run ids are built from names and period keys (``orders-daily-2026-01-05-2``, ``rerun-orders-
 # 1a2b3c4d5e-run``); this alphabet covers those and keeps them safe in keys and logs.
@@ -141,39 +143,14 @@ class NoArguments(StepRequest):
     """``reconcile`` and ``archive`` take nothing."""
 
 
-# Step name (the Celery task is ``interlock.<step>``) -> its request model. Every task a worker
-# accepts is here: a message naming anything else (Celery's built-in tasks too) is refused.
-REQUESTS: dict[str, type[StepRequest]] = {
-    "advance": PipelineScheduleRequest,
-    "trigger": TriggerRequest,
-    "check_run": RunRequest,
-    "complete_run": CompleteRunRequest,
-    "monitor": RunRequest,
-    "rerun": RerunRequest,
-    "archive": NoArguments,
-    "reconcile": NoArguments,
-    "check_sla": PipelineScheduleRequest,
-    "check_stuck": RunRequest,
-}
-
-
-def parse_request(step: str, args: Sequence[Any] = (), kwargs: Mapping[str, Any] | None = None) -> StepRequest:
-    """Validate a step's arguments (positional ones in field order, as a call would bind them).
-
-    Raises :class:`InvalidStepRequest` naming each bad field and why, e.g.
-    ``invalid trigger request: attempt: must be >= 1 (got -1)``.
-    """
-    model = REQUESTS.get(step)
-    if model is None:
-        raise InvalidStepRequest(step, [("task", f"no step is called {step[:SHOWN]!r}")])
-    return validate(model, args, kwargs or {}, step)
-
-
 Request = TypeVar("Request", bound=StepRequest)
 
 
 def validate(model: type[Request], args: Sequence[Any], kwargs: Mapping[str, Any], step: str) -> Request:
-    """:func:`parse_request` for a known model (the Lambda handlers name theirs directly)."""
+    """Validate arguments against ``model`` (the Lambda handlers name theirs directly).
+
+    :func:`interlock.steps.registry.parse_request` finds the model by the step's name.
+    """
     fields = list(model.model_fields)
     if len(args) > len(fields):
         raise InvalidStepRequest(step, [("args", f"takes at most {len(fields)} positional arguments, got {len(args)}")])

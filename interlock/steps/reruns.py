@@ -12,6 +12,7 @@ import uuid
 from interlock.model import Event, EventKind, RerunRecord, RunState, RunStatus
 from interlock.schedule import find_schedule, period_of
 from interlock.steps.deps import Deps
+from interlock.steps.dispatch import request_step
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import rerun_key
 from interlock.steps.runs import start_job
@@ -33,8 +34,7 @@ def request_rerun(deps: Deps, pipeline: str, reason: str, *, date: str | None = 
     deps.store.append_event(Event(kind=EventKind.RERUN_REQUESTED, pipeline_id=pipeline, status="PENDING",
                                   timestamp=now, message=f"rerun {record.rerun_id} requested: {reason}",
                                   details={"rerunId": record.rerun_id, "date": period, "scheduleId": sched.name}))
-    deps.store.set_due(rerun_key(record.rerun_id), now)
-    deps.dispatch.send("rerun", rerun_id=record.rerun_id)
+    request_step(deps, rerun_key(record.rerun_id), "rerun", now, rerun_id=record.rerun_id)
     return record
 
 

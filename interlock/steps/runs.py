@@ -36,6 +36,7 @@ from interlock.model import (
 from interlock.schedule import find_schedule, next_period_start
 from interlock.steps import epoch, prior_runs
 from interlock.steps.deps import Deps, watched_run
+from interlock.steps.dispatch import request_advance
 from interlock.steps.keys import advance_key, check_key, claim_key, monitor_key, stuck_key
 from interlock.steps.watchdog import ensure_watched
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
@@ -212,16 +213,14 @@ def _succeeded(deps: Deps, config: PipelineConfig, run: RunState, message: str,
 
 def cascade(deps: Deps, upstream: str, now: datetime) -> list[str]:
     """Evaluate at once every pipeline whose traits name ``upstream`` (durably: via the due index too)."""
-    notified = []
+    notified: list[str] = []
     for name in deps.store.list_dependents(upstream):
         try:
             downstream = deps.pipeline(name)
         except UnknownPipeline:
             continue
-        for schedule in downstream.schedule_list():
-            deps.store.set_due(advance_key(name, schedule.name), now)
-            deps.dispatch.send("advance", pipeline=name, schedule=schedule.name)
-            notified.append(f"{name}/{schedule.name}")
+        schedules = request_advance(deps, name, [schedule.name for schedule in downstream.schedule_list()], now)
+        notified.extend(f"{name}/{schedule}" for schedule in schedules)
     return notified
 
 

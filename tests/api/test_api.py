@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from interlock.api.app import create_app
 from interlock.model import RunState, RunStatus
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.store import TraitSource
 from tests.api.live import serve
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.integration
 KEY = "s3cret-key"
 
 
-def client_for(harness: Harness, extra_config: str = "") -> tuple[TestClient, InlineDispatcher]:
+def client_for(harness: Harness, extra_config: str = "") -> tuple[TestClient, RecordingDispatcher]:
     harness.extra = extra_config
     harness.archetype("marked", ["marker"])
     harness.archetype("checked", ["t1"])
@@ -31,13 +31,13 @@ def client_for(harness: Harness, extra_config: str = "") -> tuple[TestClient, In
     harness.pipeline("blocked", "checked", {"t1": "fail"},
                      extra="trigger:\n  type: http\n  http: {url: 'http://127.0.0.1:9/start'}\n")
     deps = harness.deps()
-    inline = InlineDispatcher()
+    inline = RecordingDispatcher()
     deps.dispatch = inline
     return TestClient(create_app(deps)), inline
 
 
 @pytest.fixture
-def api(harness: Harness) -> Iterator[tuple[TestClient, InlineDispatcher, Harness]]:
+def api(harness: Harness) -> Iterator[tuple[TestClient, RecordingDispatcher, Harness]]:
     client, inline = client_for(harness)
     with client:
         yield client, inline, harness
@@ -49,14 +49,14 @@ def error(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, body["error"]["code"]
 
 
-def test_health_answers_ok(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_health_answers_ok(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, _ = api
     response = client.get("/api/health")
     assert response.status_code == 200 and response.json()["status"] == "ok"
     assert response.headers["x-request-id"]
 
 
-def test_list_and_get_pipelines(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_list_and_get_pipelines(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, _ = api
     assert sorted(p["name"] for p in client.get("/api/pipelines").json()) == ["blocked", "orders"]
     assert client.get("/api/pipelines/orders").json()["trigger"] == {
@@ -64,7 +64,7 @@ def test_list_and_get_pipelines(api: tuple[TestClient, InlineDispatcher, Harness
     assert error(client.get("/api/pipelines/ghost")) == (404, "pipeline_not_found")
 
 
-def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, harness = api
     body = {"name": "refunds", "archetype": "checked", "traits": {"t1": {"evaluator": "pass"}},
             "trigger": {"type": "http", "http": {"url": "http://127.0.0.1:9/go"}}}
@@ -76,7 +76,7 @@ def test_register_a_pipeline_and_delete_it(api: tuple[TestClient, InlineDispatch
     assert error(client.get("/api/pipelines/refunds")) == (404, "pipeline_not_found")
 
 
-def test_time_values_come_back_exactly_as_they_were_sent(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_time_values_come_back_exactly_as_they_were_sent(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, harness = api
     body = {"name": "refunds", "archetype": "checked", "traits": {"t1": {"evaluator": "pass"}},
             "trigger": {"type": "http", "pollInterval": "1h30m", "http": {"url": "http://127.0.0.1:9/go"}},
@@ -104,7 +104,7 @@ def test_time_values_come_back_exactly_as_they_were_sent(api: tuple[TestClient, 
      "invalid_pipeline", "valid string"),
 ])
 def test_bad_registrations_are_400_with_a_reason_and_change_nothing(
-    api: tuple[TestClient, InlineDispatcher, Harness], body: dict[str, Any], code: str, fragment: str
+    api: tuple[TestClient, RecordingDispatcher, Harness], body: dict[str, Any], code: str, fragment: str
 ) -> None:
     client, _, harness = api
     response = client.post("/api/pipelines", json=body)
@@ -113,13 +113,13 @@ def test_bad_registrations_are_400_with_a_reason_and_change_nothing(
     assert sorted(p.name for p in harness.store.list_pipelines()) == ["blocked", "orders"]
 
 
-def test_malformed_json_is_a_400_not_a_500(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_malformed_json_is_a_400_not_a_500(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, _ = api
     response = client.post("/api/pipelines", content=b"{not json", headers={"Content-Type": "application/json"})
     assert error(response) == (400, "bad_request")
 
 
-def test_evaluate_and_readiness(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_evaluate_and_readiness(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, _ = api
     assert error(client.get("/api/pipelines/blocked/readiness")) == (404, "readiness_not_found")
     result = client.post("/api/pipelines/blocked/evaluate").json()
@@ -129,7 +129,7 @@ def test_evaluate_and_readiness(api: tuple[TestClient, InlineDispatcher, Harness
 
 
 def test_push_stores_the_result_and_asks_for_evaluation_at_once(
-    api: tuple[TestClient, InlineDispatcher, Harness]
+    api: tuple[TestClient, RecordingDispatcher, Harness]
 ) -> None:
     client, inline, _ = api
     assert client.get("/api/pipelines/orders/traits").json() == []  # [], never null
@@ -146,14 +146,14 @@ def test_push_stores_the_result_and_asks_for_evaluation_at_once(
     ("/api/pipelines/orders/traits/marker", {"status": "PASS", "ttl": -1}, (400, "bad_request")),
     ("/api/pipelines/orders/traits/nope", {"status": "PASS"}, (400, "invalid_push")),
 ])
-def test_bad_pushes_store_nothing(api: tuple[TestClient, InlineDispatcher, Harness], path: str,
+def test_bad_pushes_store_nothing(api: tuple[TestClient, RecordingDispatcher, Harness], path: str,
                                   body: dict[str, Any], expected: tuple[int, str]) -> None:
     client, inline, harness = api
     assert error(client.post(path, json=body)) == expected
     assert inline.sent == [] and harness.store.get_traits("orders", TraitSource.PUSH) == []
 
 
-def test_run_really_triggers_and_completes_a_command(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_run_really_triggers_and_completes_a_command(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, harness = api
     client.post("/api/pipelines/orders/traits/marker", json={"status": "PASS"})
     result = client.post("/api/pipelines/orders/run").json()
@@ -175,7 +175,7 @@ def test_run_really_triggers_and_completes_a_command(api: tuple[TestClient, Inli
     ("/api/pipelines/orders/evaluate?schedule=bogus", None),
     ("/api/pipelines/orders/rerun", {"reason": "late data", "schedule": "bogus"}),
 ])
-def test_an_unknown_schedule_is_a_404_and_changes_nothing(api: tuple[TestClient, InlineDispatcher, Harness],
+def test_an_unknown_schedule_is_a_404_and_changes_nothing(api: tuple[TestClient, RecordingDispatcher, Harness],
                                                           path: str, body: dict[str, Any] | None) -> None:
     client, inline, harness = api
     client.post("/api/pipelines/orders/traits/marker", json={"status": "PASS"})  # READY: a run would start
@@ -188,7 +188,7 @@ def test_an_unknown_schedule_is_a_404_and_changes_nothing(api: tuple[TestClient,
     assert not (harness.root / "ran").exists()
 
 
-def test_completion_callback(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_completion_callback(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, harness = api
 
 
@@ -205,7 +205,7 @@ def test_completion_callback(api: tuple[TestClient, InlineDispatcher, Harness]) 
     assert error(client.post("/api/runs/ghost/complete", json={"status": "success"})) == (404, "run_not_found")
 
 
-def test_rerun_request_list_and_complete(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_rerun_request_list_and_complete(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, inline, _ = api
     created = client.post("/api/pipelines/orders/rerun", json={"reason": "late data", "date": "2026-03-01"})
     assert created.status_code == 202
@@ -219,13 +219,13 @@ def test_rerun_request_list_and_complete(api: tuple[TestClient, InlineDispatcher
     assert error(client.post("/api/reruns/ghost/complete", json={"status": "success"})) == (404, "rerun_not_found")
 
 
-def test_unknown_routes_and_methods_are_json(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_unknown_routes_and_methods_are_json(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, _ = api
     assert error(client.get("/api/nope")) == (404, "not_found")
     assert error(client.put("/api/health")) == (405, "method_not_allowed")
 
 
-def test_openapi_documents_every_route(api: tuple[TestClient, InlineDispatcher, Harness]) -> None:
+def test_openapi_documents_every_route(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
     client, _, _ = api
     paths = client.get("/openapi.json").json()["paths"]
     assert len([m for p in paths.values() for m in p]) == 21

@@ -25,7 +25,7 @@ from interlock.api.app import create_app
 from interlock.eventsize import MAX_EVENT_DETAILS_BYTES, MAX_EVENT_VALUE_BYTES, PREVIEW_CHARS
 from interlock.model import Event, EventKind
 from interlock.scaffold import init_project
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from interlock.store.redis import RedisStore
 from tests.steps.conftest import Harness
 from tests.test_cli_project import interlock
@@ -45,7 +45,7 @@ def client(harness: Harness) -> TestClient:
     harness.archetype("marked", ["marker"])
     harness.pipeline("orders", "marked", {})
     deps = harness.deps()
-    deps.dispatch = InlineDispatcher()
+    deps.dispatch = RecordingDispatcher()
     return TestClient(create_app(deps))
 
 

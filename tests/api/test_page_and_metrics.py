@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from interlock.api.app import create_app
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.push import push_trait
 from interlock.steps.runs import trigger
@@ -22,7 +22,7 @@ def deployment(harness: Harness, extra: str = "") -> TestClient:
     harness.pipeline("blocked", "checked", {"t1": "fail"},
                      extra="trigger:\n  type: command\n  command: {command: 'true'}\n")
     deps = harness.deps()
-    deps.dispatch = InlineDispatcher()
+    deps.dispatch = RecordingDispatcher()
     push_trait(deps, "orders", "marker", "PASS")
     evaluate(deps, "orders")
     trigger(deps, "orders", "daily", evaluate(deps, "orders").period, 1)

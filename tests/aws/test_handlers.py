@@ -163,6 +163,15 @@ def test_run_checker_reports_a_finished_run_as_it_is_and_an_unknown_one_as_unkno
     assert run_checker.handler({"runID": "nope"}) == {"runID": "nope", "status": "UNKNOWN", "waitSeconds": 1}
 
 
+def test_the_lambda_steps_record_their_latency_as_the_workers_do(aws_env: Aws) -> None:
+    period = _gate(aws_env)["period"]
+    run = trigger.handler({**IDS, "period": period, "attempt": 1})
+    run_checker.handler({"runID": run["runID"]})
+    counts = aws_env.store.counts()
+    assert counts['interlock_step_seconds_count{step="trigger"}'] == 1
+    assert counts['interlock_step_seconds_count{step="check_run"}'] == 1
+
+
 # -- stream-router ------------------------------------------------------------------------------------
 
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from interlock.api.app import create_app
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from tests.steps.conftest import Harness
 
 pytestmark = pytest.mark.integration
@@ -31,7 +31,7 @@ def api(harness: Harness) -> Iterator[tuple[TestClient, Harness]]:
     harness.archetype("checked", ["t1"])
     harness.pipeline("orders", "checked", {"t1": "pass"})
     deps = harness.deps()
-    deps.dispatch = InlineDispatcher()
+    deps.dispatch = RecordingDispatcher()
     with TestClient(create_app(deps), headers={"X-API-Key": KEY}) as client:
         yield client, harness
 

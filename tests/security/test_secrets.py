@@ -36,7 +36,7 @@ from interlock.alerts.webhook import WebhookSink
 from interlock.api.app import create_app
 from interlock.model import Alert, AlertLevel, RunStatus
 from interlock.redaction import REDACTED, redact, remember
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from interlock.store.redis import RedisStore
 from tests.steps.conftest import Harness
 
@@ -138,7 +138,7 @@ def test_a_trigger_secret_appears_in_no_record_alert_log_or_answer(
     alerts_file = tmp_path / "alerts.jsonl"
     deps.alerts = AlertDispatcher(harness.store, [WebhookSink(echo.url + "/webhook"), ConsoleSink(console),
                                                   FileSink(alerts_file)])
-    deps.dispatch = InlineDispatcher()
+    deps.dispatch = RecordingDispatcher()
     client = TestClient(create_app(deps))
 
     client.post("/api/pipelines/orders/run")

@@ -21,7 +21,7 @@ from fastapi.testclient import TestClient
 from interlock.api.app import create_app
 from interlock.model import EventKind
 from interlock.scaffold import init_project
-from interlock.steps.dispatch import InlineDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.push import MAX_PUSH_REASON, MAX_PUSH_TTL, MAX_PUSH_VALUE_BYTES, BadPush, push_trait
 from interlock.store.base import TraitSource
 from interlock.store.redis import RedisStore
@@ -94,7 +94,7 @@ def test_the_api_refuses_the_same_pushes_with_a_stable_code(deps_of: Harness, fi
                                                             push: dict[str, Any]) -> None:
     deps_of.extra = "server: {maxRequestBody: 4194304}\n"  # the value's own cap, not the body limit, refuses
     deps = deps_of.deps()
-    deps.dispatch = InlineDispatcher()
+    deps.dispatch = RecordingDispatcher()
     client = TestClient(create_app(deps))
     response = client.post("/api/pipelines/orders/traits/marker", json={"status": "PASS", **push})
     assert response.status_code == 400, response.text

@@ -9,14 +9,8 @@ import pytest
 
 from interlock.clock import FrozenClock
 from interlock.steps.deps import Deps
-from interlock.steps.dispatch import QUEUES
-from interlock.steps.requests import (
-    REQUESTS,
-    InvalidStepRequest,
-    RunRequest,
-    TriggerRequest,
-    parse_request,
-)
+from interlock.steps.registry import parse_request
+from interlock.steps.requests import InvalidStepRequest, RunRequest, TriggerRequest
 from tests.steps.conftest import Harness
 
 GOOD = {"pipeline": "orders", "schedule": "daily", "period": "2026-03-02", "attempt": 2}
@@ -26,10 +20,6 @@ def _refused(step: str, *args: object, **kwargs: object) -> InvalidStepRequest:
     with pytest.raises(InvalidStepRequest) as caught:
         parse_request(step, args, kwargs)
     return caught.value
-
-
-def test_every_step_a_worker_routes_has_a_request_model() -> None:
-    assert set(REQUESTS) == set(QUEUES)
 
 
 def test_a_well_formed_trigger_request_parses_by_name_and_by_position() -> None:

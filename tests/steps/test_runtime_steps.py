@@ -25,12 +25,9 @@ def command(path: str) -> str:
     return f"trigger:\n  type: command\n  command: {{command: 'touch {path}'}}\n"
 
 
-def wire(deps: Deps) -> InlineDispatcher:
-    inline = InlineDispatcher()
-    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    inline.handlers["advance"] = lambda **kw: advance(deps, **kw)
-    deps.dispatch = inline
-    return inline
+def wire(deps: Deps) -> Deps:
+    """``deps`` running the trigger and advance steps it asks for (the rest left to the due index)."""
+    return InlineDispatcher(deps, only={"trigger", "advance"}).deps
 
 
 @pytest.fixture
@@ -42,7 +39,7 @@ def test_ready_pipeline_is_triggered_once_per_period(harness: Harness, clock: Fr
     harness.archetype("a", ["t1"])
     harness.pipeline("orders", "a", {"t1": "pass"}, extra=command("ran"))
     deps = harness.deps(clock)
-    wire(deps)
+    deps = wire(deps)
     assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
     assert (harness.root / "ran").exists()
     assert advance(deps, "orders", "daily") is Outcome.DONE
@@ -86,7 +83,7 @@ def test_a_failed_trigger_waits_out_the_backoff_then_retries_then_gives_up_once(
     harness.pipeline("orders", "a", {"t1": "pass"}, extra="trigger:\n  type: command\n  command: {command: 'false'}\n"
                      "retry: {maxAttempts: 2, backoffSeconds: 60}\n")
     deps = harness.deps(clock)
-    wire(deps)
+    deps = wire(deps)
     assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
     entry = harness.store.get_run_log("orders", "2026-03-02", "daily")
     assert entry is not None and (entry.status, entry.attempt_number) == (RunStatus.FAILED, 1)
@@ -108,7 +105,7 @@ def test_a_permanent_failure_is_not_retried(harness: Harness, clock: FrozenClock
     harness.pipeline("orders", "a", {"t1": "pass"},
                      extra="trigger:\n  type: command\n  command: {command: '/nonexistent/binary'}\n")
     deps = harness.deps(clock)
-    wire(deps)
+    deps = wire(deps)
     advance(deps, "orders", "daily")
     (alert,) = harness.store.list_alerts("orders")
     assert alert.alert_type == "non_retryable_failure"
@@ -135,7 +132,7 @@ def test_completion_cascades_to_downstream_pipelines(harness: Harness, clock: Fr
         "name: silver\narchetype: down\ntraits:\n  up:\n    evaluator: builtin:upstream-job-log\n"
         "    config: {upstreamPipeline: bronze}\n" + command("silver-ran"))
     deps = harness.deps(clock)
-    wire(deps)
+    deps = wire(deps)
     advance(deps, "bronze", "daily")
     assert (harness.root / "silver-ran").exists()  # the cascade advanced silver at once
 
@@ -172,7 +169,7 @@ def test_push_then_advance_is_the_fast_path(harness: Harness, clock: FrozenClock
     harness.archetype("a", ["marker"])
     harness.pipeline("orders", "a", {}, extra=command("ran"))
     deps = harness.deps(clock)
-    wire(deps)
+    deps = wire(deps)
     assert advance(deps, "orders", "daily") is Outcome.NOT_READY
     push_trait(deps, "orders", "marker", "PASS")
     assert advance(deps, "orders", "daily") is Outcome.TRIGGERED

@@ -10,7 +10,7 @@ from interlock.clock import FrozenClock
 from interlock.model import EventKind, RunLogEntry, RunState, RunStatus
 from interlock.steps.advance import Outcome, advance
 from interlock.steps.deps import Deps
-from interlock.steps.dispatch import InlineDispatcher, RecordingDispatcher
+from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.sla import check_sla
 from interlock.steps.watchdog import check_stuck
 from tests.steps.conftest import Harness
@@ -224,7 +224,7 @@ def test_a_first_sight_reports_nothing_before_it(harness: Harness) -> None:
     harness.pipeline("orders", "a", {"t1": "pass"}, extra="trigger:\n  type: command\n  command: {command: 'true'}\n"
                      "catchUp: all\n")
     deps = harness.deps(FrozenClock(at("2026-03-05T08:00:00+00:00")))
-    inline = InlineDispatcher()
+    inline = RecordingDispatcher()
     deps.dispatch = inline
     advance(deps, "orders", "daily")
     assert [kw["period"] for step, kw in inline.sent if step == "trigger"] == ["2026-03-05"]

@@ -24,7 +24,6 @@ from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.keys import advance_key
 from interlock.steps.prior_runs import PriorRunUnknown
 from interlock.steps.reconcile import reconcile
-from interlock.steps.runs import trigger
 from interlock.store import Epoch
 from tests.archive.conftest import database_url, engine, migrated  # noqa: F401  (fixtures)
 from tests.steps.conftest import Harness
@@ -58,11 +57,8 @@ def project(harness: Harness, fired: Path, archive_url: str | None = None) -> No
 
 
 def wire(deps: Deps) -> Deps:
-    inline = InlineDispatcher()
-    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    inline.handlers["advance"] = lambda **kw: advance(deps, **kw)
-    deps.dispatch = inline
-    return deps
+    """``deps`` running the trigger and advance steps it asks for (the rest left to the due index)."""
+    return InlineDispatcher(deps, only={"trigger", "advance"}).deps
 
 
 def process(harness: Harness, clock: FrozenClock) -> Deps:

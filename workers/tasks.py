@@ -1,0 +1,41 @@
+"""Every step's Celery task, made from the step registry (``interlock/steps/registry.py``).
+
+Task ``interlock.<step>`` runs the step with the worker process's Deps through
+:func:`interlock.steps.registry.run_step` (which records its latency) and returns its summary.
+Arguments come by name as the dispatchers send them, or by position in the order of the step's
+request fields (the guard, ``workers/guard.py``, has checked them against that model already).
+The names never change: messages already in a deployed queue must keep finding their task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_ready
+
+from interlock.steps.registry import STEPS, Step, bind, import_steps, run_step, summary
+from workers.app import app
+from workers.context import deps_for, start_up_in_background
+
+
+def register(celery: Celery, step: Step) -> Task:
+    """Register ``step``'s task on ``celery``."""
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return summary(run_step(deps_for(celery), step.name, **bind(step.name, args, kwargs)))
+
+    run.__name__ = run.__qualname__ = step.name
+    run.__doc__ = f"The {step.name} step ({step.target}) on queue {step.queue}."
+    task: Task = celery.task(name=step.task_name)(run)
+    return task
+
+
+TASKS: dict[str, Task] = {name: register(app, step) for name, step in STEPS.items()}
+# In the worker's main process, before it forks its pool: the first task of each process then
+# costs what every other one costs.
+import_steps()
+
+
+@worker_ready.connect
+def _register_pipelines(**_: object) -> None:
+    start_up_in_background(app)
