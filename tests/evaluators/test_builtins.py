@@ -66,9 +66,9 @@ def test_unknown_builtin_name_is_a_permanent_error_naming_the_known_ones(ctx: Bu
     assert "sensor-freshness" in out.reason
 
 
-def test_registry_holds_the_five_builtins_and_the_upstream_alias() -> None:
+def test_registry_holds_the_builtins_and_the_upstream_alias() -> None:
     assert set(BUILTINS) == {"sensor-threshold", "sensor-freshness", "window-completeness", "data-quality",
-                             "upstream-job-log", "upstream"}
+                             "upstream-job-log", "upstream", "sql", "object-exists"}
     assert BUILTINS["upstream"] is BUILTINS["upstream-job-log"]
 
 
