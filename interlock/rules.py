@@ -139,8 +139,8 @@ def _limit(check: str, item: Mapping[str, Any]) -> Any:
             raise ValueError(f"{check} needs a positive duration, got {value!r}")
         return age
     if check == "in":
-        if not isinstance(value, list) or not value or not all(_scalar(v) for v in value):
-            raise ValueError(f"in takes a non-empty list of strings, numbers or booleans, got {_show(value)}")
+        if not isinstance(value, list) or not value or not all(v is None or _scalar(v) for v in value):
+            raise ValueError(f"in takes a non-empty list of strings, numbers, booleans or nulls, got {_show(value)}")
         return list(value)
     if not _scalar(value) and value is not None:  # equals
         raise ValueError(f"equals compares a string, number, boolean or null, got {_kind(value)}")

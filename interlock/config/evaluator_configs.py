@@ -114,14 +114,14 @@ def object_problems(config: Mapping[str, Any], root: Path) -> list[Problem]:
 def _url_problems(url: str, root: Path) -> list[str]:
     from interlock.evaluators import objects
 
-    unknown = [name for name in objects.url_values_used(url) if name not in objects.URL_VALUES]
-    if unknown:
-        return [f"${{{unknown[0]}}} is not a value of the period; a url may use "
-                f"{', '.join('${' + v + '}' for v in objects.URL_VALUES)}"]
     try:
         location = objects.parse_location(url)
     except ValueError as exc:
         return [str(exc)]
+    unknown = [name for name in objects.url_values_used(url) if name not in objects.URL_VALUES]
+    if unknown:
+        return [f"${{{unknown[0]}}} is not a value of the period; a url may use "
+                f"{', '.join('${' + v + '}' for v in objects.URL_VALUES)}"]
     if not location.is_s3 and objects.escapes(location.path, root):
         return [f"path {location.path!r} points outside the project folder; write an absolute path "
                 "(or file:// URL) for data that lives elsewhere"]

@@ -94,6 +94,15 @@ def _forget_inherited_pools() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_pools)
 
 
+def dispose_pools() -> None:
+    """Close every pooled connection of this process (shutdown, tests that drop their database)."""
+    global _pools
+    closing = _pools
+    _pools = _Pools({}, threading.Lock())
+    for engine in closing.engines.values():
+        engine.dispose()
+
+
 def evaluate_sql(request: EvaluationRequest, timeout: float, environ: Mapping[str, str], now: datetime
                  ) -> EvaluatorOutput:
     """Run the trait's query and decide on its first row; never raises for database problems."""
