@@ -30,6 +30,7 @@ connection, a statement timeout, a shutdown or an exhausted pool are TRANSIENT.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -37,28 +38,32 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from interlock import rules
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
-from interlock.evaluators.sqlquery import QueryProblem, prepare
+from interlock.evaluators.sqlquery import Prepared, QueryProblem, prepare
 from interlock.model import FailureCategory, TraitStatus
 from interlock.redaction import redact, remember
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+    from sqlalchemy.pool import PoolProxiedConnection
 
 # ``url`` must be exactly one ``${INTERLOCK_*}`` reference.
 URL_REFERENCE = re.compile(r"^\$\{(INTERLOCK_[A-Za-z0-9_]+)\}$")
 DRIVERS = ("psycopg2", "psycopg")
-# Rows fetched beyond the first, to report how many the query returned (more is reported as "more").
+# Rows read of a query's result (it is wrapped in a LIMIT one beyond this, reported as "moreRows").
 MAX_ROWS = 1000
 # Connections a pool keeps open, and may open beyond that under load (per URL, per process).
 POOL_SIZE = 4
 POOL_OVERFLOW = 8
 # Seconds an idle pooled connection is kept before it is replaced (server-side idle killers, failovers).
 POOL_RECYCLE = 1800
+# Key of a connection's kept cursor in SQLAlchemy's per-connection ``info``.
+_CURSOR = "interlock.sql.cursor"
 # Longest wait for a connection to open (s); a shorter trait timeout wins.
 CONNECT_TIMEOUT = 10
 # Characters of a database error quoted in a reason.
@@ -73,22 +78,61 @@ _PERMANENT_CONNECT = ("password authentication failed", "authentication failed",
                       "invalid dsn", "invalid connection option", "server does not support ssl")
 
 
+class _Pool:
+    """SQLAlchemy's pool for one (URL, timeout), with a free list of the connections it lent us in front.
+
+    SQLAlchemy creates, limits, invalidates and disposes the connections; an evaluation takes one
+    from the free list and puts it back, which costs a list pop and append instead of the pool's
+    checkout and checkin (as much as the query itself on a local database). A connection lent for
+    longer than :data:`POOL_RECYCLE` goes back to SQLAlchemy, which replaces it at a later checkout.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        # query (as prepared) -> the driver's SQL text (``%(date)s`` placeholders), compiled once
+        self.statements: dict[str, str] = {}
+        self.idle: list[tuple[PoolProxiedConnection, float]] = []
+        self.lock = threading.Lock()
+
+    def lease(self) -> tuple[PoolProxiedConnection, float]:
+        with self.lock:
+            if self.idle:
+                return self.idle.pop()
+        return self.engine.raw_connection(), monotonic()
+
+    def give_back(self, conn: PoolProxiedConnection, since: float) -> None:
+        if monotonic() - since < POOL_RECYCLE:
+            with self.lock:
+                if len(self.idle) < POOL_SIZE:
+                    self.idle.append((conn, since))
+                    return
+        conn.close()  # back to SQLAlchemy's pool
+
+    def dispose(self) -> None:
+        with self.lock:
+            lent, self.idle = self.idle, []
+        for conn, _ in lent:
+            conn.close()
+        self.engine.dispose()
+
+
 @dataclass(frozen=True)
 class _Pools:
-    engines: dict[tuple[str, int], Engine]
+    engines: dict[tuple[str, int], _Pool]
     lock: threading.Lock
 
 
 _pools = _Pools({}, threading.Lock())
+# A forked child keeps its parent's pools referenced for good: a DBAPI connection that is garbage
+# collected says goodbye to the server on its socket, which would end the parent's session.
+_inherited: list[_Pools] = []
 
 
 def _forget_inherited_pools() -> None:
-    """In a forked child: drop the parent's pools without closing its sockets (the parent still uses them)."""
+    """In a forked child: start with no pools, never touching the parent's connections."""
     global _pools
-    inherited = _pools
+    _inherited.append(_pools)
     _pools = _Pools({}, threading.Lock())
-    for engine in inherited.engines.values():
-        engine.dispose(close=False)
 
 
 os.register_at_fork(after_in_child=_forget_inherited_pools)
@@ -99,8 +143,8 @@ def dispose_pools() -> None:
     global _pools
     closing = _pools
     _pools = _Pools({}, threading.Lock())
-    for engine in closing.engines.values():
-        engine.dispose()
+    for pool in closing.engines.values():
+        pool.dispose()
 
 
 def evaluate_sql(request: EvaluationRequest, timeout: float, environ: Mapping[str, str], now: datetime
@@ -108,7 +152,7 @@ def evaluate_sql(request: EvaluationRequest, timeout: float, environ: Mapping[st
     """Run the trait's query and decide on its first row; never raises for database problems."""
     config = request.config
     try:
-        prepared = prepare(config.get("query"))  # type: ignore[arg-type]
+        prepared = _prepared(config.get("query"))
     except QueryProblem as exc:
         return _permanent(f"config invalid: query: {exc}")
     checks: list[rules.Rule] = []
@@ -131,6 +175,22 @@ def evaluate_sql(request: EvaluationRequest, timeout: float, environ: Mapping[st
     return _decide(columns, rows, more, checks, now)
 
 
+@functools.lru_cache(maxsize=1024)
+def _prepared_text(query: str) -> Prepared:
+    return prepare(query)
+
+
+def _prepared(query: Any) -> Prepared:
+    """The checked query, checked once per process per text (the same trait runs every few seconds)."""
+    if not isinstance(query, str):
+        return prepare(query)
+    return _prepared_text(query)
+
+
+# URL values already handed to the redaction module (remembering one costs more than a query).
+_remembered: set[str] = set()
+
+
 def _url(raw: Any, environ: Mapping[str, str]) -> str | EvaluatorOutput:
     match = URL_REFERENCE.match(raw) if isinstance(raw, str) else None
     if match is None:
@@ -140,45 +200,71 @@ def _url(raw: Any, environ: Mapping[str, str]) -> str | EvaluatorOutput:
     value = environ.get(name)
     if not value:
         return _permanent(f"environment variable {name} is not set (it holds the database URL of builtin:sql)")
-    remember(value)
+    if value not in _remembered:
+        remember(value)
+        _remembered.add(value)
     return value
 
 
 def _query(url: str, sql: str, params: dict[str, str], timeout: float
            ) -> tuple[list[str], list[tuple[Any, ...]], bool]:
-    from sqlalchemy import exc, text
+    """Run ``sql`` on a pooled DBAPI connection: (columns, up to MAX_ROWS rows, whether there were more).
 
-    statement = text(sql)
+    The driver's cursor is used directly (the statement compiled once per pool): SQLAlchemy's
+    Connection and Result layers cost more than the query itself for a ``count(*)`` on localhost.
+    """
     for attempt in (1, 2):
-        engine = _engine(url, timeout)
+        pool = _pool(url, timeout)
+        statement = pool.statements.get(sql)
+        if statement is None:
+            from sqlalchemy import text
+
+            # The driver reads a whole result into memory: the LIMIT keeps a careless
+            # ``select * from sales`` from filling the worker's memory (order is kept).
+            bounded = f"select * from (\n{sql}\n) as interlock_query limit {MAX_ROWS + 1}"
+            statement = str(text(bounded).compile(dialect=pool.engine.dialect))
+            pool.statements[sql] = statement
+        conn, since = pool.lease()
         try:
-            with engine.connect() as conn:
-                result = conn.execute(statement, params)
-                columns = [str(c) for c in result.keys()]  # noqa: SIM118 (a Result, not a dict)
-                rows = [tuple(r) for r in result.fetchmany(MAX_ROWS + 1)]
-                return columns, rows[:MAX_ROWS], len(rows) > MAX_ROWS
-        except exc.DBAPIError as error:
-            # A pooled connection the server closed (restart, idle killer): the pool drops it; one
-            # more try gets a fresh connection instead of an ERROR for a database that is fine.
-            if attempt == 2 or not error.connection_invalidated:
-                raise
+            # One cursor per connection, kept with it (in SQLAlchemy's per-connection info, which a
+            # reconnect empties): a cursor is cheap, but not next to a 30 µs query.
+            cursor = conn.info.get(_CURSOR)
+            if cursor is None:
+                cursor = conn.info[_CURSOR] = conn.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(statement, params)
+            columns = [str(d[0]) for d in cursor.description or ()]
+            rows = cursor.fetchall()
+        except Exception as error:
+            # A pooled connection the server closed (restart, idle killer): drop it, and try once
+            # more on a fresh one instead of reporting an ERROR for a database that is fine.
+            gone = pool.engine.dialect.is_disconnect(error, conn.dbapi_connection, None)  # type: ignore[arg-type]
+            if gone:
+                conn.invalidate(error)
+                conn.close()
+            else:
+                pool.give_back(conn, since)
+            if gone and attempt == 1:
+                continue
+            raise
+        pool.give_back(conn, since)
+        return columns, [tuple(r) for r in rows[:MAX_ROWS]], len(rows) > MAX_ROWS
     raise AssertionError("unreachable")
 
 
-def _engine(url: str, timeout: float) -> Engine:
+def _pool(url: str, timeout: float) -> _Pool:
     """This process's pool for ``url`` with a statement timeout of ``timeout`` seconds."""
     timeout_ms = max(1, int(timeout * 1000))
     key = (url, timeout_ms)
     pools = _pools
-    engine = pools.engines.get(key)
-    if engine is not None:
-        return engine
+    pool = pools.engines.get(key)
+    if pool is not None:
+        return pool
     with pools.lock:
-        engine = pools.engines.get(key)
-        if engine is None:
-            engine = _create_engine(url, timeout_ms)
-            pools.engines[key] = engine
-    return engine
+        pool = pools.engines.get(key)
+        if pool is None:
+            pool = _Pool(_create_engine(url, timeout_ms))
+            pools.engines[key] = pool
+    return pool
 
 
 def _create_engine(url: str, timeout_ms: int) -> Engine:
@@ -197,7 +283,7 @@ def _create_engine(url: str, timeout_ms: int) -> Engine:
     connect_timeout = max(1, min(CONNECT_TIMEOUT, -(-timeout_ms // 1000)))
     return create_engine(
         parsed, isolation_level="AUTOCOMMIT", pool_size=POOL_SIZE, max_overflow=POOL_OVERFLOW,
-        pool_timeout=max(1.0, timeout_ms / 1000), pool_recycle=POOL_RECYCLE,
+        pool_timeout=max(1.0, timeout_ms / 1000), pool_recycle=POOL_RECYCLE, pool_reset_on_return=None,
         connect_args={"options": options, "connect_timeout": connect_timeout,
                       "application_name": "interlock builtin:sql"})
 
@@ -284,14 +370,16 @@ def classify(error: Exception, timeout: float = 0.0) -> tuple[FailureCategory, s
             return FailureCategory.TRANSIENT, f"query timed out after {timeout:g}s (statement_timeout) [{code}]"
         category = FailureCategory.PERMANENT if code[:2] in _PERMANENT_CLASSES else FailureCategory.TRANSIENT
         return category, f"{text} [{code}]"
-    if isinstance(error, exc.DBAPIError) and not isinstance(error, exc.InterfaceError):
+    # PEP 249 error classes, whether SQLAlchemy wrapped the driver's error or not.
+    kinds = {c.__name__ for c in type(original).__mro__} | {c.__name__ for c in type(error).__mro__}
+    if "DatabaseError" in kinds and "InterfaceError" not in kinds:
         lowered = text.lower()
         if "fatal" in lowered and any(p in lowered for p in _PERMANENT_CONNECT):
             return FailureCategory.PERMANENT, f"connection refused by the server: {text}"
-        if isinstance(error, (exc.ProgrammingError, exc.DataError, exc.IntegrityError, exc.NotSupportedError)):
+        if kinds & {"ProgrammingError", "DataError", "IntegrityError", "NotSupportedError"}:
             return FailureCategory.PERMANENT, text
         return FailureCategory.TRANSIENT, f"cannot reach the database: {text}"
-    return FailureCategory.TRANSIENT, f"{type(error).__name__}: {text}"
+    return FailureCategory.TRANSIENT, f"{type(original).__name__}: {text}"
 
 
 def _first_line(error: BaseException) -> str:

@@ -125,7 +125,7 @@ def test_unreachable_server_is_transient(warehouse: str) -> None:
 def test_unknown_column_in_query_is_permanent(sales: str) -> None:
     out = run(sales, {"query": "select nope from sales"})
     assert (out.status, out.failure_category) == (TraitStatus.ERROR, FailureCategory.PERMANENT)
-    assert out.reason == 'builtin:sql: column "nope" does not exist LINE 1: select nope from sales [42703]'
+    assert out.reason == 'builtin:sql: column "nope" does not exist LINE 2: select nope from sales [42703]'
 
 
 def test_rule_on_a_column_the_query_does_not_return_is_permanent(sales: str) -> None:
@@ -203,3 +203,17 @@ def test_a_forked_process_opens_its_own_connection(sales: str) -> None:
     assert child_pid != parent
     again = run(sales, {"query": "select pg_backend_pid() as pid"}).value["row"]["pid"]  # type: ignore[index]
     assert again == parent  # the parent's pooled connection survived the child
+
+
+def test_a_pooled_connection_the_server_closed_is_replaced_without_an_error(sales: str) -> None:
+    first = run(sales, {"query": "select pg_backend_pid() as pid"}).value["row"]["pid"]  # type: ignore[index]
+    admin(f"select pg_terminate_backend({first})")
+    out = run(sales, {"query": "select pg_backend_pid() as pid"})
+    assert out.status is TraitStatus.PASS, out.reason
+    assert out.value is not None and out.value["row"]["pid"] != first
+
+
+def test_a_large_result_is_read_only_up_to_the_limit(sales: str) -> None:
+    out = run(sales, {"query": "select n from generate_series(100000, 1, -1) as n"})
+    assert out.status is TraitStatus.PASS
+    assert out.value == {"rows": 1000, "row": {"n": 100000}, "moreRows": True}
