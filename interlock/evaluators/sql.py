@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from interlock import rules
+from interlock.config.project import database_url_from
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
 from interlock.evaluators.sqlquery import Prepared, QueryProblem, prepare
 from interlock.model import FailureCategory, TraitStatus
@@ -271,11 +272,12 @@ def _create_engine(url: str, timeout_ms: int) -> Engine:
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
-    parsed = make_url(url)
+    # ``postgresql://`` and ``postgres://`` mean psycopg2, the driver Interlock depends on (as for the archive).
+    parsed = make_url(database_url_from(url) or url)
     if parsed.password:
         remember(str(parsed.password))
     if parsed.get_backend_name() != "postgresql" or parsed.get_driver_name() not in DRIVERS:
-        raise _Unsupported(f"builtin:sql runs on PostgreSQL (postgresql:// or postgresql+psycopg2:// URLs); "
+        raise _Unsupported(f"this version queries PostgreSQL only (postgresql:// or postgresql+psycopg2:// URLs); "
                            f"got a {parsed.drivername} URL")
     session = f"-c default_transaction_read_only=on -c statement_timeout={timeout_ms}"
     given = parsed.query.get("options")
@@ -356,6 +358,8 @@ def classify(error: Exception, timeout: float = 0.0) -> tuple[FailureCategory, s
 
     if isinstance(error, _Unsupported):
         return FailureCategory.PERMANENT, str(error)
+    if isinstance(error, ImportError):
+        return FailureCategory.PERMANENT, f"the database driver for this URL is not installed ({error})"
     if isinstance(error, exc.NoSuchModuleError):
         return FailureCategory.PERMANENT, f"no database driver for this URL ({_first_line(error)})"
     if isinstance(error, exc.ArgumentError):

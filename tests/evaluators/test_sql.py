@@ -217,3 +217,17 @@ def test_a_large_result_is_read_only_up_to_the_limit(sales: str) -> None:
     out = run(sales, {"query": "select n from generate_series(100000, 1, -1) as n"})
     assert out.status is TraitStatus.PASS
     assert out.value == {"rows": 1000, "row": {"n": 100000}, "moreRows": True}
+
+
+def test_a_database_other_than_postgres_is_refused_saying_so() -> None:
+    out = run("mysql+pymysql://u:p@127.0.0.1/db", {"query": "select 1 as one"})
+    assert (out.status, out.failure_category) == (TraitStatus.ERROR, FailureCategory.PERMANENT)
+    assert out.reason == ("builtin:sql: this version queries PostgreSQL only (postgresql:// or "
+                          "postgresql+psycopg2:// URLs); got a mysql+pymysql URL")
+
+
+def test_a_driver_that_is_not_installed_is_permanent() -> None:
+    out = run("postgresql+psycopg://u@127.0.0.1/db", {"query": "select 1 as one"})
+    assert (out.status, out.failure_category) == (TraitStatus.ERROR, FailureCategory.PERMANENT)
+    assert out.reason is not None and out.reason.startswith("builtin:sql: the database driver for this URL is not "
+                                                            "installed")
