@@ -72,6 +72,7 @@ class TriggerType(StrEnum):
     EMR_SERVERLESS = "emr-serverless"
     DATABRICKS = "databricks"
     STEP_FUNCTION = "step-function"
+    PLUGIN = "plugin"  # a trigger type from an installed package (interlock.plugins)
 
 
 class AlertType(StrEnum):
@@ -270,6 +271,13 @@ class DatabricksTrigger(VariantModel):
     arguments: dict[str, str] | None = None
 
 
+class PluginTrigger(VariantModel):
+    """A trigger from an installed package: the entry point's ``name`` and the config it reads."""
+
+    name: str = Field(min_length=1)
+    config: dict[str, Any] | None = None
+
+
 # trigger.type -> (attribute on TriggerConfig, key in YAML/JSON, block model)
 TRIGGER_BLOCKS: dict[TriggerType, tuple[str, str, type[VariantModel]]] = {
     TriggerType.HTTP: ("http", "http", HttpTrigger),
@@ -280,9 +288,10 @@ TRIGGER_BLOCKS: dict[TriggerType, tuple[str, str, type[VariantModel]]] = {
     TriggerType.EMR_SERVERLESS: ("emr_serverless", "emr_serverless", EmrServerlessTrigger),
     TriggerType.STEP_FUNCTION: ("step_function", "step_function", StepFunctionTrigger),
     TriggerType.DATABRICKS: ("databricks", "databricks", DatabricksTrigger),
+    TriggerType.PLUGIN: ("plugin", "plugin", PluginTrigger),
 }
 _BLOCK_KEYS = {"http", "command", "airflow", "glue", "emr", "databricks", "emr_serverless",
-               "emrServerless", "step_function", "stepFunction"}
+               "emrServerless", "step_function", "stepFunction", "plugin"}
 
 
 class TriggerConfig(ConfigModel):
@@ -298,6 +307,7 @@ class TriggerConfig(ConfigModel):
     emr_serverless: EmrServerlessTrigger | None = _both("emr_serverless", "emrServerless", default=None)
     step_function: StepFunctionTrigger | None = _both("step_function", "stepFunction", default=None)
     databricks: DatabricksTrigger | None = None
+    plugin: PluginTrigger | None = None
 
     @model_validator(mode="before")
     @classmethod

@@ -112,9 +112,15 @@ def register_pipeline(request: Request, body: dict[str, Any]) -> Json:
             raise ApiError(400, "evaluator_forbidden",
                            f"traits.{trait_type}.evaluator: via the API an executable evaluator must be one of the "
                            "project's evaluatorDirs; use builtin:, http(s):// or push, or define it in a pipeline file")
+        # builtin:object-exists on a local path would let an API key holder list the workers' files.
+        url = (trait.config or {}).get("url") if trait else None
+        if (ref or "").strip() == "builtin:object-exists" and isinstance(url, str) and not url.startswith("s3://"):
+            raise ApiError(400, "evaluator_forbidden",
+                           f"traits.{trait_type}.config.url: via the API builtin:object-exists may only look in S3 "
+                           "(s3://); local paths are for pipeline files")
     # ${INTERLOCK_*} values are the operator's secrets: a pipeline sent over the API must not be able to
-    # send them to a URL of its choosing.
-    names = sorted(set(referenced_names([body.get("trigger")])))
+    # send them to a URL of its choosing, nor query the database one names (builtin:sql's url).
+    names = sorted(set(referenced_names([body.get("trigger"), body.get("traits")])))
     if names:
         raise ApiError(400, "secret_reference_forbidden",
                        f"${{{names[0]}}}: environment variables can only be used in pipeline files, not via the API")

@@ -2,6 +2,8 @@
 
 * empty or ``push``     — no evaluator: the trait's latest *pushed* result decides it.
 * ``builtin:<name>``    — an evaluator that runs in-process.
+* ``plugin:<name>``     — an evaluator from an installed package (entry point group
+  ``interlock.evaluators``, see :mod:`interlock.plugins`).
 * ``http(s)://...``     — an HTTP evaluator.
 * a path with ``/``     — an executable, relative paths resolved against the config file's folder.
 * a bare name           — an executable looked up in ``evaluatorDirs``, then on ``PATH``.
@@ -20,11 +22,13 @@ from pathlib import Path
 class EvaluatorKind(StrEnum):
     PUSH = "push"
     BUILTIN = "builtin"
+    PLUGIN = "plugin"
     HTTP = "http"
     COMMAND = "command"
 
 
 BUILTIN_PREFIX = "builtin:"
+PLUGIN_PREFIX = "plugin:"
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,8 @@ def classify(ref: str | None) -> EvaluatorKind:
         return EvaluatorKind.PUSH
     if ref.startswith(BUILTIN_PREFIX):
         return EvaluatorKind.BUILTIN
+    if ref.startswith(PLUGIN_PREFIX):
+        return EvaluatorKind.PLUGIN
     if ref.startswith(("http://", "https://")):
         return EvaluatorKind.HTTP
     return EvaluatorKind.COMMAND
@@ -57,6 +63,12 @@ def resolve(ref: str | None, root: Path, evaluator_dirs: Sequence[Path]) -> Eval
         name = text[len(BUILTIN_PREFIX):]
         if name not in BUILTINS:
             raise ValueError(f"unknown builtin evaluator {name!r}; known: {', '.join(sorted(BUILTINS))}")
+        return EvaluatorRef(kind, name)
+    if kind is EvaluatorKind.PLUGIN:
+        from interlock import plugins  # loading checks that it is installed and implements the protocol
+
+        name = text[len(PLUGIN_PREFIX):]
+        plugins.load(plugins.EVALUATORS, name)  # PluginError is a ValueError naming the installed ones
         return EvaluatorRef(kind, name)
     if kind is EvaluatorKind.HTTP:
         return EvaluatorRef(kind, text)

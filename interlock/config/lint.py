@@ -34,16 +34,22 @@ def env_references(data: Mapping[str, Any], env: Mapping[str, str], expanded: st
     """``${INTERLOCK_*}`` references that will not work: unset ones, and ones that are never expanded.
 
     Only the block under the top-level key ``expanded`` (a pipeline's ``trigger``) expands them, at
-    fire time, and fails the trigger when the variable is unset; anywhere else the text is used as
-    written (a webhook URL, an evaluator's config, a Redis password).
+    fire time, and fails the trigger when the variable is unset; so does the ``url`` of a
+    ``builtin:sql`` trait, at evaluation time. Anywhere else the text is used as written (a webhook
+    URL, another evaluator's config, a Redis password).
     """
     problems: list[Problem] = []
     trigger = data.get(expanded) if expanded else None
     own = set(COMMAND_TRIGGER_ENV) if isinstance(trigger, Mapping) and trigger.get("type") == TriggerType.COMMAND \
         else set()
+    evaluated = _sql_urls(data) if expanded is not None else set()
     for path, text in _strings(data, ()):
         for name in dict.fromkeys(referenced_names([text])):
-            if expanded is not None and path[:1] == (expanded,):
+            if path in evaluated:
+                if name not in env:
+                    problems.append((path, f"${{{name}}} is not set in this environment; the trait is an ERROR at "
+                                           "evaluation time unless it is set where the workers run"))
+            elif expanded is not None and path[:1] == (expanded,):
                 if name not in env and name not in own:
                     problems.append((path, f"${{{name}}} is not set in this environment; the trigger fails at "
                                            "fire time unless it is set where the workers run"))
@@ -51,6 +57,13 @@ def env_references(data: Mapping[str, Any], env: Mapping[str, str], expanded: st
                 where = f"only the {expanded} block expands them" if expanded else "this file never expands them"
                 problems.append((path, f"${{{name}}} is not expanded here ({where}); the text is used as written"))
     return problems
+
+
+def _sql_urls(data: Mapping[str, Any]) -> set[tuple[Any, ...]]:
+    """Paths of the ``url`` of every ``builtin:sql`` trait of a pipeline (expanded when evaluated)."""
+    traits = data.get("traits")
+    return {("traits", name, "config", "url") for name, trait in (traits.items() if isinstance(traits, Mapping) else [])
+            if isinstance(trait, Mapping) and str(trait.get("evaluator") or "").strip() == "builtin:sql"}
 
 
 def _strings(value: Any, path: tuple[Any, ...]) -> Iterator[tuple[tuple[Any, ...], str]]:

@@ -19,8 +19,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
+from interlock import rules
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
-from interlock.config import evaluator_refs, lint
+from interlock.config import evaluator_configs, evaluator_refs, lint
 from interlock.config.discovery import is_within, list_folder, real_path
 from interlock.config.errors import (
     ConfigError,
@@ -278,6 +279,13 @@ class _Loading:
                     self.error(file, f"duplicate trait type {trait.type!r}", (key, i, "type"), doc)
                     ok = False
                 types.add(trait.type)
+        for key, traits in (("requiredTraits", archetype.required_traits),
+                            ("optionalTraits", archetype.optional_traits or [])):
+            for i, trait in enumerate(traits):
+                raw_rules = (trait.default_config or {}).get("rules")
+                for path, message in rules.problems(raw_rules) if raw_rules is not None else []:
+                    self.error(file, message, (key, i, "defaultConfig", "rules", *path), doc)
+                    ok = False
         rule = archetype.readiness_rule
         params = dict(rule.parameters or {})
         path = ("readinessRule", "parameters")
@@ -381,6 +389,12 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
                 evaluator_refs.resolve(evaluator, project.root, project.evaluator_dirs())
             except ValueError as exc:
                 problems.append((("traits", trait_type, "evaluator"), str(exc)))
+        config = _merged_config(archetype, str(trait_type), trait)
+        if config is not None:
+            where = ("traits", trait_type, "config")
+            problems.extend(((*where, *path), message) for path, message in
+                            evaluator_configs.problems(evaluator if isinstance(evaluator, str) else None, config,
+                                                       project.root))
     problems.extend(_trigger_problems(data.get("trigger")))
     schedules = data.get("schedules")
     seen: dict[str, int] = {}
@@ -406,6 +420,20 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
     return problems
 
 
+def _merged_config(archetype: Archetype | None, trait_type: str, trait: Any) -> dict[str, Any] | None:
+    """The trait's config as it will be evaluated (archetype defaults, then the pipeline's keys); None if unusable."""
+    own = trait.get("config") if isinstance(trait, dict) else None
+    if own is not None and not isinstance(own, dict):
+        return None  # the field validation reports it
+    merged: dict[str, Any] = {}
+    definitions = [*archetype.required_traits, *(archetype.optional_traits or [])] if archetype else []
+    for definition in definitions:
+        if definition.type == trait_type:
+            merged.update(definition.default_config or {})
+    merged.update(own or {})
+    return merged
+
+
 def _trigger_problems(trigger: Any) -> list[tuple[tuple[Any, ...], str]]:
     """The block named by ``trigger.type`` must be there, and no other block may be."""
     if not isinstance(trigger, dict):
@@ -425,4 +453,7 @@ def _trigger_problems(trigger: Any) -> list[tuple[tuple[Any, ...], str]]:
                              f"(set type: {other.value}, or rename the block to {key!r})"))
     if normal.get(key) is None and normal.get(to_camel(key)) is None:
         problems.append((("trigger", key), f"required for trigger type {kind.value!r}"))
+    if kind is TriggerType.PLUGIN:
+        problems.extend((("trigger", "plugin", *path), message)
+                        for path, message in evaluator_configs.trigger_problems(normal))
     return problems

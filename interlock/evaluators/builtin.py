@@ -3,7 +3,12 @@
 ``builtin:sensor-freshness``, ``builtin:sensor-threshold``, ``builtin:window-completeness``,
 ``builtin:data-quality`` read the latest reading an ETL job wrote for (pipeline, sensorType);
 ``builtin:upstream-job-log`` (alias ``builtin:upstream``) passes when the upstream pipeline's run
-for the same date and schedule completed.
+for the same date and schedule completed. ``builtin:sql`` (:mod:`interlock.evaluators.sql`) runs a
+read query; ``builtin:object-exists`` (:mod:`interlock.evaluators.objects`) looks for files and S3
+objects.
+
+Every builtin takes ``rules`` (:mod:`interlock.rules`): ``sql`` and ``object-exists`` decide with
+them; on the others a PASS stands only when the rules also hold over its value.
 
 Decisions where the reference was loose: booleans are never numbers; a sensor
 timestamp in the future is not "fresh" (a clock problem is an ERROR); a data-quality check whose
@@ -14,26 +19,57 @@ upstream in COMPLETED_MONITORING counts as completed (its job succeeded).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from datetime import timedelta
+import os
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from interlock import timeutil
+from interlock import rules, timeutil
 from interlock.clock import Clock
+from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
 from interlock.model import DEFAULT_SCHEDULE, SUCCEEDED_RUN_STATUSES, FailureCategory, TraitStatus
+from interlock.schedule import find_schedule, schedule_zone
 from interlock.store.base import Store
 
 # A sensor timestamp this far in the future is tolerated as clock skew.
 CLOCK_SKEW = timedelta(seconds=60)
 
-Handler = Callable[["BuiltinContext", EvaluationRequest], EvaluatorOutput]
+# (context, request, timeout in seconds) -> answer
+Handler = Callable[["BuiltinContext", EvaluationRequest, float], EvaluatorOutput]
 
 
 class BuiltinContext:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    """What builtins may use: the store, the clock, the project folder and the ``${INTERLOCK_*}`` environment."""
+
+    def __init__(self, store: Store, clock: Clock, *, root: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.root = root
+        self.environ = os.environ if environ is None else environ
+
+    def period_start(self, request: EvaluationRequest) -> datetime | None:
+        """When the request's period opened: ``periodStart`` if the runner sent it, else midnight of
+        its date in the schedule's time zone; None when neither can be known."""
+        given = request.config.get("periodStart")
+        if isinstance(given, str):
+            try:
+                at = datetime.fromisoformat(given)
+            except ValueError:
+                at = None
+            if at is not None and at.tzinfo is not None:
+                return at
+        from interlock.evaluators.objects import start_of_date
+
+        period = str(request.config.get("period") or request.config.get("date") or "")
+        try:
+            pipeline = self.store.get_pipeline(request.pipeline_id)
+            schedule = find_schedule(pipeline, request.config.get("scheduleId") or None)
+        except (UnknownPipeline, UnknownSchedule):
+            return None
+        return start_of_date(period, schedule_zone(pipeline, schedule))
 
 
 def _fail(reason: str, value: dict[str, Any] | None = None) -> EvaluatorOutput:
@@ -74,7 +110,7 @@ def _sensor(ctx: BuiltinContext, request: EvaluationRequest) -> tuple[str, dict[
     return sensor_type, reading.value
 
 
-def sensor_threshold(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+def sensor_threshold(ctx: BuiltinContext, request: EvaluationRequest, timeout: float = 0.0) -> EvaluatorOutput:
     found = _sensor(ctx, request)
     if isinstance(found, EvaluatorOutput):
         return found
@@ -91,7 +127,7 @@ def sensor_threshold(ctx: BuiltinContext, request: EvaluationRequest) -> Evaluat
     return _pass(f"sensor {sensor_type} value {value:.2f} within thresholds", {"value": value})
 
 
-def sensor_freshness(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+def sensor_freshness(ctx: BuiltinContext, request: EvaluationRequest, timeout: float = 0.0) -> EvaluatorOutput:
     raw = _required_str(request.config, "maxAge")
     if isinstance(raw, EvaluatorOutput):
         return raw
@@ -118,7 +154,7 @@ def sensor_freshness(ctx: BuiltinContext, request: EvaluationRequest) -> Evaluat
     return _pass(f"sensor {sensor_type} is fresh: age {shown} within maxAge {raw}", value)
 
 
-def window_completeness(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+def window_completeness(ctx: BuiltinContext, request: EvaluationRequest, timeout: float = 0.0) -> EvaluatorOutput:
     found = _sensor(ctx, request)
     if isinstance(found, EvaluatorOutput):
         return found
@@ -145,7 +181,7 @@ def window_completeness(ctx: BuiltinContext, request: EvaluationRequest) -> Eval
     return _config_error("config missing: expectedWindows or expectedCount required")
 
 
-def data_quality(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+def data_quality(ctx: BuiltinContext, request: EvaluationRequest, timeout: float = 0.0) -> EvaluatorOutput:
     found = _sensor(ctx, request)
     if isinstance(found, EvaluatorOutput):
         return found
@@ -165,7 +201,7 @@ def data_quality(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOu
     return _pass(f"data quality checks passed for sensor {sensor_type}", dict(reading))
 
 
-def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest) -> EvaluatorOutput:
+def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest, timeout: float = 0.0) -> EvaluatorOutput:
     upstream = _required_str(request.config, "upstreamPipeline")
     if isinstance(upstream, EvaluatorOutput):
         return upstream
@@ -183,6 +219,19 @@ def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest) -> Evaluat
     return _fail(f"upstream {upstream} status is {entry.status.value} for {date}/{schedule}")
 
 
+def sql(ctx: BuiltinContext, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:
+    from interlock.evaluators.sql import evaluate_sql  # SQLAlchemy is loaded by the processes that use it
+
+    return evaluate_sql(request, timeout, ctx.environ, ctx.clock.now())
+
+
+def object_exists(ctx: BuiltinContext, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:
+    from interlock.evaluators.objects import PERIOD_START, evaluate_objects
+
+    start = ctx.period_start(request) if request.config.get("newerThan") == PERIOD_START else None
+    return evaluate_objects(request, timeout, ctx.root, ctx.clock.now(), start)
+
+
 BUILTINS: dict[str, Handler] = {
     "sensor-threshold": sensor_threshold,
     "sensor-freshness": sensor_freshness,
@@ -190,7 +239,11 @@ BUILTINS: dict[str, Handler] = {
     "data-quality": data_quality,
     "upstream-job-log": upstream_job_log,
     "upstream": upstream_job_log,
+    "sql": sql,
+    "object-exists": object_exists,
 }
+# Builtins that decide with ``rules`` themselves; on the others the rules are applied to a PASS.
+DECIDES_WITH_RULES = frozenset({"sql", "object-exists"})
 
 
 class BuiltinEvaluator:
@@ -202,4 +255,21 @@ class BuiltinEvaluator:
         handler = BUILTINS.get(self.name)
         if handler is None:
             return _config_error(f"unknown builtin evaluator: {self.name} (known: {', '.join(sorted(BUILTINS))})")
-        return handler(self.ctx, request)
+        output = handler(self.ctx, request, timeout)
+        if self.name in DECIDES_WITH_RULES:
+            return output
+        return with_rules(output, request.config.get("rules"), self.ctx.clock.now())
+
+
+def with_rules(output: EvaluatorOutput, raw_rules: Any, now: datetime) -> EvaluatorOutput:
+    """``output``, turned into a FAIL when it is a PASS and one of ``raw_rules`` does not hold over its value."""
+    if raw_rules is None or output.status is not TraitStatus.PASS:
+        return output
+    try:
+        checks = rules.parse(raw_rules)
+    except rules.RuleError as exc:
+        return _config_error(f"config invalid: {exc}")
+    verdict = rules.judge(checks, output.value, now)
+    if verdict.holds:
+        return output
+    return EvaluatorOutput(TraitStatus.FAIL, output.value, verdict.reason())

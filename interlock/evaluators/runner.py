@@ -19,6 +19,7 @@ from interlock.config.evaluator_refs import EvaluatorKind, EvaluatorRef, resolve
 from interlock.evaluators.base import ERROR_PREFIX, EvaluationRequest, Evaluator, EvaluatorOutput
 from interlock.evaluators.builtin import BuiltinContext, BuiltinEvaluator
 from interlock.evaluators.http import HttpEvaluator
+from interlock.evaluators.plugin import PluginEvaluator
 from interlock.evaluators.subprocess import SubprocessEvaluator
 from interlock.model import Event, EventKind, FailureCategory, TraitStatus
 from interlock.store.base import BreakerOp, BreakerPolicy, Store
@@ -36,7 +37,7 @@ class EvaluatorRunner:
         self.clock = clock
         self.breaker = breaker or BreakerPolicy()
         self.environ = environ
-        self.builtins = BuiltinContext(store, clock)
+        self.builtins = BuiltinContext(store, clock, root=project.root, environ=environ)
         engine = project.config.engine
         self.extra_env = tuple(engine.evaluator_env or ()) if engine else ()
         self.outbound = project.config.outbound_policy()
@@ -44,6 +45,8 @@ class EvaluatorRunner:
     def _evaluator(self, ref: EvaluatorRef) -> Evaluator:
         if ref.kind is EvaluatorKind.BUILTIN:
             return BuiltinEvaluator(ref.target, self.builtins)
+        if ref.kind is EvaluatorKind.PLUGIN:
+            return PluginEvaluator(ref.target, self.clock)
         if ref.kind is EvaluatorKind.HTTP:
             return HttpEvaluator(ref.target, policy=self.outbound)
         return SubprocessEvaluator(ref.target, self.project.root, self.extra_env, self.environ)

@@ -4,7 +4,8 @@
 * TTL is a cache: a PASS still within its TTL is reused; FAIL and ERROR are evaluated again, so
   a pipeline unblocks as soon as its condition holds.
 * A trait without an evaluator is decided by its latest *pushed* result while that is valid,
-  and is STALE (blocking) without one.
+  and is STALE (blocking) without one; the trait's ``rules`` (interlock.rules) must also hold over a
+  pushed PASS's value, else it counts as a FAIL naming the rule.
 * Every trait decision is a ``TRAIT_EVALUATED`` event and the verdict a ``READINESS_CHECKED`` event
   carrying the values that decided it. Alerts fire once per (pipeline, schedule, period).
 """
@@ -23,6 +24,7 @@ from interlock.config.evaluator_refs import EvaluatorKind, classify
 from interlock.config.merge import resolve_traits
 from interlock.errors import UnknownTrait
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
+from interlock.evaluators.builtin import with_rules
 from interlock.model import (
     Alert,
     AlertLevel,
@@ -177,11 +179,23 @@ def _trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, perio
 def _pushed(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, period: str) -> TraitEvaluation:
     """A trait with no evaluator: its latest pushed result while valid, else STALE."""
     pushed = deps.store.get_trait(pipeline, trait.type, TraitSource.PUSH)
+    if pushed is not None and trait.config.get("rules") is not None:
+        pushed = _judged(pushed, trait.config["rules"], deps.clock.now())
     result = pushed or TraitEvaluation(pipeline_id=pipeline, trait_type=trait.type, status=TraitStatus.STALE,
                                        reason=NO_PUSH_REASON, evaluated_at=deps.clock.now(),
                                        source=TraitSource.PUSH.value)
     _record(deps, result, trait, schedule, period, stored=False)
     return result
+
+
+def _judged(pushed: TraitEvaluation, raw_rules: Any, now: datetime) -> TraitEvaluation:
+    """A pushed PASS that the trait's ``rules`` do not accept becomes a FAIL naming the rule (interlock.rules)."""
+    decided = with_rules(EvaluatorOutput(pushed.status, pushed.value, pushed.reason, pushed.failure_category),
+                         raw_rules, now)
+    if decided.status is pushed.status:
+        return pushed
+    return pushed.model_copy(update={"status": decided.status, "reason": decided.reason,
+                                     "failure_category": decided.failure_category})
 
 
 def _inline_trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, period: str) -> TraitEvaluation:

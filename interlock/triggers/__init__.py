@@ -16,6 +16,7 @@ from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerC
 from interlock.triggers.command import CommandTrigger
 from interlock.triggers.databricks import DatabricksTrigger
 from interlock.triggers.http import HttpTrigger
+from interlock.triggers.plugin import PluginTrigger
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ TRIGGERS: dict[TriggerType, Trigger] = {
     TriggerType.EMR_SERVERLESS: EmrServerlessTrigger(),
     TriggerType.STEP_FUNCTION: StepFunctionTrigger(),
     TriggerType.DATABRICKS: DatabricksTrigger(),
+    TriggerType.PLUGIN: PluginTrigger(),
 }
 
 

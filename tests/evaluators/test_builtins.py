@@ -66,9 +66,9 @@ def test_unknown_builtin_name_is_a_permanent_error_naming_the_known_ones(ctx: Bu
     assert "sensor-freshness" in out.reason
 
 
-def test_registry_holds_the_five_builtins_and_the_upstream_alias() -> None:
+def test_registry_holds_the_builtins_and_the_upstream_alias() -> None:
     assert set(BUILTINS) == {"sensor-threshold", "sensor-freshness", "window-completeness", "data-quality",
-                             "upstream-job-log", "upstream"}
+                             "upstream-job-log", "upstream", "sql", "object-exists"}
     assert BUILTINS["upstream"] is BUILTINS["upstream-job-log"]
 
 
@@ -503,3 +503,15 @@ def test_quality_nan_null_rate_fails_when_a_max_is_set(store: RedisStore, ctx: B
     sensor(store, "quality", {"nullRate": float("nan"), "rows": 0})
     out = evaluate(ctx, "data-quality", {"sensorType": "quality", "maxNullRate": 0.05})
     assert out.status is TraitStatus.FAIL
+
+
+# -- rules on the sensor builtins -----------------------------------------------------------------
+
+
+def test_rules_turn_a_sensor_pass_into_a_fail_naming_the_rule(ctx: BuiltinContext, store: RedisStore) -> None:
+    sensor(store, "quality", {"nullRate": 0.01, "rows": 12})
+    config = {"sensorType": "quality", "maxNullRate": 0.05}
+    assert evaluate(ctx, "data-quality", config).status is TraitStatus.PASS
+    out = evaluate(ctx, "data-quality", {**config, "rules": [{"field": "rows", "check": "gte", "value": 100}]})
+    assert (out.status, out.reason) == (TraitStatus.FAIL, "rule 1 (rows gte 100) did not hold: rows is 12")
+    assert out.value == {"nullRate": 0.01, "rows": 12}

@@ -4,7 +4,9 @@ Pipeline *files* are trusted (whoever writes them chooses what runs on the worke
 sent to ``POST /api/pipelines`` is not: it may not run a command trigger (tests/api/test_api.py),
 may not name an executable evaluator outside the project's ``evaluatorDirs`` — ``/bin/sh`` fed a
 trait config holding ``$(...)`` ran that command on the evaluation worker — and may not reference
-``${INTERLOCK_*}`` secrets, which it could otherwise send to a URL of its choosing.
+``${INTERLOCK_*}`` secrets, which it could otherwise send to a URL of its choosing (or, as a
+``builtin:sql`` url, use to read a database such as the archive); ``builtin:object-exists`` may only
+look in S3, not at the workers' files.
 """
 
 from __future__ import annotations
@@ -97,3 +99,29 @@ def test_a_trigger_sent_over_the_api_cannot_reference_a_secret(api: tuple[TestCl
     assert response.json()["error"]["code"] == "secret_reference_forbidden"
     assert "operator-secret" not in response.text
     assert [p.name for p in harness.store.list_pipelines()] == ["orders"]
+
+
+def test_builtin_sql_sent_over_the_api_cannot_name_a_database_secret(api: tuple[TestClient, Harness],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    client, harness = api
+    monkeypatch.setenv("INTERLOCK_DATABASE_URL", "postgresql://archive:operator-secret@127.0.0.1/archive")
+    response = register(client, "builtin:sql", {"url": "${INTERLOCK_DATABASE_URL}", "query": "select * from runs"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "secret_reference_forbidden"
+    assert "operator-secret" not in response.text
+    assert [p.name for p in harness.store.list_pipelines()] == ["orders"]
+
+
+@pytest.mark.parametrize("url", ["/etc/*", "file:///root/**", "../../*", "data/*.csv"])
+def test_object_exists_sent_over_the_api_cannot_look_at_the_workers_files(api: tuple[TestClient, Harness],
+                                                                         url: str) -> None:
+    client, harness = api
+    response = register(client, "builtin:object-exists", {"url": url})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "evaluator_forbidden"
+    assert [p.name for p in harness.store.list_pipelines()] == ["orders"]
+
+
+def test_object_exists_on_s3_can_be_registered_over_the_api(api: tuple[TestClient, Harness]) -> None:
+    client, _ = api
+    response = register(client, "builtin:object-exists", {"url": "s3://sales-landing/${date}/_SUCCESS"})
+    assert response.status_code == 201, response.text
