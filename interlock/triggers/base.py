@@ -29,6 +29,9 @@ class TriggerContext:
     period: str
     project_root: Path
     outbound: OutboundPolicy = DEFAULT_POLICY  # the project's policy for the URLs the trigger calls
+    # The period's template values (interlock.periods.Period.template_values): ``${period}``,
+    # ``${periodStart}``, ``${periodEnd}``, ``${date}``, ``${hour}``, ``${minute}``.
+    template: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
