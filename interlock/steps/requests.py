@@ -50,13 +50,19 @@ _PERIOD_KEY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{4}([pm][0-9]{4})?)
 
 
 def check_period_key(value: str) -> str:
-    # The grammar every schedule's keys share (dates, cron start times): no I/O here; whether the
-    # key names a period of *this* schedule is PeriodRequest.check's question (period_for_key).
+    """The grammar every schedule's keys share: a date (daily) or a local start ``YYYY-MM-DDTHHMM`` (cron).
+
+    No I/O here; whether the key names a period of *this* schedule is PeriodRequest.check's
+    question (period_for_key). Raises ValueError saying what a key looks like.
+    """
+    if value[10:11] != "T":
+        timeutil.parse_date(value)  # a daily key, refused with the message it always had
+        return value
     if not _PERIOD_KEY.match(value):
-        raise ValueError(f"invalid period {value[:SHOWN]!r}: expected YYYY-MM-DD (a daily period) or "
-                         "YYYY-MM-DDTHHMM (a cron period's local start), e.g. '2026-03-01' or '2026-03-01T1400'")
+        raise ValueError(f"invalid period {value[:SHOWN]!r}: expected YYYY-MM-DDTHHMM (a cron period's local "
+                         "start, e.g. '2026-03-01T1400') or YYYY-MM-DD (a daily period)")
     timeutil.parse_date(value[:10])  # a real calendar day (the error says why not)
-    if len(value) > 10 and (int(value[11:13]) > 23 or int(value[13:15]) > 59):
+    if int(value[11:13]) > 23 or int(value[13:15]) > 59:
         raise ValueError(f"invalid period {value!r}: hour must be 00-23 and minute 00-59")
     return value
 
