@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from interlock import timeutil
+from interlock.cron import check_cron
 from interlock.eventsize import cap_details
 from interlock.timetypes import Deadline, Duration, PositiveDuration, TimeOfDay, TimeZone
 
@@ -160,6 +161,8 @@ def _weekday(value: Any) -> Any:
 
 IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Weekday = Annotated[str, BeforeValidator(_weekday)]
+# A schedule's cron expression, checked by cronsim at load (interlock/cron.py), kept as written.
+CronExpression = Annotated[str, AfterValidator(check_cron)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
 PipelineName = Annotated[str, Field(pattern=PIPELINE_NAME_PATTERN, min_length=2, max_length=255)]
 
@@ -375,10 +378,15 @@ class SLAConfig(ConfigModel):
 
 
 class ScheduleConfig(ConfigModel):
+    """One schedule of a pipeline: daily (``after``/``deadline``) or ``cron`` (see interlock/periods.py)."""
+
     name: str = Field(pattern=SCHEDULE_NAME_PATTERN, max_length=SCHEDULE_NAME_MAX)
     after: TimeOfDay | None = None
-    deadline: TimeOfDay | None = None
+    # A daily schedule's deadline is a time of day; any schedule's may be a duration after the
+    # period opens ("+90m"); an hourly cron schedule's may be ":MM" (minute MM of the next hour).
+    deadline: Deadline | None = None
     timezone: TimeZone | None = None
+    cron: CronExpression | None = None
 
 
 class MonitoringConfig(ConfigModel):
@@ -545,6 +553,11 @@ class RunState(Record):
     created_at: datetime
     updated_at: datetime
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # What the run is for (interlock.periods.RunKey). None on runs stored before these fields
+    # existed: RunKey.of_run reads ``metadata`` (scheduleId, period, attempt) for those.
+    schedule_id: str | None = None
+    period: str | None = None
+    attempt: int | None = None
 
 
 class Event(Record):

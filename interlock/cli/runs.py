@@ -77,7 +77,7 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     from interlock.errors import UnknownRun
-    from interlock.schedule import period_of
+    from interlock.periods import period_at
     from interlock.steps.keys import advance_key
 
     deps = open_deps(obj)
@@ -88,7 +88,7 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
         for config in pipelines:
             readiness = deps.store.get_readiness(config.name)
             for sched in config.schedule_list():
-                period = period_of(config, sched, now)
+                period = period_at(config, sched, now).key
                 entry = deps.store.get_run_log(config.name, period, sched.name)
                 run_status = None
                 if entry:
@@ -175,7 +175,8 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
 @click.argument("pipeline", required=False)
 @click.option("--id", "rerun_id", help="Start an existing PENDING rerun (e.g. one requested by drift monitoring).")
 @click.option("--reason", help="Why the rerun is needed (required for a new rerun).")
-@click.option("--date", help="The period to run again, YYYY-MM-DD (default: the current one).")
+@click.option("--date", help="The period to run again: YYYY-MM-DD, or YYYY-MM-DDTHHMM for a cron schedule "
+                             "(default: the current one).")
 @click.option("--schedule", help="Schedule (default: the pipeline's first).")
 @click.option("--wait", is_flag=True, help="Follow the rerun's run until it finishes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rerun record as JSON.")
@@ -183,10 +184,10 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
 def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str | None, date: str | None,
           schedule: str | None, wait: bool, as_json: bool) -> None:
     """Run PIPELINE again for a period (a new rerun), or start a pending rerun with --id."""
-    from interlock import timeutil
     from interlock.errors import UnknownRerun
     from interlock.steps.dispatch import InlineDispatcher
     from interlock.steps.registry import run_step
+    from interlock.steps.requests import check_period_key
     from interlock.steps.reruns import request_rerun
 
     if (pipeline is None) == (rerun_id is None):
@@ -195,7 +196,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
         fail_input("--reason is required for a new rerun: say why it is needed")
     if date is not None:
         try:
-            timeutil.parse_date(date)
+            check_period_key(date)  # the shape; whether the schedule has that period, request_rerun checks
         except ValueError as exc:
             fail_input(f"--date: {exc}")
     deps = InlineDispatcher(open_deps(obj), only={"rerun"}).deps  # the rerun it asks for starts here

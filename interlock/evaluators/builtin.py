@@ -3,9 +3,11 @@
 ``builtin:sensor-freshness``, ``builtin:sensor-threshold``, ``builtin:window-completeness``,
 ``builtin:data-quality`` read the latest reading an ETL job wrote for (pipeline, sensorType);
 ``builtin:upstream-job-log`` (alias ``builtin:upstream``) passes when the upstream pipeline's run
-for the same date and schedule completed. ``builtin:sql`` (:mod:`interlock.evaluators.sql`) runs a
-read query; ``builtin:object-exists`` (:mod:`interlock.evaluators.objects`) looks for files and S3
-objects.
+for the same date and schedule completed; with ``upstreamPeriods: day`` it passes when every period
+of the upstream's schedule that opens on the downstream period's business date completed (an
+hourly upstream feeding a daily downstream waits for all of the day's hours). ``builtin:sql``
+(:mod:`interlock.evaluators.sql`) runs a read query; ``builtin:object-exists``
+(:mod:`interlock.evaluators.objects`) looks for files and S3 objects.
 
 Every builtin takes ``rules`` (:mod:`interlock.rules`): ``sql`` and ``object-exists`` decide with
 them; on the others a PASS stands only when the rules also hold over its value.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from interlock.clock import Clock
 from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
 from interlock.model import DEFAULT_SCHEDULE, SUCCEEDED_RUN_STATUSES, FailureCategory, TraitStatus
+from interlock.periods import periods_between
 from interlock.schedule import find_schedule, schedule_zone
 from interlock.store.base import Store
 
@@ -209,6 +212,11 @@ def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest, timeout: f
     if isinstance(date, EvaluatorOutput):
         return date
     schedule = str(request.config.get("upstreamSchedule") or request.config.get("scheduleId") or DEFAULT_SCHEDULE)
+    periods = request.config.get("upstreamPeriods", "same")
+    if periods == "day":
+        return _upstream_day(ctx, upstream, schedule, date)
+    if periods != "same":
+        return _config_error(f"config invalid: upstreamPeriods must be 'same' or 'day', got {periods!r}")
     entry = ctx.store.get_run_log(upstream, date, schedule)
     if entry is None:
         return _fail(f"upstream {upstream} has no run log for {date}/{schedule}")
@@ -230,6 +238,31 @@ def object_exists(ctx: BuiltinContext, request: EvaluationRequest, timeout: floa
 
     start = ctx.period_start(request) if request.config.get("newerThan") == PERIOD_START else None
     return evaluate_objects(request, timeout, ctx.root, ctx.clock.now(), start)
+
+
+def _upstream_day(ctx: BuiltinContext, upstream: str, schedule: str, period: str) -> EvaluatorOutput:
+    """Every period of ``upstream``'s ``schedule`` opening on the business date of ``period`` completed."""
+    try:
+        day = date.fromisoformat(period[:10])  # a daily key is the date; a cron key starts with it
+        config = ctx.store.get_pipeline(upstream)
+        sched = find_schedule(config, schedule)
+    except (ValueError, UnknownPipeline, UnknownSchedule) as exc:
+        return _config_error(f"upstream {upstream}/{schedule} for {period}: {exc}")
+    zone = schedule_zone(config, sched)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    wanted = [p for p in periods_between(config, sched, start, end) if p.day == day]
+    waiting = []
+    for p in wanted:
+        entry = ctx.store.get_run_log(upstream, p.key, sched.name)
+        if entry is None or entry.status not in SUCCEEDED_RUN_STATUSES:
+            waiting.append(p.key)
+    if waiting:
+        shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+        return _fail(f"upstream {upstream} has {len(waiting)} of {len(wanted)} periods of {day} not completed "
+                     f"({schedule}): {shown}", {"waiting": waiting, "periods": len(wanted)})
+    return _pass(f"upstream {upstream} completed all {len(wanted)} periods of {day} ({schedule})",
+                 {"periods": len(wanted)})
 
 
 BUILTINS: dict[str, Handler] = {
