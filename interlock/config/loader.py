@@ -22,6 +22,7 @@ from pydantic.alias_generators import to_camel
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
 from interlock.config import evaluator_refs, lint
 from interlock.config.discovery import is_within, list_folder, real_path
+from interlock.config.schedule_checks import schedule_problems
 from interlock.config.errors import (
     ConfigError,
     ConfigInvalid,
@@ -392,6 +393,7 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
             problems.append((("schedules", i, "name"),
                              f"duplicate schedule name {name!r} (first at schedules[{seen[name]}])"))
         seen.setdefault(name, i)
+    problems.extend(schedule_problems(schedules, project.calendars))
     exclusions = data.get("exclusions")
     calendar = exclusions.get("calendar") if isinstance(exclusions, dict) else None
     if isinstance(calendar, str) and calendar.startswith(HOLIDAYS_PREFIX):

@@ -1,0 +1,85 @@
+"""Checks of a schedule's ``include`` and ``triggerAnyway`` that need other fields or other files.
+
+Like :func:`interlock.config.loader.check_pipeline` (which calls this), they work on the raw
+mapping, so file loading and API registration refuse the same things with the same words; wrong
+types and bad grammar are left to the field validation, which reports them on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
+from interlock.config.errors import did_you_mean
+from interlock.model import Calendar
+from interlock.timetypes import Duration, TimeOfDay, parse_force_at
+
+Problem = tuple[tuple[Any, ...], str]
+DAY = timedelta(days=1)
+
+
+def calendar_problem(name: str, calendars: Mapping[str, Calendar]) -> str | None:
+    """Why ``name`` names no calendar (a YAML calendar or ``holidays:CC``), or None."""
+    if name.startswith(HOLIDAYS_PREFIX):
+        try:
+            parse_holiday_calendar(name)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    if name not in calendars:
+        known = ", ".join(sorted(calendars)) or "none loaded"
+        return f"unknown calendar {name!r}{did_you_mean(name, calendars)} (known: {known})"
+    return None
+
+
+def schedule_problems(schedules: Any, calendars: Mapping[str, Calendar]) -> list[Problem]:
+    """(field path, message) pairs for every schedule's ``include`` and ``triggerAnyway``."""
+    problems: list[Problem] = []
+    for i, schedule in enumerate(schedules if isinstance(schedules, list) else []):
+        if not isinstance(schedule, dict):
+            continue
+        problems += [(("schedules", i, *path), message) for path, message in _include(schedule.get("include"),
+                                                                                        calendars)]
+        problems += [(("schedules", i, *path), message) for path, message in _trigger_anyway(schedule)]
+    return problems
+
+
+def _include(include: Any, calendars: Mapping[str, Calendar]) -> list[Problem]:
+    if not isinstance(include, dict):
+        return []
+    calendar, dates = include.get("calendar"), include.get("dates")
+    if calendar is None and not dates:
+        # An empty inclusion would make the schedule never run: surely not what was meant.
+        return [(("include",), "name a calendar or list at least one date (YYYY-MM-DD) the schedule runs on")]
+    problem = calendar_problem(calendar, calendars) if isinstance(calendar, str) else None
+    return [(("include", "calendar"), problem)] if problem else []
+
+
+def _trigger_anyway(schedule: dict[str, Any]) -> list[Problem]:
+    """The forced instant must fall inside the daily period: from the window opening to midnight."""
+    text = schedule.get("triggerAnyway")
+    if not isinstance(text, str):
+        return []
+    try:
+        at = parse_force_at(text)
+        opens = TimeOfDay(schedule["after"]) if isinstance(schedule.get("after"), str) else TimeOfDay("00:00")
+    except ValueError:
+        return []  # the field validation reports the grammar
+    from_midnight = timedelta(hours=opens.hour, minutes=opens.minute)
+    path = ("triggerAnyway",)
+    if isinstance(at, Duration):
+        if from_midnight + at >= DAY:
+            return [(path, f"{text} after the window opens at {opens.text} is after the period ends (midnight); "
+                           f"at most {_longest(DAY - from_midnight)}")]
+        return []
+    if at < opens:
+        return [(path, f"{text} is before the window opens at {opens.text}; use a time from {opens.text} "
+                       "to 23:59, or +duration after it opens")]
+    return []
+
+
+def _longest(room: timedelta) -> str:
+    minutes = int(room.total_seconds()) // 60 - 1
+    return f"+{minutes // 60}h{minutes % 60}m" if minutes % 60 else f"+{minutes // 60}h"
