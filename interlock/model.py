@@ -375,10 +375,15 @@ class InclusionConfig(ConfigModel):
 
 
 class ScheduleConfig(ConfigModel):
+    """One schedule of a pipeline: daily (``after``/``deadline``) or ``cron`` (see interlock/periods.py)."""
+
     name: str = Field(pattern=SCHEDULE_NAME_PATTERN, max_length=SCHEDULE_NAME_MAX)
     after: TimeOfDay | None = None
-    deadline: TimeOfDay | None = None
+    # A daily schedule's deadline is a time of day; any schedule's may be a duration after the
+    # period opens ("+90m"); an hourly cron schedule's may be ":MM" (minute MM of the next hour).
+    deadline: Deadline | None = None
     timezone: TimeZone | None = None
+    cron: str | None = None
     include: InclusionConfig | None = None
     # Opt-in: at this instant of the period the job starts even when NOT_READY (once, recorded as forced).
     trigger_anyway: ForceAt | None = None
@@ -548,6 +553,11 @@ class RunState(Record):
     created_at: datetime
     updated_at: datetime
     metadata: dict[str, Any] = Field(default_factory=dict)
+    # What the run is for (interlock.periods.RunKey). None on runs stored before these fields
+    # existed: RunKey.of_run reads ``metadata`` (scheduleId, period, attempt) for those.
+    schedule_id: str | None = None
+    period: str | None = None
+    attempt: int | None = None
 
 
 class Event(Record):
