@@ -64,9 +64,11 @@ def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str) -> W
 
 
 def has_sla(pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+    """Whether the SLA check has anything to watch: a deadline, maxDuration, or listed dates (``include``)."""
     sla = pipeline.sla
-    return schedule.deadline is not None or (sla is not None and any(
-        value is not None for value in (sla.evaluation_deadline, sla.completion_deadline, sla.validation_timeout)))
+    return schedule.deadline is not None or schedule.include is not None or (sla is not None and any(
+        value is not None for value in (sla.evaluation_deadline, sla.completion_deadline, sla.validation_timeout,
+                                        sla.max_duration)))
 
 
 def previous_period(period: str) -> str:

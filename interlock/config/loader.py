@@ -22,7 +22,6 @@ from pydantic.alias_generators import to_camel
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
 from interlock.config import evaluator_refs, lint
 from interlock.config.discovery import is_within, list_folder, real_path
-from interlock.config.schedule_checks import schedule_problems
 from interlock.config.errors import (
     ConfigError,
     ConfigInvalid,
@@ -41,6 +40,7 @@ from interlock.config.project import (
     Settings,
     build_settings,
 )
+from interlock.config.schedule_checks import schedule_problems
 from interlock.config.yamlio import Document, YamlError, parse
 from interlock.model import (
     TRIGGER_BLOCKS,

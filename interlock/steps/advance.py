@@ -22,8 +22,10 @@ from interlock.model import (
     RunStatus,
     ScheduleConfig,
 )
-from interlock.schedule import active_from, find_schedule, is_excluded, next_period_start, period_of
+from interlock.periods import next_period, period_at
+from interlock.schedule import active_from, find_schedule, is_excluded, is_included_day, next_period_start, period_of
 from interlock.sla import window
+from interlock.steps import forced
 from interlock.steps.deps import Deps
 from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
 from interlock.steps.keys import advance_key, again_key, check_key, pending_key, seen_key
@@ -56,6 +58,7 @@ class Outcome(StrEnum):
     NOT_READY = "not-ready"
     TRIGGERED = "triggered"
     TIMED_OUT = "timed-out"  # past the validation timeout: not evaluated again this period
+    FORCED = "forced"  # NOT_READY at the schedule's triggerAnyway instant: triggered anyway (steps/forced.py)
 
 
 def _take_pending(deps: Deps, pipeline: str, schedule: str, new: list[str]) -> list[str]:
@@ -146,6 +149,10 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
     if is_excluded(config, now, deps.project.calendars):
         deps.store.set_due(key, next_period_start(config, sched, now))
         return Gate(Outcome.EXCLUDED)
+    if sched.include is not None and not is_included_day(sched, (now_period := period_at(config, sched, now)).day,
+                                                         deps.project.calendars):
+        deps.store.set_due(key, next_period(config, sched, now_period).opens)  # a date it does not list: dormant
+        return Gate(Outcome.EXCLUDED)
     opens = active_from(config, sched, now)
     if now < opens:
         deps.store.set_due(key, opens)
@@ -189,9 +196,12 @@ def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) ->
     pipeline, schedule = evaluation.pipeline.name, evaluation.schedule
     # Look again after the check interval whatever happens next: if the trigger message is
     # lost, this is how the period still gets its run.
-    deps.store.set_due(advance_key(pipeline, schedule), now + deps.check_interval(evaluation.pipeline))
+    look = now + deps.check_interval(evaluation.pipeline)
+    deps.store.set_due(advance_key(pipeline, schedule), forced.next_look(evaluation, decision.attempt, now, look))
     if not evaluation.ready:
         _keep_pending(deps, pipeline, schedule, list(decision.catch_up))  # run them once it is READY
+        if forced.trigger_anyway(deps, evaluation, decision.attempt, now):
+            return Outcome.FORCED
         return Outcome.NOT_READY
     for missed in _take_pending(deps, pipeline, schedule, list(decision.catch_up)):
         deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)

@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 
 from interlock import timeutil
 from interlock.model import ACTIVE_RUN_STATUSES, Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
-from interlock.schedule import is_excluded_day
+from interlock.schedule import find_schedule, is_excluded_day, is_included_day
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.keys import stuck_key
 
@@ -63,7 +63,9 @@ def missed_periods(deps: Deps, config: PipelineConfig, schedule: str, last_seen:
     """Periods strictly between ``last_seen`` and ``current`` with no run and not excluded."""
     start, end = date.fromisoformat(last_seen), date.fromisoformat(current)
     days = [(start + timedelta(days=i)).isoformat() for i in range(1, (end - start).days)][-MAX_CATCH_UP:]
+    sched = find_schedule(config, schedule)  # a date an inclusion calendar does not list is no missed period
     return [d for d in days if not is_excluded_day(config, date.fromisoformat(d), deps.project.calendars)
+            and is_included_day(sched, date.fromisoformat(d), deps.project.calendars)
             and deps.store.get_run_log(config.name, d, schedule) is None]
 
 
