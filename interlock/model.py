@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from interlock import timeutil
+from interlock.cron import check_cron
 from interlock.eventsize import cap_details
 from interlock.timetypes import Deadline, Duration, ForceAt, PositiveDuration, TimeOfDay, TimeZone
 
@@ -160,6 +161,8 @@ def _weekday(value: Any) -> Any:
 
 IsoDate = Annotated[str, BeforeValidator(_iso_date)]
 Weekday = Annotated[str, BeforeValidator(_weekday)]
+# A schedule's cron expression, checked by cronsim at load (interlock/cron.py), kept as written.
+CronExpression = Annotated[str, AfterValidator(check_cron)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
 PipelineName = Annotated[str, Field(pattern=PIPELINE_NAME_PATTERN, min_length=2, max_length=255)]
 
@@ -383,7 +386,7 @@ class ScheduleConfig(ConfigModel):
     # period opens ("+90m"); an hourly cron schedule's may be ":MM" (minute MM of the next hour).
     deadline: Deadline | None = None
     timezone: TimeZone | None = None
-    cron: str | None = None
+    cron: CronExpression | None = None
     include: InclusionConfig | None = None
     # Opt-in: at this instant of the period the job starts even when NOT_READY (once, recorded as forced).
     trigger_anyway: ForceAt | None = None

@@ -36,17 +36,16 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
 from typing import Any
 
-from cronsim import CronSim, CronSimError
+from cronsim import CronSim
 
+from interlock.cron import expression_of
 from interlock.errors import BadInput
 from interlock.model import DEFAULT_SCHEDULE, PipelineConfig, RunState, ScheduleConfig
 from interlock.schedule import opens_at, schedule_zone, wall_time
 
 __all__ = [
-    "CRON_ALIASES",
     "Period",
     "RunKey",
-    "check_cron",
     "is_cron",
     "next_period",
     "period_at",
@@ -55,16 +54,6 @@ __all__ = [
     "previous_period",
 ]
 
-# The named schedules cron users know, as the five-field expressions they stand for.
-CRON_ALIASES: dict[str, str] = {
-    "@hourly": "0 * * * *",
-    "@daily": "0 0 * * *",
-    "@midnight": "0 0 * * *",
-    "@weekly": "0 0 * * 0",
-    "@monthly": "0 0 1 * *",
-    "@yearly": "0 0 1 1 *",
-    "@annually": "0 0 1 1 *",
-}
 # How far back :func:`period_at` looks for a cron fire time before calling the expression
 # unsatisfiable in practice (cronsim itself gives up after 50 years).
 _LOOKBACK_YEARS = 50
@@ -110,31 +99,6 @@ def is_cron(schedule: ScheduleConfig) -> bool:
     return schedule.cron is not None
 
 
-def check_cron(expression: str) -> str:
-    """The five-field expression ``expression`` stands for; ValueError saying what is wrong.
-
-    Accepts five fields (minute hour day-of-month month day-of-week) or a name from
-    :data:`CRON_ALIASES`. cronsim also reads a six-field form with seconds: refused here, since a
-    period shorter than a minute has no key.
-    """
-    if not isinstance(expression, str):
-        raise ValueError(f"expected a cron expression string, got {type(expression).__name__}")
-    text = expression.strip()
-    if text.startswith("@"):
-        if text.lower() not in CRON_ALIASES:
-            raise ValueError(f"unknown cron name {text!r}: expected one of {', '.join(CRON_ALIASES)}")
-        return CRON_ALIASES[text.lower()]
-    if len(text.split()) != 5:
-        raise ValueError(f"invalid cron expression {text!r}: expected five fields "
-                         "(minute hour day-of-month month day-of-week), e.g. '0 * * * *'")
-    try:
-        next(CronSim(text, datetime(2000, 1, 1, tzinfo=UTC)))
-    except (CronSimError, StopIteration) as exc:
-        reason = str(exc) or "never fires"
-        raise ValueError(f"invalid cron expression {text!r}: {reason}") from None
-    return text
-
-
 # -- cron fire times ------------------------------------------------------------------------------
 
 
@@ -169,7 +133,7 @@ def _cron_period(pipeline: PipelineConfig, schedule: ScheduleConfig, opens: date
 
 def _expression(schedule: ScheduleConfig) -> str:
     assert schedule.cron is not None
-    return CRON_ALIASES.get(schedule.cron.strip().lower(), schedule.cron.strip())
+    return expression_of(schedule.cron)
 
 
 def _cron_key(opens: datetime, zone: tzinfo) -> str:

@@ -7,7 +7,10 @@ with exactly that text (``"1h30m"`` stays ``"1h30m"``, never ``"5400s"``; ``"9:0
 
 * :class:`Duration` — a :class:`~datetime.timedelta` (``"30s"``, ``"1h30m"``, ``"+45m"``).
 * :class:`TimeOfDay` — a :class:`~datetime.time`, hour and minute (``"08:30"``, ``"9:05"``).
-* :data:`Deadline` — an SLA deadline: a TimeOfDay, or a Duration counted from when the window opens.
+* :class:`MinuteOfHour` — an ``int`` minute of the hour (``":15"``): an hourly schedule's deadline.
+* :data:`Deadline` — an SLA deadline: a TimeOfDay, a Duration counted from when the period opens,
+  or a MinuteOfHour (minute MM of the hour after the period opens; which kind fits which schedule
+  is checked with the schedule, in interlock.config.schedules).
 * :data:`TimeZone` — a :class:`~zoneinfo.ZoneInfo`, written back as its IANA key.
 * :data:`ForceAt` — a schedule's ``triggerAnyway``: a TimeOfDay, or a Duration written ``+...`` after
   the window opens (never negative: a forced start before the window opens means nothing).
@@ -29,8 +32,8 @@ from pydantic_core import core_schema
 
 from interlock import timeutil
 
-__all__ = ["Deadline", "Duration", "ForceAt", "PositiveDuration", "TimeOfDay", "TimeZone", "parse_deadline",
-           "parse_force_at"]
+__all__ = ["Deadline", "Duration", "ForceAt", "MinuteOfHour", "PositiveDuration", "TimeOfDay", "TimeZone",
+           "parse_deadline", "parse_force_at"]
 
 
 def _spelled(parse: Callable[[str], Any], kind: type | tuple[type, ...],
@@ -48,7 +51,7 @@ def _spelled(parse: Callable[[str], Any], kind: type | tuple[type, ...],
     )
 
 
-def _text(value: Duration | TimeOfDay) -> str:
+def _text(value: Duration | TimeOfDay | MinuteOfHour) -> str:
     return value.text
 
 
@@ -109,8 +112,31 @@ class TimeOfDay(time):
         return _spelled(cls, cls, _text)
 
 
-def parse_deadline(text: str) -> TimeOfDay | Duration:
-    """An SLA deadline: a time of day (``"09:30"``) or a duration after the window opens (``"+45m"``)."""
+class MinuteOfHour(int):
+    """A minute of the hour written ``":MM"`` (an ``int`` 0-59) that remembers how it was written."""
+
+    text: str
+
+    def __new__(cls, text: str) -> MinuteOfHour:
+        self = super().__new__(cls, timeutil.parse_minute_of_hour(text))
+        self.text = text
+        return self
+
+    def __repr__(self) -> str:
+        return f"MinuteOfHour({self.text!r})"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        return (type(self), (self.text,))
+
+
+def parse_deadline(text: str) -> TimeOfDay | Duration | MinuteOfHour:
+    """An SLA deadline: a time of day (``"09:30"``), a duration after the period opens (``"+45m"``), or ``":MM"``."""
+    if isinstance(text, str) and text.startswith(":"):
+        try:
+            return MinuteOfHour(text)
+        except ValueError:
+            raise ValueError(f"invalid deadline {text!r}: expected HH:MM (e.g. '09:30'), a duration (e.g. '+45m') "
+                             "or :MM for an hourly schedule (e.g. ':15')") from None
     parsed = timeutil.parse_deadline(text)  # the grammar and its error message
     return Duration(text) if isinstance(parsed, timedelta) else TimeOfDay(text)
 
@@ -143,7 +169,7 @@ def _zone_key(value: ZoneInfo) -> str:
 
 
 def _deadline_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
-    return _spelled(parse_deadline, (TimeOfDay, Duration), _text)
+    return _spelled(parse_deadline, (TimeOfDay, Duration, MinuteOfHour), _text)
 
 
 def _zone_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
@@ -152,6 +178,6 @@ def _zone_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.Core
 
 
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
-Deadline = Annotated[TimeOfDay | Duration, GetPydanticSchema(_deadline_schema)]
+Deadline = Annotated[TimeOfDay | Duration | MinuteOfHour, GetPydanticSchema(_deadline_schema)]
 TimeZone = Annotated[ZoneInfo, GetPydanticSchema(_zone_schema)]
 ForceAt = Annotated[TimeOfDay | Duration, GetPydanticSchema(_force_at_schema)]

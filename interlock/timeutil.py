@@ -22,6 +22,7 @@ __all__ = [
     "parse_date",
     "parse_deadline",
     "parse_duration",
+    "parse_minute_of_hour",
     "parse_time_of_day",
     "zone",
 ]
@@ -39,6 +40,7 @@ _UNIT_NS: dict[str, int] = {
 }
 _GROUP = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
 _TIME_OF_DAY = re.compile(r"^([0-9]{1,2}):([0-9]{2})$")
+_MINUTE_OF_HOUR = re.compile(r"^:([0-9]{2})$")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -132,6 +134,14 @@ def parse_deadline(text: str) -> tuple[int, int] | timedelta:
         raise ValueError(
             f"invalid deadline {text!r}: expected HH:MM (e.g. '09:30') or a duration (e.g. '+45m')"
         ) from None
+
+
+def parse_minute_of_hour(text: str) -> int:
+    """Parse ``":MM"`` (minute 00-59 of an hour): an hourly schedule's deadline, minute MM of the next hour."""
+    m = _MINUTE_OF_HOUR.match(text) if isinstance(text, str) else None
+    if not m or int(m.group(1)) > 59:
+        raise ValueError(f"invalid minute of the hour {text!r}: expected :MM with MM 00-59, e.g. ':15'")
+    return int(m.group(1))
 
 
 def parse_date(text: str) -> date:

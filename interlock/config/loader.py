@@ -40,7 +40,8 @@ from interlock.config.project import (
     Settings,
     build_settings,
 )
-from interlock.config.schedule_checks import schedule_problems
+from interlock.config.schedule_checks import inclusion_and_force_problems
+from interlock.config.schedules import schedule_problems
 from interlock.config.yamlio import Document, YamlError, parse
 from interlock.model import (
     TRIGGER_BLOCKS,
@@ -393,7 +394,8 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
             problems.append((("schedules", i, "name"),
                              f"duplicate schedule name {name!r} (first at schedules[{seen[name]}])"))
         seen.setdefault(name, i)
-    problems.extend(schedule_problems(schedules, project.calendars))
+    problems.extend(schedule_problems(data))
+    problems.extend(inclusion_and_force_problems(data, project.calendars))
     exclusions = data.get("exclusions")
     calendar = exclusions.get("calendar") if isinstance(exclusions, dict) else None
     if isinstance(calendar, str) and calendar.startswith(HOLIDAYS_PREFIX):

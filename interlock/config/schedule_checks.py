@@ -8,11 +8,13 @@ types and bad grammar are left to the field validation, which reports them on it
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, timedelta, tzinfo
 from typing import Any
 
+from interlock import timeutil
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
 from interlock.config.errors import did_you_mean
+from interlock.cron import check_cron, shortest_period
 from interlock.model import Calendar
 from interlock.timetypes import Duration, TimeOfDay, parse_force_at
 
@@ -34,15 +36,17 @@ def calendar_problem(name: str, calendars: Mapping[str, Calendar]) -> str | None
     return None
 
 
-def schedule_problems(schedules: Any, calendars: Mapping[str, Calendar]) -> list[Problem]:
+def inclusion_and_force_problems(data: Mapping[str, Any], calendars: Mapping[str, Calendar]) -> list[Problem]:
     """(field path, message) pairs for every schedule's ``include`` and ``triggerAnyway``."""
     problems: list[Problem] = []
+    schedules = data.get("schedules")
     for i, schedule in enumerate(schedules if isinstance(schedules, list) else []):
         if not isinstance(schedule, dict):
             continue
         problems += [(("schedules", i, *path), message) for path, message in _include(schedule.get("include"),
                                                                                         calendars)]
-        problems += [(("schedules", i, *path), message) for path, message in _trigger_anyway(schedule)]
+        problems += [(("schedules", i, *path), message) for path, message in _trigger_anyway(schedule,
+                                                                                               data.get("sla"))]
     return problems
 
 
@@ -57,27 +61,51 @@ def _include(include: Any, calendars: Mapping[str, Calendar]) -> list[Problem]:
     return [(("include", "calendar"), problem)] if problem else []
 
 
-def _trigger_anyway(schedule: dict[str, Any]) -> list[Problem]:
-    """The forced instant must fall inside the daily period: from the window opening to midnight."""
+def _trigger_anyway(schedule: dict[str, Any], sla: Any) -> list[Problem]:
+    """The forced instant must fall inside the period: from its opening to its end."""
     text = schedule.get("triggerAnyway")
     if not isinstance(text, str):
         return []
     try:
         at = parse_force_at(text)
-        opens = TimeOfDay(schedule["after"]) if isinstance(schedule.get("after"), str) else TimeOfDay("00:00")
     except ValueError:
         return []  # the field validation reports the grammar
-    from_midnight = timedelta(hours=opens.hour, minutes=opens.minute)
     path = ("triggerAnyway",)
+    cron = schedule.get("cron")
+    if isinstance(cron, str):
+        return [(path, problem)] if (problem := _cron_problem(text, at, cron, schedule, sla)) else []
+    try:
+        opens = TimeOfDay(schedule["after"]) if isinstance(schedule.get("after"), str) else TimeOfDay("00:00")
+    except ValueError:
+        return []
+    from_midnight = timedelta(hours=opens.hour, minutes=opens.minute)
     if isinstance(at, Duration):
         if from_midnight + at >= DAY:
-            return [(path, f"{text} after the window opens at {opens.text} is after the period ends (midnight); "
-                           f"at most {_longest(DAY - from_midnight)}")]
+            return [(path, f"{text} after the window opens at {opens.text} is after the period ends (midnight, when "
+                           f"the next day's period begins); at most {_longest(DAY - from_midnight)}")]
         return []
     if at < opens:
         return [(path, f"{text} is before the window opens at {opens.text}; use a time from {opens.text} "
                        "to 23:59, or +duration after it opens")]
     return []
+
+
+def _cron_problem(text: str, at: TimeOfDay | Duration, cron: str, schedule: dict[str, Any], sla: Any) -> str | None:
+    """A cron period has no time of day of its own; a duration must end before the shortest period does."""
+    if isinstance(at, TimeOfDay):
+        return (f"{text} is a time of day, which only a daily schedule has; this schedule runs on cron {cron!r}: "
+                "use +duration after the period opens, e.g. '+30m'")
+    try:
+        check_cron(cron)
+        zone_name = schedule.get("timezone") or (sla.get("timezone") if isinstance(sla, dict) else None)
+        zone: tzinfo = timeutil.zone(zone_name) if isinstance(zone_name, str) else UTC
+    except ValueError:
+        return None  # the field validation reports a bad cron or zone
+    shortest = shortest_period(cron, zone)
+    if at >= shortest:
+        return (f"{text} is after the period ends: cron {cron!r} has periods as short as "
+                f"{timeutil.format_duration(shortest)}; use a shorter duration")
+    return None
 
 
 def _longest(room: timedelta) -> str:
