@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from interlock.model import Alert, AlertLevel, Event, EventKind, PipelineConfig, ScheduleConfig
-from interlock.periods import Period, RunKey
+from interlock.periods import Period, RunKey, next_period, period_at, previous_period
 from interlock.schedule import is_excluded_day, is_included_day
 from interlock.steps.deps import Deps
 
@@ -32,6 +32,25 @@ def is_listed(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, period:
     calendars = deps.project.calendars
     return (sched.include is not None and is_included_day(sched, period.day, calendars)
             and not is_excluded_day(config, period.day, calendars))
+
+
+def check_listed_periods(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, registered: datetime | None,
+                         now: datetime) -> tuple[list[Alert], list[datetime]]:
+    """The miss alerts of the current and the previous period; when to look again.
+
+    The check is due at every period's end (the current one's, else the next one's), so a listed
+    period is judged just after it closes, also on a cron schedule with many periods a day.
+    """
+    if sched.include is None:
+        return [], []
+    current = period_at(config, sched, now)
+    fired: list[Alert] = []
+    upcoming: list[datetime] = [next_period(config, sched, current).closes + JUST_AFTER]
+    for period in (previous_period(config, sched, current), current):
+        alert, look = check_listed_period(deps, config, sched, period, registered, now)
+        fired += [alert] if alert else []
+        upcoming += [look] if look else []
+    return fired, upcoming
 
 
 def check_listed_period(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, period: Period,

@@ -26,11 +26,10 @@ from datetime import date, datetime, timedelta
 
 from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.model import SUCCEEDED_RUN_STATUSES, Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
-from interlock.periods import period_for_key
 from interlock.schedule import find_schedule, is_excluded_day, is_included_day, period_of
 from interlock.sla import Window, has_sla, late_by, previous_period, window
 from interlock.steps.deps import Deps
-from interlock.steps.inclusion import check_listed_period
+from interlock.steps.inclusion import check_listed_periods
 from interlock.steps.keys import seen_key, sla_key
 from interlock.steps.max_duration import check_max_duration
 
@@ -56,9 +55,6 @@ def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
     fired: list[Alert] = []
     upcoming: list[datetime] = []
     for period in (previous_period(current), current):
-        missed, look = check_listed_period(deps, config, sched, period_for_key(config, sched, period), registered, now)
-        fired += [missed] if missed else []
-        upcoming += [look] if look else []
         day = date.fromisoformat(period)
         if is_excluded_day(config, day, deps.project.calendars) or not is_included_day(sched, day,
                                                                                         deps.project.calendars):
@@ -67,9 +63,10 @@ def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
         entry = deps.store.get_run_log(pipeline, period, schedule)
         fired += _check_period(deps, pipeline, schedule, w, entry, registered, now)
         upcoming += [t for t in _instants(w) if t > now]
-    relative, later = check_max_duration(deps, config, sched, now)
-    fired += relative
-    upcoming += later
+    for more, later in (check_listed_periods(deps, config, sched, registered, now),
+                        check_max_duration(deps, config, sched, now)):
+        fired += more
+        upcoming += later
     tomorrow = (date.fromisoformat(current) + timedelta(days=1)).isoformat()
     upcoming += [t for t in _instants(window(config, sched, tomorrow)) if t > now]
     deps.store.set_due(key, min(upcoming) if upcoming else now + timedelta(days=1))
