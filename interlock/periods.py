@@ -30,7 +30,7 @@ key and the run log's address. Daily keys and ids are unchanged, so stored runs 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from functools import lru_cache
@@ -40,18 +40,20 @@ from cronsim import CronSim
 
 from interlock.cron import expression_of
 from interlock.errors import BadInput
-from interlock.model import DEFAULT_SCHEDULE, PipelineConfig, RunState, ScheduleConfig
-from interlock.schedule import opens_at, schedule_zone, wall_time
+from interlock.model import DEFAULT_SCHEDULE, Calendar, PipelineConfig, RunState, ScheduleConfig
+from interlock.schedule import is_excluded, is_excluded_day, opens_at, schedule_zone, wall_time
 
 __all__ = [
     "Period",
     "RunKey",
     "is_cron",
+    "is_excluded_period",
     "next_period",
     "period_at",
     "period_for_key",
     "periods_between",
     "previous_period",
+    "seen_period",
 ]
 
 # How far back :func:`period_at` looks for a cron fire time before calling the expression
@@ -240,6 +242,32 @@ def _walk(pipeline: PipelineConfig, schedule: ScheduleConfig, start: datetime, e
     while period.opens < end:
         yield period
         period = next_period(pipeline, schedule, period)
+
+
+def is_excluded_period(pipeline: PipelineConfig, schedule: ScheduleConfig, period: Period, now: datetime,
+                       calendars: Mapping[str, Calendar]) -> bool:
+    """Whether ``period`` is dormant (exclusions, calendars, holidays), judged on its business date.
+
+    A daily schedule asks about ``now``'s day in the SLA zone, as it always has; a cron period
+    about the local date it opens on in the schedule's zone.
+    """
+    if is_cron(schedule):
+        return is_excluded_day(pipeline, period.day, calendars)
+    return is_excluded(pipeline, now, calendars)
+
+
+def seen_period(pipeline: PipelineConfig, schedule: ScheduleConfig, key: str | None) -> Period | None:
+    """The period a stored key names, or None when there is none or it no longer names one of this schedule's.
+
+    Markers keep period keys as strings; a schedule edited from daily to cron (or to another
+    expression) leaves keys behind that name nothing now: those count as never seen.
+    """
+    if not key:
+        return None
+    try:
+        return period_for_key(pipeline, schedule, key)
+    except BadInput:
+        return None
 
 
 # -- run identity ---------------------------------------------------------------------------------

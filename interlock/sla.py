@@ -7,7 +7,12 @@ Decisions (and why):
 * A time-of-day deadline at or before the window opens rolls to the next day (T+1): with
   ``after: "22:00"`` a ``deadline: "02:00"`` means 02:00 the next morning, and ``"00:00"`` without
   ``after`` means the end of D. (The reference resolved it to the same day and breached at once.)
-* A duration deadline (``"+45m"``) counts from when the window opens.
+* A duration deadline (``"+45m"``) counts from when the period opens, for every kind of schedule.
+* ``":MM"`` (hourly cron schedules) is minute MM of the hour after the hour the period opens in:
+  the 14:00 period with ``":15"`` is due at 15:15 (the reference's H+1 rule). The hour after is
+  counted in real time, so on a DST night it is the next hour that actually happens.
+* A cron period's deadlines are held within the period and the next one (interlock/config/
+  schedules.py refuses longer ones): the SLA check looks at the current and the previous period.
 * A schedule ``deadline`` is both the evaluation and the completion deadline (as in the
   reference); otherwise ``sla.evaluationDeadline`` / ``sla.completionDeadline``.
 * ``validationTimeout`` counts from the window opening: past it, the pipeline stops being
@@ -17,12 +22,13 @@ Decisions (and why):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from interlock import timeutil
 from interlock.model import PipelineConfig, ScheduleConfig
-from interlock.schedule import opens_at, schedule_zone, wall_time
-from interlock.timetypes import Deadline
+from interlock.periods import Period, period_for_key
+from interlock.schedule import wall_time
+from interlock.timetypes import Deadline, MinuteOfHour
 
 
 @dataclass(frozen=True)
@@ -36,11 +42,10 @@ class Window:
     labels: dict[str, str]
 
 
-def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str) -> Window:
-    """The SLA window of ``period`` (``YYYY-MM-DD``) for this pipeline and schedule."""
-    zone = schedule_zone(pipeline, schedule)
-    day = date.fromisoformat(period)
-    opens = wall_time(opens_at(schedule), day, zone)
+def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str | Period) -> Window:
+    """The SLA window of ``period`` (a key, or the Period) for this pipeline and schedule."""
+    p = period if isinstance(period, Period) else period_for_key(pipeline, schedule, period)
+    zone, day, opens = p.zone, p.day, p.opens
     sla = pipeline.sla
     labels: dict[str, str] = {}
 
@@ -50,6 +55,9 @@ def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str) -> W
         labels[kind] = deadline.text
         if isinstance(deadline, timedelta):
             return opens + deadline
+        if isinstance(deadline, MinuteOfHour):
+            hour = opens.astimezone(zone).replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+            return hour + timedelta(hours=1, minutes=int(deadline))
         at = wall_time(deadline, day, zone)
         return at + timedelta(days=1) if at <= opens else at
 
@@ -60,7 +68,7 @@ def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str) -> W
     completion = resolve(either(sla.completion_deadline if sla else None), "completion")
     lead = sla.at_risk_lead_time if sla else None
     validation = opens + sla.validation_timeout if sla and sla.validation_timeout is not None else None
-    return Window(period, opens, evaluation, completion, lead, validation, labels)
+    return Window(p.key, opens, evaluation, completion, lead, validation, labels)
 
 
 def has_sla(pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
@@ -69,10 +77,6 @@ def has_sla(pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
     return schedule.deadline is not None or schedule.include is not None or (sla is not None and any(
         value is not None for value in (sla.evaluation_deadline, sla.completion_deadline, sla.validation_timeout,
                                         sla.max_duration)))
-
-
-def previous_period(period: str) -> str:
-    return (date.fromisoformat(period) - timedelta(days=1)).isoformat()
 
 
 def late_by(deadline: datetime, at: datetime) -> str:

@@ -8,6 +8,7 @@ from typing import Any
 
 from interlock.errors import UnknownPipeline
 from interlock.model import RunState
+from interlock.periods import RunKey
 from interlock.steps.deps import Deps
 from interlock.steps.requests import Request, validate
 
@@ -40,11 +41,10 @@ def run_summary(deps: Deps, run: RunState | None, run_id: str = "") -> dict[str,
     """What the state machine needs of a run: its status, attempt, why it failed, when to poll."""
     if run is None:
         return {"runID": run_id, "status": "UNKNOWN", "waitSeconds": MIN_WAIT_SECONDS}
-    schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
-    summary: dict[str, Any] = {"runID": run.run_id, "pipelineID": run.pipeline_id, "scheduleID": schedule,
-                               "period": period, "attempt": int(run.metadata.get("attempt", 1)),
-                               "status": run.status.value}
-    entry = deps.store.get_run_log(run.pipeline_id, period, schedule)
+    run_key = RunKey.of_run(run)
+    summary: dict[str, Any] = {"runID": run.run_id, "pipelineID": run.pipeline_id, "scheduleID": run_key.schedule,
+                               "period": run_key.period, "attempt": run_key.attempt, "status": run.status.value}
+    entry = deps.store.get_run_log(*run_key.run_log_key)
     if entry is not None and entry.run_id == run.run_id:
         if entry.failure_category is not None:
             summary["failureCategory"] = entry.failure_category.value

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from interlock import metrics
-from interlock.schedule import period_of
+from interlock.periods import period_at
 from interlock.steps.deps import Deps
 from interlock.steps.keys import advance_key
 
@@ -44,7 +44,7 @@ def render(deps: Deps) -> str:
         readiness = deps.store.get_readiness(pipeline.name)
         events = deps.store.list_events(pipeline.name, 3)
         for schedule in pipeline.schedule_list():
-            period = period_of(pipeline, schedule, now)
+            period = period_at(pipeline, schedule, now).key
             entry = deps.store.get_run_log(pipeline.name, period, schedule.name)
             due = deps.store.due_at(advance_key(pipeline.name, schedule.name))
             why = ""

@@ -19,7 +19,7 @@ from interlock.api.strict import StrictJsonRoute
 from interlock.config.errors import format_path
 from interlock.config.evaluator_refs import EvaluatorKind, classify, in_evaluator_dirs
 from interlock.config.loader import check_pipeline
-from interlock.errors import UnknownRerun
+from interlock.errors import UnknownPipeline, UnknownRerun, UnknownSchedule
 from interlock.model import (
     DEFAULT_SCHEDULE,
     STARTED_RUN_STATUSES,
@@ -31,6 +31,7 @@ from interlock.model import (
     TraitEvaluation,
     TriggerType,
 )
+from interlock.periods import period_for_key
 from interlock.redaction import referenced_names
 from interlock.schedule import find_schedule
 from interlock.steps.advance import advance
@@ -73,7 +74,8 @@ class CompleteBody(BaseModel):
 
 class RerunBody(BaseModel):
     reason: str = Field(min_length=1, max_length=1000)
-    date: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+    # A period key: a date for a daily schedule, a local start (2026-03-01T1400) for a cron one.
+    date: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{4}([pm][0-9]{4})?)?$")
     schedule: str | None = None
     description: str | None = None
 
@@ -228,7 +230,15 @@ def list_run_logs(request: Request, name: str, limit: int = Query(20, ge=1, le=1
 
 @router.get("/pipelines/{name}/runlogs/{date}", summary="The run log of one period", response_model=RunLogEntry, **OUT)
 def get_run_log(request: Request, name: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> Json:
-    entry = deps_of(request).store.get_run_log(name, date, schedule)
+    deps = deps_of(request)
+    try:
+        config = deps.pipeline(name)
+        sched = find_schedule(config, schedule)
+    except (UnknownPipeline, UnknownSchedule):
+        config = None  # nothing to check the key against: a stored log of a deleted pipeline is still served
+    if config is not None:
+        date = period_for_key(config, sched, date).key  # BadInput (400) when the schedule has no such period
+    entry = deps.store.get_run_log(name, date, schedule)
     if entry is None:
         raise ApiError(404, "runlog_not_found", f"no run log for {name} on {date} ({schedule})")
     return entry.to_json()

@@ -19,8 +19,7 @@ def check(obj: Context, at: str | None, as_json: bool) -> None:
     """Run the SLA and stuck-run checks once and print the alerts they raise (each fires once)."""
     from interlock.clock import FrozenClock
     from interlock.model import ACTIVE_RUN_STATUSES
-    from interlock.schedule import period_of
-    from interlock.sla import previous_period
+    from interlock.periods import period_at, previous_period
     from interlock.steps.sla import check_sla
     from interlock.steps.watchdog import check_stuck
 
@@ -40,9 +39,9 @@ def check(obj: Context, at: str | None, as_json: bool) -> None:
             for schedule in pipeline.schedule_list():
                 for alert in check_sla(deps, pipeline.name, schedule.name):
                     alerts.append(_row(alert, schedule.name))
-                current = period_of(pipeline, schedule, instant)
-                for period in (previous_period(current), current):
-                    entry = deps.store.get_run_log(pipeline.name, period, schedule.name)
+                current = period_at(pipeline, schedule, instant)
+                for period in (previous_period(pipeline, schedule, current), current):
+                    entry = deps.store.get_run_log(pipeline.name, period.key, schedule.name)
                     if entry and entry.status in ACTIVE_RUN_STATUSES:
                         stuck = check_stuck(deps, entry.run_id)
                         if stuck:

@@ -92,14 +92,14 @@ def _push(config: Path, pipeline: str) -> None:
 
 
 def _rows(deps: Any) -> list[dict[str, Any]]:
-    from interlock.schedule import period_of
+    from interlock.periods import period_at
 
     rows = []
     now = deps.clock.now()
     for name in ("bronze", "silver", "gold", "blocked-report", "flaky-export"):
         config = deps.store.get_pipeline(name)
         schedule = config.schedule_list()[0]
-        entry = deps.store.get_run_log(name, period_of(config, schedule, now), schedule.name)
+        entry = deps.store.get_run_log(name, period_at(config, schedule, now).key, schedule.name)
         readiness = deps.store.get_readiness(name)
         why = ""
         if readiness and readiness.blocking:

@@ -77,10 +77,11 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
 
 
 def _latest_log(deps: Any, pipeline: str, schedule: str) -> Any:
-    from interlock.schedule import find_schedule, period_of
+    from interlock.periods import period_at
+    from interlock.schedule import find_schedule
 
     config = deps.pipeline(pipeline)
-    period = period_of(config, find_schedule(config, schedule), deps.clock.now())
+    period = period_at(config, find_schedule(config, schedule), deps.clock.now()).key
     return deps.store.get_run_log(pipeline, period, schedule)
 
 
@@ -93,7 +94,7 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
     from rich.table import Table
 
     from interlock.errors import UnknownRun
-    from interlock.schedule import period_of
+    from interlock.periods import period_at
     from interlock.steps.keys import advance_key
 
     deps = open_deps(obj)
@@ -104,7 +105,7 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
         for config in pipelines:
             readiness = deps.store.get_readiness(config.name)
             for sched in config.schedule_list():
-                period = period_of(config, sched, now)
+                period = period_at(config, sched, now).key
                 entry = deps.store.get_run_log(config.name, period, sched.name)
                 run_status = None
                 if entry:

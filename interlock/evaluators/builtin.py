@@ -3,7 +3,9 @@
 ``builtin:sensor-freshness``, ``builtin:sensor-threshold``, ``builtin:window-completeness``,
 ``builtin:data-quality`` read the latest reading an ETL job wrote for (pipeline, sensorType);
 ``builtin:upstream-job-log`` (alias ``builtin:upstream``) passes when the upstream pipeline's run
-for the same date and schedule completed.
+for the same date and schedule completed; with ``upstreamPeriods: day`` it passes when every period
+of the upstream's schedule that opens on the downstream period's business date completed (an
+hourly upstream feeding a daily downstream waits for all of the day's hours).
 
 Decisions where the reference was loose: booleans are never numbers; a sensor
 timestamp in the future is not "fresh" (a clock problem is an ERROR); a data-quality check whose
@@ -15,13 +17,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from interlock import timeutil
 from interlock.clock import Clock
+from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
 from interlock.model import DEFAULT_SCHEDULE, SUCCEEDED_RUN_STATUSES, FailureCategory, TraitStatus
+from interlock.periods import periods_between
+from interlock.schedule import find_schedule, schedule_zone
 from interlock.store.base import Store
 
 # A sensor timestamp this far in the future is tolerated as clock skew.
@@ -173,6 +178,11 @@ def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest) -> Evaluat
     if isinstance(date, EvaluatorOutput):
         return date
     schedule = str(request.config.get("upstreamSchedule") or request.config.get("scheduleId") or DEFAULT_SCHEDULE)
+    periods = request.config.get("upstreamPeriods", "same")
+    if periods == "day":
+        return _upstream_day(ctx, upstream, schedule, date)
+    if periods != "same":
+        return _config_error(f"config invalid: upstreamPeriods must be 'same' or 'day', got {periods!r}")
     entry = ctx.store.get_run_log(upstream, date, schedule)
     if entry is None:
         return _fail(f"upstream {upstream} has no run log for {date}/{schedule}")
@@ -181,6 +191,31 @@ def upstream_job_log(ctx: BuiltinContext, request: EvaluationRequest) -> Evaluat
                      {"upstreamRunId": entry.run_id,
                       "completedAt": entry.completed_at.isoformat() if entry.completed_at else None})
     return _fail(f"upstream {upstream} status is {entry.status.value} for {date}/{schedule}")
+
+
+def _upstream_day(ctx: BuiltinContext, upstream: str, schedule: str, period: str) -> EvaluatorOutput:
+    """Every period of ``upstream``'s ``schedule`` opening on the business date of ``period`` completed."""
+    try:
+        day = date.fromisoformat(period[:10])  # a daily key is the date; a cron key starts with it
+        config = ctx.store.get_pipeline(upstream)
+        sched = find_schedule(config, schedule)
+    except (ValueError, UnknownPipeline, UnknownSchedule) as exc:
+        return _config_error(f"upstream {upstream}/{schedule} for {period}: {exc}")
+    zone = schedule_zone(config, sched)
+    start = datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    end = datetime.combine(day + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    wanted = [p for p in periods_between(config, sched, start, end) if p.day == day]
+    waiting = []
+    for p in wanted:
+        entry = ctx.store.get_run_log(upstream, p.key, sched.name)
+        if entry is None or entry.status not in SUCCEEDED_RUN_STATUSES:
+            waiting.append(p.key)
+    if waiting:
+        shown = ", ".join(waiting[:5]) + (f" and {len(waiting) - 5} more" if len(waiting) > 5 else "")
+        return _fail(f"upstream {upstream} has {len(waiting)} of {len(wanted)} periods of {day} not completed "
+                     f"({schedule}): {shown}", {"waiting": waiting, "periods": len(wanted)})
+    return _pass(f"upstream {upstream} completed all {len(wanted)} periods of {day} ({schedule})",
+                 {"periods": len(wanted)})
 
 
 BUILTINS: dict[str, Handler] = {

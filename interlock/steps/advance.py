@@ -22,8 +22,8 @@ from interlock.model import (
     RunStatus,
     ScheduleConfig,
 )
-from interlock.periods import next_period, period_at
-from interlock.schedule import active_from, find_schedule, is_excluded, is_included_day, next_period_start, period_of
+from interlock.periods import Period, is_excluded_period, period_at, seen_period
+from interlock.schedule import find_schedule, is_included_day
 from interlock.sla import window
 from interlock.steps import forced
 from interlock.steps.deps import Deps
@@ -61,34 +61,43 @@ class Outcome(StrEnum):
     FORCED = "forced"  # NOT_READY at the schedule's triggerAnyway instant: triggered anyway (steps/forced.py)
 
 
-def _take_pending(deps: Deps, pipeline: str, schedule: str, new: list[str]) -> list[str]:
-    """Catch-up periods waiting for the pipeline to be READY (kept until then), now handed out."""
-    key = pending_key(pipeline, schedule)
+def _take_pending(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, new: list[str]) -> list[str]:
+    """Catch-up periods waiting for the pipeline to be READY (kept until then), now handed out oldest first."""
+    key = pending_key(config.name, sched.name)
     waiting = [p for p in (deps.store.get_value(key) or "").split(",") if p]
     if waiting:  # almost always empty: no write on the fast path then
         deps.store.put_value(key, "")
-    return sorted(set(waiting) | set(new))
+    return _in_order(config, sched, set(waiting) | set(new))
 
 
-def _keep_pending(deps: Deps, pipeline: str, schedule: str, new: list[str]) -> None:
+def _keep_pending(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, new: list[str]) -> None:
     if not new:
         return
-    key = pending_key(pipeline, schedule)
+    key = pending_key(config.name, sched.name)
     waiting = [p for p in (deps.store.get_value(key) or "").split(",") if p]
-    deps.store.put_value(key, ",".join(sorted(set(waiting) | set(new))))
+    deps.store.put_value(key, ",".join(_in_order(config, sched, set(waiting) | set(new))))
 
 
-def _note_period(deps: Deps, config: PipelineConfig, schedule: str, period: str) -> list[str]:
+def _in_order(config: PipelineConfig, sched: ScheduleConfig, keys: set[str]) -> list[str]:
+    """Period keys in time order (by when each opens, not by spelling); keys naming no period are dropped."""
+    found = [p for p in (seen_period(config, sched, key) for key in keys) if p is not None]
+    return [p.key for p in sorted(found, key=lambda p: p.opens)]
+
+
+def _note_period(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, period: Period) -> list[str]:
     """Remember the period; after a gap, apply the catch-up policy. Return past periods to run."""
-    marker = seen_key(config.name, schedule)
-    last = deps.store.get_value(marker)
-    if last is not None and last >= period:
+    marker = seen_key(config.name, sched.name)
+    stored = deps.store.get_value(marker)
+    if stored == period.key:
+        return []  # the usual case: one read, no parsing
+    last = seen_period(config, sched, stored)
+    if last is not None and last.opens >= period.opens:
         return []
-    deps.store.put_value(marker, period)
+    deps.store.put_value(marker, period.key)
     if last is None:
-        return []  # first sight: forward-only, nothing before now is "missed"
-    missed = missed_periods(deps, config, schedule, last, period)
-    return catch_up(deps, config, schedule, missed) if missed else []
+        return []  # first sight (or a schedule edited since): forward-only, nothing before now is "missed"
+    missed = missed_periods(deps, config, sched, last, period)
+    return catch_up(deps, config, sched.name, missed) if missed else []
 
 
 @dataclass(frozen=True)
@@ -146,28 +155,27 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
     if config.trigger is None or (config.watch and config.watch.enabled is False):
         deps.store.clear_due(key)
         return Gate(Outcome.DISABLED)
-    if is_excluded(config, now, deps.project.calendars):
-        deps.store.set_due(key, next_period_start(config, sched, now))
+    current = period_at(config, sched, now)
+    if is_excluded_period(config, sched, current, now, deps.project.calendars):
+        deps.store.set_due(key, current.closes)
         return Gate(Outcome.EXCLUDED)
-    if sched.include is not None and not is_included_day(sched, (now_period := period_at(config, sched, now)).day,
-                                                         deps.project.calendars):
-        deps.store.set_due(key, next_period(config, sched, now_period).opens)  # a date it does not list: dormant
+    if not is_included_day(sched, current.day, deps.project.calendars):
+        deps.store.set_due(key, current.closes)  # a date its inclusion calendar does not list: dormant
         return Gate(Outcome.EXCLUDED)
-    opens = active_from(config, sched, now)
-    if now < opens:
-        deps.store.set_due(key, opens)
+    if now < current.opens:  # a daily period before its ``after``
+        deps.store.set_due(key, current.opens)
         return Gate(Outcome.WAITING)
-    period = period_of(config, sched, now)
-    catch_up_runs = _note_period(deps, config, schedule, period)
+    period = current.key
+    catch_up_runs = _note_period(deps, config, sched, current)
     entry = deps.store.get_run_log(pipeline, period, schedule)
-    timeout = window(config, sched, period).validation_deadline
+    timeout = window(config, sched, current).validation_deadline
     if entry is None and timeout is not None and now > timeout:
-        deps.store.set_due(key, next_period_start(config, sched, now))  # the SLA check alerts about it
+        deps.store.set_due(key, current.closes)  # the SLA check alerts about it
         return Gate(Outcome.TIMED_OUT, period)
     attempt = 1
     if entry is not None:
         if entry.status in SUCCEEDED_RUN_STATUSES:
-            deps.store.set_due(key, next_period_start(config, sched, now))
+            deps.store.set_due(key, current.closes)
             return Gate(Outcome.DONE, period)
         if entry.status in ACTIVE_RUN_STATUSES:
             if entry.status is RunStatus.RUNNING and deps.store.due_at(check_key(entry.run_id)) is None:
@@ -181,7 +189,7 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
         if entry.attempt_number >= policy.max_attempts or not retry.is_retryable(policy, category):
             give_up(deps, config, schedule, period, entry.attempt_number, entry.failure_message or "failed",
                     category or FailureCategory.TRANSIENT, entry)
-            deps.store.set_due(key, next_period_start(config, sched, now))
+            deps.store.set_due(key, current.closes)
             return Gate(Outcome.GAVE_UP, period, entry.attempt_number)
         retry_at = entry.updated_at + retry.backoff(policy, entry.attempt_number)
         if now < retry_at:
@@ -194,16 +202,17 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
 def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) -> Outcome:
     """After evaluating: leave the next look, and when READY ask for the trigger(s)."""
     pipeline, schedule = evaluation.pipeline.name, evaluation.schedule
+    sched = find_schedule(evaluation.pipeline, schedule)
     # Look again after the check interval whatever happens next: if the trigger message is
     # lost, this is how the period still gets its run.
     look = now + deps.check_interval(evaluation.pipeline)
     deps.store.set_due(advance_key(pipeline, schedule), forced.next_look(evaluation, decision.attempt, now, look))
     if not evaluation.ready:
-        _keep_pending(deps, pipeline, schedule, list(decision.catch_up))  # run them once it is READY
+        _keep_pending(deps, evaluation.pipeline, sched, list(decision.catch_up))  # run them once it is READY
         if forced.trigger_anyway(deps, evaluation, decision.attempt, now):
             return Outcome.FORCED
         return Outcome.NOT_READY
-    for missed in _take_pending(deps, pipeline, schedule, list(decision.catch_up)):
+    for missed in _take_pending(deps, evaluation.pipeline, sched, list(decision.catch_up)):
         deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)
     deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
                        attempt=decision.attempt)

@@ -36,8 +36,9 @@ from interlock.model import (
     TraitEvaluation,
     TraitStatus,
 )
+from interlock.periods import period_at
 from interlock.readiness import TraitOutcome, apply_rule
-from interlock.schedule import find_schedule, period_of
+from interlock.schedule import find_schedule
 from interlock.steps.deps import Deps
 from interlock.steps.max_duration import note_arrival
 from interlock.store.base import TraitSource
@@ -77,7 +78,7 @@ def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None, *
     archetype = deps.archetype(pipeline)
     schedule = find_schedule(pipeline, schedule_name)
     now = deps.clock.now()
-    period = period_of(pipeline, schedule, now)
+    period = period_at(pipeline, schedule, now).key
     traits = resolve_traits(archetype, pipeline)
     default_timeout = deps.project.settings.engine_timeout.total_seconds()
     # A pushed trait is decided by one store read: no thread for it (a pipeline waiting on a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from interlock.periods import RunKey
+
 
 def advance_key(pipeline: str, schedule: str) -> str:
     return f"advance:{pipeline}:{schedule}"
@@ -48,8 +50,8 @@ def rerun_key(rerun_id: str) -> str:
 
 
 def claim_key(pipeline: str, schedule: str, period: str, attempt: int) -> str:
-    """The store claim that keeps one run per (pipeline, schedule, period, attempt)."""
-    return f"{pipeline}:{schedule}:{period}:{attempt}"
+    """The store claim that keeps one run per (pipeline, schedule, period, attempt) (RunKey.claim_key)."""
+    return RunKey(pipeline, schedule, period, attempt).claim_key
 
 
 def parse(key: str) -> tuple[str, dict[str, str]] | None:

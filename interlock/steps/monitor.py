@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from interlock import lifecycle
 from interlock.model import Alert, AlertLevel, Event, EventKind, RerunRecord, RunState, RunStatus
+from interlock.periods import RunKey
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import monitor_key
@@ -26,16 +27,17 @@ def monitor(deps: Deps, run_id: str) -> RunState | None:
     started = _started(run)
     if started is None or now > started + window:
         return _finish(deps, run, now, EventKind.MONITORING_COMPLETED, "monitoring window ended with no drift")
-    evaluation = evaluate(deps, run.pipeline_id, str(run.metadata.get("scheduleId", "daily")))
+    run_key = RunKey.of_run(run)
+    evaluation = evaluate(deps, run.pipeline_id, run_key.schedule)
     if evaluation.ready:
         deps.store.set_due(monitor_key(run_id), now + deps.check_interval(config))
         return run
     blocking = evaluation.result.blocking
     rerun = RerunRecord(rerun_id=f"rerun-{run_id}", pipeline_id=run.pipeline_id,
-                        original_date=str(run.metadata.get("period", "")), original_run_id=run_id,
+                        original_date=run_key.period, original_run_id=run_id,
                         reason="monitoring_drift_detected", status=RunStatus.PENDING, requested_at=now,
                         description=f"trait drift detected during post-completion monitoring: {', '.join(blocking)}",
-                        metadata={"blockingTraits": blocking, "scheduleId": run.metadata.get("scheduleId", "daily")})
+                        metadata={"blockingTraits": blocking, "scheduleId": run_key.schedule})
     deps.store.put_rerun(rerun)  # PENDING: `interlock rerun --id` (or the API) runs it when ready
     deps.store.append_event(Event(kind=EventKind.MONITORING_DRIFT_DETECTED, pipeline_id=run.pipeline_id,
                                   run_id=run_id, timestamp=now,
@@ -64,8 +66,7 @@ def _finish(deps: Deps, run: RunState, now: datetime, kind: EventKind | None, me
     deps.store.clear_due(monitor_key(run.run_id))
     if moved is None:
         return deps.store.get_run(run.run_id)
-    entry = deps.store.get_run_log(run.pipeline_id, str(run.metadata.get("period", "")),
-                                   str(run.metadata.get("scheduleId", "daily")))
+    entry = deps.store.get_run_log(*RunKey.of_run(run).run_log_key)
     if entry is not None and entry.run_id == run.run_id:
         deps.store.put_run_log(entry.model_copy(update={"status": RunStatus.COMPLETED, "completed_at": now,
                                                        "updated_at": now}))

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from interlock.model import Event, EventKind, RunLogEntry, RunState
-from interlock.steps.keys import claim_key
+from interlock.periods import RunKey
 
 if TYPE_CHECKING:
     from interlock.config import Project
@@ -116,11 +116,12 @@ def restore(deps: Deps, prior: PriorRun) -> RunState:
     """
     entry = prior.entry
     schedule, period = entry.schedule_id, entry.date
+    run_key = RunKey(entry.pipeline_id, schedule, period, entry.attempt_number)
     run = prior.run or RunState(
         run_id=entry.run_id, pipeline_id=entry.pipeline_id, status=entry.status, version=1,
-        created_at=entry.started_at, updated_at=entry.updated_at,
-        metadata={"scheduleId": schedule, "period": period, "attempt": entry.attempt_number})
-    owner, _ = deps.store.claim(claim_key(entry.pipeline_id, schedule, period, entry.attempt_number), run)
+        created_at=entry.started_at, updated_at=entry.updated_at, metadata=run_key.metadata(),
+        schedule_id=schedule, period=period, attempt=entry.attempt_number)
+    owner, _ = deps.store.claim(run_key.claim_key, run)
     if deps.store.get_run_log(entry.pipeline_id, period, schedule) is None:
         deps.store.put_run_log(entry)
     deps.store.append_event(Event(

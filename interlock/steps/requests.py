@@ -10,8 +10,8 @@ that fails is never run: the worker dead-letters it with the reason, a Lambda ra
 Two levels:
 
 * :func:`parse_request` checks types, names and grammar (no I/O): a pipeline name matches the
-  configuration's pattern, a period is a ``YYYY-MM-DD`` date, an attempt is an int from 1 to the
-  largest ``retry.maxAttempts``.
+  configuration's pattern, a period is shaped like a period key (a date, or a cron period's
+  start), an attempt is an int from 1 to the largest ``retry.maxAttempts``.
 * ``check(deps)`` on the requests that start work checks them against the project: the pipeline
   and schedule exist and the period has begun. Requests that only *look* at a pipeline
   (``advance``, ``check_sla``) are not checked against the project on purpose: a pipeline deleted
@@ -28,9 +28,10 @@ from typing import Annotated, Any, ClassVar, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
 from interlock import timeutil
-from interlock.errors import InvalidStepRequest, UnknownPipeline, UnknownSchedule
+from interlock.errors import BadInput, InvalidStepRequest, UnknownPipeline, UnknownSchedule
 from interlock.model import MAX_ATTEMPTS, PIPELINE_NAME_PATTERN, SCHEDULE_NAME_MAX, SCHEDULE_NAME_PATTERN
-from interlock.schedule import find_schedule, period_of
+from interlock.periods import period_at, period_for_key
+from interlock.schedule import find_schedule
 from interlock.steps.deps import Deps
 
 # Run ids are built from names and period keys (``orders-daily-2026-01-05-2``, ``rerun-orders-
@@ -44,10 +45,19 @@ MESSAGE_MAX = 4096
 CLOCK_SKEW = timedelta(minutes=5)
 # How much of a rejected value an error repeats (characters): enough to recognise it.
 SHOWN = 60
+# Period keys of either kind of schedule (interlock/periods.py); the schedule decides which is right.
+_PERIOD_KEY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{4}([pm][0-9]{4})?)?$")
 
 
 def _period_key(value: str) -> str:
-    timeutil.parse_date(value)  # today's periods are business dates; the error says what is expected
+    # The grammar every schedule's keys share (dates, cron start times): no I/O here; whether the
+    # key names a period of *this* schedule is PeriodRequest.check's question (period_for_key).
+    if not _PERIOD_KEY.match(value):
+        raise ValueError(f"invalid period {value[:SHOWN]!r}: expected YYYY-MM-DD (a daily period) or "
+                         "YYYY-MM-DDTHHMM (a cron period's local start), e.g. '2026-03-01' or '2026-03-01T1400'")
+    timeutil.parse_date(value[:10])  # a real calendar day (the error says why not)
+    if len(value) > 10 and (int(value[11:13]) > 23 or int(value[13:15]) > 59):
+        raise ValueError(f"invalid period {value!r}: hour must be 00-23 and minute 00-59")
     return value
 
 
@@ -95,11 +105,15 @@ class PeriodRequest(StepRequest):
             schedule = find_schedule(config, self.schedule)
         except UnknownSchedule as exc:
             raise InvalidStepRequest(self.step, [("schedule", str(exc))]) from None
+        try:
+            period = period_for_key(config, schedule, self.period)
+        except BadInput as exc:
+            raise InvalidStepRequest(self.step, [("period", str(exc))]) from None
         # The period was computed by whichever process sent the request: allow for its clock being ahead.
-        current = period_of(config, schedule, deps.clock.now() + CLOCK_SKEW)
-        if self.period > current:  # period keys sort in time order
+        current = period_at(config, schedule, deps.clock.now() + CLOCK_SKEW)
+        if period.opens > current.opens:  # instants, never key spellings
             raise InvalidStepRequest(self.step, [("period", f"{self.period!r} has not begun (the current period of "
-                                                            f"{self.pipeline}/{schedule.name} is {current!r})")])
+                                                            f"{self.pipeline}/{schedule.name} is {current.key!r})")])
 
 
 class TriggerRequest(PeriodRequest):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 
 from interlock.model import Event, EventKind, RerunRecord, RunState, RunStatus
-from interlock.schedule import find_schedule, period_of
+from interlock.periods import RunKey, period_at, period_for_key
+from interlock.schedule import find_schedule
 from interlock.steps.deps import Deps
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import rerun_key
@@ -23,7 +24,8 @@ def request_rerun(deps: Deps, pipeline: str, reason: str, *, date: str | None = 
     config = deps.pipeline(pipeline)
     sched = find_schedule(config, schedule)
     now = deps.clock.now()
-    period = date or period_of(config, sched, now)
+    # A named period must be one of the schedule's (BadInput otherwise); by default the current one.
+    period = period_for_key(config, sched, date).key if date else period_at(config, sched, now).key
     original = deps.store.get_run_log(pipeline, period, sched.name)
     record = RerunRecord(rerun_id=f"rerun-{pipeline}-{uuid.uuid4().hex[:10]}", pipeline_id=pipeline,
                          original_date=period, original_run_id=original.run_id if original else None, reason=reason,
@@ -52,10 +54,10 @@ def rerun(deps: Deps, rerun_id: str) -> RerunRecord | None:
         deps.store.set_due(key, now + deps.check_interval(config))
         return record
     run_id = f"{rerun_id}-run"
+    run_key = RunKey(record.pipeline_id, schedule, record.original_date, 1)
     fresh = RunState(run_id=run_id, pipeline_id=record.pipeline_id, status=RunStatus.TRIGGERING, version=1,
-                     created_at=now, updated_at=now,
-                     metadata={"scheduleId": schedule, "period": record.original_date, "attempt": 1,
-                               "rerunId": rerun_id})
+                     created_at=now, updated_at=now, metadata={**run_key.metadata(), "rerunId": rerun_id},
+                     schedule_id=schedule, period=record.original_date, attempt=1)
     run, won = deps.store.claim(f"rerun:{rerun_id}", fresh)
     deps.store.clear_due(key)
     if not won:

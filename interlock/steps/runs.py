@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from interlock import lifecycle, metrics, retry
-from interlock.errors import InvalidTransition, UnknownPipeline
+from interlock.errors import BadInput, InvalidTransition, UnknownPipeline, UnknownSchedule
 from interlock.model import (
     STARTED_RUN_STATUSES,
     Alert,
@@ -33,10 +33,11 @@ from interlock.model import (
     RunState,
     RunStatus,
 )
-from interlock.schedule import find_schedule, next_period_start
+from interlock.periods import RunKey, period_at, period_for_key
+from interlock.schedule import find_schedule
 from interlock.steps import epoch, prior_runs
 from interlock.steps.deps import Deps, watched_run
-from interlock.steps.keys import advance_key, check_key, claim_key, monitor_key, stuck_key
+from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
 from interlock.steps.watchdog import ensure_watched
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 
@@ -44,27 +45,29 @@ log = logging.getLogger(__name__)
 
 
 def run_id_for(pipeline: str, schedule: str, period: str, attempt: int) -> str:
-    """Deterministic, so it doubles as the idempotency key sent to the target."""
-    return f"{pipeline}-{schedule}-{period}-{attempt}"
+    """Deterministic, so it doubles as the idempotency key sent to the target (RunKey.run_id)."""
+    return RunKey(pipeline, schedule, period, attempt).run_id
 
 
 def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int) -> RunState:
     """Start the job for this (pipeline, schedule, period, attempt) unless it was already started."""
     config = deps.pipeline(pipeline)
     now = deps.clock.now()
-    run_id = run_id_for(pipeline, schedule, period, attempt)
+    run_key = RunKey(pipeline, schedule, period, attempt)
+    run_id = run_key.run_id
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
-                     updated_at=now, metadata={"scheduleId": schedule, "period": period, "attempt": attempt})
+                     updated_at=now, metadata=run_key.metadata(), schedule_id=schedule, period=period,
+                     attempt=attempt)
     prior = _ran_before_reset(deps, pipeline, schedule, period, now)
     if prior is not None and prior.entry.attempt_number >= attempt:
         return prior_runs.restore(deps, prior)
-    run, won = deps.store.claim(claim_key(pipeline, schedule, period, attempt), fresh)
+    run, won = deps.store.claim(run_key.claim_key, fresh)
     if not won:
         log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
         if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog
             ensure_watched(deps, run.run_id, run.updated_at)
         return run
-    previous = deps.store.get_run_log(pipeline, period, schedule) or (prior.entry if prior else None)
+    previous = deps.store.get_run_log(*run_key.run_log_key) or (prior.entry if prior else None)
     history = list(previous.retry_history or []) if previous else []
     entry = RunLogEntry(pipeline_id=pipeline, date=period, schedule_id=schedule, status=RunStatus.TRIGGERING,
                         attempt_number=attempt, run_id=run_id, started_at=now, updated_at=now,
@@ -90,10 +93,11 @@ def _ran_before_reset(deps: Deps, pipeline: str, schedule: str, period: str,
 def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     """Start the job of a freshly claimed TRIGGERING run and record what happened."""
     pipeline, run_id = config.name, run.run_id
-    schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
+    run_key = RunKey.of_run(run)
     if config.trigger is None:
         return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
-    ctx = TriggerContext(run_id, pipeline, schedule, period, deps.project.root, deps.outbound)
+    ctx = TriggerContext(run_id, pipeline, run_key.schedule, run_key.period, deps.project.root, deps.outbound,
+                         template=_template_values(config, run_key))
     # If this worker dies from here on, the watchdog finds the run by this due time.
     deps.store.set_due(stuck_key(run_id), run.updated_at + deps.project.settings.stuck_run_threshold)
     try:
@@ -172,9 +176,17 @@ def complete_run(deps: Deps, run_id: str, success: bool, metadata: dict[str, Any
                    FailureCategory.TRANSIENT, EventKind.PIPELINE_FAILED, metadata or {})
 
 
+def _template_values(config: PipelineConfig, run_key: RunKey) -> dict[str, str]:
+    """The period's template values (``${period}``, ``${periodStart}`` ...); none for a key no schedule names."""
+    try:
+        sched = find_schedule(config, run_key.schedule)
+        return period_for_key(config, sched, run_key.period).template_values()
+    except (UnknownSchedule, BadInput):
+        return {}  # the run outlived its schedule (edited since): ``${date}`` still says its period
+
+
 def _update_log(deps: Deps, run: RunState, status: RunStatus, **fields: Any) -> RunLogEntry | None:
-    schedule, period = str(run.metadata.get("scheduleId", "daily")), str(run.metadata.get("period", ""))
-    entry = deps.store.get_run_log(run.pipeline_id, period, schedule)
+    entry = deps.store.get_run_log(*RunKey.of_run(run).run_log_key)
     if entry is None or entry.run_id != run.run_id:
         return None  # a newer attempt owns the log now
     updated = entry.model_copy(update={"status": status, "updated_at": run.updated_at, **fields})
@@ -204,8 +216,8 @@ def _succeeded(deps: Deps, config: PipelineConfig, run: RunState, message: str,
                                       run_id=run.run_id, status=target.value, timestamp=now,
                                       message="post-completion monitoring started"))
         deps.store.set_due(monitor_key(run.run_id), now + deps.check_interval(config))
-    schedule = find_schedule(config, str(run.metadata.get("scheduleId", "daily")))
-    deps.store.set_due(advance_key(config.name, schedule.name), next_period_start(config, schedule, now))
+    schedule = find_schedule(config, RunKey.of_run(run).schedule)
+    deps.store.set_due(advance_key(config.name, schedule.name), period_at(config, schedule, now).closes)
     cascade(deps, config.name, now)
     return moved
 
@@ -233,10 +245,10 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
         return deps.store.get_run(run.run_id)
     deps.store.clear_due(check_key(run.run_id))
     metrics.count(deps.store, "interlock_triggers_failed_total", category=category.value)
-    attempt = int(run.metadata.get("attempt", 1))
-    schedule = find_schedule(config, str(run.metadata.get("scheduleId", "daily")))
-    period = str(run.metadata.get("period", ""))
-    entry = deps.store.get_run_log(config.name, period, schedule.name)
+    run_key = RunKey.of_run(run)
+    attempt, period = run_key.attempt, run_key.period
+    schedule = find_schedule(config, run_key.schedule)
+    entry = deps.store.get_run_log(*run_key.run_log_key)
     history = list(entry.retry_history or []) if entry and entry.run_id == run.run_id else []
     history.append(RetryAttempt(attempt=attempt, status=RunStatus.FAILED, run_id=run.run_id, failure_message=message,
                                 failure_category=category, started_at=run.created_at, completed_at=now))
@@ -260,7 +272,7 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
         deps.store.set_due(key, now + wait)
         return moved
     give_up(deps, config, schedule.name, period, attempt, message, category, updated)
-    deps.store.set_due(key, next_period_start(config, schedule, now))
+    deps.store.set_due(key, period_at(config, schedule, now).closes)
     return moved
 
 

@@ -22,12 +22,13 @@ What each situation reports (decided here, where the reference was silent or noi
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.model import SUCCEEDED_RUN_STATUSES, Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
-from interlock.schedule import find_schedule, is_excluded_day, is_included_day, period_of
-from interlock.sla import Window, has_sla, late_by, previous_period, window
+from interlock.periods import Period, next_period, period_at, previous_period, seen_period
+from interlock.schedule import find_schedule, is_excluded_day, is_included_day
+from interlock.sla import Window, has_sla, late_by, window
 from interlock.steps.deps import Deps
 from interlock.steps.inclusion import check_listed_periods
 from interlock.steps.keys import seen_key, sla_key
@@ -50,25 +51,24 @@ def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
         deps.store.clear_due(key)
         return []
     now = deps.clock.now()
-    current = period_of(config, sched, now)
+    current = period_at(config, sched, now)
     registered = deps.store.registered_at(pipeline)
+    seen = seen_period(config, sched, deps.store.get_value(seen_key(pipeline, schedule)))
     fired: list[Alert] = []
     upcoming: list[datetime] = []
-    for period in (previous_period(current), current):
-        day = date.fromisoformat(period)
-        if is_excluded_day(config, day, deps.project.calendars) or not is_included_day(sched, day,
-                                                                                        deps.project.calendars):
+    for period in (previous_period(config, sched, current), current):
+        if is_excluded_day(config, period.day, deps.project.calendars) or not is_included_day(
+                sched, period.day, deps.project.calendars):
             continue
         w = window(config, sched, period)
-        entry = deps.store.get_run_log(pipeline, period, schedule)
-        fired += _check_period(deps, pipeline, schedule, w, entry, registered, now)
+        entry = deps.store.get_run_log(pipeline, period.key, schedule)
+        fired += _check_period(deps, pipeline, schedule, w, entry, registered, seen, now)
         upcoming += [t for t in _instants(w) if t > now]
     for more, later in (check_listed_periods(deps, config, sched, registered, now),
                         check_max_duration(deps, config, sched, now)):
         fired += more
         upcoming += later
-    tomorrow = (date.fromisoformat(current) + timedelta(days=1)).isoformat()
-    upcoming += [t for t in _instants(window(config, sched, tomorrow)) if t > now]
+    upcoming += [t for t in _instants(window(config, sched, next_period(config, sched, current))) if t > now]
     deps.store.set_due(key, min(upcoming) if upcoming else now + timedelta(days=1))
     return fired
 
@@ -87,7 +87,7 @@ def _instants(w: Window) -> list[datetime]:
 
 
 def _check_period(deps: Deps, pipeline: str, schedule: str, w: Window, entry: RunLogEntry | None,
-                  registered: datetime | None, now: datetime) -> list[Alert]:
+                  registered: datetime | None, seen: Period | None, now: datetime) -> list[Alert]:
     fired: list[Alert] = []
     started = entry is not None
     done = entry is not None and entry.status in SUCCEEDED_RUN_STATUSES
@@ -110,8 +110,7 @@ def _check_period(deps: Deps, pipeline: str, schedule: str, w: Window, entry: Ru
     if deadline and not before_registration(deadline) and not started and not gave_up:
         label = w.labels.get("evaluation", "")
         if now > deadline:
-            seen = deps.store.get_value(seen_key(pipeline, schedule))
-            if seen is None or seen < w.period:
+            if seen is None or seen.opens < w.opens:
                 fire(AlertLevel.ERROR, "schedule_missed",
                      f"Pipeline {pipeline} schedule {schedule} missed: Interlock did not evaluate it for {w.period} "
                      f"before its deadline {label}. Next: check that the workers and Beat are running",

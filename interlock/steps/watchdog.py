@@ -11,15 +11,27 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 
 from interlock import timeutil
-from interlock.model import ACTIVE_RUN_STATUSES, Alert, AlertLevel, CatchUp, Event, EventKind, PipelineConfig, RunStatus
-from interlock.schedule import find_schedule, is_excluded_day, is_included_day
+from interlock.model import (
+    ACTIVE_RUN_STATUSES,
+    Alert,
+    AlertLevel,
+    CatchUp,
+    Event,
+    EventKind,
+    PipelineConfig,
+    RunStatus,
+    ScheduleConfig,
+)
+from interlock.periods import Period, RunKey, periods_between
+from interlock.schedule import is_excluded_day, is_included_day
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.keys import stuck_key
 
-# The most missed periods one catch-up looks at (a year of dailies): older ones are forgotten.
+# The most missed periods one catch-up looks at (a year of dailies, two weeks of hourlies): older
+# ones are forgotten.
 MAX_CATCH_UP = 366
 
 
@@ -41,8 +53,8 @@ def check_stuck(deps: Deps, run_id: str) -> Alert | None:
     message = f"Pipeline {run.pipeline_id} run {run_id} stuck in {run.status.value} for {age}. Next: {hint}"
     alert = Alert(level=AlertLevel.ERROR, alert_type="stuck_run", pipeline_id=run.pipeline_id, timestamp=now,
                   message=message,
-                  details={"runId": run_id, "status": run.status.value, "scheduleId": run.metadata.get("scheduleId"),
-                           "period": run.metadata.get("period")})
+                  details={"runId": run_id, "status": run.status.value, "scheduleId": RunKey.of_run(run).schedule,
+                           "period": RunKey.of_run(run).period})
     if not deps.alerts.fire(alert, dedup_key=f"stuck_run:{run_id}:{run.status.value}"):
         return None
     deps.store.append_event(Event(kind=EventKind.RUN_STUCK, pipeline_id=run.pipeline_id, run_id=run_id,
@@ -59,14 +71,17 @@ def ensure_watched(deps: Deps, run_id: str, since: datetime) -> None:
         deps.store.set_due(key, since + deps.project.settings.stuck_run_threshold)
 
 
-def missed_periods(deps: Deps, config: PipelineConfig, schedule: str, last_seen: str, current: str) -> list[str]:
-    """Periods strictly between ``last_seen`` and ``current`` with no run and not excluded."""
-    start, end = date.fromisoformat(last_seen), date.fromisoformat(current)
-    days = [(start + timedelta(days=i)).isoformat() for i in range(1, (end - start).days)][-MAX_CATCH_UP:]
-    sched = find_schedule(config, schedule)  # a date an inclusion calendar does not list is no missed period
-    return [d for d in days if not is_excluded_day(config, date.fromisoformat(d), deps.project.calendars)
-            and is_included_day(sched, date.fromisoformat(d), deps.project.calendars)
-            and deps.store.get_run_log(config.name, d, schedule) is None]
+def missed_periods(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, last_seen: Period,
+                   current: Period) -> list[str]:
+    """Keys of the periods strictly between ``last_seen`` and ``current``, oldest first, with no run and not excluded.
+
+    Only the newest :data:`MAX_CATCH_UP` are looked at; older ones are forgotten.
+    """
+    between = periods_between(config, sched, last_seen.closes, current.opens)[-MAX_CATCH_UP:]
+    # A date an inclusion calendar does not list is no missed period.
+    return [p.key for p in between if not is_excluded_day(config, p.day, deps.project.calendars)
+            and is_included_day(sched, p.day, deps.project.calendars)
+            and deps.store.get_run_log(config.name, p.key, sched.name) is None]
 
 
 def catch_up(deps: Deps, config: PipelineConfig, schedule: str, missed: list[str]) -> list[str]:

@@ -14,8 +14,11 @@ import re
 from typing import Any
 
 from interlock.model import FailureCategory, TriggerConfig
-from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
+from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, bounded_token
 from interlock.triggers.template import render_map
+
+# EMR Serverless' limit on a StartJobRun clientToken (characters).
+CLIENT_TOKEN_MAX = 64
 
 _CLIENT_CONFIG = {"connect_timeout": 10, "read_timeout": 30, "retries": {"max_attempts": 3, "mode": "standard"}}
 
@@ -121,7 +124,7 @@ class EmrServerlessTrigger:
         block = config.emr_serverless
         assert block is not None
         request: dict[str, Any] = {"applicationId": block.application_id, "name": block.job_name,
-                                   "clientToken": ctx.run_id}
+                                   "clientToken": bounded_token(ctx.run_id, CLIENT_TOKEN_MAX)}
         if block.execution_role_arn:
             request["executionRoleArn"] = block.execution_role_arn
         if block.entry_point:

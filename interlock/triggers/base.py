@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -19,6 +20,23 @@ class TriggerError(Exception):
         self.category = category
 
 
+# Hex digits of the hash that ends an idempotency token too long to keep whole.
+TOKEN_HASH_DIGITS = 16
+
+
+def bounded_token(run_id: str, limit: int) -> str:
+    """``run_id`` as an idempotency token of at most ``limit`` characters, unique per run id.
+
+    A longer id keeps its head and ends in a hash of the whole: cutting it would drop the period
+    and attempt at its end, so two periods of one long-named pipeline would share a token and the
+    target would hand back the first period's job for the second.
+    """
+    if len(run_id) <= limit:
+        return run_id
+    digest = hashlib.sha256(run_id.encode()).hexdigest()[:TOKEN_HASH_DIGITS]
+    return f"{run_id[:limit - TOKEN_HASH_DIGITS - 1]}-{digest}"
+
+
 @dataclass(frozen=True)
 class TriggerContext:
     """What a trigger knows about the run it starts."""
@@ -29,6 +47,9 @@ class TriggerContext:
     period: str
     project_root: Path
     outbound: OutboundPolicy = DEFAULT_POLICY  # the project's policy for the URLs the trigger calls
+    # The period's template values (interlock.periods.Period.template_values): ``${period}``,
+    # ``${periodStart}``, ``${periodEnd}``, ``${date}``, ``${hour}``, ``${minute}``.
+    template: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

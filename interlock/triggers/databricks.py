@@ -14,8 +14,19 @@ import httpx
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
-from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
+from interlock.triggers.base import (
+    JobState,
+    Started,
+    Status,
+    TriggerContext,
+    TriggerError,
+    bounded_token,
+    category_for_status,
+)
 from interlock.triggers.template import render_map
+
+# Databricks' limit on a run's idempotency_token (characters).
+IDEMPOTENCY_TOKEN_MAX = 64
 
 TIMEOUT = 30.0
 
@@ -38,7 +49,7 @@ class DatabricksTrigger:
             job_id: int | str = int(block.job_id)
         except ValueError:
             job_id = block.job_id
-        body: dict[str, Any] = {"job_id": job_id, "idempotency_token": ctx.run_id[:64]}
+        body: dict[str, Any] = {"job_id": job_id, "idempotency_token": bounded_token(ctx.run_id, IDEMPOTENCY_TOKEN_MAX)}
         params = render_map(block.arguments, ctx)
         if params:
             body["notebook_params"] = params

@@ -1,11 +1,15 @@
 """Templating of trigger strings: run facts and ``${INTERLOCK_*}`` environment variables.
 
-``${date}`` (the period), ``${hour}`` (the schedule id without a leading ``h``, for hourly
-schedules named h00..h23, else empty), ``${scheduleId}``, ``${pipelineId}``, ``${runId}`` are
-replaced in arguments, bodies and URLs. ``${INTERLOCK_NAME}`` takes that environment variable;
-an unset one is an error (a silently empty token is worse). No other variable is expanded, so a
-pipeline file cannot read ``$AWS_SECRET_ACCESS_KEY`` into a request. Every value expanded is
-remembered as a secret (:mod:`interlock.redaction`) and redacted from errors and logs.
+``${date}`` (the business date: a daily period, or the local date a cron period opens on),
+``${hour}`` (a cron period's local hour ``HH``; for a daily schedule the schedule id without a
+leading ``h``, for hourly schedules named h00..h23, else empty), ``${minute}`` (a cron period's
+local minute ``MM``, else empty), ``${period}`` (the period key), ``${periodStart}`` and
+``${periodEnd}`` (ISO 8601 with offset, in the schedule's zone), ``${scheduleId}``,
+``${pipelineId}``, ``${runId}`` are replaced in arguments, bodies and URLs.
+``${INTERLOCK_NAME}`` takes that environment variable; an unset one is an error (a silently
+empty token is worse). No other variable is expanded, so a pipeline file cannot read
+``$AWS_SECRET_ACCESS_KEY`` into a request. Every value expanded is remembered as a secret
+(:mod:`interlock.redaction`) and redacted from errors and logs.
 """
 
 from __future__ import annotations
@@ -37,9 +41,10 @@ def values(text: str, ctx: TriggerContext | None = None, environ: Mapping[str, s
     env = os.environ if environ is None else environ
     facts: dict[str, str] = {}
     if ctx is not None:
-        hour = ctx.schedule[1:] if ctx.schedule.startswith("h") and ctx.schedule[1:].isdigit() else ""
-        facts = {"date": ctx.period, "hour": hour, "scheduleId": ctx.schedule, "pipelineId": ctx.pipeline,
-                 "runId": ctx.run_id}
+        named_hour = ctx.schedule[1:] if ctx.schedule.startswith("h") and ctx.schedule[1:].isdigit() else ""
+        facts = {"date": ctx.period, "period": ctx.period, "periodStart": "", "periodEnd": "", "minute": "",
+                 **ctx.template, "scheduleId": ctx.schedule, "pipelineId": ctx.pipeline, "runId": ctx.run_id}
+        facts["hour"] = facts.get("hour") or named_hour
     found: dict[str, str] = {}
     for name in _VAR.findall(text):
         if name in facts:
