@@ -130,3 +130,27 @@ def test_catch_up_after_downtime_runs_only_the_listed_dates(harness: Harness) ->
     missed = [(e.event.details or {}).get("period") for e in harness.store.list_events("close")
               if e.event.kind is EventKind.SCHEDULE_MISSED]
     assert missed == ["2026-03-04"]
+
+
+def test_an_hourly_cron_schedule_runs_only_on_listed_dates_and_each_missed_period_alerts_once(
+        harness: Harness) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("close", "a", {"t1": None}, extra=TRIGGER +
+                     "schedules:\n  - {name: monthly, cron: '0 * * * *', include: {dates: ['2026-03-31']}}\n")
+    clock = FrozenClock(at("2026-03-30T22:30"))
+    deps = harness.deps(clock)
+    assert advance(deps, "close", "monthly") is Outcome.EXCLUDED
+    assert harness.store.due_at(advance_key("close", "monthly")) == at("2026-03-30T23:00")
+    assert alerts(deps) == []
+    # Judged at every period's end: the next look is when the 23:00 period ends.
+    assert harness.store.due_at(sla_key("close", "monthly")) == at("2026-03-31T00:00") + timedelta(milliseconds=1)
+    clock.set(at("2026-03-31T00:10"))
+    assert advance(deps, "close", "monthly") is Outcome.NOT_READY  # listed: evaluated, t1 never arrives
+    assert alerts(deps) == []  # the 30th's last period was not listed: nothing missed
+    due = harness.store.due_at(sla_key("close", "monthly"))
+    assert due is not None and at("2026-03-31T01:00") < due <= at("2026-03-31T01:00:01")
+    clock.set(at("2026-03-31T01:00:01"))
+    (alert,) = check_sla(deps, "close", "monthly")
+    assert alert.details is not None and alert.details["period"] == "2026-03-31T0000"
+    clock.set(at("2026-03-31T01:30"))
+    assert alerts(deps) == []

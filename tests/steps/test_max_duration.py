@@ -134,3 +134,24 @@ def test_at_risk_warns_once_ahead_of_the_relative_deadline(harness: Harness) -> 
     assert categories(deps) == []
     clock.set(at(10, 1))
     assert categories(deps) == ["duration_sla_breach"]
+
+
+def test_on_an_hourly_cron_schedule_each_period_has_its_own_relative_deadline(harness: Harness) -> None:
+    harness.archetype("a", ["t1", "t2"])
+    harness.pipeline("orders", "a", {"t1": None, "t2": "fail"},
+                     extra=TRIGGER + "sla: {maxDuration: 90m}\nschedules:\n  - {name: hourly, cron: '0 * * * *'}\n")
+    clock = FrozenClock(at(14, 10))
+    deps = harness.deps(clock)
+    push_trait(deps, "orders", "t1", "PASS")
+    assert advance(deps, "orders", "hourly") is Outcome.NOT_READY  # the 14:00 period's data: 14:10
+    clock.set(at(15, 20))
+    assert advance(deps, "orders", "hourly") is Outcome.NOT_READY  # the 15:00 period's data: 15:20
+    clock.set(at(15, 41))
+    (alert,) = check_sla(deps, "orders", "hourly")  # 14:10 + 90m, found although a period has passed since
+    assert alert.alert_type == "duration_sla_breach" and alert.details is not None
+    assert alert.details["period"] == "2026-03-02T1400"
+    clock.set(at(16, 51))
+    (alert,) = check_sla(deps, "orders", "hourly")
+    assert alert.details is not None and alert.details["period"] == "2026-03-02T1500"
+    clock.set(at(17, 30))
+    assert check_sla(deps, "orders", "hourly") == []

@@ -139,3 +139,23 @@ def test_a_duration_after_the_window_opens_forces_at_that_instant(harness: Harne
     clock.set(at(10, 30))
     assert reconcile(deps) == 1
     assert len(forced_events(harness)) == 1
+
+
+def test_on_an_hourly_cron_schedule_each_period_is_forced_once_at_its_offset(harness: Harness) -> None:
+    harness.archetype("a", ["t1"])
+    hourly = "schedules:\n  - {name: hourly, cron: '0 * * * *', triggerAnyway: '+30m'}\n"
+    harness.pipeline("orders", "a", {"t1": "fail"}, extra=TRIGGER + WATCH + hourly)
+    clock = FrozenClock(at(14, 5))
+    deps = harness.deps(clock)
+    wire(deps)
+    assert advance(deps, "orders", "hourly") is Outcome.NOT_READY
+    assert harness.store.due_at(advance_key("orders", "hourly")) == at(14, 30)
+    for hour in (14, 15):
+        clock.set(at(hour, 30))
+        assert advance(deps, "orders", "hourly") is Outcome.FORCED
+        clock.set(at(hour, 45))
+        assert advance(deps, "orders", "hourly") is Outcome.DONE
+    assert sorted(e["period"] for e in forced_events(harness)) == ["2026-03-02T1400", "2026-03-02T1500"]
+    assert sorted(r.run_id for r in harness.store.list_runs("orders")) == [
+        "orders-hourly-2026-03-02T1400-1", "orders-hourly-2026-03-02T1500-1"]
+    assert len(forced_alerts(harness)) == 2
