@@ -109,5 +109,6 @@ def _cron_problem(text: str, at: TimeOfDay | Duration, cron: str, schedule: dict
 
 
 def _longest(room: timedelta) -> str:
-    minutes = int(room.total_seconds()) // 60 - 1
-    return f"+{minutes // 60}h{minutes % 60}m" if minutes % 60 else f"+{minutes // 60}h"
+    """The longest ``+duration`` (whole minutes) that still ends before ``room`` runs out."""
+    hours, minutes = divmod(int(room.total_seconds()) // 60 - 1, 60)
+    return "+" + (f"{hours}h" if hours else "") + (f"{minutes}m" if minutes or not hours else "")
