@@ -60,11 +60,20 @@ _SAMPLE_STARTS = tuple(datetime(2026, month, 1) for month in range(1, 13))
 _SAMPLE_FIRES = 60
 
 
-@lru_cache(maxsize=1024)
 def shortest_period(cron: str, zone: tzinfo) -> timedelta:
     """The shortest time between two fire times of ``cron`` in ``zone`` (sampled over a year, DST included)."""
+    return _period_lengths(cron, zone)[0]
+
+
+def longest_period(cron: str, zone: tzinfo) -> timedelta:
+    """The longest time between two fire times of ``cron`` in ``zone`` (sampled likewise)."""
+    return _period_lengths(cron, zone)[1]
+
+
+@lru_cache(maxsize=1024)
+def _period_lengths(cron: str, zone: tzinfo) -> tuple[timedelta, timedelta]:
     expression = expression_of(cron)
-    shortest: timedelta | None = None
+    gaps: list[timedelta] = []
     for start in _SAMPLE_STARTS:
         fires = CronSim(expression, start.replace(tzinfo=zone))
         last = next(fires, None)
@@ -72,7 +81,6 @@ def shortest_period(cron: str, zone: tzinfo) -> timedelta:
             fire = next(fires, None)
             if fire is None or last is None:
                 break
-            gap = fire.astimezone(UTC) - last.astimezone(UTC)
-            shortest = gap if shortest is None else min(shortest, gap)
+            gaps.append(fire.astimezone(UTC) - last.astimezone(UTC))
             last = fire
-    return shortest if shortest is not None else timedelta(days=366)
+    return (min(gaps), max(gaps)) if gaps else (timedelta(days=366), timedelta(days=366))

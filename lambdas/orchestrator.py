@@ -22,6 +22,7 @@ from typing import Any
 from interlock.config.merge import resolve_traits
 from interlock.errors import BadInput, UnknownArchetype, UnknownPipeline, UnknownSchedule
 from interlock.model import AlertLevel, RunStatus, TraitEvaluation
+from interlock.periods import period_for_key
 from interlock.schedule import find_schedule
 from interlock.steps.advance import Gate, Outcome, gate, settle
 from interlock.steps.dispatch import RecordingDispatcher
@@ -134,6 +135,10 @@ def check_readiness(rt: Runtime, event: dict[str, Any]) -> Result:
     period, attempt = str(payload.get("period", "")), int(payload.get("attempt", 1))
     if not period:
         raise BadInput("payload.period is required", "payload.period")
+    try:
+        period = period_for_key(config, sched, period).key  # a key this schedule has (daily date or cron start)
+    except BadInput as exc:
+        raise BadInput(str(exc), "payload.period") from None
     evaluations = _evaluations(config.name, payload.get("traitResults"))
     traits = [t.type for t in resolve_traits(deps.archetype(config), config)]
     if sorted(evaluations) != sorted(traits):

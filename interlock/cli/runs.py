@@ -192,7 +192,8 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
 @click.argument("pipeline", required=False)
 @click.option("--id", "rerun_id", help="Start an existing PENDING rerun (e.g. one requested by drift monitoring).")
 @click.option("--reason", help="Why the rerun is needed (required for a new rerun).")
-@click.option("--date", help="The period to run again, YYYY-MM-DD (default: the current one).")
+@click.option("--date", help="The period to run again: YYYY-MM-DD, or YYYY-MM-DDTHHMM for a cron schedule "
+                             "(default: the current one).")
 @click.option("--schedule", help="Schedule (default: the pipeline's first).")
 @click.option("--wait", is_flag=True, help="Follow the rerun's run until it finishes.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rerun record as JSON.")
@@ -200,9 +201,9 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
 def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str | None, date: str | None,
           schedule: str | None, wait: bool, as_json: bool) -> None:
     """Run PIPELINE again for a period (a new rerun), or start a pending rerun with --id."""
-    from interlock import timeutil
     from interlock.errors import UnknownRerun
     from interlock.steps.dispatch import InlineDispatcher
+    from interlock.steps.requests import check_period_key
     from interlock.steps.reruns import request_rerun
     from interlock.steps.reruns import rerun as rerun_step
     from interlock.steps.runs import check_run
@@ -213,7 +214,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
         fail_input("--reason is required for a new rerun: say why it is needed")
     if date is not None:
         try:
-            timeutil.parse_date(date)
+            check_period_key(date)  # the shape; whether the schedule has that period, request_rerun checks
         except ValueError as exc:
             fail_input(f"--date: {exc}")
     deps = open_deps(obj)

@@ -394,7 +394,7 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
             problems.append((("schedules", i, "name"),
                              f"duplicate schedule name {name!r} (first at schedules[{seen[name]}])"))
         seen.setdefault(name, i)
-    problems.extend(schedule_problems(data))
+    problems.extend(schedule_problems(data, project.settings.retention_ttl))
     problems.extend(inclusion_and_force_problems(data, project.calendars))
     exclusions = data.get("exclusions")
     calendar = exclusions.get("calendar") if isinstance(exclusions, dict) else None

@@ -24,15 +24,19 @@ from typing import Any
 from pydantic import ValidationError
 
 from interlock import timeutil
-from interlock.cron import shortest_period
+from interlock.cron import longest_period, shortest_period
 from interlock.model import ScheduleConfig, SLAConfig
 from interlock.timetypes import Deadline, Duration, MinuteOfHour, TimeOfDay
 
 Problem = tuple[tuple[Any, ...], str]
 
 
-def schedule_problems(data: Mapping[str, Any]) -> list[Problem]:
-    """(field path, reason) for each schedule whose fields do not fit together."""
+def schedule_problems(data: Mapping[str, Any], retention: timedelta | None = None) -> list[Problem]:
+    """(field path, reason) for each schedule whose fields do not fit together.
+
+    ``retention`` is how long the store keeps a period's run log and claim: a cron period longer
+    than that would forget mid-period that it ran, and could run twice.
+    """
     problems: list[Problem] = []
     sla = _parsed(SLAConfig, data.get("sla"))
     schedules = data.get("schedules")
@@ -44,6 +48,15 @@ def schedule_problems(data: Mapping[str, Any]) -> list[Problem]:
             problems.append((("schedules", i, "after"),
                              f"cannot be combined with cron {schedule.cron!r}: a cron schedule's periods open at "
                              "its fire times (drop after, or drop cron for a daily schedule)"))
+        if schedule.cron is not None and retention is not None:
+            zone = schedule.timezone or (sla.timezone if sla and sla.timezone else UTC)
+            longest = longest_period(schedule.cron, zone)
+            if longest > retention:
+                problems.append((("schedules", i, "cron"),
+                                 f"periods of {schedule.cron!r} last up to {timeutil.format_duration(longest)}, longer "
+                                 f"than the store keeps a period's runs (retentionTtl "
+                                 f"{timeutil.format_duration(retention)}): the period could run twice; set "
+                                 f"retentionTtl to at least {timeutil.format_duration(longest + timedelta(hours=1))}"))
         if schedule.deadline is not None:
             reason = deadline_problem(schedule, schedule.deadline, sla) or _daily_length(schedule)
             if reason:

@@ -49,7 +49,7 @@ SHOWN = 60
 _PERIOD_KEY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{4}([pm][0-9]{4})?)?$")
 
 
-def _period_key(value: str) -> str:
+def check_period_key(value: str) -> str:
     # The grammar every schedule's keys share (dates, cron start times): no I/O here; whether the
     # key names a period of *this* schedule is PeriodRequest.check's question (period_for_key).
     if not _PERIOD_KEY.match(value):
@@ -63,7 +63,7 @@ def _period_key(value: str) -> str:
 
 PipelineName = Annotated[StrictStr, Field(pattern=PIPELINE_NAME_PATTERN, min_length=2, max_length=255)]
 ScheduleName = Annotated[StrictStr, Field(pattern=SCHEDULE_NAME_PATTERN, max_length=SCHEDULE_NAME_MAX)]
-PeriodKey = Annotated[StrictStr, AfterValidator(_period_key)]
+PeriodKey = Annotated[StrictStr, AfterValidator(check_period_key)]
 Attempt = Annotated[StrictInt, Field(ge=1, le=MAX_ATTEMPTS)]
 RunId = Annotated[StrictStr, Field(pattern=RUN_ID_PATTERN, max_length=RUN_ID_MAX)]
 TraitType = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=255)]

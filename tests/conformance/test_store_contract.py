@@ -169,6 +169,25 @@ def test_c10_run_log_crud(store: RedisStore) -> None:
     assert got is not None and got.schedule_id == "daily"
 
 
+def test_cron_period_keys_address_run_logs_and_claims_apart(store: RedisStore) -> None:
+    # The two 01:00 periods of a fall-back night, and an ordinary hour: three keys, three records.
+    keys = ("2026-10-25T0100", "2026-10-25T0100p0000", "2026-10-25T0200")
+    for hour, key in enumerate(keys, start=1):
+        store.put_run_log(run_log("ct-cron", key, "hourly", RunStatus.COMPLETED, f"ct-cron-hourly-{key}-1",
+                                  started=datetime(2026, 10, 25, hour, tzinfo=UTC)))
+    for key in keys:
+        got = store.get_run_log("ct-cron", key, "hourly")
+        assert got is not None and got.run_id == f"ct-cron-hourly-{key}-1"
+    assert [e.date for e in store.list_run_logs("ct-cron", 10)] == list(reversed(keys))
+    assert store.get_run_log("ct-cron", "2026-10-25", "hourly") is None
+    now = datetime(2026, 10, 25, 1, tzinfo=UTC)
+    runs = [RunState(run_id=f"ct-cron-hourly-{key}-1", pipeline_id="ct-cron", status=RunStatus.TRIGGERING, version=1,
+                     created_at=now, updated_at=now, schedule_id="hourly", period=key, attempt=1) for key in keys[:2]]
+    assert [store.claim(f"ct-cron:hourly:{r.period}:1", r)[1] for r in runs] == [True, True]
+    assert store.claim(f"ct-cron:hourly:{keys[0]}:1", runs[1])[1] is False
+    assert store.get_run(runs[1].run_id).period == keys[1]
+
+
 def test_c11_rerun_crud(store: RedisStore) -> None:
     def rerun(rid: str, pipe: str, reason: str, status: RunStatus, at: datetime) -> RerunRecord:
         return RerunRecord(rerun_id=rid, pipeline_id=pipe, original_date="2026-02-20", original_run_id="ct-orig-run-1",

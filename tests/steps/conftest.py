@@ -26,7 +26,7 @@ EVALUATORS = {**{p.name: p for p in (REFERENCE / "testdata" / "evaluators").iter
 
 CONFIG = """\
 provider: redis
-redis: {{addr: "127.0.0.1:6379"}}
+redis: {{addr: "127.0.0.1:6379"{redis}}}
 archetypeDirs: [./archetypes]
 pipelineDirs: [./pipelines]
 evaluatorDirs: [./evaluators]
@@ -47,6 +47,7 @@ class Harness:
         for name, path in EVALUATORS.items():
             (root / "evaluators" / name).symlink_to(path)
         self.extra = ""
+        self.redis = ""  # more redis settings, e.g. ", retentionTtl: 400h"
 
     def archetype(self, name: str, required: list[str], optional: tuple[str, ...] = (), ttl: int = 0,
                   rule: str = "all-required-pass") -> None:
@@ -64,7 +65,7 @@ class Harness:
         (self.root / "pipelines" / f"{name}.yaml").write_text("\n".join(lines) + "\n" + extra)
 
     def deps(self, clock: FrozenClock | None = None) -> Deps:
-        (self.root / "interlock.yaml").write_text(CONFIG.format(extra=self.extra))
+        (self.root / "interlock.yaml").write_text(CONFIG.format(extra=self.extra, redis=self.redis))
         project = load_project(self.root / "interlock.yaml", env={})
         if clock is not None:
             self.store.clock = clock  # the store judges expiry (and registration time) by the steps' clock
