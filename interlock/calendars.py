@@ -47,6 +47,12 @@ def is_holiday(name: str, day: date) -> bool:
 def is_dormant(calendar_name: str | None, days: list[str], dates: list[str], day: date,
                calendars: Mapping[str, Calendar]) -> bool:
     """Whether ``day`` is excluded by the inline lists or the named calendar."""
+    return is_listed(calendar_name, days, dates, day, calendars)
+
+
+def is_listed(calendar_name: str | None, days: list[str], dates: list[str], day: date,
+              calendars: Mapping[str, Calendar]) -> bool:
+    """Whether ``day`` is on the inline lists or the named calendar (for exclusions and inclusions alike)."""
     from interlock.timeutil import WEEKDAYS
 
     all_days = {d.lower() for d in days}

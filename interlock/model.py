@@ -31,7 +31,7 @@ from pydantic.alias_generators import to_camel
 from interlock import timeutil
 from interlock.cron import check_cron
 from interlock.eventsize import cap_details
-from interlock.timetypes import Deadline, Duration, PositiveDuration, TimeOfDay, TimeZone
+from interlock.timetypes import Deadline, Duration, ForceAt, PositiveDuration, TimeOfDay, TimeZone
 
 # --------------------------------------------------------------------------------------------------
 # Enumerations. Values are the reference's, case-sensitive.
@@ -119,6 +119,7 @@ class EventKind(StrEnum):
     CIRCUIT_BREAKER_TRIPPED = "CIRCUIT_BREAKER_TRIPPED"
     STORE_RESET = "STORE_RESET"  # the store was found wiped or swapped, and healed
     RUN_RESTORED = "RUN_RESTORED"  # a period that ran before a store reset was restored, not triggered again
+    TRIGGER_FORCED = "TRIGGER_FORCED"  # triggerAnyway started a NOT_READY pipeline; names the failing traits
 
 
 # The groups of run statuses every module asks about, defined here once. A period whose run log is
@@ -375,6 +376,15 @@ class SLAConfig(ConfigModel):
     timezone: TimeZone | None = None
     validation_timeout: PositiveDuration | None = None
     at_risk_lead_time: PositiveDuration | None = None
+    # A relative SLA: the run must finish within this long of the period's first passing trait.
+    max_duration: PositiveDuration | None = None
+
+
+class InclusionConfig(ConfigModel):
+    """The only days a schedule runs on: inline dates and/or a calendar (same files as exclusions)."""
+
+    calendar: str | None = None
+    dates: list[IsoDate] | None = None
 
 
 class ScheduleConfig(ConfigModel):
@@ -387,6 +397,9 @@ class ScheduleConfig(ConfigModel):
     deadline: Deadline | None = None
     timezone: TimeZone | None = None
     cron: CronExpression | None = None
+    include: InclusionConfig | None = None
+    # Opt-in: at this instant of the period the job starts even when NOT_READY (once, recorded as forced).
+    trigger_anyway: ForceAt | None = None
 
 
 class MonitoringConfig(ConfigModel):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
-from interlock.calendars import is_dormant
+from interlock.calendars import is_dormant, is_listed
 from interlock.errors import UnknownSchedule
 from interlock.model import Calendar, PipelineConfig, ScheduleConfig
 
@@ -77,3 +77,14 @@ def is_excluded_day(pipeline: PipelineConfig, day: date, calendars: Mapping[str,
     if rules is None:
         return False
     return is_dormant(rules.calendar, list(rules.days or []), list(rules.dates or []), day, calendars)
+
+
+def is_included_day(schedule: ScheduleConfig, day: date, calendars: Mapping[str, Calendar]) -> bool:
+    """Whether ``schedule`` may run on ``day``: always without ``include``, else only on the days it lists.
+
+    A day not listed is dormant like an excluded one; exclusions still apply to the listed days.
+    """
+    rules = schedule.include
+    if rules is None:
+        return True
+    return is_listed(rules.calendar, [], list(rules.dates or []), day, calendars)

@@ -72,9 +72,11 @@ def window(pipeline: PipelineConfig, schedule: ScheduleConfig, period: str | Per
 
 
 def has_sla(pipeline: PipelineConfig, schedule: ScheduleConfig) -> bool:
+    """Whether the SLA check has anything to watch: a deadline, maxDuration, or listed dates (``include``)."""
     sla = pipeline.sla
-    return schedule.deadline is not None or (sla is not None and any(
-        value is not None for value in (sla.evaluation_deadline, sla.completion_deadline, sla.validation_timeout)))
+    return schedule.deadline is not None or schedule.include is not None or (sla is not None and any(
+        value is not None for value in (sla.evaluation_deadline, sla.completion_deadline, sla.validation_timeout,
+                                        sla.max_duration)))
 
 
 def late_by(deadline: datetime, at: datetime) -> str:

@@ -12,6 +12,8 @@ with exactly that text (``"1h30m"`` stays ``"1h30m"``, never ``"5400s"``; ``"9:0
   or a MinuteOfHour (minute MM of the hour after the period opens; which kind fits which schedule
   is checked with the schedule, in interlock.config.schedules).
 * :data:`TimeZone` — a :class:`~zoneinfo.ZoneInfo`, written back as its IANA key.
+* :data:`ForceAt` — a schedule's ``triggerAnyway``: a TimeOfDay, or a Duration written ``+...`` after
+  the window opens (never negative: a forced start before the window opens means nothing).
 
 In JSON schema, and so in the API's OpenAPI, each is a string; a value that is not a string gets
 pydantic's "Input should be a valid string", as when the fields were plain strings. The grammar
@@ -30,7 +32,8 @@ from pydantic_core import core_schema
 
 from interlock import timeutil
 
-__all__ = ["Deadline", "Duration", "MinuteOfHour", "PositiveDuration", "TimeOfDay", "TimeZone", "parse_deadline"]
+__all__ = ["Deadline", "Duration", "ForceAt", "MinuteOfHour", "PositiveDuration", "TimeOfDay", "TimeZone",
+           "parse_deadline", "parse_force_at"]
 
 
 def _spelled(parse: Callable[[str], Any], kind: type | tuple[type, ...],
@@ -138,10 +141,27 @@ def parse_deadline(text: str) -> TimeOfDay | Duration | MinuteOfHour:
     return Duration(text) if isinstance(parsed, timedelta) else TimeOfDay(text)
 
 
+def parse_force_at(text: str) -> TimeOfDay | Duration:
+    """A ``triggerAnyway`` instant: ``"HH:MM"`` (wall time) or ``"+duration"`` after the window opens."""
+    if isinstance(text, str) and text.startswith("+"):
+        return Duration(text)  # "+-5m" is refused by the duration grammar itself
+    if isinstance(text, str) and text[:1].isdigit() and ":" in text:
+        return TimeOfDay(text)
+    if isinstance(text, str) and text.startswith("-"):
+        raise ValueError(f"triggerAnyway {text!r} is before the window opens: write +duration after it opens "
+                         "(e.g. '+4h') or a time of day")
+    raise ValueError(f"invalid triggerAnyway {text!r}: expected HH:MM (e.g. '10:00') or +duration after the "
+                     "window opens (e.g. '+4h')")
+
+
 def _positive(value: Duration) -> Duration:
     if value <= timedelta(0):
         raise ValueError(f"duration {value.text!r} must be greater than zero")
     return value
+
+
+def _force_at_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+    return _spelled(parse_force_at, (TimeOfDay, Duration), _text)
 
 
 def _zone_key(value: ZoneInfo) -> str:
@@ -160,3 +180,4 @@ def _zone_schema(source: Any, handler: GetCoreSchemaHandler) -> core_schema.Core
 PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
 Deadline = Annotated[TimeOfDay | Duration | MinuteOfHour, GetPydanticSchema(_deadline_schema)]
 TimeZone = Annotated[ZoneInfo, GetPydanticSchema(_zone_schema)]
+ForceAt = Annotated[TimeOfDay | Duration, GetPydanticSchema(_force_at_schema)]

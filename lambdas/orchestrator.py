@@ -146,13 +146,15 @@ def check_readiness(rt: Runtime, event: dict[str, Any]) -> Result:
     now = rt.now()
     evaluation = decide(deps, config, sched.name, period, ordered)
     recorder = RecordingDispatcher()
-    settle(replace(deps, dispatch=recorder), evaluation, Gate(None, period, attempt), now)
-    if not evaluation.ready:
+    outcome = settle(replace(deps, dispatch=recorder), evaluation, Gate(None, period, attempt), now)
+    if outcome is Outcome.NOT_READY:
+        # Wait until the advance's next look: the check interval, or a triggerAnyway instant before it.
+        due = deps.store.due_at(advance_key(config.name, sched.name))
         return "not_ready", {"blocking": evaluation.result.blocking,
-                             "waitSeconds": wait_seconds(deps.check_interval(config))}
+                             "waitSeconds": until(now, due, deps.check_interval(config))}
     for step, kwargs in recorder.sent:
         # Catch-up periods the gate found run here, through the same trigger step; this
-        # execution's own period goes to the trigger Lambda.
+        # execution's own period (READY, or forced by triggerAnyway) goes to the trigger Lambda.
         if step == "trigger" and kwargs["period"] != period:
             run_step(deps, "trigger", **kwargs)
     return "proceed", {"period": period, "attempt": attempt}

@@ -41,6 +41,7 @@ from interlock.config.project import (
     Settings,
     build_settings,
 )
+from interlock.config.schedule_checks import inclusion_and_force_problems
 from interlock.config.schedules import schedule_problems
 from interlock.config.yamlio import Document, YamlError, parse
 from interlock.model import (
@@ -408,6 +409,7 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
                              f"duplicate schedule name {name!r} (first at schedules[{seen[name]}])"))
         seen.setdefault(name, i)
     problems.extend(schedule_problems(data, project.settings.retention_ttl))
+    problems.extend(inclusion_and_force_problems(data, project.calendars))
     exclusions = data.get("exclusions")
     calendar = exclusions.get("calendar") if isinstance(exclusions, dict) else None
     if isinstance(calendar, str) and calendar.startswith(HOLIDAYS_PREFIX):

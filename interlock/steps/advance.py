@@ -25,8 +25,9 @@ from interlock.model import (
     ScheduleConfig,
 )
 from interlock.periods import Period, is_excluded_period, period_at, seen_period
-from interlock.schedule import find_schedule
+from interlock.schedule import find_schedule, is_included_day
 from interlock.sla import window
+from interlock.steps import forced
 from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.evaluate import WAIT_GRACE, Evaluation, evaluate
@@ -60,6 +61,7 @@ class Outcome(StrEnum):
     NOT_READY = "not-ready"
     TRIGGERED = "triggered"
     TIMED_OUT = "timed-out"  # past the validation timeout: not evaluated again this period
+    FORCED = "forced"  # NOT_READY at the schedule's triggerAnyway instant: triggered anyway (steps/forced.py)
 
 
 def _take_pending(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, new: list[str]) -> list[str]:
@@ -160,6 +162,9 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
     if is_excluded_period(config, sched, current, now, deps.project.calendars):
         deps.store.set_due(key, current.closes)
         return Gate(Outcome.EXCLUDED)
+    if not is_included_day(sched, current.day, deps.project.calendars):
+        deps.store.set_due(key, current.closes)  # a date its inclusion calendar does not list: dormant
+        return Gate(Outcome.EXCLUDED)
     if now < current.opens:  # a daily period before its ``after``
         deps.store.set_due(key, current.opens)
         return Gate(Outcome.WAITING)
@@ -203,9 +208,12 @@ def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) ->
     sched = find_schedule(evaluation.pipeline, schedule)
     # Look again after the check interval whatever happens next: if the trigger message is
     # lost, this is how the period still gets its run.
-    deps.store.set_due(advance_key(pipeline, schedule), now + deps.check_interval(evaluation.pipeline))
+    look = now + deps.check_interval(evaluation.pipeline)
+    deps.store.set_due(advance_key(pipeline, schedule), forced.next_look(evaluation, decision.attempt, now, look))
     if not evaluation.ready:
         _keep_pending(deps, evaluation.pipeline, sched, list(decision.catch_up))  # run them once it is READY
+        if forced.trigger_anyway(deps, evaluation, decision.attempt, now):
+            return Outcome.FORCED
         return Outcome.NOT_READY
     for missed in _take_pending(deps, evaluation.pipeline, sched, list(decision.catch_up)):
         deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)

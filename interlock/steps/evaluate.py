@@ -42,6 +42,7 @@ from interlock.periods import period_at
 from interlock.readiness import TraitOutcome, apply_rule
 from interlock.schedule import find_schedule
 from interlock.steps.deps import Deps
+from interlock.steps.max_duration import note_arrival
 from interlock.store.base import TraitSource
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,7 @@ def decide(deps: Deps, pipeline: PipelineConfig, schedule: str, period: str,
                  "traits": {e.trait_type: _decided_by(e, t) for e, t in zip(evaluations, traits, strict=True)}},
     ))
     _alerts(deps, pipeline.name, schedule, period, traits, evaluations, outcome.blocking, finished)
+    note_arrival(deps, pipeline, schedule, period, evaluations)  # sla.maxDuration counts from the first PASS
     metrics.count(deps.store, "interlock_evaluations_total", status=outcome.status.value)
     return Evaluation(result, pipeline, schedule, period, {t.type: t.required for t in traits})
 

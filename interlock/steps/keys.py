@@ -40,6 +40,11 @@ def again_key(pipeline: str, schedule: str) -> str:
     return f"again:{pipeline}:{schedule}"
 
 
+def arrival_key(pipeline: str, schedule: str, period: str) -> str:
+    """Value: when the period's data first arrived (its first passing trait), for ``sla.maxDuration``."""
+    return f"arrived:{pipeline}:{schedule}:{period}"
+
+
 def rerun_key(rerun_id: str) -> str:
     return f"rerun:{rerun_id}"
 

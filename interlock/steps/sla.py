@@ -27,10 +27,12 @@ from datetime import datetime, timedelta
 from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.model import SUCCEEDED_RUN_STATUSES, Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
 from interlock.periods import Period, next_period, period_at, previous_period, seen_period
-from interlock.schedule import find_schedule, is_excluded_day
+from interlock.schedule import find_schedule, is_excluded_day, is_included_day
 from interlock.sla import Window, has_sla, late_by, window
 from interlock.steps.deps import Deps
+from interlock.steps.inclusion import check_listed_periods
 from interlock.steps.keys import seen_key, sla_key
+from interlock.steps.max_duration import check_max_duration
 
 # A deadline is breached strictly after it: the check is scheduled just past it.
 JUST_AFTER = timedelta(milliseconds=1)
@@ -55,12 +57,17 @@ def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
     fired: list[Alert] = []
     upcoming: list[datetime] = []
     for period in (previous_period(config, sched, current), current):
-        if is_excluded_day(config, period.day, deps.project.calendars):
+        if is_excluded_day(config, period.day, deps.project.calendars) or not is_included_day(
+                sched, period.day, deps.project.calendars):
             continue
         w = window(config, sched, period)
         entry = deps.store.get_run_log(pipeline, period.key, schedule)
         fired += _check_period(deps, pipeline, schedule, w, entry, registered, seen, now)
         upcoming += [t for t in _instants(w) if t > now]
+    for more, later in (check_listed_periods(deps, config, sched, registered, now),
+                        check_max_duration(deps, config, sched, now)):
+        fired += more
+        upcoming += later
     upcoming += [t for t in _instants(window(config, sched, next_period(config, sched, current))) if t > now]
     deps.store.set_due(key, min(upcoming) if upcoming else now + timedelta(days=1))
     return fired

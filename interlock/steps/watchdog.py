@@ -26,7 +26,7 @@ from interlock.model import (
     ScheduleConfig,
 )
 from interlock.periods import Period, RunKey, periods_between
-from interlock.schedule import is_excluded_day
+from interlock.schedule import is_excluded_day, is_included_day
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.keys import stuck_key
 
@@ -78,7 +78,9 @@ def missed_periods(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, la
     Only the newest :data:`MAX_CATCH_UP` are looked at; older ones are forgotten.
     """
     between = periods_between(config, sched, last_seen.closes, current.opens)[-MAX_CATCH_UP:]
+    # A date an inclusion calendar does not list is no missed period.
     return [p.key for p in between if not is_excluded_day(config, p.day, deps.project.calendars)
+            and is_included_day(sched, p.day, deps.project.calendars)
             and deps.store.get_run_log(config.name, p.key, sched.name) is None]
 
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from interlock.errors import InvalidStepRequest
-from interlock.model import TraitStatus
+from interlock.model import EventKind, TraitStatus
 from interlock.steps.push import push_trait
 from lambdas import evaluator, executions, orchestrator, run_checker, runtime, stream_router, trigger, watchdog
 from tests.aws.conftest import TABLE, Aws, write_orders
@@ -75,6 +76,22 @@ def test_readiness_over_the_evaluator_results_says_what_blocks(aws_env: Aws) -> 
 
     assert readiness["result"] == "not_ready"
     assert readiness["payload"] == {"blocking": ["upstream-dependency"], "waitSeconds": 1}
+
+
+def test_readiness_waits_for_the_trigger_anyway_instant_then_proceeds_although_not_ready(aws_env: Aws) -> None:
+    write_orders(aws_env.root, interval="1h", extra="schedules:\n  - {name: daily, triggerAnyway: '10:05'}\n")
+    aws_env.reload()
+    payload = _gate(aws_env)
+    early = _orch("checkReadiness", {**payload, "traitResults": [evaluator.handler(i) for i in payload["traits"]]})
+    # The execution waits until the forced instant (5 minutes), not the 1h check interval.
+    assert early["result"] == "not_ready" and early["payload"]["waitSeconds"] == 300
+
+    aws_env.clock.advance(timedelta(minutes=5))
+    payload = _gate(aws_env)
+    forced = _orch("checkReadiness", {**payload, "traitResults": [evaluator.handler(i) for i in payload["traits"]]})
+    assert forced == {"action": "checkReadiness", "result": "proceed",
+                      "payload": {"period": payload["period"], "attempt": 1}}
+    assert [e.event.kind for e in aws_env.store.list_events("orders")].count(EventKind.TRIGGER_FORCED) == 1
 
 
 def test_readiness_needs_one_result_per_trait(aws_env: Aws) -> None:
