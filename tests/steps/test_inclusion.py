@@ -11,7 +11,6 @@ from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.keys import advance_key, sla_key
 from interlock.steps.push import push_trait
-from interlock.steps.runs import trigger
 from interlock.steps.sla import check_sla
 from tests.steps.conftest import Harness
 
@@ -24,8 +23,7 @@ def at(text: str) -> datetime:
 
 
 def wire(deps: Deps) -> None:
-    inline = InlineDispatcher()
-    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
+    inline = InlineDispatcher(deps, only={"trigger"})
     deps.dispatch = inline
 
 

@@ -28,9 +28,7 @@ def at(hour: int, minute: int = 0, second: int = 0) -> datetime:
 
 
 def wire(deps: Deps) -> InlineDispatcher:
-    inline = InlineDispatcher()
-    inline.handlers["trigger"] = lambda **kw: trigger(deps, **kw)
-    inline.handlers["advance"] = lambda **kw: advance(deps, **kw)
+    inline = InlineDispatcher(deps, only={"trigger", "advance"})
     deps.dispatch = inline
     return inline
 
