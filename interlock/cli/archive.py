@@ -21,13 +21,7 @@ def db() -> None:
 @click.pass_obj
 def db_upgrade(obj: Context, revision: str) -> None:
     """Create or migrate the archive schema up to REVISION (default: head)."""
-    from interlock.archive import db as archive_db
-
-    engine = archive_db.make_engine(database_url(obj))
-    with failing_cleanly("migrating the archive"):
-        archive_db.upgrade(engine, revision)
-    out.print(f"[green]✓[/green] archive schema at revision {archive_db.current_revision(engine)} "
-              f"({engine.url.render_as_string(hide_password=True)})")
+    _migrate(obj, revision, downgrade=False)
 
 
 @db.command("downgrade")
@@ -35,12 +29,17 @@ def db_upgrade(obj: Context, revision: str) -> None:
 @click.pass_obj
 def db_downgrade(obj: Context, revision: str) -> None:
     """Migrate the archive schema down to REVISION (default: base, which drops every table)."""
+    _migrate(obj, revision, downgrade=True)
+
+
+def _migrate(obj: Context, revision: str, *, downgrade: bool) -> None:
     from interlock.archive import db as archive_db
 
     engine = archive_db.make_engine(database_url(obj))
     with failing_cleanly("migrating the archive"):
-        archive_db.downgrade(engine, revision)
-    out.print(f"[green]✓[/green] archive schema at revision {archive_db.current_revision(engine) or 'base'}")
+        (archive_db.downgrade if downgrade else archive_db.upgrade)(engine, revision)
+    where = "" if downgrade else f" ({engine.url.render_as_string(hide_password=True)})"
+    out.print(f"[green]✓[/green] archive schema at revision {archive_db.current_revision(engine) or 'base'}{where}")
 
 
 @db.command("current")

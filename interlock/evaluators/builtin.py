@@ -34,7 +34,7 @@ from interlock.evaluators.base import EvaluationRequest, EvaluatorOutput
 from interlock.model import DEFAULT_SCHEDULE, SUCCEEDED_RUN_STATUSES, FailureCategory, TraitStatus
 from interlock.periods import periods_between
 from interlock.schedule import find_schedule, schedule_zone
-from interlock.store.base import Store
+from interlock.store.base import SensorReading, Store
 
 # A sensor timestamp this far in the future is tolerated as clock skew.
 CLOCK_SKEW = timedelta(seconds=60)
@@ -103,14 +103,20 @@ def _required_str(config: dict[str, Any], key: str) -> str | EvaluatorOutput:
     return value
 
 
-def _sensor(ctx: BuiltinContext, request: EvaluationRequest) -> tuple[str, dict[str, Any]] | EvaluatorOutput:
+def _reading(ctx: BuiltinContext, request: EvaluationRequest) -> tuple[str, SensorReading] | EvaluatorOutput:
+    """The config's ``sensorType`` and its latest reading, or the FAIL/ERROR that ends the check."""
     sensor_type = _required_str(request.config, "sensorType")
     if isinstance(sensor_type, EvaluatorOutput):
         return sensor_type
     reading = ctx.store.get_sensor(request.pipeline_id, sensor_type)
     if reading is None:
         return _fail(f"no sensor data for {request.pipeline_id}/{sensor_type}")
-    return sensor_type, reading.value
+    return sensor_type, reading
+
+
+def _sensor(ctx: BuiltinContext, request: EvaluationRequest) -> tuple[str, dict[str, Any]] | EvaluatorOutput:
+    found = _reading(ctx, request)
+    return found if isinstance(found, EvaluatorOutput) else (found[0], found[1].value)
 
 
 def sensor_threshold(ctx: BuiltinContext, request: EvaluationRequest, timeout: float = 0.0) -> EvaluatorOutput:
@@ -138,12 +144,10 @@ def sensor_freshness(ctx: BuiltinContext, request: EvaluationRequest, timeout: f
         max_age = timeutil.parse_duration(raw)
     except ValueError as exc:
         return _config_error(f"invalid maxAge duration {raw!r}: {exc}")
-    sensor_type = _required_str(request.config, "sensorType")
-    if isinstance(sensor_type, EvaluatorOutput):
-        return sensor_type
-    reading = ctx.store.get_sensor(request.pipeline_id, sensor_type)
-    if reading is None:
-        return _fail(f"no sensor data for {request.pipeline_id}/{sensor_type}")
+    found = _reading(ctx, request)
+    if isinstance(found, EvaluatorOutput):
+        return found
+    sensor_type, reading = found
     age = ctx.clock.now() - reading.updated_at
     value = {"updatedAt": reading.updated_at.isoformat(), "ageSeconds": int(age.total_seconds()),
              "maxAgeSeconds": int(max_age.total_seconds())}
