@@ -92,9 +92,10 @@ def would_rerun(deps: Deps, record: RerunRecord, now: datetime) -> RerunRecord:
 
 def expected_duration(deps: Deps, pipeline: str) -> timedelta | None:
     """The median duration of the pipeline's last completed runs; None when none is on record."""
-    durations = [e.completed_at - e.started_at for e in deps.store.list_run_logs(pipeline, limit=HISTORY * 3)
-                 if e.status is RunStatus.COMPLETED and e.completed_at is not None and e.started_at is not None]
-    return median(durations[:HISTORY]) if durations else None
+    seconds = [(e.completed_at - e.started_at).total_seconds()
+               for e in deps.store.list_run_logs(pipeline, limit=HISTORY * 3)
+               if e.status is RunStatus.COMPLETED and e.completed_at is not None]
+    return timedelta(seconds=median(seconds[:HISTORY])) if seconds else None
 
 
 def projection(deps: Deps, config: PipelineConfig, run_key: RunKey, now: datetime) -> dict[str, Any]:
