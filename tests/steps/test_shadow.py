@@ -175,3 +175,34 @@ def test_deployment_dry_run_must_be_a_boolean(harness: Harness) -> None:
     with pytest.raises(ConfigInvalid) as err:
         load_project(harness.root / "interlock.yaml", env={})
     assert "dryRun" in str(err.value)
+
+
+def test_the_report_sets_would_trigger_against_the_real_start_and_names_what_held_a_period_back(
+        harness: Harness) -> None:
+    from interlock.shadow_report import report
+    from interlock.steps.push import push_trait
+
+    harness.archetype("a", ["t1"], optional=("job-started",))
+    start = TRIGGER + SHADOW + "dryRunStartTrait: job-started\n"
+    harness.pipeline("orders", "a", {"t1": "pass", "job-started": None}, extra=start)
+    clock = FrozenClock(at(2, 6))
+    deps = wire(harness.deps(clock))
+    assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
+    clock.set(at(2, 7, 30))
+    push_trait(deps, "orders", "job-started", "PASS")  # the old scheduler's job says it started
+    harness.pipeline("orders", "a", {"t1": "fail", "job-started": None}, extra=start)
+    clock.set(at(3, 6))
+    deps = wire(harness.deps(clock))
+    assert advance(deps, "orders", "daily") is Outcome.NOT_READY
+    clock.set(at(3, 7))
+    push_trait(deps, "orders", "job-started", "PASS")
+
+    configs = [deps.pipeline("orders")]
+    day2, day3 = report(harness.store, configs, {"orders"}, at(1, 0), 10_000)
+    assert (day2.period, day2.would_trigger_at, day2.actual_start_at) == ("2026-03-02", at(2, 6), at(2, 7, 30))
+    assert day2.to_json()["differenceSeconds"] == 5400 and day2.verdict() == "would trigger 1h30m earlier"
+    assert day3.held_back and day3.blocking == ["t1"] and day3.actual_start_at == at(3, 7)
+    assert day3.to_json()["verdict"] == "held back (blocking: t1); the real job ran anyway"
+    # --since cuts older periods; a pipeline never in shadow is not reported.
+    assert [r.period for r in report(harness.store, configs, {"orders"}, at(3, 0), 10_000)] == ["2026-03-03"]
+    assert report(harness.store, configs, set(), at(3, 0), 10_000) == []
