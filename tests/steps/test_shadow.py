@@ -206,3 +206,13 @@ def test_the_report_sets_would_trigger_against_the_real_start_and_names_what_hel
     # --since cuts older periods; a pipeline never in shadow is not reported.
     assert [r.period for r in report(harness.store, configs, {"orders"}, at(3, 0), 10_000)] == ["2026-03-03"]
     assert report(harness.store, configs, set(), at(3, 0), 10_000) == []
+
+
+def test_a_start_trait_the_archetype_does_not_define_is_refused(harness: Harness) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"}, extra=TRIGGER + SHADOW + "dryRunStartTrait: job-startd\n")
+    (harness.root / "interlock.yaml").write_text("provider: redis\narchetypeDirs: [./archetypes]\n"
+                                                 "pipelineDirs: [./pipelines]\n")
+    with pytest.raises(ConfigInvalid) as err:
+        load_project(harness.root / "interlock.yaml", env={})
+    assert "dryRunStartTrait" in str(err.value) and "job-startd" in str(err.value)
