@@ -38,9 +38,12 @@ class AlertDispatcher:
 
     def fire(self, alert: Alert, dedup_key: str | None = None) -> bool:
         """Persist and send ``alert`` unless ``dedup_key`` was already used; True when sent."""
-        if dedup_key is not None and not self.store.mark_once(f"alert:{dedup_key}", DEDUP_TTL.total_seconds()):
+        shadow = self.shadow is not None and self.shadow(alert.pipeline_id)
+        # A shadow alert dedups apart from live ones: a pipeline switched live mid-period still alerts.
+        once = f"alert:shadow:{dedup_key}" if shadow else f"alert:{dedup_key}"
+        if dedup_key is not None and not self.store.mark_once(once, DEDUP_TTL.total_seconds()):
             return False
-        if self.shadow is not None and self.shadow(alert.pipeline_id):
+        if shadow:
             self.store.put_alert(alert.model_copy(update={"details": {**(alert.details or {}), "shadow": True}}))
             return True
         stored = self.store.put_alert(alert)

@@ -16,6 +16,7 @@ from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.reconcile import ensure_scheduled, reconcile
 from interlock.steps.reruns import request_rerun
 from interlock.steps.runs import trigger
+from interlock.steps.sla import check_sla
 from tests.steps.conftest import Harness
 
 # Appends a line per start, so the test counts real starts by lines in ran.txt.
@@ -216,3 +217,23 @@ def test_a_start_trait_the_archetype_does_not_define_is_refused(harness: Harness
     with pytest.raises(ConfigInvalid) as err:
         load_project(harness.root / "interlock.yaml", env={})
     assert "dryRunStartTrait" in str(err.value) and "job-startd" in str(err.value)
+
+
+def test_a_shadow_alert_does_not_silence_the_live_alert_of_the_same_period(harness: Harness) -> None:
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "fail"}, extra=TRIGGER + SLA + SHADOW)
+    clock = FrozenClock(at(2, 6))
+    deps = wire(harness.deps(clock))
+    ensure_scheduled(deps)
+    reconcile(deps)
+    clock.set(at(2, 9, 30))
+    reconcile(deps)  # the evaluation deadline has passed: a shadow breach
+    assert harness.alerts_out.getvalue() == ""
+    harness.pipeline("orders", "a", {"t1": "fail"}, extra=TRIGGER + SLA)  # live now, same period
+    clock.set(at(2, 9, 45))
+    deps = wire(harness.deps(clock))
+    (alert,) = check_sla(deps, "orders", "daily")
+    assert alert.alert_type == "evaluation_sla_breach" and "evaluation SLA breached" in harness.alerts_out.getvalue()
+    kinds = [(a.details or {}).get("shadow") for a in harness.store.list_alerts("orders")
+             if a.alert_type == "evaluation_sla_breach"]
+    assert sorted(kinds, key=str) == [None, True]
