@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     model_validator,
 )
@@ -120,6 +121,10 @@ class EventKind(StrEnum):
     STORE_RESET = "STORE_RESET"  # the store was found wiped or swapped, and healed
     RUN_RESTORED = "RUN_RESTORED"  # a period that ran before a store reset was restored, not triggered again
     TRIGGER_FORCED = "TRIGGER_FORCED"  # triggerAnyway started a NOT_READY pipeline; names the failing traits
+    # Shadow mode (``dryRun``, interlock/steps/shadow.py): what a live pipeline would have done.
+    WOULD_TRIGGER = "WOULD_TRIGGER"
+    WOULD_RETRY = "WOULD_RETRY"
+    WOULD_RERUN = "WOULD_RERUN"
 
 
 # The groups of run statuses every module asks about, defined here once. A period whose run log is
@@ -457,6 +462,12 @@ class PipelineConfig(ConfigModel):
     cascade: CascadeConfig | None = None
     quarantine: QuarantineConfig | None = None
     catch_up: CatchUp | None = None
+    # Shadow mode: run the whole lifecycle but start no job and send no alert, only record what
+    # would have happened (interlock/steps/shadow.py). None: the deployment's ``dryRun``.
+    dry_run: StrictBool | None = None
+    # Shadow report: the pushed trait whose PASS marks that the real job (still run by the old
+    # scheduler) started; its push instants are the "actual start" of ``interlock shadow-report``.
+    dry_run_start_trait: str | None = Field(default=None, min_length=1)
 
     def schedule_list(self) -> list[ScheduleConfig]:
         """The pipeline's schedules; a pipeline that declares none has one, ``daily``."""

@@ -6,7 +6,7 @@ A sink failure is logged and never stops the others or the step that raised the 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
@@ -26,16 +26,26 @@ DEDUP_TTL = timedelta(days=2)
 
 
 class AlertDispatcher:
-    def __init__(self, store: Store, sinks: Sequence[Sink]) -> None:
+    def __init__(self, store: Store, sinks: Sequence[Sink],
+                 shadow: Callable[[str | None], bool] | None = None) -> None:
         self.store = store
         self.sinks = list(sinks)
+        # Which pipelines are in shadow mode (``dryRun``): their alerts are stored, marked
+        # ``details.shadow``, and reach no sink. Deps sets it (steps/shadow.py); None: no pipeline is.
+        self.shadow = shadow
         self.sent = 0
         self.failed = 0
 
     def fire(self, alert: Alert, dedup_key: str | None = None) -> bool:
         """Persist and send ``alert`` unless ``dedup_key`` was already used; True when sent."""
-        if dedup_key is not None and not self.store.mark_once(f"alert:{dedup_key}", DEDUP_TTL.total_seconds()):
+        shadow = self.shadow is not None and self.shadow(alert.pipeline_id)
+        # A shadow alert dedups apart from live ones: a pipeline switched live mid-period still alerts.
+        once = f"alert:shadow:{dedup_key}" if shadow else f"alert:{dedup_key}"
+        if dedup_key is not None and not self.store.mark_once(once, DEDUP_TTL.total_seconds()):
             return False
+        if shadow:
+            self.store.put_alert(alert.model_copy(update={"details": {**(alert.details or {}), "shadow": True}}))
+            return True
         stored = self.store.put_alert(alert)
         for sink in self.sinks:
             try:

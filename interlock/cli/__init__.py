@@ -1,6 +1,17 @@
 """The ``interlock`` command line."""
 
-from interlock.cli import archive, check, deadletters, demo, pipelines, project, runs, runtime  # registers the commands
+from interlock.cli import (  # registers the commands
+    archive,
+    check,
+    deadletters,
+    demo,
+    pipelines,
+    project,
+    runs,
+    runtime,
+    shadow,
+)
 from interlock.cli.main import cli, main
 
-__all__ = ["archive", "check", "cli", "deadletters", "demo", "main", "pipelines", "project", "runs", "runtime"]
+__all__ = ["archive", "check", "cli", "deadletters", "demo", "main", "pipelines", "project", "runs", "runtime",
+           "shadow"]

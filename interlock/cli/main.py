@@ -24,6 +24,7 @@ def cli(ctx: click.Context, config: str | None) -> None:
     Project:   init, validate
     Pipelines: evaluate, push, run, rerun, status, events, complete
     Runtime:   worker, beat, serve, check, dead-letters
+    Shadow:    shadow-report
     Archive:   db upgrade | downgrade | current, archive
     """
     ctx.obj = Context(config)

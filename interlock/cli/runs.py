@@ -54,11 +54,15 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     result: dict[str, Any] = {"pipelineId": pipeline, "scheduleId": sched, "outcome": outcome.value,
                               "runId": run_state.run_id if run_state else None,
                               "status": run_state.status.value if run_state else None}
+    shadow = deps.is_shadow(pipeline)
+    if shadow:  # dryRun: a READY period recorded WOULD_TRIGGER and started nothing
+        result["shadow"] = True
     if as_json:
         emit_json(result)
     else:
         out.print(f"{pipeline}/{sched}: {outcome.value}" + (f" · run {result['runId']} {result['status']}"
-                                                            if run_state else ""))
+                                                            if run_state else "")
+                  + (" · shadow (dryRun): nothing started, see `interlock shadow-report`" if shadow else ""))
         if outcome is Outcome.NOT_READY:
             ready = deps.store.get_readiness(pipeline)
             if ready:

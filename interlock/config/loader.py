@@ -398,6 +398,12 @@ def check_pipeline(data: Mapping[str, Any], project: Project) -> list[tuple[tupl
                             evaluator_configs.problems(evaluator if isinstance(evaluator, str) else None, config,
                                                        project.root))
     problems.extend(_trigger_problems(data.get("trigger")))
+    start_trait = data.get("dryRunStartTrait")
+    if isinstance(start_trait, str) and start_trait and archetype is not None \
+            and start_trait not in archetype.trait_types():
+        problems.append((("dryRunStartTrait",),
+                         f"trait {start_trait!r} is not defined by archetype {archetype.name!r} (so it cannot be "
+                         f"pushed); it defines: {', '.join(archetype.trait_types())}"))
     schedules = data.get("schedules")
     seen: dict[str, int] = {}
     for i, schedule in enumerate(schedules if isinstance(schedules, list) else []):

@@ -17,7 +17,7 @@ from enum import StrEnum
 from pathlib import Path
 from urllib.parse import quote
 
-from pydantic import Field, StrictInt
+from pydantic import Field, StrictBool, StrictInt
 
 from interlock.model import AlertConfig, ConfigModel
 from interlock.netguard import OutboundPolicy
@@ -130,6 +130,8 @@ class ProjectConfig(ConfigModel):
     archiver: ArchiverConfig | None = None
     watchdog: WatchdogConfig | None = None
     security: SecurityConfig | None = None
+    # Shadow mode for every pipeline that does not say ``dryRun`` itself (interlock/steps/shadow.py).
+    dry_run: StrictBool = False
 
     def outbound_policy(self) -> OutboundPolicy:
         rules = (self.security.outbound if self.security else None) or OutboundConfig()

@@ -17,7 +17,7 @@ from interlock.alerts import AlertDispatcher, build_sinks
 from interlock.alerts.base import Sink
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project
-from interlock.errors import UnknownArchetype, UnknownRun
+from interlock.errors import UnknownArchetype, UnknownPipeline, UnknownRun
 from interlock.evaluators.runner import EvaluatorRunner
 from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
 from interlock.netguard import OutboundPolicy
@@ -51,6 +51,18 @@ class Deps:
             self.alerts = AlertDispatcher(self.store, sinks)
         if self.history is None:
             self.history = default_history(self.project)
+        if self.alerts.shadow is None:
+            self.alerts.shadow = self.is_shadow
+
+    def is_shadow(self, pipeline: str | None) -> bool:
+        """Whether ``pipeline`` runs in shadow mode: its own ``dryRun``, else the deployment's."""
+        if pipeline is None:
+            return False
+        try:
+            config = self.pipeline(pipeline)
+        except UnknownPipeline:
+            return False
+        return shadow_of(self.project, config)
 
     @property
     def outbound(self) -> OutboundPolicy:
@@ -83,6 +95,11 @@ class Deps:
         if pipeline.trigger and pipeline.trigger.poll_interval is not None:
             return pipeline.trigger.poll_interval
         return self.check_interval(pipeline)
+
+
+def shadow_of(project: Project, config: PipelineConfig) -> bool:
+    """A pipeline's ``dryRun`` when it says one, else ``interlock.yaml``'s (a pipeline may opt out with false)."""
+    return config.dry_run if config.dry_run is not None else project.config.dry_run
 
 
 def watched_run(deps: Deps, run_id: str, due_key: str,

@@ -17,6 +17,7 @@ from interlock.steps.dispatch import request_step
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import rerun_key
 from interlock.steps.runs import start_job
+from interlock.steps.shadow import would_rerun
 
 
 def request_rerun(deps: Deps, pipeline: str, reason: str, *, date: str | None = None, schedule: str | None = None,
@@ -53,6 +54,9 @@ def rerun(deps: Deps, rerun_id: str) -> RerunRecord | None:
     if not evaluate(deps, record.pipeline_id, schedule).ready:
         deps.store.set_due(key, now + deps.check_interval(config))
         return record
+    if deps.is_shadow(record.pipeline_id):  # shadow mode: record it, start nothing
+        deps.store.clear_due(key)
+        return would_rerun(deps, record, now)
     run_id = f"{rerun_id}-run"
     run_key = RunKey(record.pipeline_id, schedule, record.original_date, 1)
     fresh = RunState(run_id=run_id, pipeline_id=record.pipeline_id, status=RunStatus.TRIGGERING, version=1,

@@ -39,6 +39,7 @@ from interlock.steps import epoch, prior_runs
 from interlock.steps.deps import Deps, watched_run
 from interlock.steps.dispatch import request_advance
 from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
+from interlock.steps.shadow import would_trigger
 from interlock.steps.watchdog import ensure_watched
 from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
 
@@ -55,6 +56,8 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     config = deps.pipeline(pipeline)
     now = deps.clock.now()
     run_key = RunKey(pipeline, schedule, period, attempt)
+    if deps.is_shadow(pipeline):  # shadow mode: record what would start; claim and start nothing
+        return would_trigger(deps, config, run_key, now)
     run_id = run_key.run_id
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
                      updated_at=now, metadata=run_key.metadata(), schedule_id=schedule, period=period,

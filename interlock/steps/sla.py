@@ -33,6 +33,7 @@ from interlock.steps.deps import Deps
 from interlock.steps.inclusion import check_listed_periods
 from interlock.steps.keys import seen_key, sla_key
 from interlock.steps.max_duration import check_max_duration
+from interlock.steps.shadow import shadow_started
 
 # A deadline is breached strictly after it: the check is scheduled just past it.
 JUST_AFTER = timedelta(milliseconds=1)
@@ -62,6 +63,8 @@ def check_sla(deps: Deps, pipeline: str, schedule: str) -> list[Alert]:
             continue
         w = window(config, sched, period)
         entry = deps.store.get_run_log(pipeline, period.key, schedule)
+        if entry is None and deps.is_shadow(pipeline) and shadow_started(deps, pipeline, schedule, period.key):
+            continue  # the shadow would have run it: its WOULD_TRIGGER event carries the SLA projection
         fired += _check_period(deps, pipeline, schedule, w, entry, registered, seen, now)
         upcoming += [t for t in _instants(w) if t > now]
     for more, later in (check_listed_periods(deps, config, sched, registered, now),
