@@ -10,6 +10,7 @@ from interlock import __version__
 from interlock.api import errors
 from interlock.api.middleware import Guard
 from interlock.api.page import router as page_router
+from interlock.api.pipeline_page import router as pipeline_page_router
 from interlock.api.routes import router
 from interlock.config.project import ServerConfig
 from interlock.errors import DomainError
@@ -23,6 +24,7 @@ def create_app(deps: Deps) -> Guard:
     app.state.deps = deps
     app.include_router(router)
     app.include_router(page_router)
+    app.include_router(pipeline_page_router)
     app.add_exception_handler(errors.ApiError, errors.api_error)
     app.add_exception_handler(DomainError, errors.domain_error)
     app.add_exception_handler(RequestValidationError, errors.validation_error)

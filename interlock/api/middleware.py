@@ -26,6 +26,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # An incoming X-Request-ID is kept only if it looks like an id (no log injection, bounded length).
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# The path of one pipeline's page (interlock.api.pipeline_page); a name cannot hold a slash.
+_PIPELINE_PAGE = re.compile(r"^/pipelines/[^/]{1,255}$")
 OPEN_PATHS = frozenset({("GET", "/api/health")})
 # Methods a cross-site page can make a browser send without asking the server first (no CORS preflight).
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -49,6 +51,11 @@ class Guard:
         self.max_body = max_body
         self.open = OPEN_PATHS | ({("GET", "/metrics")} if open_metrics else set()) | (
             {("GET", "/")} if open_status_page else set())
+        self.open_pages = open_status_page
+
+    def _open_page(self, scope: Scope) -> bool:
+        """A pipeline's page (``GET /pipelines/{name}``) is as open as the overview that links to it."""
+        return self.open_pages and scope["method"] == "GET" and _PIPELINE_PAGE.match(scope["path"]) is not None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +72,7 @@ class Guard:
                 message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
             await send(message)
 
-        if self.api_key and (scope["method"], scope["path"]) not in self.open:
+        if self.api_key and (scope["method"], scope["path"]) not in self.open and not self._open_page(scope):
             given = headers.get("x-api-key", "")
             if not hmac.compare_digest(given.encode(), self.api_key.encode()):
                 await _reply(send_with_id, 401, "unauthorized", "missing or wrong X-API-Key header")

@@ -1,12 +1,14 @@
 """The status page at ``/``: what an on-call engineer opens first. Server-rendered, refreshes itself.
 
 Per pipeline and schedule: this period's run (state, attempt), readiness and what blocks it (with
-the reason), the next check, and the last events. No front-end build, no JavaScript.
+the reason), the next check, and the last events; each pipeline links to its own page
+(:mod:`interlock.api.pipeline_page`). No front-end build, no JavaScript.
 """
 
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
@@ -60,7 +62,8 @@ def render(deps: Deps) -> str:
                 f'{escape(r.event.timestamp.strftime("%H:%M:%S"))} {escape(r.event.kind.value)}'
                 f' {escape(r.event.status or "")}' for r in reversed(events))
             rows.append(
-                f"<tr><td><b>{escape(pipeline.name)}</b><br><span class=ev>{escape(pipeline.archetype)}</span></td>"
+                f'<tr><td><a href="/pipelines/{quote(pipeline.name, safe="")}"><b>{escape(pipeline.name)}</b></a>'
+                f"<br><span class=ev>{escape(pipeline.archetype)}</span></td>"
                 f"<td>{escape(schedule.name)}<br><span class=ev>{escape(period)}</span></td>"
                 f'<td><span class="{_cls(state)}">{escape(state)}</span></td>'
                 f'<td class="why">{why}</td><td>{run}</td>'

@@ -271,6 +271,17 @@ def list_events(request: Request, response: Response, name: str, limit: int = Qu
     return page
 
 
+@router.get("/pipelines/{name}/explain",
+            summary="Why the pipeline did (or did not) run in a period: a one-line answer and the timeline",
+            description="`period`: a date (daily schedule) or a local start `YYYY-MM-DDTHHMM` (cron); default the "
+                        "current period. Unknown pipeline, schedule or period: 404 with a stable code.")
+def explain_period(request: Request, name: str, period: str | None = Query(None, max_length=64),
+                   schedule: str | None = Query(None, max_length=256)) -> Json:
+    from interlock.explain import explain
+
+    return explain(deps_of(request), name, period, schedule).to_json()
+
+
 @router.post("/pipelines/{name}/rerun", status_code=202,
              summary="Request a rerun of a period", response_model=RerunRecord, **OUT)
 def rerun(request: Request, name: str, body: RerunBody) -> Json:

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
-from interlock.archive.models import ArchiveCursorRow, EventRow, RunLogRow, RunRow
-from interlock.model import Event, EventKind, FailureCategory, RetryAttempt, RunLogEntry, RunState, RunStatus
+from interlock.archive.models import AlertRow, ArchiveCursorRow, EventRow, RunLogRow, RunRow
+from interlock.model import (
+    Alert,
+    AlertLevel,
+    Event,
+    EventKind,
+    FailureCategory,
+    RetryAttempt,
+    RunLogEntry,
+    RunState,
+    RunStatus,
+)
 
 # Rows a history query returns at most unless asked for fewer.
 MAX_ROWS = 10_000
@@ -74,3 +84,30 @@ def events_by_kind(engine: Engine, kind: EventKind, since: datetime, until: date
         return [Event(kind=EventKind(r.kind), pipeline_id=r.pipeline_id, run_id=r.run_id, trait_type=r.trait_type,
                       status=r.status, message=r.message, details=r.details, timestamp=r.timestamp)
                 for r in session.scalars(query)]
+
+
+def period_events(engine: Engine, pipeline: str, period: str, run_ids: list[str], limit: int = MAX_ROWS
+                  ) -> list[Event]:
+    """Archived events of one period of ``pipeline``: tagged with the period or naming one of its runs.
+
+    Oldest first. The schedule is not filtered here: the caller (interlock.explain) applies the same
+    filter to archived and stored events, so both paths decide alike.
+    """
+    tagged = EventRow.details["period"].astext == period
+    query = select(EventRow).where(EventRow.pipeline_id == pipeline,
+                                   or_(tagged, EventRow.run_id.in_(run_ids)) if run_ids else tagged)
+    query = query.order_by(EventRow.timestamp, EventRow.id).limit(limit)
+    with Session(engine) as session:
+        return [Event(kind=EventKind(r.kind), pipeline_id=r.pipeline_id, run_id=r.run_id, trait_type=r.trait_type,
+                      status=r.status, message=r.message, details=r.details, timestamp=r.timestamp)
+                for r in session.scalars(query)]
+
+
+def period_alerts(engine: Engine, pipeline: str, period: str, limit: int = MAX_ROWS) -> list[Alert]:
+    """Archived alerts of ``pipeline`` tagged with ``period``, oldest first."""
+    query = (select(AlertRow).where(AlertRow.pipeline_id == pipeline, AlertRow.details["period"].astext == period)
+             .order_by(AlertRow.timestamp, AlertRow.id).limit(limit))
+    with Session(engine) as session:
+        return [Alert(alert_id=r.alert_id, level=AlertLevel(r.level), alert_type=r.alert_type,
+                      pipeline_id=r.pipeline_id, trait_type=r.trait_type, message=r.message, details=r.details,
+                      timestamp=r.timestamp) for r in session.scalars(query)]

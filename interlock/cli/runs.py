@@ -1,4 +1,4 @@
-"""Run commands: ``run``, ``status``, ``events``, ``complete``."""
+"""Run commands: ``run``, ``status``, ``events``, ``explain``, ``complete``."""
 
 from __future__ import annotations
 
@@ -144,6 +144,27 @@ def events(obj: Context, pipeline: str, limit: int, as_json: bool) -> None:
         parts = [e.timestamp.isoformat(timespec="seconds"), e.kind.value, e.status or "", e.trait_type or "",
                  e.run_id or "", e.message or ""]
         out.print("  ".join(p for p in parts if p), markup=False)
+
+
+@cli.command()
+@click.argument("pipeline")
+@click.option("--period", help="A period key: a date (2026-03-02) for a daily schedule, a local start "
+              "(2026-03-02T1400) for a cron one. Default: the current period.")
+@click.option("--schedule", help="The schedule (default: the pipeline's first).")
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
+@click.pass_obj
+def explain(obj: Context, pipeline: str, period: str | None, schedule: str | None, as_json: bool) -> None:
+    """Why PIPELINE did (or did not) run in a period: a one-line answer, then the timeline behind it."""
+    from interlock.explain import explain as explain_period
+
+    deps = open_deps(obj)
+    with failing_cleanly("reading the period's records"):
+        found = explain_period(deps, pipeline, period, schedule)
+    if as_json:
+        emit_json(found.to_json())
+        return
+    for line in found.lines():
+        out.print(line, markup=False)
 
 
 @cli.command()
