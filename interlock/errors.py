@@ -104,6 +104,12 @@ class UnknownRerun(NotFound):
         self.rerun_id = rerun_id
 
 
+class UnknownPeriod(NotFound):
+    """A period key that names no period of the schedule (a bad date, not a fire time of the cron)."""
+
+    code = "period_not_found"
+
+
 # -- bad input -------------------------------------------------------------------------------------
 
 

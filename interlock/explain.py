@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from interlock.errors import BadInput, NotFound
+from interlock.errors import BadInput, UnknownPeriod
 from interlock.model import (
     DEFAULT_SCHEDULE,
     SUCCEEDED_RUN_STATUSES,
@@ -45,15 +45,6 @@ log = logging.getLogger(__name__)
 # Events read from the store's per-pipeline stream at most (about a retention window of a busy pipeline).
 MAX_EVENTS = 100_000
 _PAGE = 1000
-
-
-class UnknownPeriod(NotFound):
-    """A period key that names no period of the schedule (a bad date, not a fire time of the cron)."""
-
-    code = "period_not_found"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
 
 
 @dataclass(frozen=True)

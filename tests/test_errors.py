@@ -30,6 +30,7 @@ EXPECTED: dict[type[DomainError], tuple[DomainError, int, str, int]] = {
     errors.UnknownTrait: (errors.UnknownTrait("orders", "nope", ["marker"]), 404, "trait_not_found", 2),
     errors.UnknownRun: (errors.UnknownRun("run-x"), 404, "run_not_found", 2),
     errors.UnknownRerun: (errors.UnknownRerun("rerun-x"), 404, "rerun_not_found", 2),
+    errors.UnknownPeriod: (errors.UnknownPeriod("orders has no period 2026-02-30"), 404, "period_not_found", 2),
     errors.BadPush: (errors.BadPush("ttl must be >= 0 seconds, got -1", "ttl"), 400, "invalid_push", 2),
     errors.InvalidStepRequest: (errors.InvalidStepRequest("trigger", [("attempt", "must be at least 1")]), 400,
                                 "invalid_step_request", 2),

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from interlock.clock import FrozenClock
-from interlock.errors import UnknownPipeline, UnknownSchedule
-from interlock.explain import Explanation, UnknownPeriod, explain
+from interlock.errors import UnknownPeriod, UnknownPipeline, UnknownSchedule
+from interlock.explain import Explanation, explain
 from interlock.steps.advance import Outcome, advance
 from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher
