@@ -112,10 +112,12 @@ def test_an_unauthorised_request_changes_nothing(secured: tuple[TestClient, set[
     assert client.app.fastapi.state.deps.dispatch.sent == []  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("flag, path", [("openMetrics", "/metrics"), ("openStatusPage", "/")])
-def test_open_metrics_and_status_page_open_exactly_that_route(harness: Harness, flag: str, path: str) -> None:
+@pytest.mark.parametrize("flag, paths", [("openMetrics", ["/metrics"]), ("openStatusPage", ["/", "/pipelines/{name}"])])
+def test_open_metrics_and_status_page_open_exactly_their_routes(harness: Harness, flag: str, paths: list[str]) -> None:
     with secured_client(harness, f"apiKey: {KEY}, {flag}: true") as client:
-        assert client.get(path).status_code == 200
+        for path in paths:
+            assert client.get(concrete(path)).status_code == 200
+        opened = {("GET", path) for path in paths}
         for method, other, _ in sorted(app_routes(client.app)):
-            if (method, other) not in (("GET", path), OPEN):
+            if (method, other) not in (*opened, OPEN):
                 assert client.request(method, concrete(other)).status_code == 401, (method, other)
