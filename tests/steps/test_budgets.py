@@ -44,7 +44,8 @@ def test_code_failures_have_their_own_budget_beside_the_transient_one(harness: H
     job.write_text('#!/bin/sh\nrm -- "$0"\nexit 1\n')
     job.chmod(0o755)
     harness.archetype("a", ["t1"])
-    harness.pipeline("orders", "a", {"t1": "pass"}, extra=f"trigger:\n  type: command\n  command: {{command: '{job}'}}\n"
+    harness.pipeline("orders", "a", {"t1": "pass"},
+                     extra=f"trigger:\n  type: command\n  command: {{command: '{job}'}}\n"
                      "retry: {maxAttempts: 2, maxCodeRetries: 1, backoffSeconds: 0}\n")
     deps = wire(harness.deps(clock))
     outcomes = [advance(deps, "orders", "daily") for _ in range(4)]
