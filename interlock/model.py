@@ -420,7 +420,8 @@ class MonitoringConfig(ConfigModel):
     def _timeout_inside_window(self) -> MonitoringConfig:
         window = self.duration if self.duration is not None else MONITORING_WINDOW
         if self.sensor_timeout is not None and self.sensor_timeout >= window:
-            shown = getattr(window, "text", None) or f"{int(window.total_seconds() // 60)}m"
+            minutes = int(window.total_seconds() // 60)
+            shown = getattr(window, "text", None) or (f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m")
             raise ValueError(f"sensorTimeout ({self.sensor_timeout.text}) must be shorter than the monitoring window "
                              f"({shown}): monitoring ends before it could expire")
         return self
