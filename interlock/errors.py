@@ -161,3 +161,28 @@ class ClaimLost(Conflict):
     def __init__(self, key: str) -> None:
         super().__init__(f"the claim {key!r} expired while it was being read; try again")
         self.key = key
+
+
+class RerunWithoutNewData(Conflict):
+    """A manual rerun asked for when no trait result arrived after the period's last run (``force`` overrides)."""
+
+    code = "rerun_without_new_data"
+
+    def __init__(self, pipeline: str, period: str, last_run: str, last_at: str, newest_trait: str | None) -> None:
+        newest = f"the newest trait result is from {newest_trait}" if newest_trait else "no trait result is stored"
+        super().__init__(f"pipeline {pipeline!r} period {period}: no new data since the last run {last_run} "
+                         f"(started {last_at}); {newest}. Rerunning would read the same data: push or wait for "
+                         "new trait results, or force it (CLI --force, API \"force\": true)")
+        self.last_run = last_run
+        self.newest_trait = newest_trait
+
+
+class RerunBudgetExhausted(Conflict):
+    """The pipeline's ``retry.maxManualReruns`` for this period is used up."""
+
+    code = "rerun_budget_exhausted"
+
+    def __init__(self, pipeline: str, period: str, budget: str, limit: int) -> None:
+        super().__init__(f"pipeline {pipeline!r} period {period}: the rerun budget retry.{budget} ({limit}) is "
+                         "used up; raise it in the pipeline's retry block to allow more")
+        self.budget = budget

@@ -12,7 +12,7 @@ records ignore them, so a newer writer does not break an older reader.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -145,6 +145,8 @@ PIPELINE_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,253}[a-z0-9]$"
 SCHEDULE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 SCHEDULE_NAME_MAX = 64
 MAX_ATTEMPTS = 100
+MAX_RERUNS = 100  # the largest rerun budget per period a pipeline may set
+MONITORING_WINDOW = timedelta(hours=2)  # post-completion monitoring when ``monitoring.duration`` is absent
 """The largest ``retry.maxAttempts``: no period is ever tried more often."""
 
 # --------------------------------------------------------------------------------------------------
@@ -373,6 +375,11 @@ class RetryPolicy(ConfigModel):
     backoff_seconds: StrictInt = Field(default=30, ge=0, le=3600)
     backoff_multiplier: float = Field(default=2.0, ge=1.0, le=10.0)
     retryable_failures: list[FailureCategory] | None = None
+    # Separate budgets (interlock/retry.py): code (PERMANENT) failures are retried only this often;
+    # reruns per (schedule, period) are capped by reason, unlimited when absent.
+    max_code_retries: StrictInt = Field(default=0, ge=0, le=MAX_ATTEMPTS)
+    max_drift_reruns: StrictInt | None = Field(default=None, ge=0, le=MAX_RERUNS)
+    max_manual_reruns: StrictInt | None = Field(default=None, ge=0, le=MAX_RERUNS)
 
 
 class SLAConfig(ConfigModel):
@@ -410,6 +417,19 @@ class ScheduleConfig(ConfigModel):
 class MonitoringConfig(ConfigModel):
     enabled: bool = False
     duration: PositiveDuration | None = None
+    # Every trait must report a result within this long of the run's completion, else one
+    # ``post_run_sensor_missing`` alert (interlock/steps/monitor.py).
+    sensor_timeout: PositiveDuration | None = None
+
+    @model_validator(mode="after")
+    def _timeout_inside_window(self) -> MonitoringConfig:
+        window = self.duration if self.duration is not None else MONITORING_WINDOW
+        if self.sensor_timeout is not None and self.sensor_timeout >= window:
+            minutes = int(window.total_seconds() // 60)
+            shown = getattr(window, "text", None) or (f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m")
+            raise ValueError(f"sensorTimeout ({self.sensor_timeout.text}) must be shorter than the monitoring window "
+                             f"({shown}): monitoring ends before it could expire")
+        return self
 
 
 class PipelineWatchConfig(ConfigModel):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, StrictBool, ValidationError
 from pydantic_core import to_json
 
 from interlock import __version__
@@ -78,6 +78,8 @@ class RerunBody(BaseModel):
     date: str | None = Field(default=None, pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{4}([pm][0-9]{4})?)?$")
     schedule: str | None = None
     description: str | None = None
+    # Rerun even when no trait result arrived after the period's last run (409 rerun_without_new_data otherwise).
+    force: StrictBool = False
 
 
 @router.get("/health", summary="Liveness and store connectivity (no API key needed)")
@@ -286,7 +288,7 @@ def explain_period(request: Request, name: str, period: str | None = Query(None,
              summary="Request a rerun of a period", response_model=RerunRecord, **OUT)
 def rerun(request: Request, name: str, body: RerunBody) -> Json:
     return request_rerun(deps_of(request), name, body.reason, date=body.date, schedule=body.schedule,
-                         description=body.description).to_json()
+                         description=body.description, force=body.force).to_json()
 
 
 @router.get("/pipelines/{name}/reruns",

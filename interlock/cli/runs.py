@@ -204,10 +204,11 @@ def complete(obj: Context, run_id: str, result: str, metadata_json: str | None, 
                              "(default: the current one).")
 @click.option("--schedule", help="Schedule (default: the pipeline's first).")
 @click.option("--wait", is_flag=True, help="Follow the rerun's run until it finishes.")
+@click.option("--force", is_flag=True, help="Rerun even though no trait result arrived after the period's last run.")
 @click.option("--json", "as_json", is_flag=True, help="Print the rerun record as JSON.")
 @click.pass_obj
 def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str | None, date: str | None,
-          schedule: str | None, wait: bool, as_json: bool) -> None:
+          schedule: str | None, wait: bool, force: bool, as_json: bool) -> None:
     """Run PIPELINE again for a period (a new rerun), or start a pending rerun with --id."""
     from interlock.errors import UnknownRerun
     from interlock.steps.dispatch import InlineDispatcher
@@ -219,6 +220,8 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
         fail_input("give either a PIPELINE (a new rerun, with --reason) or --id RERUN_ID (start a pending one)")
     if pipeline is not None and not reason:
         fail_input("--reason is required for a new rerun: say why it is needed")
+    if rerun_id is not None and force:
+        fail_input("--force applies to a new rerun (PIPELINE --reason ...); a pending rerun with --id needs none")
     if date is not None:
         try:
             check_period_key(date)  # the shape; whether the schedule has that period, request_rerun checks
@@ -227,7 +230,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
     deps = InlineDispatcher(open_deps(obj), only={"rerun"}).deps  # the rerun it asks for starts here
     with failing_cleanly("rerunning"):
         if pipeline is not None:
-            record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule)
+            record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule, force=force)
         else:
             found = deps.store.get_rerun(str(rerun_id))
             if found is None:

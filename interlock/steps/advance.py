@@ -189,9 +189,10 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
             return Gate(Outcome.ACTIVE, period, entry.attempt_number)
         policy = retry.policy_of(config.retry)
         category = entry.failure_category
-        if entry.attempt_number >= policy.max_attempts or not retry.is_retryable(policy, category):
+        verdict = retry.verdict(policy, category, entry.attempt_number, entry.retry_history or [])
+        if not verdict.retry:
             give_up(deps, config, schedule, period, entry.attempt_number, entry.failure_message or "failed",
-                    category or FailureCategory.TRANSIENT, entry)
+                    category or FailureCategory.TRANSIENT, entry, verdict.budget)
             deps.store.set_due(key, current.closes)
             return Gate(Outcome.GAVE_UP, period, entry.attempt_number)
         retry_at = entry.updated_at + retry.backoff(policy, entry.attempt_number)

@@ -264,16 +264,17 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
         return moved
     policy = retry.policy_of(config.retry)
     key = advance_key(config.name, schedule.name)
-    if retry.is_retryable(policy, category) and attempt < policy.max_attempts:
+    verdict = retry.verdict(policy, category, attempt, history)
+    if verdict.retry:
         wait = retry.backoff(policy, attempt)
         deps.store.append_event(Event(
             kind=EventKind.RETRY_SCHEDULED, pipeline_id=config.name, run_id=run.run_id, timestamp=now,
-            message=f"retry {attempt + 1}/{policy.max_attempts} after {int(wait.total_seconds())}s",
+            message=f"retry (attempt {attempt + 1}, budget retry.{verdict.budget}) after {int(wait.total_seconds())}s",
             details={"nextAttempt": attempt + 1, "backoffSeconds": int(wait.total_seconds()),
-                     "retryAt": (now + wait).isoformat()}))
+                     "retryAt": (now + wait).isoformat(), "budget": verdict.budget}))
         deps.store.set_due(key, now + wait)
         return moved
-    give_up(deps, config, schedule.name, period, attempt, message, category, updated)
+    give_up(deps, config, schedule.name, period, attempt, message, category, updated, verdict.budget)
     deps.store.set_due(key, period_at(config, schedule, now).closes)
     return moved
 
@@ -290,23 +291,35 @@ def _finish_rerun(deps: Deps, rerun_id: str, status: RunStatus, now: datetime, m
 
 
 def give_up(deps: Deps, config: PipelineConfig, schedule: str, period: str, attempt: int, message: str,
-            category: FailureCategory, entry: RunLogEntry | None) -> None:
-    """Alert, once per (pipeline, schedule, period), that no more attempts will be made."""
+            category: FailureCategory, entry: RunLogEntry | None, budget: str | None) -> None:
+    """Alert, once per (pipeline, schedule, period), that no more attempts will be made, naming the budget.
+
+    ``budget`` is the one the last failure drew on (retry.verdict); None when its category is never retried.
+    """
     policy = retry.policy_of(config.retry)
     now = deps.clock.now()
-    exhausted = attempt >= policy.max_attempts
-    text = (f"Pipeline {config.name} exhausted {policy.max_attempts} retry attempts: {message}" if exhausted else
-            f"Pipeline {config.name} failed with non-retryable error: {message} ({category.value})")
+    if budget == retry.TRANSIENT_BUDGET:
+        exhausted, text = True, (f"Pipeline {config.name} exhausted its retry budget retry.maxAttempts "
+                                 f"({policy.max_attempts} attempts): {message}")
+    elif budget == retry.CODE_BUDGET and policy.max_code_retries > 0:
+        exhausted, text = True, (f"Pipeline {config.name} exhausted its code-failure budget retry.maxCodeRetries "
+                                 f"({policy.max_code_retries} retries): {message}")
+    else:
+        zero = " (retry.maxCodeRetries is 0)" if budget == retry.CODE_BUDGET else ""
+        exhausted, text = False, (f"Pipeline {config.name} failed with non-retryable error: {message} "
+                                  f"({category.value}){zero}")
     what_next = "fix the cause, then run `interlock run " + config.name + "` to start it again"
     fired = deps.alerts.fire(Alert(
         level=AlertLevel.ERROR, alert_type="retry_exhausted" if exhausted else "non_retryable_failure",
         pipeline_id=config.name, timestamp=now, message=f"{text}. Next: {what_next}",
-        details={"scheduleId": schedule, "period": period, "attempts": attempt, "failureCategory": category.value},
+        details={"scheduleId": schedule, "period": period, "attempts": attempt, "failureCategory": category.value,
+                 "budget": budget},
     ), dedup_key=f"gave_up:{config.name}:{schedule}:{period}")
     if fired:
         deps.store.append_event(Event(kind=EventKind.RETRY_EXHAUSTED, pipeline_id=config.name, timestamp=now,
-                                      message=f"exhausted {policy.max_attempts} attempts" if exhausted else
-                                      f"not retryable ({category.value})",
-                                      details={"scheduleId": schedule, "period": period, "attempts": attempt}))
+                                      message=f"retry budget retry.{budget} exhausted after {attempt} attempts"
+                                      if exhausted else f"not retryable ({category.value})",
+                                      details={"scheduleId": schedule, "period": period, "attempts": attempt,
+                                               "budget": budget}))
         if entry is not None:
             deps.store.put_run_log(entry.model_copy(update={"alert_sent": True}))

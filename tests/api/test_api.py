@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from interlock.api.app import create_app
-from interlock.model import RunState, RunStatus
+from interlock.model import RunLogEntry, RunState, RunStatus
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.store import TraitSource
@@ -217,6 +217,25 @@ def test_rerun_request_list_and_complete(api: tuple[TestClient, RecordingDispatc
         409, "invalid_transition")  # still PENDING: nothing started yet
     assert error(client.post("/api/pipelines/orders/rerun", json={})) == (400, "bad_request")
     assert error(client.post("/api/reruns/ghost/complete", json={"status": "success"})) == (404, "rerun_not_found")
+
+
+def test_a_rerun_without_new_data_is_409_until_forced(
+        api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
+    client, _, harness = api
+    assert client.post("/api/pipelines/orders/traits/marker", json={"status": "PASS"}).status_code == 201
+    ran_at = datetime.now(UTC) + timedelta(seconds=1)  # the run started after that push
+    harness.store.put_run_log(RunLogEntry(pipeline_id="orders", date="2026-03-01", status=RunStatus.COMPLETED,
+                                          attempt_number=1, run_id="orders-daily-2026-03-01-1", started_at=ran_at,
+                                          updated_at=ran_at))
+    ask = {"reason": "late data", "date": "2026-03-01"}
+    refused = client.post("/api/pipelines/orders/rerun", json=ask)
+    assert error(refused) == (409, "rerun_without_new_data")
+    message = refused.json()["error"]["message"]
+    assert "orders-daily-2026-03-01-1" in message and "the newest trait result is from" in message
+    assert client.get("/api/pipelines/orders/reruns").json() == []
+    assert error(client.post("/api/pipelines/orders/rerun", json={**ask, "force": "yes"})) == (400, "bad_request")
+    forced = client.post("/api/pipelines/orders/rerun", json={**ask, "force": True})
+    assert forced.status_code == 202 and forced.json()["metadata"]["forced"] is True
 
 
 def test_unknown_routes_and_methods_are_json(api: tuple[TestClient, RecordingDispatcher, Harness]) -> None:
