@@ -89,14 +89,16 @@ def test_a_retried_then_exhausted_period_lists_each_attempt_the_backoff_and_the_
     assert advance(deps, "orders", "daily") is Outcome.TRIGGERED
     found = explain(deps, "orders", "2026-03-02")
     assert found.summary == ("triggered at 06:00 (run orders-daily-2026-03-02-1), FAILED after 2 attempts: "
-                             "exhausted 2 attempts; last failure: command exited with status 1")
+                             "retry budget retry.maxAttempts exhausted after 2 attempts; "
+                             "last failure: command exited with status 1")
     assert found.outcome == "failed"
     assert texts(found, "RUN") == [
         "attempt 1 claimed: run orders-daily-2026-03-02-1", "attempt 1 FAILED: command exited with status 1",
         "attempt 2 claimed: run orders-daily-2026-03-02-2", "attempt 2 FAILED: command exited with status 1"]
     assert texts(found, "RETRY_SCHEDULED") == [
-        "retry 2/2 after 60s (at 2026-03-02T06:01:00+00:00) [run orders-daily-2026-03-02-1]"]
-    assert texts(found, "RETRY_EXHAUSTED") == ["exhausted 2 attempts"]
+        "retry (attempt 2, budget retry.maxAttempts) after 60s (at 2026-03-02T06:01:00+00:00) "
+        "[run orders-daily-2026-03-02-1]"]
+    assert texts(found, "RETRY_EXHAUSTED") == ["retry budget retry.maxAttempts exhausted after 2 attempts"]
     assert kinds(found).count("TRIGGER_FAILED") == 2
 
 
