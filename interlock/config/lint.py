@@ -30,6 +30,24 @@ def ignored_fields(data: Mapping[str, Any]) -> list[Problem]:
             for key, why in IGNORED_PIPELINE_FIELDS.items() if data.get(key) is not None]
 
 
+def shared_key_prefix(data: Mapping[str, Any], default: str) -> list[Problem]:
+    """A Redis project on the bare default prefix shares its keys with every other such project.
+
+    Two projects on one Redis under ``interlock:`` see (and step on) each other's pipelines, runs
+    and locks; ``interlock init`` writes ``interlock:NAME:`` for this reason.
+    """
+    if data.get("provider") != "redis":
+        return []
+    redis = data.get("redis")
+    prefix = redis.get("keyPrefix", default) if isinstance(redis, Mapping) else default
+    if prefix != default:
+        return []
+    path: tuple[Any, ...] = ("redis", "keyPrefix") if isinstance(redis, Mapping) and "keyPrefix" in redis \
+        else ("redis",)
+    return [(path, f"the key prefix is the shared default {default!r}: every project on this Redis using it "
+                   "sees the others' pipelines and runs; use one of its own, e.g. 'interlock:NAME:'")]
+
+
 def env_references(data: Mapping[str, Any], env: Mapping[str, str], expanded: str | None = None) -> list[Problem]:
     """``${INTERLOCK_*}`` references that will not work: unset ones, and ones that are never expanded.
 

@@ -34,6 +34,7 @@ from interlock.config.errors import (
 )
 from interlock.config.project import (
     DEFAULT_CONFIG_NAME,
+    DEFAULT_KEY_PREFIX,
     ENV_CONFIG,
     ENV_REDIS_URL,
     ProjectConfig,
@@ -218,6 +219,8 @@ class _Loading:
             raise ConfigInvalid(self.errors)
         self.doc = doc
         self.lint(self.path, doc)
+        for path, message in lint.shared_key_prefix(doc.data, DEFAULT_KEY_PREFIX):
+            self.warn(self.path, message, path, doc)
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
         project = Project(config=config, settings=settings)
