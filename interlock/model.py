@@ -83,6 +83,7 @@ class AlertType(StrEnum):
     FILE = "file"
     SNS = "sns"
     S3 = "s3"
+    SLACK = "slack"
 
 
 class AlertLevel(StrEnum):
@@ -542,6 +543,11 @@ class AlertConfig(ConfigModel):
     prefix: str | None = None
     # webhook only: "json" (the alert object) or "slack" (a Slack-compatible {"text": ...} message)
     format: Literal["json", "slack"] | None = None
+    # slack only: the bot token as a ${INTERLOCK_*} variable, the channel (an ID such as C0123456789
+    # or a #name), and the Web API base URL (https://slack.com/api unless a proxy or a test).
+    token: str | None = None
+    channel: str | None = Field(default=None, pattern=r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+    api_url: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
