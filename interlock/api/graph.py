@@ -81,7 +81,7 @@ def layers(names: list[str], links: list[Edge]) -> dict[str, int]:
     for _ in range(len(names)):
         changed = False
         for edge in links:
-            if depth[edge.downstream] < depth[edge.upstream] + 1 < len(names):
+            if edge.upstream != edge.downstream and depth[edge.downstream] < depth[edge.upstream] + 1 < len(names):
                 depth[edge.downstream] = depth[edge.upstream] + 1
                 changed = True
         if not changed:

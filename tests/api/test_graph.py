@@ -74,6 +74,7 @@ def test_layers_survive_a_cycle_and_an_empty_project_draws_nothing(harness: Harn
     from interlock.api.graph import Edge
 
     assert layers(["a", "b"], [Edge("a", "b", True), Edge("b", "a", True)]) == {"a": 0, "b": 1}
+    assert layers(["a", "b"], [Edge("a", "a", True)]) == {"a": 0, "b": 0}  # names itself: stays put
     harness.archetype("plain", ["t1"])
     assert render_graph(harness.deps(), harness.deps().clock.now()) == ""
     assert MAX_NODES >= 100
