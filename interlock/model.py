@@ -12,6 +12,7 @@ records ignore them, so a newer writer does not break an older reader.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -83,6 +84,7 @@ class AlertType(StrEnum):
     FILE = "file"
     SNS = "sns"
     S3 = "s3"
+    SLACK = "slack"
 
 
 class AlertLevel(StrEnum):
@@ -249,9 +251,42 @@ class AirflowTrigger(VariantModel):
     password: str | None = None  # write ${INTERLOCK_AIRFLOW_PASSWORD}, not the secret itself
 
 
+# Longest failOnLogPattern accepted (characters): a pattern, not a program.
+LOG_PATTERN_MAX = 512
+
+
+def _log_pattern(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not value.strip():
+        raise ValueError("must not be empty (leave it out to skip the log check)")
+    if len(value) > LOG_PATTERN_MAX:
+        raise ValueError(f"is {len(value)} characters; at most {LOG_PATTERN_MAX}")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"is not a regular expression: {exc}") from None
+    return value
+
+
+def _log_group(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_/.#-]{1,512}", value):
+        raise ValueError(f"{value!r} is not a CloudWatch log group name (letters, digits, '_', '-', '/', '.', '#')")
+    return value
+
+
 class GlueTrigger(VariantModel):
     job_name: str = _both("job_name", "jobName")
     arguments: dict[str, str] | None = None
+    # A run that ends SUCCEEDED is FAILED (PERMANENT) when a line of its log streams matches this
+    # regular expression (Python syntax, searched per line). Off by default: what counts as an
+    # error marker is the job's own convention, and a guessed default would fail healthy jobs.
+    fail_on_log_pattern: Annotated[str | None, AfterValidator(_log_pattern)] = _both(
+        "fail_on_log_pattern", "failOnLogPattern", default=None)
+    # Where the run's streams (named after the job run id) are searched: Glue's standard groups.
+    log_groups: list[Annotated[str, AfterValidator(_log_group)]] = _both(
+        "log_groups", "logGroups", default_factory=lambda: ["/aws-glue/jobs/error", "/aws-glue/jobs/output"],
+        min_length=1, max_length=8)
 
 
 class EmrTrigger(VariantModel):
@@ -539,6 +574,11 @@ class AlertConfig(ConfigModel):
     prefix: str | None = None
     # webhook only: "json" (the alert object) or "slack" (a Slack-compatible {"text": ...} message)
     format: Literal["json", "slack"] | None = None
+    # slack only: the bot token as a ${INTERLOCK_*} variable, the channel (an ID such as C0123456789
+    # or a #name), and the Web API base URL (https://slack.com/api unless a proxy or a test).
+    token: str | None = None
+    channel: str | None = Field(default=None, pattern=r"^#?[A-Za-z0-9][A-Za-z0-9._-]{0,79}$")
+    api_url: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------

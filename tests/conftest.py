@@ -135,6 +135,10 @@ pipelineDirs: [./pipelines]
 calendarDirs: [./calendars]
 """
 
+# MINIMAL_CONFIG warns that its key prefix is the shared default; tests of other warnings use this.
+OWN_PREFIX_CONFIG = MINIMAL_CONFIG.replace("addr: localhost:6379",
+                                           'addr: localhost:6379\n  keyPrefix: "interlock:test:"')
+
 SIMPLE_ARCHETYPE = """\
 name: simple
 requiredTraits:

@@ -6,7 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
+
+import pytest
 
 from interlock import __version__
 
@@ -198,3 +201,58 @@ def test_validate_refuses_a_pipeline_linked_to_a_file_outside_the_project_withou
     assert result.returncode == 2
     assert f"pipelines/shadow.yaml: a link to {secret}, outside the project directory" in result.stderr
     assert "not-for-errors" not in result.stderr + result.stdout
+
+
+def test_init_writes_a_key_prefix_of_the_projects_own_and_validate_warns_on_the_bare_default(tmp_path: Path) -> None:
+    assert interlock("init", str(tmp_path / "etl")).returncode == 0
+    config = (tmp_path / "etl" / "interlock.yaml").read_text()
+    assert 'keyPrefix: "interlock:etl:"' in config
+    assert interlock("validate", "--strict", cwd=tmp_path / "etl").returncode == 0
+
+    (tmp_path / "etl" / "interlock.yaml").write_text(config.replace('"interlock:etl:"', '"interlock:"'))
+    loose = interlock("validate", cwd=tmp_path / "etl")
+    assert loose.returncode == 0, loose.stderr
+    assert any(line.startswith("interlock.yaml:6: redis.keyPrefix: the key prefix is the shared default "
+                               "'interlock:'") for line in loose.stderr.splitlines()), loose.stderr
+    assert interlock("validate", "--strict", cwd=tmp_path / "etl").returncode == 2
+
+
+def test_init_refuses_a_name_that_cannot_be_part_of_a_key_prefix(tmp_path: Path) -> None:
+    for args in (["init", str(tmp_path / "a b")], ["init", str(tmp_path / "x"), "--name", "a:b"],
+                 ["init", str(tmp_path / "y"), "--name", ""], ["init", str(tmp_path / "z"), "--name", "-x"]):
+        result = interlock(*args)
+        assert result.returncode == 2, args
+        assert "cannot name a project" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    named = interlock("init", str(tmp_path / "w"), "--name", "sales.eu")
+    assert named.returncode == 0, named.stderr
+    assert 'keyPrefix: "interlock:sales.eu:"' in (tmp_path / "w" / "interlock.yaml").read_text()
+
+
+@pytest.mark.integration
+def test_two_inited_projects_on_one_redis_do_not_see_each_others_pipelines_or_runs(tmp_path: Path) -> None:
+    import redis
+
+    tag = uuid.uuid4().hex[:8]
+    alpha, beta = tmp_path / f"alpha-{tag}", tmp_path / f"beta-{tag}"
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        for project in (alpha, beta):  # both hold the same example pipeline, as two fresh projects do
+            assert interlock("init", str(project)).returncode == 0
+        ran = interlock("run", "example", "--json", cwd=alpha)
+        assert ran.returncode == 0, ran.stderr
+        run_id = json.loads(ran.stdout)["runId"]
+        assert run_id
+
+        mine = json.loads(interlock("status", "--json", cwd=alpha).stdout)
+        assert [(row["pipelineId"], row["runId"]) for row in mine] == [("example", run_id)]
+        theirs = interlock("status", "--json", cwd=beta)
+        assert theirs.returncode == 0, theirs.stderr
+        assert [(row["pipelineId"], row["runId"]) for row in json.loads(theirs.stdout)] == [("example", None)]
+        events = interlock("events", "example", "--json", cwd=beta)
+        assert events.returncode == 0, events.stderr
+        assert json.loads(events.stdout) == []
+    finally:
+        for project in (alpha, beta):
+            for key in client.scan_iter(match=f"interlock:{project.name}:*"):
+                client.delete(key)

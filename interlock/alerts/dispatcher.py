@@ -60,13 +60,17 @@ class AlertDispatcher:
 
 
 def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | None = None, *,
-                outbound: OutboundPolicy | None = None) -> list[Sink]:
+                outbound: OutboundPolicy | None = None, store: Store | None = None,
+                thread_ttl: timedelta = timedelta(days=7)) -> list[Sink]:
     """Sinks for ``interlock.yaml`` ``alerts:`` (validated at load: required fields are there).
 
     ``console`` redirects the console sink (the CLI sends it to stderr, away from its own output);
-    ``outbound`` is the project's policy webhook URLs are judged by (None: the defaults).
+    ``outbound`` is the project's policy webhook and Slack URLs are judged by (None: the defaults).
+    ``store`` keeps a slack sink's thread per period, for ``thread_ttl`` (without a store every
+    Slack message is posted on its own).
     """
     from interlock.alerts.aws import S3Sink, SnsSink
+    from interlock.alerts.slack import DEFAULT_API_URL, SlackSink
     from interlock.alerts.webhook import WebhookSink
 
     sinks: list[Sink] = []
@@ -81,4 +85,7 @@ def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | No
             sinks.append(SnsSink(config.topic_arn))
         elif config.type is AlertType.S3 and config.bucket_name:
             sinks.append(S3Sink(config.bucket_name, config.prefix))
+        elif config.type is AlertType.SLACK and config.token and config.channel:
+            sinks.append(SlackSink(config.token, config.channel, store=store, api_url=config.api_url or DEFAULT_API_URL,
+                                   thread_ttl=thread_ttl, outbound=outbound))
     return sinks

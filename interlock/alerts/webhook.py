@@ -23,6 +23,13 @@ RETRY_PAUSE = 0.5
 _ICONS = {AlertLevel.ERROR: ":red_circle:", AlertLevel.WARNING: ":warning:", AlertLevel.INFO: ":information_source:"}
 
 
+def slack_text(alert: Alert) -> str:
+    """An alert as one line of Slack markup: level icon, pipeline, category, message."""
+    where = f" *{alert.pipeline_id}*" if alert.pipeline_id else ""
+    category = f" `{alert.alert_type}`" if alert.alert_type else ""
+    return f"{_ICONS.get(alert.level, '')}{where}{category} {alert.message}".strip()
+
+
 class WebhookSink:
     name = "webhook"
 
@@ -36,11 +43,7 @@ class WebhookSink:
         self.slack = slack
 
     def payload(self, alert: Alert) -> dict[str, Any]:
-        if not self.slack:
-            return alert.to_json()
-        where = f" *{alert.pipeline_id}*" if alert.pipeline_id else ""
-        category = f" `{alert.alert_type}`" if alert.alert_type else ""
-        return {"text": f"{_ICONS.get(alert.level, '')}{where}{category} {alert.message}".strip()}
+        return {"text": slack_text(alert)} if self.slack else alert.to_json()
 
     def send(self, alert: Alert) -> None:
         body = self.payload(alert)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
 from interlock import metrics
+from interlock.api.graph import render_graph
 from interlock.periods import period_at
 from interlock.steps.deps import Deps
 from interlock.steps.keys import advance_key
@@ -73,7 +74,7 @@ def render(deps: Deps) -> str:
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Interlock status</title>'
             f'<meta http-equiv="refresh" content="{REFRESH}"><style>{STYLE}</style></head><body>'
             f"<h1>Interlock — pipelines</h1><div class=sub>{escape(now.strftime('%Y-%m-%d %H:%M:%S UTC'))}"
-            f" · refreshes every {REFRESH}s · <a href=/docs>API</a></div>"
+            f" · refreshes every {REFRESH}s · <a href=/docs>API</a></div>{render_graph(deps, now)}"
             "<table><thead><tr><th>pipeline</th><th>schedule · period</th><th>readiness</th>"
             "<th>blocked by</th><th>run this period</th><th>next check (UTC)</th><th>last events</th></tr></thead>"
             f"<tbody>{body}</tbody></table></body></html>")

@@ -81,10 +81,14 @@ def print_warnings(warnings: list[ConfigError]) -> None:
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
-def init(directory: Path) -> None:
-    """Create a new project in DIRECTORY with a pipeline that can become READY."""
+@click.option("--name", help="The project's name in its Redis key prefix interlock:NAME: (default: the folder's name).")
+def init(directory: Path, name: str | None) -> None:
+    """Create a new project in DIRECTORY with a pipeline that can become READY.
+
+    Its keys live under a prefix of its own, so projects sharing one Redis stay apart.
+    """
     try:
-        init_project(directory)
+        init_project(directory, name)
     except ScaffoldError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT_BAD_INPUT)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.alias_generators import to_camel
 
 from interlock import rules
+from interlock.alerts.slack import DEFAULT_API_URL, TOKEN_REFERENCE
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
 from interlock.config import evaluator_configs, evaluator_refs, lint
 from interlock.config.discovery import is_within, list_folder, real_path
@@ -34,6 +35,7 @@ from interlock.config.errors import (
 )
 from interlock.config.project import (
     DEFAULT_CONFIG_NAME,
+    DEFAULT_KEY_PREFIX,
     ENV_CONFIG,
     ENV_REDIS_URL,
     ProjectConfig,
@@ -46,6 +48,7 @@ from interlock.config.schedules import schedule_problems
 from interlock.config.yamlio import Document, YamlError, parse
 from interlock.model import (
     TRIGGER_BLOCKS,
+    AlertConfig,
     AlertType,
     Archetype,
     Calendar,
@@ -218,6 +221,8 @@ class _Loading:
             raise ConfigInvalid(self.errors)
         self.doc = doc
         self.lint(self.path, doc)
+        for path, message in lint.shared_key_prefix(doc.data, DEFAULT_KEY_PREFIX):
+            self.warn(self.path, message, path, doc)
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
         project = Project(config=config, settings=settings)
@@ -242,14 +247,27 @@ class _Loading:
             AlertType.S3: "bucketName",
         }
         for i, alert in enumerate(config.alerts or []):
-            key = required.get(alert.type)
-            if key and not alert.to_json().get(key):
-                self.error(self.path, f"required for a {alert.type} sink", ("alerts", i, key), doc)
+            for key in (("token", "channel") if alert.type is AlertType.SLACK else (required.get(alert.type),)):
+                if key and not alert.to_json().get(key):
+                    self.error(self.path, f"required for a {alert.type} sink", ("alerts", i, key), doc)
+            if alert.type is AlertType.SLACK:
+                self.check_slack(config, alert, i)
             if alert.type is AlertType.WEBHOOK and alert.url:
                 try:
                     check_url(alert.url, using=config.outbound_policy())
                 except BlockedURL as exc:
                     self.error(self.path, str(exc), ("alerts", i, "url"), doc)
+
+    def check_slack(self, config: ProjectConfig, alert: AlertConfig, i: int) -> None:
+        """A slack sink's token is a variable (never the secret itself) and its API URL is allowed."""
+        if alert.token and not TOKEN_REFERENCE.match(alert.token):
+            self.error(self.path, "must be one ${INTERLOCK_*} variable such as ${INTERLOCK_SLACK_TOKEN}, not the "
+                                  "token itself (a token in the file ends up in version control)",
+                       ("alerts", i, "token"), self.doc)
+        try:
+            check_url(alert.api_url or DEFAULT_API_URL, using=config.outbound_policy())
+        except BlockedURL as exc:
+            self.error(self.path, str(exc), ("alerts", i, "apiUrl"), self.doc)
 
     def load_archetypes(self, project: Project) -> None:
         seen: dict[str, Path] = {}

@@ -47,7 +47,8 @@ class Deps:
         if self.runner is None:
             self.runner = EvaluatorRunner(self.project, self.store, self.clock)
         if self.alerts is None:
-            sinks = build_sinks(self.project.config.alerts or [], self.project.root, outbound=self.outbound)
+            sinks = build_sinks(self.project.config.alerts or [], self.project.root, outbound=self.outbound,
+                                store=self.store, thread_ttl=self.project.settings.retention_ttl)
             self.alerts = AlertDispatcher(self.store, sinks)
         if self.history is None:
             self.history = default_history(self.project)
@@ -134,7 +135,8 @@ def build_deps(project: Project, dispatch: Dispatcher | None = None, *, store: S
     clock = clock or SYSTEM
     store = store if store is not None else open_store(project, clock)
     policy = project.config.outbound_policy()
-    all_sinks = [*build_sinks(project.config.alerts or [], project.root, console=console, outbound=policy), *sinks]
+    all_sinks = [*build_sinks(project.config.alerts or [], project.root, console=console, outbound=policy,
+                              store=store, thread_ttl=project.settings.retention_ttl), *sinks]
     return Deps(project, store, clock, alerts=AlertDispatcher(store, all_sinks),
                 dispatch=dispatch if dispatch is not None else RecordingDispatcher())
 

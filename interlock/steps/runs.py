@@ -154,9 +154,10 @@ def check_run(deps: Deps, run_id: str) -> RunState | None:
         return run
     if status.state is JobState.SUCCEEDED:
         return _succeeded(deps, config, run, f"run completed successfully (provider state: {status.message})", {})
-    # The provider's own failure kind is unknown: treat as TRANSIENT so the retry policy applies.
-    return _failed(deps, config, run, f"run failed (provider state: {status.message})", FailureCategory.TRANSIENT,
-                   EventKind.PIPELINE_FAILED)
+    # Unless the trigger classified it, the provider's failure kind is unknown: TRANSIENT, so the
+    # retry policy applies.
+    return _failed(deps, config, run, f"run failed (provider state: {status.message})",
+                   status.category or FailureCategory.TRANSIENT, EventKind.PIPELINE_FAILED)
 
 
 def complete_run(deps: Deps, run_id: str, success: bool, metadata: dict[str, Any] | None = None,

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from interlock.model import FailureCategory, TriggerConfig
+from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, bounded_token
 from interlock.triggers.template import render_map
 
@@ -92,7 +93,53 @@ class GlueTrigger:
             raise TriggerError("glue status: run metadata lacks the job run id", FailureCategory.PERMANENT) from None
         except _botocore_errors() as exc:
             raise _aws_error("glue status: GetJobRun failed", exc) from None
-        return glue_status(str(run.get("JobRun", {}).get("JobRunState", "")))
+        status = glue_status(str(run.get("JobRun", {}).get("JobRunState", "")))
+        block = config.glue
+        if status.state is JobState.SUCCEEDED and block is not None and block.fail_on_log_pattern:
+            marker = glue_error_marker(block.log_groups, str(metadata["glue_job_run_id"]), block.fail_on_log_pattern)
+            if marker is not None:
+                group, line = marker
+                return Status(JobState.FAILED, f"SUCCEEDED, but a line of its log stream in {group} matches "
+                                               f"failOnLogPattern: {excerpt(line, LOG_LINE_QUOTE)}",
+                              FailureCategory.PERMANENT)
+        return status
+
+
+# Characters of a matching log line quoted in the run's failure message.
+LOG_LINE_QUOTE = 300
+# Pages of FilterLogEvents read per log group (up to 10,000 events each) before giving up the search.
+LOG_PAGES_MAX = 20
+
+
+def glue_error_marker(groups: list[str], run_id: str, pattern: str) -> tuple[str, str] | None:
+    """The first (log group, line) of the job run's log streams that matches ``pattern``, if any.
+
+    Glue names a run's streams after its job run id. A group without that stream (a job that
+    wrote nothing to stderr) holds no marker; any other error of CloudWatch Logs is raised as a
+    TriggerError classified like the other AWS calls (throttling is retried on the next poll).
+    """
+    compiled = re.compile(pattern)
+    logs = client("logs")
+    for group in groups:
+        token: str | None = None
+        for _ in range(LOG_PAGES_MAX):
+            request: dict[str, Any] = {"logGroupName": group, "logStreamNames": [run_id]}
+            if token:
+                request["nextToken"] = token
+            try:
+                page = logs.filter_log_events(**request)
+            except _botocore_errors() as exc:
+                if getattr(exc, "response", {}).get("Error", {}).get("Code", "") == "ResourceNotFoundException":
+                    break
+                raise _aws_error("glue status: reading the run's CloudWatch logs failed", exc) from None
+            for event in page.get("events", []):
+                for line in str(event.get("message", "")).splitlines():
+                    if compiled.search(line):
+                        return group, line
+            token = page.get("nextToken")
+            if not token:
+                break
+    return None
 
 
 class EmrTrigger:

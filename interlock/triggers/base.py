@@ -70,6 +70,8 @@ class JobState(StrEnum):
 class Status:
     state: JobState
     message: str = ""
+    # For FAILED: how the trigger classifies the failure; None means unknown (retried as TRANSIENT).
+    category: FailureCategory | None = None
 
 
 class Trigger(Protocol):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from interlock.config import ConfigInvalid, load_project
-from tests.conftest import MINIMAL_CONFIG, SIMPLE_ARCHETYPE, ProjectFactory, write
+from tests.conftest import MINIMAL_CONFIG, OWN_PREFIX_CONFIG, SIMPLE_ARCHETYPE, ProjectFactory, write
 
 PIPELINE = "name: {name}\narchetype: simple\n"
 SECRET = "hunter2-not-for-errors"
@@ -24,7 +24,7 @@ def make_project(make_project: ProjectFactory, monkeypatch: pytest.MonkeyPatch) 
     """The shared factory, run from inside the project so errors name files as a user sees them."""
 
     def make(*args: str | None, **files: str) -> Path:
-        path = make_project(*args, **files)
+        path = make_project(*(args or (OWN_PREFIX_CONFIG,)), **files)
         monkeypatch.chdir(path.parent)
         return path
 
@@ -64,7 +64,7 @@ def test_a_configured_folder_that_links_out_of_the_project_is_refused(
     (path.parent / "pipelines").symlink_to(outside)
     errors = errors_of(path)
     assert len(errors) == 1
-    assert errors[0].startswith("interlock.yaml:5: pipelineDirs[0]: directory './pipelines' is a link to "
+    assert errors[0].startswith("interlock.yaml:6: pipelineDirs[0]: directory './pipelines' is a link to "
                                 f"{outside.resolve()}, outside the project directory")
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from interlock.config import ConfigInvalid, load_project
-from tests.conftest import ProjectFactory
+from tests.conftest import OWN_PREFIX_CONFIG, ProjectFactory
 
 ARCHETYPE = """\
 name: gated
@@ -138,7 +138,7 @@ def test_unknown_plugin_trigger_names_the_installed_ones(make_project: ProjectFa
 
 
 def test_sql_url_variable_is_expanded_so_only_an_unset_one_warns(make_project: ProjectFactory) -> None:
-    path = make_project(archetypes__a_yaml=ARCHETYPE, pipelines__p_yaml=pipeline(
+    path = make_project(OWN_PREFIX_CONFIG, archetypes__a_yaml=ARCHETYPE, pipelines__p_yaml=pipeline(
         SQL + "      url: ${INTERLOCK_WAREHOUSE_URL}\n      query: select 1 as n\n"))
     unset = load_project(path, env={}).warnings
     assert [(w.path, w.message.split(";")[0]) for w in unset] == [

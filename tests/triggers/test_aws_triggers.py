@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import boto3
@@ -116,3 +117,71 @@ def test_every_provider_state_maps_as_spec_c_says(mapping: str, rows: dict[str, 
     for state, expected in rows.items():
         status = getattr(aws_triggers, mapping)(state)
         assert (status.state.value, status.message) == (expected, state), state
+
+
+def _glue_job_with_log(lines: list[str], group: str = "/aws-glue/jobs/error", *, pattern: str | None = "^ERROR_MARKER",
+                       stream: str | None = None) -> tuple[JobState, str, FailureCategory | None]:
+    """Start a Glue run on moto, write ``lines`` to its log stream, and read its status."""
+    boto3.client("glue").create_job(Name="load", Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "s3://b/x"})
+    block: dict[str, object] = {"job_name": "load"}
+    if pattern is not None:
+        block["failOnLogPattern"] = pattern
+    cfg = config({"type": "glue", "glue": block})
+    trigger = trigger_for(cfg.type)
+    metadata = trigger.start(cfg, CTX).metadata
+    logs = boto3.client("logs")
+    logs.create_log_group(logGroupName=group)
+    name = stream or str(metadata["glue_job_run_id"])
+    logs.create_log_stream(logGroupName=group, logStreamName=name)
+    now_ms = int(time.time() * 1000)  # CloudWatch refuses events older than 14 days
+    if lines:
+        logs.put_log_events(logGroupName=group, logStreamName=name,
+                            logEvents=[{"timestamp": now_ms + i, "message": line}
+                                       for i, line in enumerate(lines)])
+    status = trigger.status(cfg, metadata)
+    return status.state, status.message, status.category
+
+
+def test_glue_success_with_an_error_marker_in_its_log_stream_is_a_permanent_failure() -> None:
+    state, message, category = _glue_job_with_log(["starting", "ERROR_MARKER: 12 rows rejected", "done"])
+    assert (state, category) == (JobState.FAILED, FailureCategory.PERMANENT)
+    assert message == ("SUCCEEDED, but a line of its log stream in /aws-glue/jobs/error matches failOnLogPattern: "
+                       "ERROR_MARKER: 12 rows rejected")
+
+
+def test_glue_marker_is_found_in_the_output_group_and_inside_a_multi_line_event() -> None:
+    state, _, category = _glue_job_with_log(["row 1\nERROR_MARKER late\nrow 3"], group="/aws-glue/jobs/output")
+    assert (state, category) == (JobState.FAILED, FailureCategory.PERMANENT)
+
+
+@pytest.mark.parametrize(("lines", "pattern", "stream"), [
+    (["all good", "an ERROR_MARKER not at the start"], "^ERROR_MARKER", None),  # no line matches
+    (["ERROR_MARKER"], None, None),                                             # the check is off by default
+    (["ERROR_MARKER"], "^ERROR_MARKER", "another-run"),                          # another run's stream
+    ([], "^ERROR_MARKER", None),                                                 # an empty stream
+])
+def test_glue_success_without_a_matching_line_of_its_own_stays_a_success(
+        lines: list[str], pattern: str | None, stream: str | None) -> None:
+    assert _glue_job_with_log(lines, pattern=pattern, stream=stream) == (JobState.SUCCEEDED, "SUCCEEDED", None)
+
+
+def test_glue_success_with_no_log_group_at_all_stays_a_success() -> None:
+    boto3.client("glue").create_job(Name="load", Role=ROLE, Command={"Name": "glueetl", "ScriptLocation": "s3://b/x"})
+    cfg = config({"type": "glue", "glue": {"job_name": "load", "failOnLogPattern": "ERROR"}})
+    _, state, message = start_and_status(cfg)
+    assert (state, message) == (JobState.SUCCEEDED, "SUCCEEDED")
+
+
+@pytest.mark.parametrize(("block", "reason"), [
+    ({"failOnLogPattern": "("}, "is not a regular expression"),
+    ({"failOnLogPattern": "  "}, "must not be empty"),
+    ({"failOnLogPattern": "x" * 513}, "at most 512"),
+    ({"failOnLogPattern": "E", "logGroups": []}, "at least 1 item"),
+    ({"failOnLogPattern": "E", "logGroups": ["bad group name"]}, "is not a CloudWatch log group name"),
+])
+def test_glue_log_check_settings_are_validated(block: dict[str, object], reason: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError) as exc:
+        config({"type": "glue", "glue": {"job_name": "load", **block}})
+    assert reason in str(exc.value)
