@@ -9,6 +9,7 @@ Marker rules (``pytest_collection_modifyitems`` below):
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -97,6 +98,13 @@ def new_project(tmp_path: Path) -> Path:
     target = tmp_path / "project"
     init_project(target)
     return target
+
+
+def with_key_prefix(config_text: str, prefix: str) -> str:
+    """``interlock.yaml`` text with its ``redis.keyPrefix`` (as ``interlock init`` writes it) set to ``prefix``."""
+    replaced, count = re.subn(r'keyPrefix: "[^"]*"', f'keyPrefix: "{prefix}"', config_text, count=1)
+    assert count == 1, "no keyPrefix line to replace"
+    return replaced
 
 
 def write(path: Path, text: str) -> Path:

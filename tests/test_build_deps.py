@@ -28,6 +28,7 @@ from interlock.steps import deps as deps_module
 from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher, RecordingDispatcher
 from interlock.store.redis import RedisStore
+from tests.conftest import with_key_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -71,7 +72,7 @@ def project(tmp_path: Path) -> Iterator[Path]:
     init_project(root)
     prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
     config = root / "interlock.yaml"
-    config.write_text(config.read_text().replace('keyPrefix: "interlock:"', f'keyPrefix: "{prefix}"')
+    config.write_text(with_key_prefix(config.read_text(), prefix)
                       .replace("localhost:6379", "127.0.0.1:6379"))
     yield config
     RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()

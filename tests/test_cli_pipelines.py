@@ -12,6 +12,7 @@ import redis
 
 from interlock.scaffold import init_project
 from interlock.store.redis import RedisStore
+from tests.conftest import with_key_prefix
 from tests.test_cli_project import interlock
 
 ARCHETYPE = """\
@@ -35,7 +36,7 @@ def project_files(tmp_path: Path, prefix: str) -> Path:
     root = tmp_path / "etl"
     init_project(root)
     config = root / "interlock.yaml"
-    config.write_text(config.read_text().replace('keyPrefix: "interlock:"', f'keyPrefix: "{prefix}"')
+    config.write_text(with_key_prefix(config.read_text(), prefix)
                       .replace("localhost:6379", "127.0.0.1:6379"))
     (root / "archetypes" / "marked.yaml").write_text(ARCHETYPE)
     (root / "pipelines" / "orders.yaml").write_text(

@@ -16,6 +16,7 @@ from celery import Celery
 from interlock.config import load_project
 from interlock.scaffold import init_project
 from interlock.store.redis import RedisStore
+from tests.conftest import with_key_prefix
 from workers import context
 
 
@@ -24,8 +25,8 @@ def _app(tmp_path: Path, addr: str) -> Celery:
     root = tmp_path / "etl"
     init_project(root)
     config = root / "interlock.yaml"
-    config.write_text(config.read_text().replace("localhost:6379", addr)
-                      .replace('keyPrefix: "interlock:"', f'keyPrefix: "interlock-test-{uuid.uuid4().hex[:8]}:"'))
+    config.write_text(with_key_prefix(config.read_text().replace("localhost:6379", addr),
+                                      f"interlock-test-{uuid.uuid4().hex[:8]}:"))
     app = Celery("warm-up-test")
     app.conf.interlock_project = load_project(config, env={})
     return app

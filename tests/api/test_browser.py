@@ -102,7 +102,7 @@ def test_pipeline_page_draws_the_explain_timeline_in_a_real_browser(harness: Har
         dom = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", url],
                              capture_output=True, text=True, timeout=120, check=True).stdout
         assert ('<div class="answer bad" id="answer">triggered at ' in dom
-                and "FAILED after 2 attempts: exhausted 2 attempts" in dom)
+                and "FAILED after 2 attempts: retry budget retry.maxAttempts exhausted after 2 attempts" in dom)
         days = [(now.date() - timedelta(days=d)).isoformat() for d in (2, 1, 0)]
         assert [f'data-period="{d}"' in dom for d in days] == [True, True, True]
         assert dom.count('class="mark FAIL"') == 5 and 'class="mark PASS"' in dom  # t2 failed 2 + 3 times

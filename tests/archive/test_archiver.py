@@ -30,6 +30,7 @@ from interlock.model import (
 from interlock.scaffold import init_project
 from interlock.store.redis import RedisStore
 from tests.conformance.backends import REDIS_URL, destroy, new_spec, open_store
+from tests.conftest import with_key_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -131,7 +132,7 @@ def test_archiver_killed_half_way_then_run_again_archives_everything_once(
     project = tmp_path / "project"
     init_project(project)
     config = project / "interlock.yaml"
-    config.write_text(config.read_text().replace('keyPrefix: "interlock:"', f'keyPrefix: "{spec["prefix"]}"'))
+    config.write_text(with_key_prefix(config.read_text(), spec["prefix"]))
     write_mixed_records(store)
     total = 7000
 

@@ -46,8 +46,8 @@ def test_with_redis_emptied_explain_reads_the_archive_and_gives_the_same_answer(
     archived = explain(deps, "orders", "2026-03-02")
     assert archived.source == "archive"
     assert archived.summary == live.summary == (
-        "triggered at 06:00 (run orders-daily-2026-03-02-1), FAILED after 2 attempts: exhausted 2 attempts; "
-        "last failure: command exited with status 1")
+        "triggered at 06:00 (run orders-daily-2026-03-02-1), FAILED after 2 attempts: "
+        "retry budget retry.maxAttempts exhausted after 2 attempts; last failure: command exited with status 1")
     assert [(e.at, e.kind, e.text) for e in archived.entries] == [(e.at, e.kind, e.text) for e in live.entries]
     assert "ALERT" in [e.kind for e in archived.entries]  # the retry_exhausted alert, from the archive too
 

@@ -25,6 +25,7 @@ from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.push import MAX_PUSH_REASON, MAX_PUSH_TTL, MAX_PUSH_VALUE_BYTES, BadPush, push_trait
 from interlock.store.base import TraitSource
 from interlock.store.redis import RedisStore
+from tests.conftest import with_key_prefix
 from tests.steps.conftest import Harness
 from tests.test_cli_project import interlock
 
@@ -121,7 +122,7 @@ def project(tmp_path: Path) -> Iterator[Path]:
     init_project(root)
     prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
     config = root / "interlock.yaml"
-    config.write_text(config.read_text().replace('keyPrefix: "interlock:"', f'keyPrefix: "{prefix}"')
+    config.write_text(with_key_prefix(config.read_text(), prefix)
                       .replace("localhost:6379", "127.0.0.1:6379"))
     yield root
     RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
