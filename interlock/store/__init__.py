@@ -1,29 +1,5 @@
-"""State stores: the :class:`Store` contract and its backends."""
+"""State stores: the :class:`~interlock.store.base.Store` contract (``base.py``) and its backends.
 
-from interlock.store.base import (
-    BreakerOp,
-    BreakerPolicy,
-    Change,
-    ChangeKind,
-    DueItem,
-    Epoch,
-    EventRecord,
-    Lock,
-    SensorReading,
-    Store,
-    TraitSource,
-)
-
-__all__ = [
-    "BreakerOp",
-    "BreakerPolicy",
-    "Change",
-    "ChangeKind",
-    "DueItem",
-    "Epoch",
-    "EventRecord",
-    "Lock",
-    "SensorReading",
-    "Store",
-    "TraitSource",
-]
+Import what you need from the module that defines it: ``interlock.store.base`` (the contract and
+its records), ``redis``, ``dynamodb``, ``memory``, or ``factory`` (the store a project names).
+"""

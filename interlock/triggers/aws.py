@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from interlock.model import FailureCategory, TriggerConfig
@@ -52,6 +53,16 @@ def _botocore_errors() -> tuple[type[Exception], ...]:
     return ClientError, BotoCoreError
 
 
+def _ask(target: str, action: str, needs: str, call: Callable[[], Any]) -> Any:
+    """One status call to AWS: run metadata without ``needs`` is PERMANENT, AWS errors as :func:`_aws_error`."""
+    try:
+        return call()
+    except KeyError:
+        raise TriggerError(f"{target} status: run metadata lacks the {needs}", FailureCategory.PERMANENT) from None
+    except _botocore_errors() as exc:
+        raise _aws_error(f"{target} status: {action} failed", exc) from None
+
+
 def _map(state: str, succeeded: set[str], failed: set[str]) -> Status:
     if state in succeeded:
         return Status(JobState.SUCCEEDED, state)
@@ -87,12 +98,8 @@ class GlueTrigger:
         return Started(False, {"glue_job_name": config.glue.job_name, "glue_job_run_id": answer.get("JobRunId", "")})
 
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
-        try:
-            run = client("glue").get_job_run(JobName=metadata["glue_job_name"], RunId=metadata["glue_job_run_id"])
-        except KeyError:
-            raise TriggerError("glue status: run metadata lacks the job run id", FailureCategory.PERMANENT) from None
-        except _botocore_errors() as exc:
-            raise _aws_error("glue status: GetJobRun failed", exc) from None
+        run = _ask("glue", "GetJobRun", "job run id", lambda: client("glue").get_job_run(
+            JobName=metadata["glue_job_name"], RunId=metadata["glue_job_run_id"]))
         status = glue_status(str(run.get("JobRun", {}).get("JobRunState", "")))
         block = config.glue
         if status.state is JobState.SUCCEEDED and block is not None and block.fail_on_log_pattern:
@@ -157,12 +164,8 @@ class EmrTrigger:
         return Started(False, {"emr_cluster_id": block.cluster_id, "emr_step_id": step_ids[0]})
 
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
-        try:
-            answer = client("emr").describe_step(ClusterId=metadata["emr_cluster_id"], StepId=metadata["emr_step_id"])
-        except KeyError:
-            raise TriggerError("emr status: run metadata lacks the step id", FailureCategory.PERMANENT) from None
-        except _botocore_errors() as exc:
-            raise _aws_error("emr status: DescribeStep failed", exc) from None
+        answer = _ask("emr", "DescribeStep", "step id", lambda: client("emr").describe_step(
+            ClusterId=metadata["emr_cluster_id"], StepId=metadata["emr_step_id"]))
         return emr_status(str(answer.get("Step", {}).get("Status", {}).get("State", "")))
 
 
@@ -185,14 +188,8 @@ class EmrServerlessTrigger:
                                "emr_sl_job_run_id": answer.get("jobRunId", "")})
 
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
-        try:
-            answer = client("emr-serverless").get_job_run(applicationId=metadata["emr_sl_application_id"],
-                                                          jobRunId=metadata["emr_sl_job_run_id"])
-        except KeyError:
-            raise TriggerError("emr-serverless status: run metadata lacks the job run id",
-                               FailureCategory.PERMANENT) from None
-        except _botocore_errors() as exc:
-            raise _aws_error("emr-serverless status: GetJobRun failed", exc) from None
+        answer = _ask("emr-serverless", "GetJobRun", "job run id", lambda: client("emr-serverless").get_job_run(
+            applicationId=metadata["emr_sl_application_id"], jobRunId=metadata["emr_sl_job_run_id"]))
         return emr_serverless_status(str(answer.get("jobRun", {}).get("state", "")))
 
 
@@ -230,11 +227,6 @@ class StepFunctionTrigger:
         return Started(False, {"sfn_execution_arn": answer["executionArn"]})
 
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
-        try:
-            answer = client("stepfunctions").describe_execution(executionArn=metadata["sfn_execution_arn"])
-        except KeyError:
-            raise TriggerError("step-function status: run metadata lacks the execution ARN",
-                               FailureCategory.PERMANENT) from None
-        except _botocore_errors() as exc:
-            raise _aws_error("step-function status: DescribeExecution failed", exc) from None
+        answer = _ask("step-function", "DescribeExecution", "execution ARN", lambda: client(
+            "stepfunctions").describe_execution(executionArn=metadata["sfn_execution_arn"]))
         return step_function_status(str(answer.get("status", "")))

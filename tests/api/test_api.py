@@ -14,7 +14,7 @@ from interlock.api.app import create_app
 from interlock.model import RunLogEntry, RunState, RunStatus
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import evaluate
-from interlock.store import TraitSource
+from interlock.store.base import TraitSource
 from tests.api.live import serve
 from tests.steps.conftest import Harness
 

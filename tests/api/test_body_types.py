@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from interlock.store import TraitSource
+from interlock.store.base import TraitSource
 from tests.api.test_api import KEY, client_for, error
 from tests.steps.conftest import Harness
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from interlock.store import TraitSource
+from interlock.store.base import TraitSource
 from interlock.store.redis import RedisStore
 from tests.api.live import serve
 from tests.steps.conftest import Harness

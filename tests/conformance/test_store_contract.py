@@ -32,7 +32,7 @@ from interlock.model import (
     TraitEvaluation,
     TraitStatus,
 )
-from interlock.store import ChangeKind, Epoch, SensorReading, TraitSource
+from interlock.store.base import ChangeKind, Epoch, SensorReading, TraitSource
 from interlock.store.redis import RedisStore
 from tests.conformance.backends import SERVICE_BACKENDS, SHARED_BACKENDS, ShiftedClock, open_store
 
@@ -454,7 +454,7 @@ def test_two_processes_racing_one_lock_get_one_owner(spec: dict[str, Any], store
     owners = [o for o in outcomes if o is not None]
     assert len(owners) == 1
     token, fence = owners[0]
-    from interlock.store import Lock
+    from interlock.store.base import Lock
 
     stale = Lock("ct-proc-lock", f"{fence - 1}:stale", fence - 1)
     assert not store.release_lock(stale)

@@ -12,7 +12,7 @@ from interlock.errors import BadPush, UnknownPipeline
 from interlock.model import EventKind, FailureCategory, ReadinessStatus, TraitStatus
 from interlock.steps.evaluate import evaluate
 from interlock.steps.push import push_trait
-from interlock.store import TraitSource
+from interlock.store.base import TraitSource
 from tests.steps.conftest import Harness
 
 

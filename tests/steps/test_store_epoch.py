@@ -24,7 +24,7 @@ from interlock.steps.dispatch import InlineDispatcher
 from interlock.steps.keys import advance_key
 from interlock.steps.prior_runs import PriorRunUnknown
 from interlock.steps.reconcile import reconcile
-from interlock.store import Epoch
+from interlock.store.base import Epoch
 from tests.archive.conftest import database_url, engine, migrated  # noqa: F401  (fixtures)
 from tests.steps.conftest import Harness
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from interlock.model import RunStatus
-from interlock.store import TraitSource
+from interlock.store.base import TraitSource
 from interlock.store.dynamodb import (
     DynamoStore,
     pipeline_of,

@@ -12,7 +12,7 @@ import pytest
 
 from interlock.errors import UnknownRun
 from interlock.model import Alert, AlertLevel, EventKind, PipelineConfig, RunStatus, TraitStatus
-from interlock.store import BreakerOp, BreakerPolicy, ChangeKind, Lock
+from interlock.store.base import BreakerOp, BreakerPolicy, ChangeKind, Lock
 from interlock.store.dynamodb import DynamoStore
 from tests.conformance.backends import ShiftedClock
 from tests.conformance.backends import open_store as open_spec

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from interlock.model import Alert, AlertLevel, ReadinessResult, ReadinessStatus, RunStatus
-from interlock.store import TraitSource
+from interlock.store.base import TraitSource
 from interlock.store.dynamodb import DynamoStore
 from tests.conformance.backends import AWS_CREDENTIALS, AWS_REGION, dynamo_client, moto_endpoint
 from tests.conformance.backends import open_store as open_spec
