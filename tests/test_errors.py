@@ -37,6 +37,11 @@ EXPECTED: dict[type[DomainError], tuple[DomainError, int, str, int]] = {
     errors.UnknownArchetype: (errors.UnknownArchetype("orders", "gone"), 409, "archetype_not_loaded", 2),
     errors.InvalidTransition: (errors.InvalidTransition("COMPLETED", "FAILED", "run r cannot be completed"), 409,
                                "invalid_transition", 2),
+    errors.RerunWithoutNewData: (errors.RerunWithoutNewData("orders", "2026-03-01", "orders-daily-2026-03-01-1",
+                                                            "2026-03-01T06:00:00+00:00", None), 409,
+                                  "rerun_without_new_data", 2),
+    errors.RerunBudgetExhausted: (errors.RerunBudgetExhausted("orders", "2026-03-01", "retry.maxManualReruns", 1), 409,
+                                  "rerun_budget_exhausted", 2),
     errors.ClaimLost: (errors.ClaimLost("orders:daily:2026-03-01"), 409, "claim_lost", 2),
 }
 
