@@ -1,9 +1,9 @@
 """How much one event may carry: a large detail value becomes a preview with its size and digest.
 
 Events copy what decided something: a pushed trait's value, an evaluator's output, a run's
-metadata. Copied whole, 30 pushes of 900 KiB made one pipeline's event stream 31 MB and
-``GET .../events?limit=500`` answered 27.7 MB (issue 15, item 8). The full value stays where the
-record itself is kept (the trait result, the run); the event keeps a preview::
+metadata. Copied whole, large values would make a pipeline's event stream (and every page of
+``GET .../events``) as large as its pushes. The full value stays where the record itself is kept
+(the trait result, the run); the event keeps a preview::
 
     {"truncated": true, "size": 921600, "sha256": "<hex of the value's compact JSON>", "preview": "{\"rows\": ..."}
 

@@ -16,7 +16,7 @@ errors, and the ``httpx``/``httpcore`` loggers, which log request URLs, pass thr
 :class:`RedactingFilter`. Outside text quoted in a message (a command's output, a target's answer,
 an evaluator's stderr) goes through :func:`excerpt`, which redacts *before* it cuts: cut first, a
 secret straddling the cut loses the characters that would let the pattern match, and the rest of it
-survives (issue 15, item 3).
+survives.
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Request bodies are read as strict JSON (:mod:`interlock.strictjson`).
 
 A body with NaN, duplicate keys, a lone surrogate or NUL is a 400 ``bad_request`` like any other
-malformed JSON. Before, it was taken in: a pushed ``{"value": {"\\udc00": 1}}`` or a registered
-pipeline holding ``"\\ud800"`` was stored, then answered with a 500, and the stored record could
-no longer be read back.
+malformed JSON: a lone surrogate taken in would be stored, then fail every read of the record
+(a 500 on the way out).
 """
 
 from __future__ import annotations

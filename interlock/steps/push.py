@@ -2,9 +2,8 @@
 
 What a push may carry is one model, :class:`PushRequest`: the API takes it as its request body,
 and :func:`push_trait` (the CLI, tests, any caller) validates its arguments with it, so both entry
-points accept and refuse exactly the same pushes, with the same words. Before, the API capped the
-TTL and the reason while the CLI did not: ``interlock push --ttl 999999999999`` ended in an
-``OverflowError`` traceback, and ``ttl: 0`` ("never expires") got round the API's cap.
+points accept and refuse exactly the same pushes, with the same words. A push cannot ask for "never
+expires" (ttl 0); that is the trait's own configured TTL, used when the push names none.
 """
 
 from __future__ import annotations
