@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHECKOV_VENV ?= .checkov-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda chaos
+.PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda chaos
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -22,9 +22,16 @@ install: $(STAMP) ## Create .venv and install Interlock with its test extras
 demo: $(STAMP) ## Install, then run the whole local deployment (workers, Beat, fake Airflow) to its end
 	$(BIN)/interlock demo --once --duration 180
 
+# The end-to-end and chaos tests run real workers and Beat for minutes: they have a target of their
+# own (test-e2e), which .ci/run runs after this one, so `make test` stays well under 15 minutes.
+LONG_TESTS := tests/e2e tests/chaos
+
 # checkov (its own venv) is a prerequisite so the Terraform security check runs, not skips.
-test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the whole test suite (needs Redis and PostgreSQL on 127.0.0.1)
-	$(BIN)/pytest -q
+test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the test suite but the long real-worker ones (needs Redis and PostgreSQL on 127.0.0.1)
+	$(BIN)/pytest -q $(addprefix --ignore=,$(LONG_TESTS))
+
+test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos test (about 6 minutes)
+	$(BIN)/pytest -q $(LONG_TESTS)
 
 test-unit: $(STAMP) ## Run the tests that need no service (no Redis, PostgreSQL or Airflow)
 	$(BIN)/pytest -q -m "not integration"
