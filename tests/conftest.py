@@ -107,6 +107,18 @@ def with_key_prefix(config_text: str, prefix: str) -> str:
     return replaced
 
 
+@pytest.fixture
+def inited_project(tmp_path: Path) -> Iterator[Path]:
+    """``interlock init``'s project (its folder) on the local Redis under a key prefix of its own, purged after."""
+    root = tmp_path / "etl"
+    init_project(root)
+    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
+    config = root / "interlock.yaml"
+    config.write_text(with_key_prefix(config.read_text(), prefix).replace("localhost:6379", "127.0.0.1:6379"))
+    yield root
+    RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -9,26 +9,21 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from celery import Celery
 from click.testing import CliRunner
 
 import interlock.cli  # noqa: F401  (registers the commands)
 from interlock.cli.main import cli
 from interlock.config import Project, load_project
-from interlock.scaffold import init_project
 from interlock.steps import deps as deps_module
 from interlock.steps.deps import Deps
 from interlock.steps.dispatch import InlineDispatcher, RecordingDispatcher
 from interlock.store.redis import RedisStore
-from tests.conftest import with_key_prefix
 
 pytestmark = pytest.mark.integration
 
@@ -66,16 +61,9 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Spy:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
+def project(inited_project: Path) -> Path:
     """``interlock init``'s project on a key prefix of its own."""
-    root = tmp_path / "etl"
-    init_project(root)
-    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
-    config = root / "interlock.yaml"
-    config.write_text(with_key_prefix(config.read_text(), prefix)
-                      .replace("localhost:6379", "127.0.0.1:6379"))
-    yield config
-    RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
+    return inited_project / "interlock.yaml"
 
 
 def test_a_cli_command_builds_its_deps_through_build_deps(spy: Spy, project: Path) -> None:

@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from pydantic_core import to_json
 
@@ -24,10 +21,7 @@ from interlock.api import routes
 from interlock.api.app import create_app
 from interlock.eventsize import MAX_EVENT_DETAILS_BYTES, MAX_EVENT_VALUE_BYTES, PREVIEW_CHARS
 from interlock.model import Event, EventKind
-from interlock.scaffold import init_project
 from interlock.steps.dispatch import RecordingDispatcher
-from interlock.store.redis import RedisStore
-from tests.conftest import with_key_prefix
 from tests.steps.conftest import Harness
 from tests.test_cli_project import interlock
 
@@ -137,15 +131,8 @@ def test_a_bad_cursor_is_a_400(client: TestClient, cursor: str, code: str) -> No
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "etl"
-    init_project(root)
-    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
-    config = root / "interlock.yaml"
-    config.write_text(with_key_prefix(config.read_text(), prefix)
-                      .replace("localhost:6379", "127.0.0.1:6379"))
-    yield root
-    RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
+def project(inited_project: Path) -> Path:
+    return inited_project
 
 
 def test_the_cli_events_command_shows_the_previews(project: Path) -> None:

@@ -9,23 +9,17 @@ API's body and what the step checks every push against; a refused push stores no
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 
 from interlock.api.app import create_app
 from interlock.model import EventKind
-from interlock.scaffold import init_project
 from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.push import MAX_PUSH_REASON, MAX_PUSH_TTL, MAX_PUSH_VALUE_BYTES, BadPush, push_trait
 from interlock.store.base import TraitSource
-from interlock.store.redis import RedisStore
-from tests.conftest import with_key_prefix
 from tests.steps.conftest import Harness
 from tests.test_cli_project import interlock
 
@@ -117,15 +111,8 @@ def test_the_limits_themselves_are_accepted(deps_of: Harness) -> None:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[Path]:
-    root = tmp_path / "etl"
-    init_project(root)
-    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
-    config = root / "interlock.yaml"
-    config.write_text(with_key_prefix(config.read_text(), prefix)
-                      .replace("localhost:6379", "127.0.0.1:6379"))
-    yield root
-    RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
+def project(inited_project: Path) -> Path:
+    return inited_project
 
 
 def test_the_cli_prints_a_trait_name_that_looks_like_markup_as_it_is(project: Path) -> None:
