@@ -16,8 +16,9 @@ PG_ADMIN_DSN = os.environ.get("INTERLOCK_TEST_PG_DSN", "host=127.0.0.1 port=5432
 PG_URL_TEMPLATE = os.environ.get("INTERLOCK_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/{db}")
 
 
-def _admin(sql: str) -> None:
-    conn = psycopg2.connect(PG_ADMIN_DSN)
+def admin(sql: str, dbname: str = "postgres") -> None:
+    """Run ``sql`` as the superuser (autocommit), in ``dbname``."""
+    conn = psycopg2.connect(PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={dbname}"))
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -29,11 +30,11 @@ def _admin(sql: str) -> None:
 @pytest.fixture
 def database_url() -> Iterator[str]:
     name = f"interlock_test_{uuid.uuid4().hex[:12]}"
-    _admin(f'CREATE DATABASE "{name}"')
+    admin(f'CREATE DATABASE "{name}"')
     try:
         yield PG_URL_TEMPLATE.format(db=name)
     finally:
-        _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 
-import psycopg2
 import pytest
 
 from interlock.evaluators.sql import dispose_pools
-
-PG_ADMIN_DSN = os.environ.get("INTERLOCK_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
-
-
-def admin(sql: str, dbname: str = "postgres") -> None:
-    """Run ``sql`` as the superuser (autocommit), in ``dbname``."""
-    conn = psycopg2.connect(PG_ADMIN_DSN.replace("dbname=postgres", f"dbname={dbname}"))
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql)
-    finally:
-        conn.close()
+from tests.archive.conftest import admin
 
 
 @pytest.fixture
