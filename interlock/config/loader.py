@@ -281,13 +281,18 @@ class _Loading:
                     continue
                 if not self.check_archetype(archetype, file, doc):
                     continue
-                if archetype.name in seen:
-                    self.error(file, f"archetype {archetype.name!r} is already defined in "
-                               f"{self.name(seen[archetype.name])}", ("name",), doc)
+                if not self.first_definition("archetype", archetype.name, file, doc, seen):
                     continue
-                seen[archetype.name] = file
                 project.archetypes[archetype.name] = archetype
                 project.sources[f"archetype:{archetype.name}"] = file
+
+    def first_definition(self, kind: str, name: str, file: Path, doc: Document, seen: dict[str, Path]) -> bool:
+        """Note that ``file`` defines ``name``; False (with an error) when an earlier file defined it."""
+        if name in seen:
+            self.error(file, f"{kind} {name!r} is already defined in {self.name(seen[name])}", ("name",), doc)
+            return False
+        seen[name] = file
+        return True
 
     def check_archetype(self, archetype: Archetype, file: Path, doc: Document) -> bool:
         ok = True
@@ -334,11 +339,8 @@ class _Loading:
                     self.lint(file, doc)
                 if calendar is None or doc is None:
                     continue
-                if calendar.name in seen:
-                    self.error(file, f"calendar {calendar.name!r} is already defined in "
-                               f"{self.name(seen[calendar.name])}", ("name",), doc)
+                if not self.first_definition("calendar", calendar.name, file, doc, seen):
                     continue
-                seen[calendar.name] = file
                 project.calendars[calendar.name] = calendar
 
     def load_pipelines(self, project: Project) -> None:
@@ -354,11 +356,8 @@ class _Loading:
                     self.error(file, message, path, doc)
                 if pipeline is None or doc is None or problems:
                     continue
-                if pipeline.name in seen:
-                    self.error(file, f"pipeline {pipeline.name!r} is already defined in "
-                               f"{self.name(seen[pipeline.name])}", ("name",), doc)
+                if not self.first_definition("pipeline", pipeline.name, file, doc, seen):
                     continue
-                seen[pipeline.name] = file
                 project.pipelines[pipeline.name] = pipeline
                 project.sources[f"pipeline:{pipeline.name}"] = file
 
