@@ -22,6 +22,7 @@ from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
+from interlock.triggers.calls import call
 from interlock.triggers.template import render, render_map
 
 DEFAULT_TIMEOUT = 30.0
@@ -95,19 +96,12 @@ class AirflowTrigger:
                 body["conf"] = json.loads(render(block.body, ctx))
             except ValueError as exc:
                 raise TriggerError(f"airflow trigger: invalid body JSON: {exc}", FailureCategory.PERMANENT) from None
-        try:
-            response = _request("POST", block, f"/dags/{quote(block.dag_id, safe='')}/dagRuns", ctx, json=body)
-        except httpx.TimeoutException:
-            raise TriggerError("airflow trigger: request timed out", FailureCategory.TIMEOUT) from None
-        except httpx.HTTPError as exc:
-            raise TriggerError(f"airflow trigger: request failed: {exc}", FailureCategory.TRANSIENT) from None
+        path = f"/dags/{quote(block.dag_id, safe='')}/dagRuns"
+        response = call("airflow trigger", lambda: _request("POST", block, path, ctx, json=body),
+                        quoted=QUOTED_ANSWER, timeouts=True, accept={409})
         metadata = {"airflow_dag_run_id": ctx.run_id, "airflow_dag_id": block.dag_id, "airflow_url": block.url}
         if response.status_code == 409:  # this DAG run already exists: it was started by us before
             return Started(done=False, metadata={**metadata, "airflowAlreadyStarted": True})
-        if response.status_code >= 400:
-            raise TriggerError(f"airflow trigger: returned status {response.status_code}: "
-                               f"{excerpt(response.text, QUOTED_ANSWER)}",
-                               category_for_status(response.status_code))
         return Started(done=False, metadata=metadata)
 
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
@@ -115,14 +109,8 @@ class AirflowTrigger:
         run_id, dag_id = metadata.get("airflow_dag_run_id"), metadata.get("airflow_dag_id")
         if block is None or not run_id or not dag_id:
             raise TriggerError("airflow status: run metadata lacks the DAG run id", FailureCategory.PERMANENT)
-        try:
-            response = _request("GET", block, f"/dags/{quote(str(dag_id), safe='')}/dagRuns/"
-                                f"{quote(str(run_id), safe='')}", None)
-        except httpx.HTTPError as exc:
-            raise TriggerError(f"airflow status: request failed: {exc}", FailureCategory.TRANSIENT) from None
-        if response.status_code >= 400:
-            raise TriggerError(f"airflow status: returned status {response.status_code}: {excerpt(response.text, 500)}",
-                               category_for_status(response.status_code))
+        path = f"/dags/{quote(str(dag_id), safe='')}/dagRuns/{quote(str(run_id), safe='')}"
+        response = call("airflow status", lambda: _request("GET", block, path, None), quoted=500)
         try:
             state = str(response.json()["state"])
         except (ValueError, KeyError, TypeError):

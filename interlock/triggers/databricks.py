@@ -13,7 +13,6 @@ import httpx
 
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
-from interlock.redaction import excerpt
 from interlock.triggers.base import (
     JobState,
     Started,
@@ -21,8 +20,8 @@ from interlock.triggers.base import (
     TriggerContext,
     TriggerError,
     bounded_token,
-    category_for_status,
 )
+from interlock.triggers.calls import call
 from interlock.triggers.template import render_map
 
 # Databricks' limit on a run's idempotency_token (characters).
@@ -53,15 +52,9 @@ class DatabricksTrigger:
         params = render_map(block.arguments, ctx)
         if params:
             body["notebook_params"] = params
-        try:
-            response = httpx.post(f"{base}/api/2.1/jobs/run-now", json=body, headers=_headers(config, ctx),
-                                  timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise TriggerError(f"databricks trigger: request failed: {exc}", FailureCategory.TRANSIENT) from None
-        if response.status_code >= 400:
-            raise TriggerError(f"databricks trigger: returned status {response.status_code}: "
-                               f"{excerpt(response.text, 500)}",
-                               category_for_status(response.status_code))
+        response = call("databricks trigger", lambda: httpx.post(f"{base}/api/2.1/jobs/run-now", json=body,
+                                                                   headers=_headers(config, ctx), timeout=TIMEOUT),
+                        quoted=500)
         try:
             run_id = response.json()["run_id"]
         except (ValueError, KeyError, TypeError):
@@ -73,14 +66,9 @@ class DatabricksTrigger:
         run_id = metadata.get("databricks_run_id")
         if not base or not run_id:
             raise TriggerError("databricks status: run metadata lacks the run id", FailureCategory.PERMANENT)
-        try:
-            response = httpx.get(f"{base}/api/2.1/jobs/runs/get", params={"run_id": run_id},
-                                 headers=_headers(config, None), timeout=TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise TriggerError(f"databricks status: request failed: {exc}", FailureCategory.TRANSIENT) from None
-        if response.status_code >= 400:
-            raise TriggerError(f"databricks status: returned status {response.status_code}",
-                               category_for_status(response.status_code))
+        response = call("databricks status", lambda: httpx.get(f"{base}/api/2.1/jobs/runs/get",
+                                                                 params={"run_id": run_id},
+                                                                 headers=_headers(config, None), timeout=TIMEOUT))
         try:
             state = response.json()["state"]
             life = str(state.get("life_cycle_state", ""))
