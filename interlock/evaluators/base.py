@@ -56,6 +56,15 @@ class EvaluatorOutput:
     def error(cls, reason: str, category: FailureCategory) -> EvaluatorOutput:
         return cls(TraitStatus.ERROR, None, reason, category)
 
+    @classmethod
+    def timed_out(cls) -> EvaluatorOutput:
+        return cls.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
+
+    @classmethod
+    def too_large(cls, what: str) -> EvaluatorOutput:
+        """``what`` (the output, the response) was more than MAX_OUTPUT_BYTES."""
+        return cls.error(f"{INVALID_PREFIX}: {what} larger than {MAX_OUTPUT_BYTES} bytes", FailureCategory.PERMANENT)
+
 
 class Evaluator(Protocol):
     def evaluate(self, request: EvaluationRequest, timeout: float) -> EvaluatorOutput:

@@ -13,10 +13,8 @@ import httpx
 
 from interlock.evaluators.base import (
     HTTP_ERROR_PREFIX,
-    INVALID_PREFIX,
     MAX_OUTPUT_BYTES,
     MAX_QUOTED_CHARS,
-    TIMEOUT_REASON,
     EvaluationRequest,
     EvaluatorOutput,
     parse_output,
@@ -57,15 +55,14 @@ class HttpEvaluator:
         for attempt in range(MAX_ATTEMPTS):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                return EvaluatorOutput.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
+                return EvaluatorOutput.timed_out()
             try:
                 with client.stream("POST", self.url, json=request.to_json(), timeout=remaining) as response:
                     body = _read_capped(response, deadline)
             except httpx.TimeoutException:
-                return EvaluatorOutput.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
+                return EvaluatorOutput.timed_out()
             except _TooLarge:
-                return EvaluatorOutput.error(f"{INVALID_PREFIX}: response larger than {MAX_OUTPUT_BYTES} bytes",
-                                             FailureCategory.PERMANENT)
+                return EvaluatorOutput.too_large("response")
             except httpx.HTTPError as exc:
                 last = EvaluatorOutput.error(f"{HTTP_ERROR_PREFIX}: request failed: {exc}", FailureCategory.TRANSIENT)
                 break
@@ -79,7 +76,7 @@ class HttpEvaluator:
                 break
             pause = BACKOFF_BASE * 2**attempt
             if time.monotonic() + pause >= deadline:
-                return EvaluatorOutput.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
+                return EvaluatorOutput.timed_out()
             time.sleep(pause)
         assert last is not None
         return last

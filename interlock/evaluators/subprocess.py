@@ -25,10 +25,8 @@ from pathlib import Path
 
 from interlock.evaluators.base import (
     ERROR_PREFIX,
-    INVALID_PREFIX,
     MAX_OUTPUT_BYTES,
     MAX_QUOTED_CHARS,
-    TIMEOUT_REASON,
     EvaluationRequest,
     EvaluatorOutput,
     parse_output,
@@ -67,10 +65,9 @@ class SubprocessEvaluator:
                                          FailureCategory.PERMANENT)
         stdout, stderr, outcome = _communicate(proc, payload, timeout)
         if outcome == "timeout":
-            return EvaluatorOutput.error(TIMEOUT_REASON, FailureCategory.TIMEOUT)
+            return EvaluatorOutput.timed_out()
         if outcome == "too-large":
-            return EvaluatorOutput.error(
-                f"{INVALID_PREFIX}: output larger than {MAX_OUTPUT_BYTES} bytes", FailureCategory.PERMANENT)
+            return EvaluatorOutput.too_large("output")
         code = proc.returncode
         if code == 0:
             return parse_output(stdout)
