@@ -608,7 +608,8 @@ class DynamoStore:
             if old_state != new.state:
                 items.append(self._state_count(new.state, 1))
                 if old_state in STATES:
-                    items.append({"Delete": {"TableName": self.table, "Key": _key(f"STATE#{old_state}", f"N#{name}")}})
+                    items.append({"Delete": {"TableName": self.table,
+                                             "Key": _key(f"STATE#{old_state}", f"N#{name}")}})
                     items.append(self._state_count(old_state, -1))
             try:
                 self._transact(items)
@@ -679,7 +680,8 @@ class DynamoStore:
         if limit <= 0:
             return []
         cutoff = _ms(before) if before else math.inf
-        listed = sorted((_n(i, "since"), _s(i, "SK")[2:]) for i in self._query(f"STATE#{state}", prefix="N#", page=1000))
+        listed = sorted((_n(i, "since"), _s(i, "SK")[2:])
+                        for i in self._query(f"STATE#{state}", prefix="N#", page=1000))
         return self._rows([name for since, name in listed if since <= cutoff][:limit])
 
     def list_dependents(self, upstream: str) -> list[str]:
