@@ -186,3 +186,18 @@ class RerunBudgetExhausted(Conflict):
         super().__init__(f"pipeline {pipeline!r} period {period}: the rerun budget retry.{budget} ({limit}) is "
                          "used up; raise it in the pipeline's retry block to allow more")
         self.budget = budget
+
+
+# -- paged, filtered operator views (interlock.statusview) -----------------------------------------
+
+
+class InvalidCursor(BadInput):
+    code = "invalid_cursor"
+
+
+class InvalidLimit(BadInput):
+    code = "invalid_limit"
+
+
+class UnknownState(BadInput):
+    code = "unknown_state"

@@ -119,3 +119,16 @@ def test_evaluate_without_redis_says_it_cannot_reach_it(project_files: Path) -> 
     result = interlock("evaluate", "example", cwd=project_files, env={"INTERLOCK_REDIS_URL": "redis://127.0.0.1:1/0"})
     assert result.returncode == 1
     assert "cannot reach Redis" in result.stderr
+
+
+@pytest.mark.integration
+def test_status_pages_and_filters_by_state_and_refuses_bad_values(project: Path) -> None:
+    listed = interlock("status", "--json", "--state", "waiting,blocked", "--limit", "1", cwd=project)
+    assert listed.returncode == 0, listed.stderr
+    rows = json.loads(listed.stdout)
+    assert [(r["pipelineId"], r["state"]) for r in rows] == [("example", "waiting")]
+    assert interlock("status", "--json", "--state", "failed", cwd=project).stdout.strip() == "[]"
+    for args, reason in ((["--limit", "0"], "limit must be"), (["--state", "broken"], "unknown state 'broken'"),
+                         (["--cursor", "nope"], "is not a cursor")):
+        bad = interlock("status", *args, cwd=project)
+        assert bad.returncode == 2 and reason in bad.stderr, (args, bad.stderr)

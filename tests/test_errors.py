@@ -43,6 +43,9 @@ EXPECTED: dict[type[DomainError], tuple[DomainError, int, str, int]] = {
     errors.RerunBudgetExhausted: (errors.RerunBudgetExhausted("orders", "2026-03-01", "retry.maxManualReruns", 1), 409,
                                   "rerun_budget_exhausted", 2),
     errors.ClaimLost: (errors.ClaimLost("orders:daily:2026-03-01"), 409, "claim_lost", 2),
+    errors.InvalidCursor: (errors.InvalidCursor("'x' is not a cursor", "cursor"), 400, "invalid_cursor", 2),
+    errors.InvalidLimit: (errors.InvalidLimit("limit must be 1 to 1000", "limit"), 400, "invalid_limit", 2),
+    errors.UnknownState: (errors.UnknownState("unknown state 'x'", "state"), 400, "unknown_state", 2),
 }
 
 

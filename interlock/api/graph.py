@@ -7,7 +7,8 @@ name only drives the cascade. Each box is coloured by this period's state of the
 worst of its schedules: failed, running, blocked, completed, waiting) and says it in words too.
 
 Server-side SVG with a layered layout (a pipeline one column right of its deepest upstream): no
-JavaScript, no build step. Past ``MAX_NODES`` pipelines the picture is left out with a note.
+JavaScript, no build step. Past ``MAX_NODES`` pipelines the picture is left out with a note
+(decided from the state index's count, before any pipeline is read).
 """
 
 from __future__ import annotations
@@ -89,14 +90,20 @@ def layers(names: list[str], links: list[Edge]) -> dict[str, int]:
     return depth
 
 
-def render_graph(deps: Deps, now: datetime) -> str:
-    """The status page's section with the picture, ending in the table's heading ('' without pipelines)."""
+def render_graph(deps: Deps, now: datetime, total: int | None = None) -> str:
+    """The status page's section with the picture ('' without pipelines).
+
+    ``total`` (the index's count of pipelines, when the caller has it) decides before any pipeline is
+    read: past ``MAX_NODES`` the picture is left out with a note, so a large installation's page never
+    reads every config for it (the attention list and the pages below are where to look there).
+    """
+    if total is not None and total > MAX_NODES:
+        return _too_many(total)
     pipelines = sorted(deps.store.list_pipelines(), key=lambda p: p.name)
     if not pipelines:
         return ""
     if len(pipelines) > MAX_NODES:
-        return (f'<h2 class=graph-title>Dependencies</h2><p class=ev>{len(pipelines)} pipelines: the picture is '
-                f"drawn for at most {MAX_NODES}.</p>")  # the table below still lists them all
+        return _too_many(len(pipelines))
     links = edges(deps, pipelines)
     column = layers([p.name for p in pipelines], links)
     rows: dict[int, int] = {}
@@ -147,4 +154,9 @@ def render_graph(deps: Deps, now: datetime) -> str:
     return (f"<style>{STYLE}</style><h2 class=graph-title>Dependencies</h2><div class=graph-box>"
             + "".join(parts) + "</div>"
             f"<p class=ev>{legend} · solid arrow: the downstream waits for the upstream's run "
-            "(upstream-job-log) · dashed: cascade only</p><h2 class=graph-title>Pipelines</h2>")
+            "(upstream-job-log) · dashed: cascade only</p>")
+
+
+def _too_many(total: int) -> str:
+    return (f'<h2 class=graph-title>Dependencies</h2><p class=ev>{total} pipelines: the picture is drawn for at most '
+            f"{MAX_NODES}.</p>")

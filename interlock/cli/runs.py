@@ -21,6 +21,7 @@ from interlock.cli.common import (
     out,
 )
 from interlock.cli.main import cli
+from interlock.errors import UnknownPipeline
 from interlock.model import STARTED_RUN_STATUSES, TERMINAL_RUN_STATUSES, UNSUCCESSFUL_RUN_STATUSES, RunStatus
 
 # How often `run --wait` looks at the run (s).
@@ -74,19 +75,45 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
 
 @cli.command()
 @click.argument("pipeline", required=False)
+@click.option("--state", "states", metavar="STATES",
+              help="Only pipelines in these states, a comma list: failed,running,blocked,completed,waiting.")
+@click.option("--name-contains", "contains", metavar="TEXT", help="Only pipelines whose name contains TEXT.")
+@click.option("--limit", default="100", show_default=True, metavar="N",
+              help="Pipelines per page (1-1000), in name order.")
+@click.option("--cursor", metavar="CURSOR", help="The page after the one that printed this cursor.")
 @click.option("--json", "as_json", is_flag=True, help="Print a list of objects.")
 @click.pass_obj
-def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
-    """Per pipeline and schedule: this period's run, its state, the next check and the last readiness."""
+def status(obj: Context, pipeline: str | None, states: str | None, contains: str | None, limit: str,
+           cursor: str | None, as_json: bool) -> None:
+    """Per pipeline and schedule: this period's run, its state, the next check and the last readiness.
+
+    One page of pipelines by name (--limit); when more follow, the cursor for the next page is
+    printed on stderr (pass it as --cursor). The state filter reads the store's state index.
+    """
     from rich.table import Table
 
     from interlock.errors import UnknownRun
     from interlock.periods import period_at
+    from interlock.statusview import page, parse_limit, parse_states
     from interlock.steps.keys import advance_key
 
     deps = open_deps(obj)
+    next_cursor = None
     with failing_cleanly("reading status"):
-        pipelines = [deps.pipeline(pipeline)] if pipeline else deps.store.list_pipelines()
+        if pipeline:
+            pipelines = [deps.pipeline(pipeline)]
+            state_of = {s.name: s.state for s in deps.store.list_statuses(after="", limit=1, contains=pipeline)
+                        if s.name == pipeline}
+        else:
+            found = page(deps, parse_states(states), cursor, parse_limit(limit), contains or "")
+            next_cursor = found.next_cursor
+            state_of = {s.name: s.state for s in found.items}
+            pipelines = []
+            for row in found.items:
+                try:
+                    pipelines.append(deps.pipeline(row.name))
+                except UnknownPipeline:  # deleted since the page was read
+                    continue
         rows: list[dict[str, Any]] = []
         now = deps.clock.now()
         for config in pipelines:
@@ -103,12 +130,15 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
                 due = deps.store.due_at(advance_key(config.name, sched.name))
                 rows.append({
                     "pipelineId": config.name, "scheduleId": sched.name, "date": period,
+                    "state": state_of.get(config.name),
                     "status": entry.status.value if entry else None, "runId": entry.run_id if entry else None,
                     "attempt": entry.attempt_number if entry else None, "runStatus": run_status,
                     "nextCheck": due.isoformat() if due else None,
                     "readiness": readiness.status.value if readiness else None,
                     "blocking": readiness.blocking if readiness else [],
                 })
+    if next_cursor:
+        err.print(f"more pipelines follow: --cursor {next_cursor}", markup=False, highlight=False)
     if as_json:
         emit_json(rows)
         return
@@ -116,10 +146,12 @@ def status(obj: Context, pipeline: str | None, as_json: bool) -> None:
         out.print("No pipelines registered.")
         return
     table = Table()
-    for column in ("pipeline", "schedule", "date", "status", "attempt", "run", "readiness", "blocking", "next check"):
+    for column in ("pipeline", "state", "schedule", "date", "status", "attempt", "run", "readiness", "blocking",
+                   "next check"):
         table.add_column(column)
     for r in rows:
-        table.add_row(r["pipelineId"], r["scheduleId"], r["date"], r["status"] or "—", str(r["attempt"] or ""),
+        table.add_row(r["pipelineId"], r["state"] or "", r["scheduleId"], r["date"], r["status"] or "—",
+                      str(r["attempt"] or ""),
                       r["runId"] or "", r["readiness"] or "", ", ".join(r["blocking"]), (r["nextCheck"] or "")[:19])
     out.print(table)
 

@@ -10,10 +10,11 @@ from the reference's provider interface: docs/stores.md.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from interlock.model import (
     Alert,
@@ -25,6 +26,9 @@ from interlock.model import (
     RunState,
     TraitEvaluation,
 )
+
+if TYPE_CHECKING:
+    from interlock.store.status import PipelineStatus
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +210,22 @@ class Store(Protocol):
 
     def list_dependents(self, upstream: str) -> list[str]:
         """Pipelines whose traits name ``upstream`` as ``upstreamPipeline`` (sorted)."""
+        ...
+
+    # -- the operator-state index (interlock.store.status) ----------------------------------------
+    def state_counts(self) -> dict[str, int]:
+        """Registered pipelines per state (every state of ``STATES``, 0 included), without reading the rows."""
+        ...
+
+    def list_statuses(self, states: Collection[str] = (), after: str = "", limit: int = 100,
+                      contains: str = "") -> list[PipelineStatus]:
+        """Registered pipelines by name, strictly after ``after``: only ``states`` (all when empty), only names
+        containing ``contains``; at most ``limit``. Walking it page by page meets every pipeline that
+        existed throughout exactly once."""
+        ...
+
+    def oldest_in_state(self, state: str, limit: int, before: datetime | None = None) -> list[PipelineStatus]:
+        """Pipelines in ``state``, longest in it first (at or before ``before`` only, when given)."""
         ...
 
     # -- traits, readiness, sensors ---------------------------------------------------------------

@@ -14,7 +14,7 @@ import math
 import random
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -57,6 +57,7 @@ from interlock.store.base import (
     decode_epoch,
 )
 from interlock.store.codec import M, decode, dump
+from interlock.store.status import STATES, PipelineStatus, after_readiness, after_register, after_run_log
 
 log = logging.getLogger(__name__)
 
@@ -531,6 +532,7 @@ class DynamoStore:
         edges += [{"Delete": {"TableName": self.table, "Key": _key(f"DEP#{u}", f"DEP#{config.name}")}}
                   for u in sorted(before - after)]
         self._transact_chunked(items, edges)
+        self._update_status(config.name, lambda old: after_register(old, config, self.clock.now()))
 
     def _transact_chunked(self, head: list[Item], rest: list[Item]) -> None:
         """``head`` + ``rest`` atomically when they fit one transaction, else ``head`` then ``rest`` in chunks.
@@ -573,6 +575,114 @@ class DynamoStore:
         edges = [{"Delete": {"TableName": self.table, "Key": _key(f"DEP#{u}", f"DEP#{name}")}}
                  for u in sorted(set(old.upstreams()) if old else set())]
         self._transact_chunked(items, edges)
+        self._drop_status(name)
+
+    # -- the operator-state index (interlock.store.status) -----------------------------------------
+    # PSTATE#<name>|ROW holds the row (``data``, its ``state``, a version ``v``); STATE#<state>|N#<name>
+    # lists the pipelines in a state (SK order = name order) with ``since`` (ms); STATECOUNT|<state>
+    # counts them. A row and its index items change in one transaction, conditional on ``v``.
+
+    def _update_status(self, name: str, change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
+        row_key, listed = (f"PSTATE#{name}", "ROW"), ("INDEX#pipelines", f"PIPELINE#{name}")
+        for attempt in range(1, RMW_ATTEMPTS + 1):
+            found = self._batch_get([row_key, listed])
+            if listed not in found:
+                return  # only registered pipelines are indexed
+            item = found.get(row_key)
+            old = PipelineStatus.load(self.item_name(*row_key), name, _s(item, "data") or None) if item else None
+            new = change(old)
+            if new is None:
+                return
+            old_state = old.state if old else (_s(item, "state") if item else "")
+            version = int(_n(item, "v")) if item else 0
+            items: list[Item] = [
+                {"Put": {"TableName": self.table,
+                         "Item": {**_key(*row_key), "data": S(new.dump()), "state": S(new.state), "v": N(version + 1)},
+                         **({"ConditionExpression": "v = :v", "ExpressionAttributeValues": {":v": N(version)}}
+                            if item else {"ConditionExpression": "attribute_not_exists(PK)"})}},
+                {"ConditionCheck": {"TableName": self.table, "Key": _key(*listed),
+                                    "ConditionExpression": "attribute_exists(PK)"}},
+                {"Put": {"TableName": self.table, "Item": {**_key(f"STATE#{new.state}", f"N#{name}"),
+                                                           "since": N(_ms(new.since) if new.since else 0)}}},
+            ]
+            if old_state != new.state:
+                items.append(self._state_count(new.state, 1))
+                if old_state in STATES:
+                    items.append({"Delete": {"TableName": self.table,
+                                             "Key": _key(f"STATE#{old_state}", f"N#{name}")}})
+                    items.append(self._state_count(old_state, -1))
+            try:
+                self._transact(items)
+                return
+            except _Cancelled:
+                _backoff(attempt)  # the row moved on, or the pipeline went: look again
+        raise RuntimeError(f"store: the status of {name!r} kept changing; gave up after {RMW_ATTEMPTS} attempts")
+
+    def _state_count(self, state: str, delta: int) -> Item:
+        return {"Update": {"TableName": self.table, "Key": _key("STATECOUNT", state),
+                           "UpdateExpression": "ADD n :d", "ExpressionAttributeValues": {":d": N(delta)}}}
+
+    def _drop_status(self, name: str) -> None:
+        for attempt in range(1, RMW_ATTEMPTS + 1):
+            item = self._get(f"PSTATE#{name}", "ROW")
+            if item is None:
+                return
+            state = _s(item, "state")
+            items: list[Item] = [{"Delete": {"TableName": self.table, "Key": _key(f"PSTATE#{name}", "ROW"),
+                                             "ConditionExpression": "v = :v",
+                                             "ExpressionAttributeValues": {":v": N(_n(item, "v"))}}}]
+            if state in STATES:
+                items += [{"Delete": {"TableName": self.table, "Key": _key(f"STATE#{state}", f"N#{name}")}},
+                          self._state_count(state, -1)]
+            try:
+                self._transact(items)
+                return
+            except _Cancelled:
+                _backoff(attempt)
+
+    def state_counts(self) -> dict[str, int]:
+        found = self._batch_get([("STATECOUNT", s) for s in STATES])
+        return {s: max(0, int(_n(found.get(("STATECOUNT", s), {}), "n"))) for s in STATES}
+
+    def _names_after(self, pk: str, prefix: str, after: str, limit: int, contains: str) -> list[str]:
+        names: list[str] = []
+        low = prefix + after
+        for item in self._query(pk, prefix=prefix, low=low, page=limit + 1 if not contains else 1000,
+                                keys_only=True):
+            name = _s(item, "SK")[len(prefix):]
+            if name > after and contains in name:
+                names.append(name)
+                if len(names) >= limit:
+                    break
+        return names
+
+    def _rows(self, names: list[str]) -> list[PipelineStatus]:
+        found = self._batch_get([(f"PSTATE#{n}", "ROW") for n in names])
+        rows = []
+        for n in names:
+            item = found.get((f"PSTATE#{n}", "ROW"))
+            row = PipelineStatus.load(self.item_name(f"PSTATE#{n}", "ROW"), n, _s(item, "data") or None) if item \
+                else None
+            rows.append(row or PipelineStatus.unindexed(n))
+        return rows
+
+    def list_statuses(self, states: Collection[str] = (), after: str = "", limit: int = 100,
+                      contains: str = "") -> list[PipelineStatus]:
+        if limit <= 0:
+            return []
+        sources = [(f"STATE#{s}", "N#") for s in sorted(set(states))] or [("INDEX#pipelines", "PIPELINE#")]
+        names = sorted({n for pk, prefix in sources for n in self._names_after(pk, prefix, after, limit, contains)})
+        return self._rows(names[:limit])
+
+    def oldest_in_state(self, state: str, limit: int, before: datetime | None = None) -> list[PipelineStatus]:
+        # Reads the state's whole partition: meant for the states that need attention (failed, blocked,
+        # running), which a healthy installation keeps small.
+        if limit <= 0:
+            return []
+        cutoff = _ms(before) if before else math.inf
+        listed = sorted((_n(i, "since"), _s(i, "SK")[2:])
+                        for i in self._query(f"STATE#{state}", prefix="N#", page=1000))
+        return self._rows([name for since, name in listed if since <= cutoff][:limit])
 
     def list_dependents(self, upstream: str) -> list[str]:
         return sorted(_s(i, "SK")[len("DEP#"):] for i in self._query(f"DEP#{upstream}", prefix="DEP#", page=1000,
@@ -601,6 +711,7 @@ class DynamoStore:
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
         self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(dump(result)),
                    **_expiry(self._now_ms() + max(1, ttl) * 1000)})
+        self._update_status(result.pipeline_id, lambda old: after_readiness(old, result, self.clock.now()))
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
         return self._get_data(f"PIPELINE#{pipeline}", "READINESS", ReadinessResult)
@@ -716,6 +827,7 @@ class DynamoStore:
         _, added = self._put_indexed(record, ChangeKind.RUN_LOG, data)
         if added:
             self._trim_index(pk, "LOGIDX#", RUN_LOG_INDEX_LIMIT)
+        self._update_status(entry.pipeline_id, lambda old: after_run_log(old, entry, self.clock.now()))
 
     def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
         return self._get_data(pipeline_pk(pipeline), run_log_sk(date, schedule or DEFAULT_SCHEDULE), RunLogEntry)

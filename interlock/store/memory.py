@@ -14,8 +14,10 @@ import bisect
 import json
 import threading
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 from interlock.clock import SYSTEM, Clock
@@ -54,6 +56,7 @@ from interlock.store.base import (
     breaker_step,
 )
 from interlock.store.codec import M, decode, dump, log
+from interlock.store.status import STATES, PipelineStatus, after_readiness, after_register, after_run_log
 
 # Entries kept in the run-log, rerun and alert indexes (newest first), as in the Redis store.
 RUN_LOG_INDEX_LIMIT = 100
@@ -170,6 +173,7 @@ class MemoryStore:
         self._changes: list[_Fed] = []
         self._seq = 0
         self._epoch: Epoch | None = None
+        self._status: dict[str, PipelineStatus] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -234,6 +238,7 @@ class MemoryStore:
                 self._deps.get(upstream, set()).discard(config.name)
             for upstream in after:
                 self._deps.setdefault(upstream, set()).add(config.name)
+            self._set_status(after_register(self._status.get(config.name), config, self.clock.now()))
 
     def get_pipeline(self, name: str) -> PipelineConfig:
         with self._lock:
@@ -259,8 +264,35 @@ class MemoryStore:
     def delete_pipeline(self, name: str) -> None:
         with self._lock:
             old = decode(f"pipeline:{name}", self._pipelines.pop(name, None), PipelineConfig)
+            self._status.pop(name, None)
             for upstream in old.upstreams() if old else []:
                 self._deps.get(upstream, set()).discard(name)
+
+    # -- the operator-state index ----------------------------------------------------------------
+
+    def _set_status(self, row: PipelineStatus | None) -> None:
+        if row is not None:
+            self._status[row.name] = row
+
+    def state_counts(self) -> dict[str, int]:
+        with self._lock:
+            counts = dict.fromkeys(STATES, 0)
+            for row in self._status.values():
+                counts[row.state] += 1
+            return counts
+
+    def list_statuses(self, states: Collection[str] = (), after: str = "", limit: int = 100,
+                      contains: str = "") -> list[PipelineStatus]:
+        with self._lock:
+            names = sorted(n for n in self._pipelines if n > after and contains in n)
+            rows = (self._status.get(n) or PipelineStatus.unindexed(n) for n in names)
+            return list(islice((r for r in rows if not states or r.state in states), max(0, limit)))
+
+    def oldest_in_state(self, state: str, limit: int, before: datetime | None = None) -> list[PipelineStatus]:
+        with self._lock:
+            rows = [r for r in self._status.values() if r.state == state and r.since is not None
+                    and (before is None or r.since <= before)]
+        return sorted(rows, key=lambda r: (r.since or datetime.min.replace(tzinfo=UTC), r.name))[:max(0, limit)]
 
     def list_dependents(self, upstream: str) -> list[str]:
         with self._lock:
@@ -299,6 +331,8 @@ class MemoryStore:
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
         with self._lock:
             self._readiness[result.pipeline_id] = _Entry(dump(result), self._now_ms() + max(1, ttl) * 1000)
+            if result.pipeline_id in self._pipelines:
+                self._set_status(after_readiness(self._status.get(result.pipeline_id), result, self.clock.now()))
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
         with self._lock:
@@ -394,6 +428,8 @@ class MemoryStore:
             index[ident] = (_ms(entry.started_at), *ident)
             self._trim(index, RUN_LOG_INDEX_LIMIT)
             self._feed(ChangeKind.RUN_LOG, raw)
+            if entry.pipeline_id in self._pipelines:
+                self._set_status(after_run_log(self._status.get(entry.pipeline_id), entry, self.clock.now()))
 
     def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
         schedule = schedule or DEFAULT_SCHEDULE

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from importlib import resources
@@ -55,6 +55,7 @@ from interlock.store.base import (
     decode_epoch,
 )
 from interlock.store.codec import M, decode, dump
+from interlock.store.status import STATES, PipelineStatus, after_readiness, after_register, after_run_log
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,8 @@ GLOBAL_EVENT_STREAM_MAX = 100_000
 # Approximate cap of the change stream. The archiver trims what it has committed; the cap only
 # bounds memory when no archiver runs, so it must be far above what an archiver can lag behind.
 CHANGE_STREAM_MAX = 1_000_000
+# Names read from an index at a time while filtering a page by name (``contains``).
+STATUS_SCAN_CHUNK = 1000
 # Non-terminal runs outlive terminal ones by this much, so a stuck run is still there to report.
 ACTIVE_RUN_GRACE = timedelta(hours=24)
 
@@ -147,11 +150,13 @@ class RedisStore:
             p.set(key, json.dumps(config.to_json(), separators=(",", ":")))
             p.set(self.k("registered", config.name), self.clock.now().isoformat(), nx=True)
             p.sadd(self.k("pipelines"), config.name)
+            p.zadd(self.k("names"), {config.name: 0})
             for upstream in before - after:
                 p.srem(self.k("deps", upstream), config.name)
             for upstream in after:
                 p.sadd(self.k("deps", upstream), config.name)
             p.execute()
+        self._update_status(config.name, lambda old: after_register(old, config, self.clock.now()))
 
     def get_pipeline(self, name: str) -> PipelineConfig:
         key = self.k("pipeline", name)
@@ -182,7 +187,107 @@ class RedisStore:
                 p.srem(self.k("deps", upstream), name)
             p.delete(key)
             p.srem(self.k("pipelines"), name)
+            p.delete(self.k("status", name))
+            p.zrem(self.k("names"), name)
+            for state in STATES:
+                p.zrem(self.k("state", state), name)
+                p.zrem(self.k("statesince", state), name)
             p.execute()
+
+    # -- the operator-state index (interlock.store.status) -----------------------------------------
+    # status:<name> holds the row; names (all pipelines) and state:<s> are sorted sets of names with
+    # score 0 (ZRANGEBYLEX pages them by name); statesince:<s> scores the same names by ``since`` (ms).
+
+    def _status_row(self, name: str, raw: str | None) -> PipelineStatus | None:
+        return PipelineStatus.load(self.k("status", name), name, raw)
+
+    def _update_status(self, name: str, change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
+        """Apply ``change`` to the row of ``name`` (a registered pipeline) and its index entries, atomically.
+
+        Optimistic: WATCH the row and the pipeline's config; a concurrent write of either retries.
+        """
+        key, config = self.k("status", name), self.k("pipeline", name)
+        with self.r.pipeline(transaction=True) as p:
+            while True:
+                try:
+                    p.watch(key, config)  # type: ignore[no-untyped-call]
+                    if not p.exists(config):
+                        return  # only registered pipelines are indexed
+                    old = self._status_row(name, cast(str | None, p.get(key)))
+                    new = change(old)
+                    if new is None:
+                        return
+                    p.multi()
+                    p.set(key, new.dump())
+                    if old is not None and old.state != new.state:
+                        p.zrem(self.k("state", old.state), name)
+                        p.zrem(self.k("statesince", old.state), name)
+                    p.zadd(self.k("state", new.state), {name: 0})
+                    p.zadd(self.k("statesince", new.state), {name: _ms(new.since) if new.since else 0})
+                    p.execute()
+                    return
+                except redis.WatchError:
+                    continue
+
+    def _ensure_names(self) -> None:
+        """Index pipelines registered before the index existed (once: afterwards the counts agree)."""
+        with self.r.pipeline(transaction=False) as p:
+            p.scard(self.k("pipelines"))
+            p.zcard(self.k("names"))
+            registered, indexed = p.execute()
+        if registered == indexed:
+            return
+        members = cast(set[str], self.r.smembers(self.k("pipelines")))
+        listed = set(cast(list[str], self.r.zrange(self.k("names"), 0, -1)))
+        with self.r.pipeline(transaction=False) as p:
+            if members - listed:
+                p.zadd(self.k("names"), dict.fromkeys(members - listed, 0))
+            if listed - members:
+                p.zrem(self.k("names"), *(listed - members))
+            p.execute()
+        now = self.clock.now()
+        for name in sorted(members - listed):
+            self._update_status(name, _waiting_unless_indexed(name, now))
+
+    def state_counts(self) -> dict[str, int]:
+        self._ensure_names()
+        with self.r.pipeline(transaction=False) as p:
+            for state in STATES:
+                p.zcard(self.k("state", state))
+            return {state: int(n) for state, n in zip(STATES, p.execute(), strict=True)}
+
+    def _names_after(self, index: str, after: str, limit: int, contains: str) -> list[str]:
+        found: list[str] = []
+        low = f"({after}" if after else "-"
+        chunk = limit if not contains else max(limit, STATUS_SCAN_CHUNK)
+        while len(found) < limit:
+            names = cast(list[str], self.r.zrangebylex(index, low, "+", start=0, num=chunk))
+            found += [n for n in names if contains in n]
+            if len(names) < chunk:
+                break
+            low = f"({names[-1]}"
+        return found[:limit]
+
+    def _rows(self, names: list[str]) -> list[PipelineStatus]:
+        keys = [self.k("status", n) for n in names]
+        values = cast(list[str | None], self.r.mget(keys)) if keys else []
+        return [self._status_row(n, v) or PipelineStatus.unindexed(n) for n, v in zip(names, values, strict=True)]
+
+    def list_statuses(self, states: Collection[str] = (), after: str = "", limit: int = 100,
+                      contains: str = "") -> list[PipelineStatus]:
+        if limit <= 0:
+            return []
+        self._ensure_names()
+        indexes = [self.k("state", s) for s in sorted(set(states))] or [self.k("names")]
+        names = sorted({n for index in indexes for n in self._names_after(index, after, limit, contains)})
+        return self._rows(names[:limit])
+
+    def oldest_in_state(self, state: str, limit: int, before: datetime | None = None) -> list[PipelineStatus]:
+        if limit <= 0:
+            return []
+        names = cast(list[str], self.r.zrangebyscore(self.k("statesince", state), "-inf",
+                                                     _ms(before) if before else "+inf", start=0, num=limit))
+        return self._rows(names)
 
     def list_dependents(self, upstream: str) -> list[str]:
         return sorted(cast(set[str], self.r.smembers(self.k("deps", upstream))))
@@ -226,7 +331,12 @@ class RedisStore:
         return found
 
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
-        self.r.set(self.k("readiness", result.pipeline_id), dump(result), ex=max(1, ttl))
+        with self.r.pipeline(transaction=False) as p:
+            p.set(self.k("readiness", result.pipeline_id), dump(result), ex=max(1, ttl))
+            p.get(self.k("status", result.pipeline_id))  # same round trip: most verdicts change no state
+            _, raw = p.execute()
+        if after_readiness(self._status_row(result.pipeline_id, raw), result, self.clock.now()) is not None:
+            self._update_status(result.pipeline_id, lambda old: after_readiness(old, result, self.clock.now()))
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
         key = self.k("readiness", pipeline)
@@ -313,7 +423,10 @@ class RedisStore:
             p.zadd(index, {f"{entry.date}:{entry.schedule_id}": int(entry.started_at.timestamp())})
             p.zremrangebyrank(index, 0, -(RUN_LOG_INDEX_LIMIT + 1))
             self._change(p, ChangeKind.RUN_LOG, data)
-            p.execute()
+            p.get(self.k("status", entry.pipeline_id))
+            raw = p.execute()[-1]
+        if after_run_log(self._status_row(entry.pipeline_id, raw), entry, self.clock.now()) is not None:
+            self._update_status(entry.pipeline_id, lambda old: after_run_log(old, entry, self.clock.now()))
 
     def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
         key = self.k("runlog", pipeline, date, schedule or DEFAULT_SCHEDULE)
@@ -582,6 +695,10 @@ class RedisStore:
 _SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
             "breaker", "swap_epoch")
 
+
+
+def _waiting_unless_indexed(name: str, now: datetime) -> Callable[[PipelineStatus | None], PipelineStatus | None]:
+    return lambda old: None if old else PipelineStatus(name, "waiting", now)
 
 
 def _lua(name: str) -> str:
