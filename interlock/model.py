@@ -247,8 +247,37 @@ class AirflowTrigger(VariantModel):
     # 2 = Airflow 3 (/api/v2, a bearer token from POST /auth/token); 1 = Airflow 2 (/api/v1).
     api_version: Literal[1, 2] = Field(default=2, validation_alias=AliasChoices("apiVersion", "api_version"),
                                        serialization_alias="apiVersion")
+    # How Interlock authenticates (see auth_mode): username + password, an Authorization header of
+    # the user's own (a static API token), or neither (an Airflow that asks for no credentials).
     username: str | None = None
     password: str | None = None  # write ${INTERLOCK_AIRFLOW_PASSWORD}, not the secret itself
+
+    @model_validator(mode="after")
+    def _one_auth_mode(self) -> AirflowTrigger:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (leave both out to send an Authorization "
+                             "header of your own, or no credentials)")
+        if self.username is not None and _has_authorization(self.headers):
+            raise ValueError("give either username/password or an Authorization header, not both")
+        return self
+
+    @property
+    def auth_mode(self) -> AirflowAuth:
+        """``token``: apiVersion 2 gets a bearer token from POST /auth/token (apiVersion 1: basic auth);
+        ``header``: the configured Authorization header is sent as is; ``none``: no credentials."""
+        if self.username is not None:
+            return AirflowAuth.TOKEN
+        return AirflowAuth.HEADER if _has_authorization(self.headers) else AirflowAuth.NONE
+
+
+class AirflowAuth(StrEnum):
+    TOKEN = "token"
+    HEADER = "header"
+    NONE = "none"
+
+
+def _has_authorization(headers: dict[str, str] | None) -> bool:
+    return any(name.lower() == "authorization" for name in headers or {})
 
 
 # Longest failOnLogPattern accepted (characters): a pattern, not a program.
