@@ -75,6 +75,8 @@ class TriggerType(StrEnum):
     EMR_SERVERLESS = "emr-serverless"
     DATABRICKS = "databricks"
     STEP_FUNCTION = "step-function"
+    DBT_CLOUD = "dbt-cloud"
+    LAMBDA = "lambda"
     PLUGIN = "plugin"  # a trigger type from an installed package (interlock.plugins)
 
 
@@ -346,6 +348,48 @@ class DatabricksTrigger(VariantModel):
     arguments: dict[str, str] | None = None
 
 
+def _numeric_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,20}", value):
+        raise ValueError(f"{value!r} is not a numeric id")
+    return value
+
+
+def _token_reference(value: str) -> str:
+    if not re.fullmatch(r"\$\{INTERLOCK_[A-Z0-9_]+\}", value):
+        raise ValueError("must be one ${INTERLOCK_*} variable such as ${INTERLOCK_DBT_CLOUD_TOKEN}, not the token "
+                         "itself (a token in the file ends up in version control)")
+    return value
+
+
+class DbtCloudTrigger(VariantModel):
+    """A dbt Cloud job run through the Administrative API v2 (``POST .../jobs/{job}/run/``)."""
+
+    account_id: Annotated[str, AfterValidator(_numeric_id)] = _both("account_id", "accountId")
+    job_id: Annotated[str, AfterValidator(_numeric_id)] = _both("job_id", "jobId")
+    # The account's access URL: https://cloud.getdbt.com, or a regional / single-tenant one.
+    url: str = "https://cloud.getdbt.com"
+    # One ${INTERLOCK_*} variable such as ${INTERLOCK_DBT_CLOUD_TOKEN}, never the token itself.
+    token: Annotated[str, AfterValidator(_token_reference)]
+    cause: str = "Triggered by Interlock run ${runId}"
+    steps_override: list[Annotated[str, Field(min_length=1)]] | None = _both(
+        "steps_override", "stepsOverride", default=None)
+    git_branch: str | None = _both("git_branch", "gitBranch", default=None)
+    timeout: Seconds | None = None
+
+
+class LambdaTrigger(VariantModel):
+    """Invoke an AWS Lambda function: ``Event`` (asynchronous; the function reports the run's end
+    with the completion callback) or ``RequestResponse`` (the run ends with the invocation)."""
+
+    function_name: str = Field(validation_alias=AliasChoices("function_name", "functionName"),
+                               serialization_alias="function_name", min_length=1, max_length=170)
+    invocation_type: Literal["Event", "RequestResponse"] = _both(
+        "invocation_type", "invocationType", default="Event")
+    qualifier: str | None = None  # a version or alias
+    # A JSON document, templated; default: {"runId", "pipelineId", "scheduleId", "period"}.
+    payload: str | None = None
+
+
 class PluginTrigger(VariantModel):
     """A trigger from an installed package: the entry point's ``name`` and the config it reads."""
 
@@ -363,10 +407,12 @@ TRIGGER_BLOCKS: dict[TriggerType, tuple[str, str, type[VariantModel]]] = {
     TriggerType.EMR_SERVERLESS: ("emr_serverless", "emr_serverless", EmrServerlessTrigger),
     TriggerType.STEP_FUNCTION: ("step_function", "step_function", StepFunctionTrigger),
     TriggerType.DATABRICKS: ("databricks", "databricks", DatabricksTrigger),
+    TriggerType.DBT_CLOUD: ("dbt_cloud", "dbt_cloud", DbtCloudTrigger),
+    TriggerType.LAMBDA: ("lambda_", "lambda", LambdaTrigger),
     TriggerType.PLUGIN: ("plugin", "plugin", PluginTrigger),
 }
 _BLOCK_KEYS = {"http", "command", "airflow", "glue", "emr", "databricks", "emr_serverless",
-               "emrServerless", "step_function", "stepFunction", "plugin"}
+               "emrServerless", "step_function", "stepFunction", "dbt_cloud", "dbtCloud", "lambda", "plugin"}
 
 
 class TriggerConfig(ConfigModel):
@@ -382,6 +428,8 @@ class TriggerConfig(ConfigModel):
     emr_serverless: EmrServerlessTrigger | None = _both("emr_serverless", "emrServerless", default=None)
     step_function: StepFunctionTrigger | None = _both("step_function", "stepFunction", default=None)
     databricks: DatabricksTrigger | None = None
+    dbt_cloud: DbtCloudTrigger | None = _both("dbt_cloud", "dbtCloud", default=None)
+    lambda_: LambdaTrigger | None = Field(default=None, validation_alias="lambda", serialization_alias="lambda")
     plugin: PluginTrigger | None = None
 
     @model_validator(mode="before")

@@ -11,10 +11,17 @@ from typing import Any
 from interlock.model import FailureCategory, TriggerConfig, TriggerType
 from interlock.redaction import install_log_filter, redact, remember_referenced
 from interlock.triggers.airflow import AirflowTrigger
-from interlock.triggers.aws import EmrServerlessTrigger, EmrTrigger, GlueTrigger, StepFunctionTrigger
+from interlock.triggers.aws import (
+    EmrServerlessTrigger,
+    EmrTrigger,
+    GlueTrigger,
+    LambdaTrigger,
+    StepFunctionTrigger,
+)
 from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerContext, TriggerError
 from interlock.triggers.command import CommandTrigger
 from interlock.triggers.databricks import DatabricksTrigger
+from interlock.triggers.dbt_cloud import DbtCloudTrigger
 from interlock.triggers.http import HttpTrigger
 from interlock.triggers.plugin import PluginTrigger
 
@@ -29,6 +36,8 @@ TRIGGERS: dict[TriggerType, Trigger] = {
     TriggerType.EMR_SERVERLESS: EmrServerlessTrigger(),
     TriggerType.STEP_FUNCTION: StepFunctionTrigger(),
     TriggerType.DATABRICKS: DatabricksTrigger(),
+    TriggerType.DBT_CLOUD: DbtCloudTrigger(),
+    TriggerType.LAMBDA: LambdaTrigger(),
     TriggerType.PLUGIN: PluginTrigger(),
 }
 
