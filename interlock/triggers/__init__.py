@@ -18,7 +18,15 @@ from interlock.triggers.aws import (
     LambdaTrigger,
     StepFunctionTrigger,
 )
-from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerContext, TriggerError
+from interlock.triggers.base import (
+    JobState,
+    Started,
+    Status,
+    Trigger,
+    TriggerContext,
+    TriggerError,
+    can_recover,
+)
 from interlock.triggers.command import CommandTrigger
 from interlock.triggers.databricks import DatabricksTrigger
 from interlock.triggers.dbt_cloud import DbtCloudTrigger
@@ -62,6 +70,20 @@ class _Redacting:
         with _redacted_errors("status check", f"status check of a {config.type.value} run"):
             return self.inner.status(config, metadata)
 
+    @property
+    def recoverable(self) -> bool:
+        return can_recover(self.inner)
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The inner trigger's ``find``; None when it has none (then ``start`` is idempotent)."""
+        find = getattr(self.inner, "find", None)
+        if find is None:
+            return None
+        remember_referenced(config.to_json())
+        with _redacted_errors("lookup", f"lookup of {ctx.run_id}"):
+            found: Started | None = find(config, ctx)
+            return found
+
 
 @contextmanager
 def _redacted_errors(doing: str, where: str) -> Iterator[None]:
@@ -85,7 +107,14 @@ def trigger_for(kind: TriggerType) -> Trigger:
     return _Redacting(found)
 
 
+def recovery_for(kind: TriggerType) -> _Redacting | None:
+    """The trigger for ``kind`` when a start of it whose outcome is unknown can be settled by asking
+    its target (interlock.triggers.base.can_recover), else None."""
+    found = TRIGGERS.get(kind)
+    return _Redacting(found) if found is not None and can_recover(found) else None
+
+
 install_log_filter()
 
 
-__all__ = ["JobState", "Started", "Status", "Trigger", "TriggerContext", "TriggerError", "trigger_for"]
+__all__ = ["JobState", "Started", "Status", "Trigger", "TriggerContext", "TriggerError", "recovery_for", "trigger_for"]

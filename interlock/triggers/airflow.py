@@ -94,6 +94,26 @@ _AUTH_HINTS = {
 
 
 class AirflowTrigger:
+    idempotent_start = True  # the DAG run id is the run id: a second start is Airflow's 409
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The DAG run named after ``ctx.run_id``, or None if Airflow has none."""
+        block = config.airflow
+        if block is None:
+            raise TriggerError("airflow trigger config is missing", FailureCategory.PERMANENT)
+        try:
+            response = _request("GET", block, f"/dags/{quote(block.dag_id, safe='')}/dagRuns/"
+                                f"{quote(ctx.run_id, safe='')}", ctx)
+        except httpx.HTTPError as exc:
+            raise TriggerError(f"airflow lookup: request failed: {exc}", FailureCategory.TRANSIENT) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise TriggerError(f"airflow lookup: returned status {response.status_code}: {excerpt(response.text, 500)}",
+                               category_for_status(response.status_code))
+        return Started(done=False, metadata={"airflow_dag_run_id": ctx.run_id, "airflow_dag_id": block.dag_id,
+                                             "airflow_url": block.url})
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.airflow
         if block is None:

@@ -170,6 +170,8 @@ class EmrTrigger:
 
 
 class EmrServerlessTrigger:
+    idempotent_start = True  # the clientToken is the run id: AWS answers a repeated start with the same job run
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.emr_serverless
         assert block is not None
@@ -206,6 +208,21 @@ def execution_name(run_id: str) -> str:
 
 
 class StepFunctionTrigger:
+    idempotent_start = True  # the execution name is the run id: a second start is ExecutionAlreadyExists
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The execution named after ``ctx.run_id``, or None if Step Functions has none."""
+        block = config.step_function
+        assert block is not None
+        arn = block.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{execution_name(ctx.run_id)}"
+        try:
+            client("stepfunctions").describe_execution(executionArn=arn)
+        except _botocore_errors() as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code", "") == "ExecutionDoesNotExist":
+                return None
+            raise _aws_error("step-function lookup: DescribeExecution failed", exc) from None
+        return Started(False, {"sfn_execution_arn": arn})
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.step_function
         assert block is not None
