@@ -75,6 +75,8 @@ class TriggerType(StrEnum):
     EMR_SERVERLESS = "emr-serverless"
     DATABRICKS = "databricks"
     STEP_FUNCTION = "step-function"
+    DBT_CLOUD = "dbt-cloud"
+    LAMBDA = "lambda"
     PLUGIN = "plugin"  # a trigger type from an installed package (interlock.plugins)
 
 
@@ -105,6 +107,7 @@ class EventKind(StrEnum):
     READINESS_CHECKED = "READINESS_CHECKED"
     TRIGGER_FIRED = "TRIGGER_FIRED"
     TRIGGER_FAILED = "TRIGGER_FAILED"
+    TRIGGER_RECOVERED = "TRIGGER_RECOVERED"  # a start whose outcome was unknown, settled by asking the target
     CALLBACK_RECEIVED = "CALLBACK_RECEIVED"
     RETRY_SCHEDULED = "RETRY_SCHEDULED"
     RETRY_EXHAUSTED = "RETRY_EXHAUSTED"
@@ -247,8 +250,37 @@ class AirflowTrigger(VariantModel):
     # 2 = Airflow 3 (/api/v2, a bearer token from POST /auth/token); 1 = Airflow 2 (/api/v1).
     api_version: Literal[1, 2] = Field(default=2, validation_alias=AliasChoices("apiVersion", "api_version"),
                                        serialization_alias="apiVersion")
+    # How Interlock authenticates (see auth_mode): username + password, an Authorization header of
+    # the user's own (a static API token), or neither (an Airflow that asks for no credentials).
     username: str | None = None
     password: str | None = None  # write ${INTERLOCK_AIRFLOW_PASSWORD}, not the secret itself
+
+    @model_validator(mode="after")
+    def _one_auth_mode(self) -> AirflowTrigger:
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together (leave both out to send an Authorization "
+                             "header of your own, or no credentials)")
+        if self.username is not None and _has_authorization(self.headers):
+            raise ValueError("give either username/password or an Authorization header, not both")
+        return self
+
+    @property
+    def auth_mode(self) -> AirflowAuth:
+        """``token``: apiVersion 2 gets a bearer token from POST /auth/token (apiVersion 1: basic auth);
+        ``header``: the configured Authorization header is sent as is; ``none``: no credentials."""
+        if self.username is not None:
+            return AirflowAuth.TOKEN
+        return AirflowAuth.HEADER if _has_authorization(self.headers) else AirflowAuth.NONE
+
+
+class AirflowAuth(StrEnum):
+    TOKEN = "token"
+    HEADER = "header"
+    NONE = "none"
+
+
+def _has_authorization(headers: dict[str, str] | None) -> bool:
+    return any(name.lower() == "authorization" for name in headers or {})
 
 
 # Longest failOnLogPattern accepted (characters): a pattern, not a program.
@@ -317,6 +349,48 @@ class DatabricksTrigger(VariantModel):
     arguments: dict[str, str] | None = None
 
 
+def _numeric_id(value: str) -> str:
+    if not re.fullmatch(r"[0-9]{1,20}", value):
+        raise ValueError(f"{value!r} is not a numeric id")
+    return value
+
+
+def _token_reference(value: str) -> str:
+    if not re.fullmatch(r"\$\{INTERLOCK_[A-Z0-9_]+\}", value):
+        raise ValueError("must be one ${INTERLOCK_*} variable such as ${INTERLOCK_DBT_CLOUD_TOKEN}, not the token "
+                         "itself (a token in the file ends up in version control)")
+    return value
+
+
+class DbtCloudTrigger(VariantModel):
+    """A dbt Cloud job run through the Administrative API v2 (``POST .../jobs/{job}/run/``)."""
+
+    account_id: Annotated[str, AfterValidator(_numeric_id)] = _both("account_id", "accountId")
+    job_id: Annotated[str, AfterValidator(_numeric_id)] = _both("job_id", "jobId")
+    # The account's access URL: https://cloud.getdbt.com, or a regional / single-tenant one.
+    url: str = "https://cloud.getdbt.com"
+    # One ${INTERLOCK_*} variable such as ${INTERLOCK_DBT_CLOUD_TOKEN}, never the token itself.
+    token: Annotated[str, AfterValidator(_token_reference)]
+    cause: str = "Triggered by Interlock run ${runId}"
+    steps_override: list[Annotated[str, Field(min_length=1)]] | None = _both(
+        "steps_override", "stepsOverride", default=None)
+    git_branch: str | None = _both("git_branch", "gitBranch", default=None)
+    timeout: Seconds | None = None
+
+
+class LambdaTrigger(VariantModel):
+    """Invoke an AWS Lambda function: ``Event`` (asynchronous; the function reports the run's end
+    with the completion callback) or ``RequestResponse`` (the run ends with the invocation)."""
+
+    function_name: str = Field(validation_alias=AliasChoices("function_name", "functionName"),
+                               serialization_alias="function_name", min_length=1, max_length=170)
+    invocation_type: Literal["Event", "RequestResponse"] = _both(
+        "invocation_type", "invocationType", default="Event")
+    qualifier: str | None = None  # a version or alias
+    # A JSON document, templated; default: {"runId", "pipelineId", "scheduleId", "period"}.
+    payload: str | None = None
+
+
 class PluginTrigger(VariantModel):
     """A trigger from an installed package: the entry point's ``name`` and the config it reads."""
 
@@ -334,10 +408,12 @@ TRIGGER_BLOCKS: dict[TriggerType, tuple[str, str, type[VariantModel]]] = {
     TriggerType.EMR_SERVERLESS: ("emr_serverless", "emr_serverless", EmrServerlessTrigger),
     TriggerType.STEP_FUNCTION: ("step_function", "step_function", StepFunctionTrigger),
     TriggerType.DATABRICKS: ("databricks", "databricks", DatabricksTrigger),
+    TriggerType.DBT_CLOUD: ("dbt_cloud", "dbt_cloud", DbtCloudTrigger),
+    TriggerType.LAMBDA: ("lambda_", "lambda", LambdaTrigger),
     TriggerType.PLUGIN: ("plugin", "plugin", PluginTrigger),
 }
 _BLOCK_KEYS = {"http", "command", "airflow", "glue", "emr", "databricks", "emr_serverless",
-               "emrServerless", "step_function", "stepFunction", "plugin"}
+               "emrServerless", "step_function", "stepFunction", "dbt_cloud", "dbtCloud", "lambda", "plugin"}
 
 
 class TriggerConfig(ConfigModel):
@@ -353,6 +429,8 @@ class TriggerConfig(ConfigModel):
     emr_serverless: EmrServerlessTrigger | None = _both("emr_serverless", "emrServerless", default=None)
     step_function: StepFunctionTrigger | None = _both("step_function", "stepFunction", default=None)
     databricks: DatabricksTrigger | None = None
+    dbt_cloud: DbtCloudTrigger | None = _both("dbt_cloud", "dbtCloud", default=None)
+    lambda_: LambdaTrigger | None = Field(default=None, validation_alias="lambda", serialization_alias="lambda")
     plugin: PluginTrigger | None = None
 
     @model_validator(mode="before")

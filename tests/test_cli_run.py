@@ -44,3 +44,25 @@ def test_api_and_cli_run_answer_with_this_schedules_run_when_another_schedule_ra
     assert (answer["outcome"], again["outcome"]) == ("done", "done")
     assert answer["run"]["runId"] == again["runId"] == early["runId"]  # not the pipeline's latest run
     assert answer["scheduleId"] == again["scheduleId"] == "early"
+
+
+def test_run_of_a_failing_job_says_why_on_stdout_and_in_json_and_exits_non_zero(project: Path) -> None:  # noqa: F811
+    example = project / "pipelines" / "example.yaml"
+    example.write_text(example.read_text().replace(
+        "command: \"echo 'Pipeline executed successfully'\"",
+        "command: {command: \"sh -c 'echo disk quota exceeded >&2; exit 3'\", shell: false}"))
+    shown = interlock("run", "example", "--wait", "--timeout", "30", cwd=project)
+    assert shown.returncode == 1, shown.stdout + shown.stderr
+    assert "FAILED" in shown.stdout
+    assert "failed (TRANSIENT)" in shown.stdout and "disk quota exceeded" in shown.stdout
+
+    answer = json.loads(interlock("run", "example", "--json", cwd=project).stdout)
+    assert answer["status"] == "FAILED"
+    assert answer["failureCategory"] == "TRANSIENT"
+    assert "disk quota exceeded" in answer["failureMessage"]
+    assert "exited with status 3" in answer["failureMessage"]
+    listed = json.loads(interlock("status", "example", "--json", cwd=project).stdout)
+    assert listed[0]["failureCategory"] == "TRANSIENT"
+    assert "disk quota exceeded" in listed[0]["failureMessage"]
+    page = TestClient(create_app(build_deps(load_project(project / "interlock.yaml", env={})))).get("/").text
+    assert "TRANSIENT: command exited with status 3: disk quota exceeded" in page

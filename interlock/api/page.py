@@ -68,7 +68,8 @@ def _row(deps: Deps, pipeline: PipelineConfig, now: datetime) -> list[str]:
         run = (f'<span class="{_cls(entry.status.value)}">{escape(entry.status.value)}</span> '
                f"(attempt {entry.attempt_number})<br><code>{escape(entry.run_id)}</code>") if entry else "—"
         if entry and entry.failure_message:
-            run += f'<br><span class="why">{escape(entry.failure_message[:200])}</span>'
+            category = f"{entry.failure_category.value}: " if entry.failure_category else ""
+            run += f'<br><span class="why">{escape(category + entry.failure_message[:200])}</span>'
         state = readiness.status.value if readiness else "not evaluated yet"
         recent = "<br>".join(
             f'{escape(r.event.timestamp.strftime("%H:%M:%S"))} {escape(r.event.kind.value)}'

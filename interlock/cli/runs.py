@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -23,6 +23,11 @@ from interlock.cli.common import (
 from interlock.cli.main import cli
 from interlock.errors import UnknownPipeline
 from interlock.model import STARTED_RUN_STATUSES, TERMINAL_RUN_STATUSES, UNSUCCESSFUL_RUN_STATUSES, RunStatus
+from interlock.periods import RunKey
+
+if TYPE_CHECKING:
+    from interlock.model import RunState
+    from interlock.steps.deps import Deps
 
 # How often `run --wait` looks at the run (s).
 WAIT_POLL = 0.5
@@ -55,6 +60,9 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     result: dict[str, Any] = {"pipelineId": pipeline, "scheduleId": sched, "outcome": outcome.value,
                               "runId": run_state.run_id if run_state else None,
                               "status": run_state.status.value if run_state else None}
+    failure = _failure(deps, run_state) if run_state and run_state.status in UNSUCCESSFUL_RUN_STATUSES else None
+    if failure:
+        result.update(failure)
     shadow = deps.is_shadow(pipeline)
     if shadow:  # dryRun: a READY period recorded WOULD_TRIGGER and started nothing
         result["shadow"] = True
@@ -64,6 +72,9 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
         out.print(f"{pipeline}/{sched}: {outcome.value}" + (f" · run {result['runId']} {result['status']}"
                                                             if run_state else "")
                   + (" · shadow (dryRun): nothing started, see `interlock shadow-report`" if shadow else ""))
+        if failure:
+            out.print(f"failed ({failure['failureCategory'] or 'unknown category'}): "
+                      f"{failure['failureMessage'] or 'no message recorded'} (see `interlock events {pipeline}`)")
         if outcome is Outcome.NOT_READY:
             ready = deps.store.get_readiness(pipeline)
             if ready:
@@ -71,6 +82,16 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     failed = outcome in (Outcome.NOT_READY, Outcome.GAVE_UP) or (
         run_state is not None and run_state.status in UNSUCCESSFUL_RUN_STATUSES)
     sys.exit(EXIT_FAILED if failed else EXIT_OK)
+
+
+def _failure(deps: Deps, run: RunState) -> dict[str, str | None]:
+    """Why a run failed, from its period's run log (where the failing step recorded it)."""
+    key = RunKey.of_run(run)
+    entry = deps.store.get_run_log(run.pipeline_id, key.period, key.schedule)
+    if entry is None or entry.run_id != run.run_id:
+        return {"failureCategory": None, "failureMessage": None}
+    category = entry.failure_category.value if entry.failure_category else None
+    return {"failureCategory": category, "failureMessage": entry.failure_message}
 
 
 @cli.command()
@@ -136,6 +157,8 @@ def status(obj: Context, pipeline: str | None, states: str | None, contains: str
                     "nextCheck": due.isoformat() if due else None,
                     "readiness": readiness.status.value if readiness else None,
                     "blocking": readiness.blocking if readiness else [],
+                    "failureCategory": entry.failure_category.value if entry and entry.failure_category else None,
+                    "failureMessage": entry.failure_message if entry else None,
                 })
     if next_cursor:
         err.print(f"more pipelines follow: --cursor {next_cursor}", markup=False, highlight=False)
@@ -147,12 +170,13 @@ def status(obj: Context, pipeline: str | None, states: str | None, contains: str
         return
     table = Table()
     for column in ("pipeline", "state", "schedule", "date", "status", "attempt", "run", "readiness", "blocking",
-                   "next check"):
+                   "next check", "why it failed"):
         table.add_column(column)
     for r in rows:
+        why = f"{r['failureCategory'] or '?'}: {(r['failureMessage'] or '')[:120]}" if r["failureMessage"] else ""
         table.add_row(r["pipelineId"], r["state"] or "", r["scheduleId"], r["date"], r["status"] or "—",
-                      str(r["attempt"] or ""),
-                      r["runId"] or "", r["readiness"] or "", ", ".join(r["blocking"]), (r["nextCheck"] or "")[:19])
+                      str(r["attempt"] or ""), r["runId"] or "", r["readiness"] or "", ", ".join(r["blocking"]),
+                      (r["nextCheck"] or "")[:19], why)
     out.print(table)
 
 

@@ -100,6 +100,9 @@ class WatchdogConfig(ConfigModel):
     enabled: bool = False
     interval: PositiveDuration = Duration("5m")
     stuck_run_threshold: PositiveDuration = Duration("30m")
+    # A run still TRIGGERING this long after its claim had its start interrupted (a worker died, a
+    # reply was lost): a target that can be asked is asked then (steps/runs.py recover_start).
+    recover_after: PositiveDuration = Duration("5m")
 
 
 class OutboundConfig(ConfigModel):
@@ -157,6 +160,7 @@ class Settings:
     reconcile_interval: timedelta
     stuck_run_threshold: timedelta
     archive_interval: timedelta
+    recover_after: timedelta = timedelta(minutes=5)
 
     @property
     def root(self) -> Path:
@@ -205,5 +209,6 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
         watch_interval=(config.watcher or WatcherConfig()).default_interval,
         reconcile_interval=(config.watcher or WatcherConfig()).reconcile_interval,
         stuck_run_threshold=(config.watchdog or WatchdogConfig()).stuck_run_threshold,
+        recover_after=(config.watchdog or WatchdogConfig()).recover_after,
         archive_interval=(config.archiver or ArchiverConfig()).interval,
     )

@@ -18,8 +18,11 @@ from typing import Any
 class FakeAirflow:
     TOKEN = "fake-airflow-token"
 
-    def __init__(self, polls_until_success: int = 2) -> None:
+    def __init__(self, polls_until_success: int = 2, api_token: str | None = None, open_access: bool = False) -> None:
+        """``api_token``: /api/v2 also accepts this static bearer token (a deployment's API token);
+        ``open_access``: /api/v2 asks for no credentials at all."""
         self.polls_until_success = polls_until_success
+        accepted = {f"Bearer {FakeAirflow.TOKEN}"} | ({f"Bearer {api_token}"} if api_token else set())
         self.runs: dict[str, int] = {}  # dag_run_id -> status checks so far
         self.requests: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -38,8 +41,8 @@ class FakeAirflow:
                 self.wfile.write(data)
 
             def _authorised(self) -> bool:
-                return not self.path.startswith("/api/v2/") or \
-                    self.headers.get("Authorization") == f"Bearer {FakeAirflow.TOKEN}"
+                return open_access or not self.path.startswith("/api/v2/") or \
+                    self.headers.get("Authorization") in accepted
 
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))

@@ -5,6 +5,12 @@
   the run id as idempotency key, record RUNNING (poll it) or, for a synchronous trigger, finish.
   After a store reset (which forgot the claims) a period some other source knows ran is restored
   instead of claimed (steps/epoch.py, steps/prior_runs.py).
+* ``recover_start``: a run still TRIGGERING ``watchdog.recoverAfter`` after its claim (its worker
+  died, or the target's reply was lost) is settled by asking a target that can be asked
+  (interlock.triggers.base.can_recover) for the job under the run's idempotency key, and starting it
+  with that same key when the target has none; a ``TRIGGER_RECOVERED`` event says which (``found`` /
+  ``restarted``). Targets that cannot be asked (command, lambda, glue, emr, dbt-cloud) are left to
+  the stuck-run report.
 * ``check_run``: poll a RUNNING job at its poll interval (a due time, never a countdown task).
 * ``complete_run``: the completion callback.
 * Finishing: success → COMPLETED (or COMPLETED_MONITORING), cascade to the pipelines downstream;
@@ -41,7 +47,7 @@ from interlock.steps.dispatch import request_advance
 from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
 from interlock.steps.shadow import would_trigger
 from interlock.steps.watchdog import ensure_watched
-from interlock.triggers import JobState, TriggerContext, TriggerError, trigger_for
+from interlock.triggers import JobState, Started, TriggerContext, TriggerError, recovery_for, trigger_for
 
 log = logging.getLogger(__name__)
 
@@ -96,37 +102,78 @@ def _ran_before_reset(deps: Deps, pipeline: str, schedule: str, period: str,
 
 def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     """Start the job of a freshly claimed TRIGGERING run and record what happened."""
-    pipeline, run_id = config.name, run.run_id
-    run_key = RunKey.of_run(run)
+    run_id = run.run_id
     if config.trigger is None:
         return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
-    ctx = TriggerContext(run_id, pipeline, run_key.schedule, run_key.period, deps.project.root, deps.outbound,
-                         template=_template_values(config, run_key))
-    # If this worker dies from here on, the watchdog finds the run by this due time.
-    deps.store.set_due(stuck_key(run_id), run.updated_at + deps.project.settings.stuck_run_threshold)
+    # If this worker dies from here on, the watchdog finds the run by this due time: early enough to
+    # ask the target (recover_start) when the trigger can be asked, else to report it stuck.
+    settings = deps.project.settings
+    first_look = settings.recover_after if recovery_for(config.trigger.type) else settings.stuck_run_threshold
+    deps.store.set_due(stuck_key(run_id), run.updated_at + min(first_look, settings.stuck_run_threshold))
     try:
-        started = trigger_for(config.trigger.type).start(config.trigger, ctx)
+        started = trigger_for(config.trigger.type).start(config.trigger, trigger_context(deps, config, run))
     except TriggerError as exc:
         return _failed(deps, config, run, str(exc), exc.category, EventKind.TRIGGER_FAILED)
     except Exception as exc:  # a bug in a trigger must still leave the run in a final state
         log.exception("trigger of %s raised", run_id)
         return _failed(deps, config, run, f"trigger error: {exc}", FailureCategory.TRANSIENT, EventKind.TRIGGER_FAILED)
-    metrics.count(deps.store, "interlock_triggers_total", type=config.trigger.type.value)
+    return record_start(deps, config, run, started)
+
+
+def recover_start(deps: Deps, run: RunState) -> RunState | None:
+    """Settle the TRIGGERING ``run`` by asking its target; None when it cannot be asked or did not answer."""
+    config = deps.pipeline(run.pipeline_id)
+    trigger = recovery_for(config.trigger.type) if config.trigger else None
+    if trigger is None or config.trigger is None or run.status is not RunStatus.TRIGGERING:
+        return None
+    ctx = trigger_context(deps, config, run)
+    try:
+        found = trigger.find(config.trigger, ctx)
+    except TriggerError as exc:
+        log.warning("could not ask the target about run %s: %s", run.run_id, exc)
+        return None
+    if found is not None:
+        return record_start(deps, config, run, found, recovered="found")
+    try:
+        started = trigger.start(config.trigger, ctx)  # the same idempotency key as the lost start
+    except TriggerError as exc:
+        return _failed(deps, config, run, str(exc), exc.category, EventKind.TRIGGER_FAILED)
+    return record_start(deps, config, run, started, recovered="restarted")
+
+
+def trigger_context(deps: Deps, config: PipelineConfig, run: RunState) -> TriggerContext:
+    """What the trigger is told about the run it starts (or looks up)."""
+    run_key = RunKey.of_run(run)
+    return TriggerContext(run.run_id, config.name, run_key.schedule, run_key.period, deps.project.root, deps.outbound,
+                          template=_template_values(config, run_key))
+
+
+def record_start(deps: Deps, config: PipelineConfig, run: RunState, started: Started,
+                 recovered: str | None = None) -> RunState:
+    """Record a started job on its TRIGGERING run: RUNNING (polled from now on), or finished.
+
+    ``recovered`` (``found`` / ``restarted``) when the start was settled by asking the target after its
+    outcome was unknown: the event is then TRIGGER_RECOVERED instead of TRIGGER_FIRED.
+    """
+    assert config.trigger is not None
+    pipeline, run_id, kind = config.name, run.run_id, config.trigger.type.value
+    event = EventKind.TRIGGER_RECOVERED if recovered else EventKind.TRIGGER_FIRED
+    details = {**started.metadata, **({"recovered": recovered} if recovered else {})} or None
+    metrics.count(deps.store, "interlock_triggers_recovered_total" if recovered else "interlock_triggers_total",
+                  type=kind)
     if started.done:
-        deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
-                                      status="COMPLETED", timestamp=deps.clock.now(),
-                                      message=f"{config.trigger.type.value} trigger finished", details=started.metadata
-                                      or None))
+        deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="COMPLETED",
+                                      timestamp=deps.clock.now(), message=f"{kind} trigger finished", details=details))
         return _succeeded(deps, config, run, "synchronous trigger finished", started.metadata)
     moved = lifecycle.move(deps.store, run, RunStatus.RUNNING, deps.clock.now(), **started.metadata)
     if moved is None:
         return deps.store.get_run(run_id)
     deps.store.set_due(stuck_key(run_id), moved.updated_at + deps.project.settings.stuck_run_threshold)
     _update_log(deps, moved, RunStatus.RUNNING)
-    deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
-                                  status="RUNNING", timestamp=moved.updated_at,
-                                  message=f"{config.trigger.type.value} trigger started the job",
-                                  details=started.metadata or None))
+    message = (f"{kind} trigger: the job was {'found at' if recovered == 'found' else 'started again on'} the "
+               f"target after its start was interrupted" if recovered else f"{kind} trigger started the job")
+    deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="RUNNING",
+                                  timestamp=moved.updated_at, message=message, details=details))
     deps.store.set_due(check_key(run_id), moved.updated_at + deps.poll_interval(config))
     return moved
 

@@ -1,7 +1,9 @@
 """The watchdog: runs that stopped moving, and periods that passed while nobody was looking.
 
 * Stuck runs: every run gets ``stuck:<run>`` due at its last change + ``watchdog.stuckRunThreshold``
-  (TRIGGERING included). When due and the run has not moved, one ``stuck_run`` alert per state.
+  (TRIGGERING included). When due and the run has not moved, one ``stuck_run`` alert per state. A run
+  still TRIGGERING after ``watchdog.recoverAfter`` whose target can be asked is settled by asking it
+  first (steps/runs.py recover_start); its first look is due then.
 * Missed periods (downtime): the advance step remembers the last period it saw for each
   schedule. When it comes back after a gap, the periods in between are handled by the
   pipeline's ``catchUp`` policy — ``skip`` (default: a ``SCHEDULE_MISSED`` event each, no alert
@@ -42,6 +44,14 @@ def check_stuck(deps: Deps, run_id: str) -> Alert | None:
         return None
     threshold = deps.project.settings.stuck_run_threshold
     now = deps.clock.now()
+    if run.status is RunStatus.TRIGGERING and now - run.updated_at >= deps.project.settings.recover_after:
+        from interlock.steps.runs import recover_start  # the run steps import this module
+
+        if recover_start(deps, run) is not None:
+            return None
+        if now - run.updated_at < threshold:  # the target did not answer: ask again later
+            deps.store.set_due(key, min(now + deps.project.settings.recover_after, run.updated_at + threshold))
+            return None
     if now - run.updated_at < threshold:
         deps.store.set_due(key, run.updated_at + threshold)
         return None

@@ -11,10 +11,25 @@ from typing import Any
 from interlock.model import FailureCategory, TriggerConfig, TriggerType
 from interlock.redaction import install_log_filter, redact, remember_referenced
 from interlock.triggers.airflow import AirflowTrigger
-from interlock.triggers.aws import EmrServerlessTrigger, EmrTrigger, GlueTrigger, StepFunctionTrigger
-from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerContext, TriggerError
+from interlock.triggers.aws import (
+    EmrServerlessTrigger,
+    EmrTrigger,
+    GlueTrigger,
+    LambdaTrigger,
+    StepFunctionTrigger,
+)
+from interlock.triggers.base import (
+    JobState,
+    Started,
+    Status,
+    Trigger,
+    TriggerContext,
+    TriggerError,
+    can_recover,
+)
 from interlock.triggers.command import CommandTrigger
 from interlock.triggers.databricks import DatabricksTrigger
+from interlock.triggers.dbt_cloud import DbtCloudTrigger
 from interlock.triggers.http import HttpTrigger
 from interlock.triggers.plugin import PluginTrigger
 
@@ -29,6 +44,8 @@ TRIGGERS: dict[TriggerType, Trigger] = {
     TriggerType.EMR_SERVERLESS: EmrServerlessTrigger(),
     TriggerType.STEP_FUNCTION: StepFunctionTrigger(),
     TriggerType.DATABRICKS: DatabricksTrigger(),
+    TriggerType.DBT_CLOUD: DbtCloudTrigger(),
+    TriggerType.LAMBDA: LambdaTrigger(),
     TriggerType.PLUGIN: PluginTrigger(),
 }
 
@@ -53,6 +70,20 @@ class _Redacting:
         with _redacted_errors("status check", f"status check of a {config.type.value} run"):
             return self.inner.status(config, metadata)
 
+    @property
+    def recoverable(self) -> bool:
+        return can_recover(self.inner)
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The inner trigger's ``find``; None when it has none (then ``start`` is idempotent)."""
+        find = getattr(self.inner, "find", None)
+        if find is None:
+            return None
+        remember_referenced(config.to_json())
+        with _redacted_errors("lookup", f"lookup of {ctx.run_id}"):
+            found: Started | None = find(config, ctx)
+            return found
+
 
 @contextmanager
 def _redacted_errors(doing: str, where: str) -> Iterator[None]:
@@ -76,7 +107,14 @@ def trigger_for(kind: TriggerType) -> Trigger:
     return _Redacting(found)
 
 
+def recovery_for(kind: TriggerType) -> _Redacting | None:
+    """The trigger for ``kind`` when a start of it whose outcome is unknown can be settled by asking
+    its target (interlock.triggers.base.can_recover), else None."""
+    found = TRIGGERS.get(kind)
+    return _Redacting(found) if found is not None and can_recover(found) else None
+
+
 install_log_filter()
 
 
-__all__ = ["JobState", "Started", "Status", "Trigger", "TriggerContext", "TriggerError", "trigger_for"]
+__all__ = ["JobState", "Started", "Status", "Trigger", "TriggerContext", "TriggerError", "recovery_for", "trigger_for"]

@@ -1,8 +1,10 @@
 """The ``airflow`` trigger: create a DAG run through Airflow's REST API and poll its state.
 
-``apiVersion: 2`` (the default) speaks Airflow 3: ``/api/v2``, a bearer token obtained from
-``POST /auth/token`` with ``username``/``password`` and renewed on a 401, ``logical_date: null``.
-``apiVersion: 1`` speaks Airflow 2's ``/api/v1`` with the configured headers (basic auth etc.).
+``apiVersion: 2`` (the default) speaks Airflow 3: ``/api/v2`` and ``logical_date: null``.
+``apiVersion: 1`` speaks Airflow 2's ``/api/v1``. Three ways to authenticate (``AirflowTrigger.auth_mode``):
+``token`` (``username``/``password``: on v2 a bearer token from ``POST /auth/token``, renewed on a 401;
+on v1 basic auth), ``header`` (an ``Authorization`` header in ``headers``, such as a deployment's API
+token, sent as is) and ``none`` (no credentials, for an Airflow that asks for none).
 
 The DAG run id is the Interlock run id, so starting twice (a redelivered task) cannot make a
 second DAG run: Airflow answers 409 for a duplicate id, which means "already started".
@@ -17,8 +19,8 @@ from urllib.parse import quote
 
 import httpx
 
+from interlock.model import AirflowAuth, FailureCategory, TriggerConfig
 from interlock.model import AirflowTrigger as AirflowBlock
-from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
@@ -40,9 +42,7 @@ def _base(block: AirflowBlock) -> str:
 
 
 def _token(block: AirflowBlock, renew: bool = False) -> str:
-    if not block.username:
-        raise TriggerError("airflow trigger: apiVersion 2 needs username and password (for POST /auth/token)",
-                           FailureCategory.PERMANENT)
+    assert block.username is not None  # auth_mode is TOKEN
     key = (_base(block), block.username)
     with _tokens_lock:
         if not renew and key in _tokens:
@@ -65,21 +65,56 @@ def _token(block: AirflowBlock, renew: bool = False) -> str:
 
 
 def _request(method: str, block: AirflowBlock, path: str, ctx: TriggerContext | None, **kwargs: Any) -> httpx.Response:
-    """One API call with the version's prefix and auth; a v2 401 renews the token once."""
+    """One API call with the version's prefix and the block's auth; a v2 401 renews the token once."""
     prefix = "/api/v2" if block.api_version == 2 else "/api/v1"
     url = f"{_base(block)}{prefix}{path}"
     headers = {"Content-Type": "application/json", **render_map(block.headers, ctx)}
     timeout = float(block.timeout or DEFAULT_TIMEOUT)
+    mode = block.auth_mode
+    if mode is AirflowAuth.TOKEN and block.api_version == 1:
+        kwargs["auth"] = (block.username or "", render(block.password or ""))
+    renewing = mode is AirflowAuth.TOKEN and block.api_version == 2
     for attempt in range(2):
-        if block.api_version == 2:
+        if renewing:
             headers["Authorization"] = f"Bearer {_token(block, renew=attempt > 0)}"
         response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
-        if response.status_code != 401 or block.api_version != 2:
-            return response
+        if response.status_code != 401 or not renewing:
+            break
+    if response.status_code in (401, 403):
+        raise TriggerError(f"airflow {method} {prefix}{path}: returned status {response.status_code} "
+                           f"({_AUTH_HINTS[mode]}): {excerpt(response.text, 300)}", FailureCategory.PERMANENT)
     return response
 
 
+# What to check when Airflow refuses the credentials, per auth mode.
+_AUTH_HINTS = {
+    AirflowAuth.TOKEN: "check username and password",
+    AirflowAuth.HEADER: "check the Authorization header's token and its permissions",
+    AirflowAuth.NONE: "this Airflow wants credentials: set username/password or an Authorization header",
+}
+
+
 class AirflowTrigger:
+    idempotent_start = True  # the DAG run id is the run id: a second start is Airflow's 409
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The DAG run named after ``ctx.run_id``, or None if Airflow has none."""
+        block = config.airflow
+        if block is None:
+            raise TriggerError("airflow trigger config is missing", FailureCategory.PERMANENT)
+        try:
+            response = _request("GET", block, f"/dags/{quote(block.dag_id, safe='')}/dagRuns/"
+                                f"{quote(ctx.run_id, safe='')}", ctx)
+        except httpx.HTTPError as exc:
+            raise TriggerError(f"airflow lookup: request failed: {exc}", FailureCategory.TRANSIENT) from None
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise TriggerError(f"airflow lookup: returned status {response.status_code}: {excerpt(response.text, 500)}",
+                               category_for_status(response.status_code))
+        return Started(done=False, metadata={"airflow_dag_run_id": ctx.run_id, "airflow_dag_id": block.dag_id,
+                                             "airflow_url": block.url})
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.airflow
         if block is None:

@@ -1,4 +1,4 @@
-"""AWS triggers through boto3: Glue jobs, EMR steps, EMR Serverless job runs, Step Functions.
+"""AWS triggers through boto3: Glue jobs, EMR steps, EMR Serverless job runs, Step Functions, Lambda.
 
 Idempotency: Step Functions uses the run id as the execution name and EMR Serverless as the
 ``clientToken``, so a second start of the same run is recognised by AWS. Glue and EMR offer no
@@ -17,7 +17,7 @@ from typing import Any
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, bounded_token
-from interlock.triggers.template import render_map
+from interlock.triggers.template import render, render_map
 
 # EMR Serverless' limit on a StartJobRun clientToken (characters).
 CLIENT_TOKEN_MAX = 64
@@ -170,6 +170,8 @@ class EmrTrigger:
 
 
 class EmrServerlessTrigger:
+    idempotent_start = True  # the clientToken is the run id: AWS answers a repeated start with the same job run
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.emr_serverless
         assert block is not None
@@ -206,6 +208,21 @@ def execution_name(run_id: str) -> str:
 
 
 class StepFunctionTrigger:
+    idempotent_start = True  # the execution name is the run id: a second start is ExecutionAlreadyExists
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The execution named after ``ctx.run_id``, or None if Step Functions has none."""
+        block = config.step_function
+        assert block is not None
+        arn = block.state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{execution_name(ctx.run_id)}"
+        try:
+            client("stepfunctions").describe_execution(executionArn=arn)
+        except _botocore_errors() as exc:
+            if getattr(exc, "response", {}).get("Error", {}).get("Code", "") == "ExecutionDoesNotExist":
+                return None
+            raise _aws_error("step-function lookup: DescribeExecution failed", exc) from None
+        return Started(False, {"sfn_execution_arn": arn})
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.step_function
         assert block is not None
@@ -230,3 +247,58 @@ class StepFunctionTrigger:
         answer = _ask("step-function", "DescribeExecution", "execution ARN", lambda: client(
             "stepfunctions").describe_execution(executionArn=metadata["sfn_execution_arn"]))
         return step_function_status(str(answer.get("status", "")))
+
+
+# Characters of a function's error answer quoted in the failure message.
+_FUNCTION_ERROR_QUOTED = 1000
+
+
+class LambdaTrigger:
+    """Invoke a function. ``Event``: Lambda queues it (202) and the run stays RUNNING until the
+    function reports through the completion callback, as an ``http`` job does. ``RequestResponse``:
+    the run ends with the call; a function error (``FunctionError`` in the answer) fails it with the
+    function's own message. Lambda takes no idempotency key, so an uncertain start is reported stuck."""
+
+    def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
+        block = config.lambda_
+        assert block is not None
+        if block.payload is None:
+            payload = json.dumps({"runId": ctx.run_id, "pipelineId": ctx.pipeline, "scheduleId": ctx.schedule,
+                                  "period": ctx.period})
+        else:
+            payload = render(block.payload, ctx)
+            try:
+                json.loads(payload)
+            except ValueError as exc:
+                raise TriggerError(f"lambda trigger: payload is not JSON: {exc}", FailureCategory.PERMANENT) from None
+        request: dict[str, Any] = {"FunctionName": block.function_name, "InvocationType": block.invocation_type,
+                                   "Payload": payload.encode()}
+        if block.qualifier:
+            request["Qualifier"] = block.qualifier
+        try:
+            answer = client("lambda").invoke(**request)
+        except _botocore_errors() as exc:
+            raise _aws_error("lambda trigger: Invoke failed", exc) from None
+        metadata = {"lambda_function": block.function_name, "lambda_status": int(answer.get("StatusCode", 0))}
+        if answer.get("ExecutedVersion"):
+            metadata["lambda_version"] = str(answer["ExecutedVersion"])
+        if block.invocation_type == "Event":
+            return Started(False, metadata)
+        body = answer["Payload"].read().decode(errors="replace") if answer.get("Payload") else ""
+        if answer.get("FunctionError"):
+            raise TriggerError(f"lambda function {block.function_name} failed ({answer['FunctionError']}): "
+                               f"{excerpt(_function_error(body), _FUNCTION_ERROR_QUOTED)}", FailureCategory.TRANSIENT)
+        return Started(True, {**metadata, "lambda_result": excerpt(body, _FUNCTION_ERROR_QUOTED)})
+
+    def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status:
+        # An asynchronously invoked function reports its end through the completion callback.
+        return Status(JobState.RUNNING, "waiting for the completion callback")
+
+
+def _function_error(body: str) -> str:
+    """``errorType: errorMessage`` of a function error's answer, else the answer as it came."""
+    try:
+        answer = json.loads(body)
+        return f"{answer.get('errorType', 'Error')}: {answer['errorMessage']}"
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return body

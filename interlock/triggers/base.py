@@ -80,6 +80,22 @@ class Trigger(Protocol):
     def status(self, config: TriggerConfig, metadata: dict[str, Any]) -> Status: ...
 
 
+class Findable(Protocol):
+    """A trigger whose target can be asked for the job started under a run's idempotency key."""
+
+    def find(self, config: TriggerConfig, ctx: TriggerContext) -> Started | None:
+        """The job started under ``ctx.run_id`` (metadata shaped as ``start`` returns it), or None if
+        the target has none. Raises TriggerError when the target cannot answer."""
+        ...
+
+
+def can_recover(trigger: object) -> bool:
+    """Whether a start whose outcome is unknown can be settled by asking the target: the trigger can
+    ``find`` the job, or its ``start`` with the same idempotency key never makes a second job
+    (``idempotent_start``: the target answers with the job it already has)."""
+    return callable(getattr(trigger, "find", None)) or bool(getattr(trigger, "idempotent_start", False))
+
+
 def category_for_status(code: int) -> FailureCategory:
     """HTTP answers: 4xx will not get better by retrying (except 408/429); the rest might."""
     if 400 <= code < 500 and code not in (408, 429):

@@ -36,6 +36,8 @@ def _headers(config: TriggerConfig, ctx: TriggerContext | None) -> dict[str, str
 
 
 class DatabricksTrigger:
+    idempotent_start = True  # the idempotency_token is the run id: Databricks answers with the run it has
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.databricks
         assert block is not None

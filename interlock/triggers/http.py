@@ -22,6 +22,9 @@ QUOTED_ANSWER = 2000
 
 
 class HttpTrigger:
+    # The Idempotency-Key header is the run id: an endpoint that honours it never starts a second job.
+    idempotent_start = True
+
     def start(self, config: TriggerConfig, ctx: TriggerContext) -> Started:
         block = config.http
         if block is None:

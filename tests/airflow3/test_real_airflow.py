@@ -102,3 +102,22 @@ def test_interlock_triggers_a_real_airflow_3_dag_and_sees_it_complete(
     assert run.status is RunStatus.COMPLETED
     again = trigger(deps, "smoke", "daily", "2026-03-02", 1)  # a redelivered task: no second DAG run
     assert again.run_id == run.run_id
+
+
+def test_a_static_bearer_token_triggers_a_real_airflow_3_dag_without_the_token_endpoint(
+    airflow: str, harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stands for a deployment's API token: obtained out of band, handed to Interlock as a header.
+    token = httpx.post(f"{airflow}/auth/token", json={"username": "admin", "password": "admin"}).json()
+    monkeypatch.setenv("INTERLOCK_AIRFLOW_TOKEN", token["access_token"])
+    harness.archetype("a", ["t1"])
+    harness.pipeline("static", "a", {"t1": "pass"}, extra=(
+        "trigger:\n  type: airflow\n  pollInterval: 1s\n  airflow:\n"
+        f"    url: {airflow}\n    dag_id: interlock_smoke\n"
+        "    headers: {Authorization: 'Bearer ${INTERLOCK_AIRFLOW_TOKEN}'}\n"))
+    deps = harness.deps()
+    run = trigger(deps, "static", "daily", "2026-03-03", 1)
+    assert run.status is RunStatus.RUNNING, deps.store.list_events("static")
+    listed = httpx.get(f"{airflow}/api/v2/dags/interlock_smoke/dagRuns/{run.run_id}",
+                       headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert listed.status_code == 200 and listed.json()["dag_run_id"] == run.run_id

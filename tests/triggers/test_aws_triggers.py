@@ -85,6 +85,30 @@ def test_step_function_execution_is_named_after_the_run() -> None:
     assert state in (JobState.RUNNING, JobState.SUCCEEDED)
 
 
+def test_step_function_execution_is_found_by_its_name_once_started_and_not_before() -> None:
+    from interlock.triggers import recovery_for
+
+    sfn = boto3.client("stepfunctions")
+    machine = sfn.create_state_machine(name="m", roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    cfg = config({"type": "step-function", "step_function": {"state_machine_arn": machine}})
+    trigger = recovery_for(cfg.type)
+    assert trigger is not None
+    assert trigger.find(cfg, CTX) is None
+    started = trigger.start(cfg, CTX)
+    found = trigger.find(cfg, CTX)
+    assert found is not None and found.metadata == {"sfn_execution_arn": started.metadata["sfn_execution_arn"]}
+    assert len(sfn.list_executions(stateMachineArn=machine)["executions"]) == 1
+
+
+def test_only_targets_that_can_be_asked_are_recovered() -> None:
+    from interlock.model import TriggerType
+    from interlock.triggers import recovery_for
+
+    askable = {t.value for t in TriggerType if recovery_for(t) is not None}
+    assert askable == {"airflow", "step-function", "databricks", "emr-serverless", "http"}
+
+
 def test_step_function_names_are_cut_to_80_characters_and_stay_unique() -> None:
     long_a, long_b = "p" * 100 + "-1", "p" * 100 + "-2"
     assert len(execution_name(long_a)) == 80 and execution_name(long_a) != execution_name(long_b)

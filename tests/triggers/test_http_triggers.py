@@ -171,12 +171,76 @@ def test_airflow_3_gets_a_token_and_sends_logical_date_null(monkeypatch: pytest.
         airflow.stop()
 
 
-def test_airflow_3_without_credentials_is_a_permanent_failure() -> None:
-    airflow = FakeAirflow().start()
+def test_airflow_3_with_a_static_api_token_sends_it_as_is_and_never_asks_for_a_token(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERLOCK_AIRFLOW_TOKEN", "deployment-api-token")
+    airflow = FakeAirflow(polls_until_success=1, api_token="deployment-api-token").start()
     try:
-        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly"}})
-        with pytest.raises(TriggerError, match="needs username and password") as exc:
-            trigger_for(config.type).start(config, CTX)
-        assert exc.value.category is FailureCategory.PERMANENT
+        config = cfg({"type": "airflow", "airflow": {
+            "url": airflow.url, "dag_id": "nightly",
+            "headers": {"Authorization": "Bearer ${INTERLOCK_AIRFLOW_TOKEN}"}}})
+        assert config.airflow is not None and config.airflow.auth_mode == "header"
+        started = trigger_for(config.type).start(config, CTX)
+        assert trigger_for(config.type).status(config, started.metadata).state is JobState.SUCCEEDED
+        assert airflow.posts("/auth/token") == []
+        (created,) = airflow.posts("/api/v2/dags/nightly/dagRuns")
+        assert created["headers"]["Authorization"] == "Bearer deployment-api-token"
     finally:
         airflow.stop()
+
+
+def test_airflow_3_with_no_credentials_sends_none() -> None:
+    airflow = FakeAirflow(polls_until_success=1, open_access=True).start()
+    try:
+        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly"}})
+        assert config.airflow is not None and config.airflow.auth_mode == "none"
+        started = trigger_for(config.type).start(config, CTX)
+        assert trigger_for(config.type).status(config, started.metadata).state is JobState.SUCCEEDED
+        assert airflow.posts("/auth/token") == []
+        assert "Authorization" not in airflow.posts("/api/v2/dags/nightly/dagRuns")[0]["headers"]
+    finally:
+        airflow.stop()
+
+
+@pytest.mark.parametrize(("airflow_block", "hint"), [
+    ({}, "wants credentials: set username/password or an Authorization header"),
+    ({"headers": {"Authorization": "Bearer wrong"}}, "check the Authorization header"),
+])
+def test_airflow_3_refusing_the_credentials_is_a_permanent_failure_that_says_what_to_check(
+        airflow_block: dict[str, Any], hint: str) -> None:
+    airflow = FakeAirflow().start()
+    try:
+        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly", **airflow_block}})
+        with pytest.raises(TriggerError, match="returned status 401") as exc:
+            trigger_for(config.type).start(config, CTX)
+        assert exc.value.category is FailureCategory.PERMANENT
+        assert hint in str(exc.value)
+        assert airflow.posts("/auth/token") == []
+    finally:
+        airflow.stop()
+
+
+def test_airflow_2_with_username_and_password_uses_basic_auth(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INTERLOCK_AIRFLOW_PASSWORD", "s3cret")
+    airflow = FakeAirflow().start()
+    try:
+        config = cfg({"type": "airflow", "airflow": {"url": airflow.url, "dag_id": "nightly", "apiVersion": 1,
+                                                     "username": "admin", "password": "${INTERLOCK_AIRFLOW_PASSWORD}"}})
+        trigger_for(config.type).start(config, CTX)
+        (created,) = airflow.posts("/api/v1/dags/nightly/dagRuns")
+        assert created["headers"]["Authorization"] == "Basic YWRtaW46czNjcmV0"  # admin:s3cret
+        assert airflow.posts("/auth/token") == []
+    finally:
+        airflow.stop()
+
+
+@pytest.mark.parametrize(("airflow_block", "reason"), [
+    ({"username": "admin"}, "username and password go together"),
+    ({"password": "x"}, "username and password go together"),
+    ({"username": "a", "password": "b", "headers": {"authorization": "Bearer t"}},
+     "either username/password or an Authorization header"),
+])
+def test_airflow_auth_settings_that_contradict_each_other_are_refused(airflow_block: dict[str, Any],
+                                                                      reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        cfg({"type": "airflow", "airflow": {"url": "http://a", "dag_id": "d", **airflow_block}})
