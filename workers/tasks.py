@@ -14,6 +14,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_ready
 
+from interlock import correlation
 from interlock.steps.registry import STEPS, Step, bind, import_steps, run_step, summary
 from workers.app import app
 from workers.context import deps_for, start_up_in_background
@@ -21,13 +22,21 @@ from workers.context import deps_for, start_up_in_background
 
 def register(celery: Celery, step: Step) -> Task:
     """Register ``step``'s task on ``celery``."""
-    def run(*args: Any, **kwargs: Any) -> Any:
-        return summary(run_step(deps_for(celery), step.name, **bind(step.name, args, kwargs)))
+    def run(self: Task, *args: Any, **kwargs: Any) -> Any:
+        with correlation.incoming(carried(self.request)):
+            return summary(run_step(deps_for(celery), step.name, **bind(step.name, args, kwargs)))
 
     run.__name__ = run.__qualname__ = step.name
     run.__doc__ = f"The {step.name} step ({step.target}) on queue {step.queue}."
-    task: Task = celery.task(name=step.task_name)(run)
+    task: Task = celery.task(name=step.task_name, bind=True)(run)
     return task
+
+
+def carried(request: Any) -> dict[str, Any]:
+    """What a message's headers carried for :mod:`interlock.correlation` (Celery puts custom
+    headers on the request itself; older senders nest them under ``headers``)."""
+    nested = getattr(request, "headers", None) or {}
+    return {key: request.get(key) or nested.get(key) for key in (correlation.PUSHED_AT, correlation.TRACEPARENT)}
 
 
 TASKS: dict[str, Task] = {name: register(app, step) for name, step in STEPS.items()}

@@ -13,11 +13,13 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from interlock import metrics
+from interlock import gauges, metrics
 from interlock.api.graph import render_graph
+from interlock.deadletters import broker_prefix
 from interlock.periods import period_at
 from interlock.steps.deps import Deps
 from interlock.steps.keys import advance_key
+from interlock.steps.registry import BROKER_PRIORITY_STEPS, queues
 
 router = APIRouter()
 
@@ -88,5 +90,10 @@ def status_page(request: Request) -> HTMLResponse:
 
 @router.get("/metrics", include_in_schema=False)
 def prometheus(request: Request) -> PlainTextResponse:
+    """The counters every process adds to, and the gauges read now (:mod:`interlock.gauges`)."""
     deps: Deps = request.app.state.deps
-    return PlainTextResponse(metrics.render(deps.store.counts()), media_type="text/plain; version=0.0.4")
+    now = deps.clock.now()
+    read = gauges.read(deps.store, now, queues(), broker_prefix(deps.project.settings.key_prefix),
+                       BROKER_PRIORITY_STEPS)
+    return PlainTextResponse(metrics.render(deps.store.counts(), read, gauges.HELP),
+                             media_type="text/plain; version=0.0.4")

@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from interlock import lifecycle, metrics, retry
+from interlock import correlation, lifecycle, metrics, retry, tracing
 from interlock.errors import BadInput, InvalidTransition, UnknownPipeline, UnknownSchedule
 from interlock.model import (
     STARTED_RUN_STATUSES,
@@ -59,9 +59,10 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     if deps.is_shadow(pipeline):  # shadow mode: record what would start; claim and start nothing
         return would_trigger(deps, config, run_key, now)
     run_id = run_key.run_id
+    # With tracing on, the run keeps the trace it was started in: its checks continue that trace.
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
-                     updated_at=now, metadata=run_key.metadata(), schedule_id=schedule, period=period,
-                     attempt=attempt)
+                     updated_at=now, metadata={**run_key.metadata(), **tracing.inject()}, schedule_id=schedule,
+                     period=period, attempt=attempt)
     prior = _ran_before_reset(deps, pipeline, schedule, period, now)
     if prior is not None and prior.entry.attempt_number >= attempt:
         return prior_runs.restore(deps, prior)
@@ -105,13 +106,19 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     # If this worker dies from here on, the watchdog finds the run by this due time.
     deps.store.set_due(stuck_key(run_id), run.updated_at + deps.project.settings.stuck_run_threshold)
     try:
-        started = trigger_for(config.trigger.type).start(config.trigger, ctx)
+        with tracing.span("interlock.trigger.start", pipeline=pipeline, schedule=run_key.schedule,
+                          period=run_key.period, run_id=run_id, trigger=config.trigger.type.value):
+            started = trigger_for(config.trigger.type).start(config.trigger, ctx)
     except TriggerError as exc:
         return _failed(deps, config, run, str(exc), exc.category, EventKind.TRIGGER_FAILED)
     except Exception as exc:  # a bug in a trigger must still leave the run in a final state
         log.exception("trigger of %s raised", run_id)
         return _failed(deps, config, run, f"trigger error: {exc}", FailureCategory.TRANSIENT, EventKind.TRIGGER_FAILED)
-    metrics.count(deps.store, "interlock_triggers_total", type=config.trigger.type.value)
+    recorded = {metrics.series("interlock_triggers_total", type=config.trigger.type.value): 1.0}
+    since_push = correlation.since_push()
+    if since_push is not None:  # started by a push: how long it took, in the same round trip
+        recorded.update(metrics.observation(metrics.PUSH_TO_TRIGGER, since_push))
+    metrics.add(deps.store, recorded)
     if started.done:
         deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
                                       status="COMPLETED", timestamp=deps.clock.now(),
