@@ -119,6 +119,7 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     if since_push is not None:  # started by a push: how long it took, in the same round trip
         recorded.update(metrics.observation(metrics.PUSH_TO_TRIGGER, since_push))
     metrics.add(deps.store, recorded)
+    log.info("%s trigger started run %s", config.trigger.type.value, run_id)
     if started.done:
         deps.store.append_event(Event(kind=EventKind.TRIGGER_FIRED, pipeline_id=pipeline, run_id=run_id,
                                       status="COMPLETED", timestamp=deps.clock.now(),
