@@ -1,9 +1,13 @@
 """Prometheus metrics kept in the store, so every worker and the API add to the same numbers.
 
-Counters: ``interlock_evaluations_total{status}``, ``interlock_triggers_total``,
-``interlock_triggers_failed_total``, ``interlock_alerts_total``, ``interlock_alerts_failed_total``;
-a latency histogram per step: ``interlock_step_seconds{step}``. ``GET /metrics`` renders them.
-Recording never raises: metrics must not break the lifecycle.
+Counters: ``interlock_evaluations_total{status}``, ``interlock_triggers_total{type}``,
+``interlock_triggers_failed_total{category}``, ``interlock_evaluator_errors_total{category}``,
+``interlock_sla_alerts_total{alert}``, ``interlock_alerts_total{sink}``,
+``interlock_alerts_failed_total{sink}``. Histograms: ``interlock_step_seconds{step}`` (each step's
+latency) and ``interlock_push_to_trigger_seconds`` (from the push that made a pipeline ready to
+its job's start). ``GET /metrics`` renders them with the gauges read at scrape time
+(:mod:`interlock.gauges`). Recording never raises: metrics must not break the lifecycle, and each
+recording is one store round trip (a Redis pipeline) or none.
 """
 
 from __future__ import annotations
@@ -20,17 +24,27 @@ log = logging.getLogger(__name__)
 
 # Histogram buckets for step latency (seconds).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+# Histogram buckets for push-to-trigger latency (seconds): a push starts its job within tens of
+# milliseconds on an idle deployment; a backlog shows up in the upper buckets.
+PUSH_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+STEP_SECONDS = "interlock_step_seconds"
+PUSH_TO_TRIGGER = "interlock_push_to_trigger_seconds"
+HISTOGRAMS = {STEP_SECONDS: BUCKETS, PUSH_TO_TRIGGER: PUSH_BUCKETS}
 HELP = {
     "interlock_evaluations_total": "Pipeline evaluations, by readiness status.",
-    "interlock_triggers_total": "Jobs started.",
-    "interlock_triggers_failed_total": "Runs that failed (start or job).",
+    "interlock_triggers_total": "Jobs started, by trigger type.",
+    "interlock_triggers_failed_total": "Runs that failed (start or job), by failure category.",
+    "interlock_evaluator_errors_total": "Trait evaluations that ended in ERROR, by failure category.",
+    "interlock_sla_alerts_total": "SLA alerts raised (warnings and breaches), by alert type.",
     "interlock_alerts_total": "Alerts sent to sinks.",
     "interlock_alerts_failed_total": "Alert deliveries that failed.",
-    "interlock_step_seconds": "Time spent in each lifecycle step.",
+    STEP_SECONDS: "Time spent in each lifecycle step.",
+    PUSH_TO_TRIGGER: "Seconds from the push that made a pipeline ready to the start of its job.",
 }
 T = TypeVar("T")
-# Stored per (step, bucket): observations in that bucket only; rendered as cumulative buckets.
-HITS = "interlock_step_seconds_hits"
+# A histogram is stored per (labels, bucket) as ``<name>_hits``: observations in that bucket only;
+# rendered as Prometheus' cumulative buckets.
+HITS = "_hits"
 
 
 def _name(metric: str, **labels: str) -> str:
@@ -40,29 +54,42 @@ def _name(metric: str, **labels: str) -> str:
     return f"{metric}{{{inner}}}"
 
 
+def series(metric: str, **labels: str) -> str:
+    """The stored name of one series: ``metric{label="value",...}`` (labels sorted)."""
+    return _name(metric, **labels)
+
+
 def count(store: Store, metric: str, amount: float = 1, **labels: str) -> None:
-    try:
-        store.count({_name(metric, **labels): amount})
-    except Exception:
-        log.warning("could not record metric %s", metric, exc_info=True)
+    add(store, {_name(metric, **labels): amount})
 
 
-def _bucket_of(seconds: float) -> str:
-    return next((str(b) for b in BUCKETS if seconds <= b), "+Inf")
-
-
-def observe(store: Store, step: str, seconds: float) -> None:
-    # One field per observation (the bucket it falls in), not one per bucket above it: every task
-    # records this, and the cumulative Prometheus buckets are summed when /metrics is rendered.
-    amounts = {
-        _name(HITS, step=step, le=_bucket_of(seconds)): 1.0,
-        _name("interlock_step_seconds_sum", step=step): seconds,
-        _name("interlock_step_seconds_count", step=step): 1.0,
-    }
+def add(store: Store, amounts: dict[str, float]) -> None:
+    """Add to several series (names from :func:`series` / :func:`observation`) in one store call."""
+    if not amounts:
+        return
     try:
         store.count(amounts)
     except Exception:
-        log.warning("could not record step latency for %s", step, exc_info=True)
+        log.warning("could not record metrics %s", sorted(amounts), exc_info=True)
+
+
+def _bucket_of(seconds: float, buckets: tuple[float, ...]) -> str:
+    return next((str(b) for b in buckets if seconds <= b), "+Inf")
+
+
+def observation(metric: str, seconds: float, **labels: str) -> dict[str, float]:
+    """The amounts that record one observation of histogram ``metric`` (for :func:`add`)."""
+    # One field per observation (the bucket it falls in), not one per bucket above it: every task
+    # records this, and the cumulative Prometheus buckets are summed when /metrics is rendered.
+    return {
+        _name(metric + HITS, **labels, le=_bucket_of(seconds, HISTOGRAMS[metric])): 1.0,
+        _name(metric + "_sum", **labels): seconds,
+        _name(metric + "_count", **labels): 1.0,
+    }
+
+
+def observe(store: Store, step: str, seconds: float) -> None:
+    add(store, observation(STEP_SECONDS, seconds, step=step))
 
 
 @contextmanager
@@ -79,38 +106,78 @@ def timed_step(store: Callable[[], Store], step: str, fn: Callable[[], T]) -> T:
         return fn()
 
 
+def _labels(inner: str) -> dict[str, str]:
+    return {k: v.strip('"') for k, v in (part.split("=", 1) for part in inner.split(","))}
+
+
 def _cumulative_buckets(counts: dict[str, float]) -> dict[str, float]:
     """``counts`` with the stored per-bucket hits turned into Prometheus' cumulative buckets."""
-    hits: dict[str, dict[str, float]] = {}
+    hits: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]] = {}
     out: dict[str, float] = {}
     for name, value in counts.items():
-        if name.startswith(HITS + "{"):
-            labels = dict(part.split("=", 1) for part in name[len(HITS) + 1:-1].split(","))
-            hits.setdefault(labels["step"].strip('"'), {})[labels["le"].strip('"')] = value
+        base, _, inner = name.partition("{")
+        if base.endswith(HITS) and base.removesuffix(HITS) in HISTOGRAMS:
+            found = _labels(inner.rstrip("}"))
+            le = found.pop("le")
+            hits.setdefault((base.removesuffix(HITS), tuple(sorted(found.items()))), {})[le] = value
         else:
             out[name] = value
-    for step, by_bucket in hits.items():
+    for (metric, labels), by_bucket in hits.items():
         running = 0.0
-        for le in [*map(str, BUCKETS), "+Inf"]:
+        for le in [*map(str, HISTOGRAMS[metric]), "+Inf"]:
             running += by_bucket.get(le, 0.0)
-            out[_name("interlock_step_seconds_bucket", step=step, le=le)] = running
+            out[_name(metric + "_bucket", **dict(labels), le=le)] = running
     return out
 
 
-def render(counts: dict[str, float]) -> str:
-    """The Prometheus text exposition of ``counts``."""
-    counts = _cumulative_buckets(counts)
+def _family(base: str) -> str:
+    for suffix in ("_bucket", "_sum", "_count"):
+        if base.endswith(suffix) and base.removesuffix(suffix) in HISTOGRAMS:
+            return base.removesuffix(suffix)
+    return base
+
+
+def _value(value: float) -> str:
+    return str(int(value)) if value == int(value) else repr(value)
+
+
+def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
+           gauge_help: dict[str, str] | None = None) -> str:
+    """The Prometheus text exposition of the stored ``counts`` and the scrape-time ``gauges``.
+
+    The series a dashboard or an alert rule reads are rendered at zero before their first
+    increment (:func:`_zeros`), so a query never points at a series that does not exist yet.
+    """
+    counts = _cumulative_buckets({**dict.fromkeys(_zeros(), 0.0), **counts})
     lines: list[str] = []
     families: dict[str, list[str]] = {}
     for name in sorted(counts):
-        base = name.split("{", 1)[0]
-        family = base.removesuffix("_bucket").removesuffix("_sum").removesuffix("_count") \
-            if base.startswith("interlock_step_seconds") else base
-        families.setdefault(family, []).append(name)
+        families.setdefault(_family(name.split("{", 1)[0]), []).append(name)
     for family, names in families.items():
         lines.append(f"# HELP {family} {HELP.get(family, family)}")
-        lines.append(f"# TYPE {family} {'histogram' if family == 'interlock_step_seconds' else 'counter'}")
-        for name in names:
-            value = counts[name]
-            lines.append(f"{name} {int(value) if value == int(value) else value}")
+        lines.append(f"# TYPE {family} {'histogram' if family in HISTOGRAMS else 'counter'}")
+        lines.extend(f"{name} {_value(counts[name])}" for name in names)
+    by_family: dict[str, list[str]] = {}
+    for name in sorted(gauges or {}):
+        by_family.setdefault(name.split("{", 1)[0], []).append(name)
+    for family, names in by_family.items():
+        lines.append(f"# HELP {family} {(gauge_help or {}).get(family, family)}")
+        lines.append(f"# TYPE {family} gauge")
+        lines.extend(f"{name} {_value((gauges or {})[name])}" for name in names)
     return "\n".join(lines) + "\n"
+
+
+# SLA alert types (interlock/steps/sla.py), each rendered at zero before its first alert.
+SLA_ALERTS = ("schedule_missed", "evaluation_sla_breach", "evaluation_sla_at_risk", "validation_timeout",
+              "completion_sla_failed", "completion_sla_breach", "completion_sla_at_risk")
+
+
+def _zeros() -> list[str]:
+    """Series present at zero before their first increment, so a rate over them is 0, not empty."""
+    from interlock.model import FailureCategory
+
+    categories = [c.value for c in FailureCategory]
+    return [PUSH_TO_TRIGGER + "_sum", PUSH_TO_TRIGGER + "_count", _name(PUSH_TO_TRIGGER + HITS, le="+Inf"),
+            *(_name("interlock_triggers_failed_total", category=c) for c in categories),
+            *(_name("interlock_evaluator_errors_total", category=c) for c in categories),
+            *(_name("interlock_sla_alerts_total", alert=a) for a in SLA_ALERTS)]

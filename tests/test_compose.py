@@ -47,3 +47,49 @@ def test_services_share_one_config_and_the_env_overrides() -> None:
         assert env["INTERLOCK_CONFIG"] == "/project/interlock.yaml"
         assert env["INTERLOCK_REDIS_URL"].startswith("redis://redis:")
         assert env["INTERLOCK_DATABASE_URL"].startswith("postgresql://")
+
+
+def test_the_observability_profile_adds_prometheus_and_grafana_only() -> None:
+    services = compose()["services"]
+    profiled = {name for name, s in services.items() if "observability" in s.get("profiles", [])}
+    assert profiled == {"prometheus", "grafana"}
+    assert all("profiles" not in s for name, s in services.items() if name not in profiled)  # the stack stays as it was
+
+
+def test_every_file_the_observability_services_mount_exists() -> None:
+    services = compose()["services"]
+    for name in ("prometheus", "grafana"):
+        for volume in services[name]["volumes"]:
+            source, target = volume.split(":")[:2]
+            assert (ROOT / source).exists(), (name, source)
+            assert target.startswith("/")
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in services["prometheus"]["volumes"]}
+    config = yaml.safe_load((ROOT / mounted["/etc/prometheus/prometheus.yml"]).read_text())
+    assert set(config["rule_files"]) <= set(mounted), "a rule file prometheus.yml loads is not mounted"
+
+
+def test_prometheus_scrapes_the_api_service_on_the_port_it_serves() -> None:
+    services = compose()["services"]
+    config = yaml.safe_load((ROOT / "deploy/prometheus/prometheus.yml").read_text())
+    interlock = next(job for job in config["scrape_configs"] if job["job_name"] == "interlock")
+    targets = [t for group in interlock["static_configs"] for t in group["targets"]]
+    assert targets == ["api:3000"]
+    host, port = targets[0].split(":")
+    command = services[host]["command"]
+    assert command[:2] == ["interlock", "serve"]
+    assert command[command.index("--port") + 1] == port
+    assert command[command.index("--host") + 1] == "0.0.0.0"  # reachable from the prometheus container
+    assert interlock["metrics_path"] == "/metrics"
+
+
+def test_grafana_is_provisioned_with_the_dashboard_and_the_prometheus_service() -> None:
+    grafana = compose()["services"]["grafana"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in grafana["volumes"]}
+    provisioning = ROOT / mounts["/etc/grafana/provisioning"]
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"][0]
+    assert source["url"] == "http://prometheus:9090"
+    assert "9090:9090" in compose()["services"]["prometheus"]["ports"]
+    provider = yaml.safe_load((provisioning / "dashboards" / "interlock.yml").read_text())["providers"][0]
+    dashboard_dir = provider["options"]["path"]
+    assert any(target.startswith(dashboard_dir + "/") and source.endswith("deploy/grafana/interlock.json")
+               for target, source in mounts.items())

@@ -16,11 +16,18 @@ kombu transport fix) is made on first use, by :func:`get_app` or by reading ``wo
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from celery import Celery
-from celery.signals import worker_process_init
+from celery.signals import (
+    after_setup_logger,
+    after_setup_task_logger,
+    worker_process_init,
+    worker_process_shutdown,
+)
 
+from interlock import logformat, tracing
 from interlock.config import Project, load_project
 from workers import redis_transport
 from workers.config import celery_config
@@ -73,4 +80,17 @@ def __getattr__(name: str) -> Celery:
 def _warm_up(**_: object) -> None:
     from workers.context import warm_up  # imports the steps: not at module import of the app
 
+    # Each pool process exports its own spans (the exporter's thread does not survive the fork).
+    tracing.setup("interlock-worker")
     warm_up(get_app())
+
+
+@worker_process_shutdown.connect
+def _flush_spans(**_: object) -> None:
+    tracing.shutdown()
+
+
+@after_setup_logger.connect
+@after_setup_task_logger.connect
+def _log_format(logger: logging.Logger, **_: object) -> None:
+    logformat.apply(logger)  # --log-format json: Celery's handlers write JSON lines

@@ -10,7 +10,7 @@ from typing import Any
 import beat_schedule
 from interlock.config import Project
 from interlock.deadletters import broker_prefix
-from interlock.steps.registry import STEPS, Priority
+from interlock.steps.registry import BROKER_PRIORITY_STEPS, STEPS, Priority
 
 # Redis-broker priorities of the fast path and of routine work (see the registry's Priority).
 FAST = int(Priority.FAST)
@@ -24,7 +24,7 @@ def celery_config(project: Project) -> dict[str, Any]:
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
         "broker_transport_options": {"global_keyprefix": prefix, "visibility_timeout": 3600,
-                                     "queue_order_strategy": "priority", "priority_steps": [FAST, 3, 6, ROUTINE],
+                                     "queue_order_strategy": "priority", "priority_steps": list(BROKER_PRIORITY_STEPS),
                                      "sep": ":",
                                      # workers/redis_transport.py keeps entries that are not messages here
                                      "dead_letter_prefix": settings.key_prefix},

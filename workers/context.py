@@ -9,6 +9,7 @@ from typing import Any
 
 from celery import Celery
 
+from interlock import correlation
 from interlock.config import Project
 from interlock.config.project import Provider
 from interlock.steps import epoch
@@ -37,7 +38,9 @@ class CeleryDispatcher:
 
     def _send(self, name: str, kwargs: dict[str, Any], priority: Priority) -> None:
         step = STEPS[name]
-        self.app.send_task(step.task_name, kwargs=kwargs, queue=step.queue, priority=int(priority))
+        # The headers carry the push time and the trace context to the step (interlock/correlation.py).
+        self.app.send_task(step.task_name, kwargs=kwargs, queue=step.queue, priority=int(priority),
+                           headers=correlation.outgoing() or None)
 
 
 def client_dispatcher(project: Project) -> Dispatcher:

@@ -14,14 +14,16 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 
-from interlock import metrics
+from interlock import gauges, metrics
 from interlock.api.graph import render_graph
+from interlock.deadletters import broker_prefix
 from interlock.errors import UnknownPipeline
 from interlock.model import PipelineConfig
 from interlock.periods import period_at
 from interlock.statusview import Attention, attention, page, parse_limit, parse_states
 from interlock.steps.deps import Deps
 from interlock.steps.keys import advance_key
+from interlock.steps.registry import BROKER_PRIORITY_STEPS, queues
 from interlock.store.status import STATES
 
 router = APIRouter()
@@ -162,5 +164,10 @@ def status_page(request: Request, state: str | None = Query(None, max_length=200
 
 @router.get("/metrics", include_in_schema=False)
 def prometheus(request: Request) -> PlainTextResponse:
+    """The counters every process adds to, and the gauges read now (:mod:`interlock.gauges`)."""
     deps: Deps = request.app.state.deps
-    return PlainTextResponse(metrics.render(deps.store.counts()), media_type="text/plain; version=0.0.4")
+    now = deps.clock.now()
+    read = gauges.read(deps.store, now, queues(), broker_prefix(deps.project.settings.key_prefix),
+                       BROKER_PRIORITY_STEPS)
+    return PlainTextResponse(metrics.render(deps.store.counts(), read, gauges.HELP),
+                             media_type="text/plain; version=0.0.4")

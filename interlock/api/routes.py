@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field, StrictBool, ValidationError
 from pydantic_core import to_json
 
-from interlock import __version__
+from interlock import __version__, correlation, tracing
 from interlock.api.errors import ApiError
 from interlock.api.strict import StrictJsonRoute
 from interlock.config.errors import format_path
@@ -219,8 +219,11 @@ def get_trait(request: Request, name: str, trait_type: str) -> Json:
 def push(request: Request, name: str, trait_type: str, body: PushRequest) -> Json:
     deps = deps_of(request)
     config = deps.pipeline(name)
-    stored = record_push(deps, name, trait_type, body)
-    request_advance(deps, name, [schedule.name for schedule in config.schedule_list()])
+    # The push starts the trace (tracing on) and the clock of interlock_push_to_trigger_seconds.
+    with correlation.pushed(), correlation.bound(pipeline=name), \
+            tracing.span("interlock.push", pipeline=name, trait=trait_type, status=body.status):
+        stored = record_push(deps, name, trait_type, body)
+        request_advance(deps, name, [schedule.name for schedule in config.schedule_list()])
     return stored.to_json()
 
 

@@ -101,7 +101,9 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
     with failing_cleanly("pushing"):
         stored = push_trait(deps, pipeline, trait, status.upper() if status.lower() in ("pass", "fail")
                             else status, value=value, reason=reason, ttl=ttl)
-    with failing_cleanly("asking the workers to evaluate"):
+    from interlock import correlation
+
+    with failing_cleanly("asking the workers to evaluate"), correlation.pushed():  # starts the push-to-trigger clock
         request_advance(deps, pipeline)  # the fast path: the workers look at it now (durably: due now too)
     if as_json:
         emit_json(stored.to_json())

@@ -9,8 +9,15 @@ import uuid
 
 import click
 
+from interlock import logformat, tracing
 from interlock.cli.common import Context
 from interlock.cli.main import cli
+
+LOG_FORMAT = click.option(
+    "--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    envvar="INTERLOCK_LOG_FORMAT",
+    help="json: one JSON object per line, with pipeline, schedule, period, run id and trace id where known "
+         "(also $INTERLOCK_LOG_FORMAT).")
 
 
 def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
@@ -28,8 +35,9 @@ def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
 @click.option("--concurrency", "-c", type=click.IntRange(1, 256), default=None,
               help="Worker processes (default: the number of CPUs).")
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
+@LOG_FORMAT
 @click.pass_obj
-def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: str) -> None:
+def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: str, log_format: str) -> None:
     """Run a Celery worker for the given queues."""
     from interlock.steps.registry import queues as known_queues  # not at CLI start-up: it loads the step models
 
@@ -39,6 +47,7 @@ def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: 
     if unknown or not wanted:
         problem = f"unknown queue(s) {', '.join(unknown)}" if unknown else "no queue given"
         raise click.BadParameter(f"{problem}; known: {', '.join(known)}", param_hint="--queues")
+    logformat.use(log_format)
     app = _celery_app(obj)
     argv = ["worker", "-Q", ",".join(wanted), "-l", loglevel, "--without-gossip", "--without-mingle",
             "-n", f"interlock-{'-'.join(wanted)}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"]
@@ -49,9 +58,11 @@ def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: 
 
 @cli.command()
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
+@LOG_FORMAT
 @click.pass_obj
-def beat(obj: Context, loglevel: str) -> None:
+def beat(obj: Context, loglevel: str, log_format: str) -> None:
     """Run Celery Beat: the reconcile pass every few seconds, and archival (run exactly one)."""
+    logformat.use(log_format)
     app = _celery_app(obj)
     import redis
 
@@ -73,8 +84,9 @@ def beat(obj: Context, loglevel: str) -> None:
 @click.option("--host", default=None, help="Address to listen on (default: from server.addr, else 127.0.0.1).")
 @click.option("--port", type=click.IntRange(1, 65535), default=None,
               help="Port (default: from server.addr, else 3000).")
+@LOG_FORMAT
 @click.pass_obj
-def serve(obj: Context, host: str | None, port: int | None) -> None:
+def serve(obj: Context, host: str | None, port: int | None, log_format: str) -> None:
     """Run the HTTP API (OpenAPI docs at /docs); pushes and reruns go to the workers at once."""
     import uvicorn
 
@@ -83,8 +95,13 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     from interlock.cli.common import open_deps
     from interlock.config.project import ServerConfig
 
+    logformat.use(log_format)
+    tracing.setup("interlock-api")
     deps = open_deps(obj, to_workers=True)
     server = deps.project.config.server or ServerConfig()
     default_host, _, default_port = server.addr.rpartition(":")
+    if log_format == "json":  # uvicorn's loggers then go through the root handler, as JSON lines
+        logformat.configure_root()
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),
-                log_level="info", **uvicorn_options(server))
+                log_level="info", log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,
+                **uvicorn_options(server))

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from interlock import metrics
+from interlock import metrics, tracing
 from interlock.config.evaluator_refs import EvaluatorKind, classify
 from interlock.config.merge import resolve_traits
 from interlock.errors import UnknownTrait
@@ -92,8 +93,9 @@ def evaluate(deps: Deps, pipeline_name: str, schedule_name: str | None = None, *
         workers = max(1, min(len(evaluated), _max_parallel(deps)))
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"eval-{pipeline.name}")
         try:
-            futures = [pool.submit(_trait, deps, pipeline.name, t, schedule.name, period, default_timeout)
-                       for t in evaluated]
+            # Each thread runs in a copy of this context: its log lines and spans keep the step's ids.
+            futures = [pool.submit(contextvars.copy_context().run, _trait, deps, pipeline.name, t, schedule.name,
+                                   period, default_timeout) for t in evaluated]
             for future, trait in zip(futures, evaluated, strict=True):
                 results[trait.type] = _collect(future, trait, pipeline.name, deps, default_timeout)
         finally:
@@ -119,7 +121,8 @@ def evaluate_trait(deps: Deps, pipeline_name: str, trait_type: str, schedule_nam
     default_timeout = deps.project.settings.engine_timeout.total_seconds()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"eval-{pipeline.name}")
     try:
-        future = pool.submit(_trait, deps, pipeline.name, trait, schedule_name, period, default_timeout)
+        future = pool.submit(contextvars.copy_context().run, _trait, deps, pipeline.name, trait, schedule_name,
+                             period, default_timeout)
         return _collect(future, trait, pipeline.name, deps, default_timeout)
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
@@ -152,7 +155,13 @@ def decide(deps: Deps, pipeline: PipelineConfig, schedule: str, period: str,
     ))
     _alerts(deps, pipeline.name, schedule, period, traits, evaluations, outcome.blocking, finished)
     note_arrival(deps, pipeline, schedule, period, evaluations)  # sla.maxDuration counts from the first PASS
-    metrics.count(deps.store, "interlock_evaluations_total", status=outcome.status.value)
+    recorded = {metrics.series("interlock_evaluations_total", status=outcome.status.value): 1.0}
+    for e in evaluations:
+        if e.status is TraitStatus.ERROR:
+            errors = metrics.series("interlock_evaluator_errors_total",
+                                    category=(e.failure_category or FailureCategory.TRANSIENT).value)
+            recorded[errors] = recorded.get(errors, 0.0) + 1
+    metrics.add(deps.store, recorded)  # one round trip for the verdict and its errors
     return Evaluation(result, pipeline, schedule, period, {t.type: t.required for t in traits})
 
 
@@ -175,7 +184,9 @@ def _trait(deps: Deps, pipeline: str, trait: ResolvedTrait, schedule: str, perio
     config.setdefault("date", period)
     timeout = float(trait.timeout) if trait.timeout > 0 else default_timeout
     started = time.monotonic()
-    output = deps.runner.run(trait.evaluator, EvaluationRequest(pipeline, trait.type, config), timeout)
+    with tracing.span("interlock.evaluator", pipeline=pipeline, schedule=schedule, period=period, trait=trait.type,
+                      evaluator=trait.evaluator):
+        output = deps.runner.run(trait.evaluator, EvaluationRequest(pipeline, trait.type, config), timeout)
     return _store_output(deps, pipeline, trait, output, (time.monotonic() - started) * 1000, schedule, period)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from interlock import gauges
 from interlock.model import PipelineConfig
 from interlock.steps import epoch, keys
 from interlock.steps.deps import Deps
@@ -45,6 +46,7 @@ def reconcile(deps: Deps, batch: int = BATCH) -> int:
         deps.store.set_due_many([key for key, _ in work], now + LEASE)
         for _, (step, kwargs) in work:
             deps.dispatch.sweep(step, **kwargs)
+        gauges.note_reconcile_pass(deps.store, now)  # /metrics: interlock_reconcile_last_pass_timestamp_seconds
         return len(work)
     finally:
         deps.store.release_lock(lock)

@@ -26,6 +26,7 @@ from enum import Enum, IntEnum
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from interlock import correlation, tracing
 from interlock.errors import InvalidStepRequest, InvalidTransition, UnknownRun
 from interlock.metrics import timed
 from interlock.steps.requests import (
@@ -56,6 +57,11 @@ class Priority(IntEnum):
 
     FAST = 0  # a push, a completion, a cascade, Beat's reconcile: someone is waiting
     ROUTINE = 9  # what the reconcile loop finds due; never ahead of the fast path
+
+
+# The Redis broker's priority steps: a queue is one list per step (``<queue>`` for the first,
+# ``<queue>:<step>`` for the others).
+BROKER_PRIORITY_STEPS = (int(Priority.FAST), 3, 6, int(Priority.ROUTINE))
 
 
 @dataclass(frozen=True)
@@ -117,13 +123,30 @@ def run_step(deps: Deps, name: str, /, **arguments: Any) -> Any:
 
     This is how every transport runs a step: the Celery task, the inline dispatcher, the Lambda
     handlers. A step's ``no_op`` errors return None. Raises KeyError for a name not in STEPS.
+
+    While it runs, the step's pipeline, schedule, period and run id are bound for log lines
+    (:mod:`interlock.correlation`) and, with tracing on, it is a span ``interlock.<step>``: a child
+    of the message's trace, or for a run's checks of the trace that started the run.
     """
     step = STEPS[name]
-    with timed(deps.store, name) if step.timed else nullcontext():
+    ids = correlation.ids_of(arguments)
+    with correlation.bound(**ids), tracing.span(f"interlock.{name}", _parent(deps, ids), **ids), \
+            timed(deps.store, name) if step.timed else nullcontext():
         try:
             return step.function(deps, **arguments)
         except step.no_op:
             return None
+
+
+def _parent(deps: Deps, ids: Mapping[str, Any]) -> str | None:
+    """The trace a step continues: the message's, else (tracing on) the one its run was started in."""
+    parent = correlation.parent()
+    if parent or not tracing.enabled() or "run_id" not in ids:
+        return parent
+    try:
+        return deps.store.get_run(ids["run_id"]).metadata.get(correlation.TRACEPARENT)
+    except Exception:  # an unknown run: the step says so itself
+        return None
 
 
 def bind(name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from interlock import lifecycle, metrics, retry
+from interlock import correlation, lifecycle, metrics, retry, tracing
 from interlock.errors import BadInput, InvalidTransition, UnknownPipeline, UnknownSchedule
 from interlock.model import (
     STARTED_RUN_STATUSES,
@@ -65,9 +65,10 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     if deps.is_shadow(pipeline):  # shadow mode: record what would start; claim and start nothing
         return would_trigger(deps, config, run_key, now)
     run_id = run_key.run_id
+    # With tracing on, the run keeps the trace it was started in: its checks continue that trace.
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
-                     updated_at=now, metadata=run_key.metadata(), schedule_id=schedule, period=period,
-                     attempt=attempt)
+                     updated_at=now, metadata={**run_key.metadata(), **tracing.inject()}, schedule_id=schedule,
+                     period=period, attempt=attempt)
     prior = _ran_before_reset(deps, pipeline, schedule, period, now)
     if prior is not None and prior.entry.attempt_number >= attempt:
         return prior_runs.restore(deps, prior)
@@ -111,7 +112,10 @@ def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
     first_look = settings.recover_after if recovery_for(config.trigger.type) else settings.stuck_run_threshold
     deps.store.set_due(stuck_key(run_id), run.updated_at + min(first_look, settings.stuck_run_threshold))
     try:
-        started = trigger_for(config.trigger.type).start(config.trigger, trigger_context(deps, config, run))
+        run_key = RunKey.of_run(run)
+        with tracing.span("interlock.trigger.start", pipeline=config.name, schedule=run_key.schedule,
+                          period=run_key.period, run_id=run_id, trigger=config.trigger.type.value):
+            started = trigger_for(config.trigger.type).start(config.trigger, trigger_context(deps, config, run))
     except TriggerError as exc:
         return _failed(deps, config, run, str(exc), exc.category, EventKind.TRIGGER_FAILED)
     except Exception as exc:  # a bug in a trigger must still leave the run in a final state
@@ -159,8 +163,13 @@ def record_start(deps: Deps, config: PipelineConfig, run: RunState, started: Sta
     pipeline, run_id, kind = config.name, run.run_id, config.trigger.type.value
     event = EventKind.TRIGGER_RECOVERED if recovered else EventKind.TRIGGER_FIRED
     details = {**started.metadata, **({"recovered": recovered} if recovered else {})} or None
-    metrics.count(deps.store, "interlock_triggers_recovered_total" if recovered else "interlock_triggers_total",
-                  type=kind)
+    recorded = {metrics.series("interlock_triggers_recovered_total" if recovered else "interlock_triggers_total",
+                               type=kind): 1.0}
+    since_push = correlation.since_push()
+    if since_push is not None and not recovered:  # started by a push: how long it took, in the same round trip
+        recorded.update(metrics.observation(metrics.PUSH_TO_TRIGGER, since_push))
+    metrics.add(deps.store, recorded)
+    log.info("%s trigger %s run %s", kind, f"recovered ({recovered})" if recovered else "started", run_id)
     if started.done:
         deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="COMPLETED",
                                       timestamp=deps.clock.now(), message=f"{kind} trigger finished", details=details))

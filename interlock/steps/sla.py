@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from interlock import metrics
 from interlock.errors import UnknownPipeline, UnknownSchedule
 from interlock.model import SUCCEEDED_RUN_STATUSES, Alert, AlertLevel, Event, EventKind, RunLogEntry, RunStatus
 from interlock.periods import Period, next_period, period_at, previous_period, seen_period
@@ -101,6 +102,7 @@ def _check_period(deps: Deps, pipeline: str, schedule: str, w: Window, entry: Ru
                       details={"scheduleId": schedule, "period": w.period, **details})
         if deps.alerts.fire(alert, dedup_key=f"{dedup or category}:{pipeline}:{schedule}:{w.period}"):
             fired.append(alert)
+            metrics.count(deps.store, "interlock_sla_alerts_total", alert=category)
             if level is AlertLevel.ERROR:
                 deps.store.append_event(Event(kind=EventKind.SLA_BREACHED, pipeline_id=pipeline, status=category,
                                               run_id=entry.run_id if entry else None, message=message, timestamp=now,
