@@ -192,8 +192,9 @@ def get_trait(request: Request, name: str, trait_type: str) -> Json:
 def push(request: Request, name: str, trait_type: str, body: PushRequest) -> Json:
     deps = deps_of(request)
     config = deps.pipeline(name)
-    stored = record_push(deps, name, trait_type, body)
-    request_advance(deps, name, [schedule.name for schedule in config.schedule_list()])
+    with deps.store.batch():  # the push, its event and the due entries: one round trip before the message
+        stored = record_push(deps, name, trait_type, body, config=config)
+        request_advance(deps, name, [schedule.name for schedule in config.schedule_list()])
     return stored.to_json()
 
 
