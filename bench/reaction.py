@@ -41,27 +41,23 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def floor_samples(url: str, api: httpx.Client, root: Path, env: dict[str, str],
-                  samples: int) -> dict[str, list[float]]:
-    """``samples`` floors: one API request + two raw Celery round trips + one spawn of the command (ms each)."""
-    parts: dict[str, list[float]] = {"http": [], "celery": [], "spawn": [], "floor": []}
-    with raw_celery(url) as app:
-        for i in range(samples):
-            start = time.perf_counter()
-            assert api.get("/api/health").status_code == 200
-            http = time.perf_counter()
-            app.send_task("noop").get(timeout=30)
-            app.send_task("noop").get(timeout=30)
-            celery = time.perf_counter()
-            name = f"floor-{i}"
-            spawned = time.time()
-            subprocess.run(["./stamp"], cwd=root, env={**env, "INTERLOCK_PIPELINE": name}, check=True)
-            spawn = (float((root / "stamps" / name).read_text()) - spawned) * 1000
-            parts["http"].append((http - start) * 1000)
-            parts["celery"].append((celery - http) * 1000 / 2)
-            parts["spawn"].append(spawn)
-            parts["floor"].append((celery - start) * 1000 + spawn)
-    return parts
+def floor_sample(app: Any, api: httpx.Client, root: Path, env: dict[str, str], i: int,
+                 parts: dict[str, list[float]]) -> None:
+    """One floor: one API request + two raw Celery round trips + one spawn of the command (ms each)."""
+    start = time.perf_counter()
+    assert api.get("/api/health").status_code == 200
+    http = time.perf_counter()
+    app.send_task("noop").get(timeout=30)
+    app.send_task("noop").get(timeout=30)
+    celery = time.perf_counter()
+    name = f"floor-{i}"
+    spawned = time.time()
+    subprocess.run(["./stamp"], cwd=root, env={**env, "INTERLOCK_PIPELINE": name}, check=True)
+    spawn = (float((root / "stamps" / name).read_text()) - spawned) * 1000
+    parts["http"].append((http - start) * 1000)
+    parts["celery"].append((celery - http) * 1000 / 2)
+    parts["spawn"].append(spawn)
+    parts["floor"].append((celery - start) * 1000 + spawn)
 
 
 def _p(values: list[float]) -> dict[str, float]:
@@ -94,7 +90,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pipelines", type=int, default=1000)
     parser.add_argument("--pushes", type=int, default=300)
-    parser.add_argument("--floor-samples", type=int, default=200)
     parser.add_argument("--name", default="reaction", help="results file: bench/results/NAME.json")
     args = parser.parse_args()
     url = os.environ.get("INTERLOCK_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -143,22 +138,24 @@ def main() -> None:
                 pass
             time.sleep(1)
         print(f"{args.pipelines} pipelines registered and evaluated; pushing {args.pushes} markers via the API")
-        for i in range(args.pushes):
-            name = f"p{i}"
-            start = time.time()
-            starts.append(start)
-            response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
-            assert response.status_code == 201, response.text
-            api_times.append((time.time() - start) * 1000)
-            stamp = root / "stamps" / name
-            deadline = time.time() + 30
-            while not stamp.exists() or not stamp.read_text():
-                if time.time() > deadline:
-                    raise SystemExit(f"{name} did not fire within 30 s")
-                time.sleep(0.001)
-            latencies.append((float(stamp.read_text()) - start) * 1000)
+        floor: dict[str, list[float]] = {"http": [], "celery": [], "spawn": [], "floor": []}
+        with raw_celery(url) as app:
+            for i in range(args.pushes):
+                name = f"p{i}"
+                start = time.time()
+                starts.append(start)
+                response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
+                assert response.status_code == 201, response.text
+                api_times.append((time.time() - start) * 1000)
+                stamp = root / "stamps" / name
+                deadline = time.time() + 30
+                while not stamp.exists() or not stamp.read_text():
+                    if time.time() > deadline:
+                        raise SystemExit(f"{name} did not fire within 30 s")
+                    time.sleep(0.001)
+                latencies.append((float(stamp.read_text()) - start) * 1000)
+                floor_sample(app, api, root, env, i, floor)
         stages = stage_times(store, args.pushes, root, starts)
-        floor = floor_samples(url, api, root, env, args.floor_samples)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
