@@ -81,6 +81,7 @@ chaos: $(STAMP) ## The chaos test alone, with its figures (worker SIGKILLs, a Re
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput
 	$(BIN)/python -m bench.reaction
+	$(BIN)/python -m bench.redis_commands
 	$(BIN)/python -m bench.reconcile_scale
 	$(BIN)/python -m bench.evaluator_overhead
 	$(BIN)/python -m bench.throughput

@@ -30,6 +30,7 @@ import httpx
 
 from bench.common import raw_celery, write_result
 from interlock.config import load_project
+from interlock.demo.stack import free_port
 from interlock.store.redis import RedisStore
 
 ARCHETYPE = "name: marked\nrequiredTraits:\n  - {type: ready-marker}\nreadinessRule: {type: all-required-pass}\n"
@@ -40,15 +41,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def raw_celery_round_trip(url: str, samples: int) -> list[float]:
-    """Send a no-op task to a dedicated worker and wait for its result: the broker's floor."""
-    times = []
-    with raw_celery(url) as app:
-        for _ in range(samples):
-            start = time.perf_counter()
-            app.send_task("noop").get(timeout=30)
-            times.append((time.perf_counter() - start) * 1000)
-    return times
+def floor_sample(app: Any, api: httpx.Client, root: Path, env: dict[str, str], i: int,
+                 parts: dict[str, list[float]]) -> None:
+    """One floor: one API request + two raw Celery round trips + one spawn of the command (ms each)."""
+    start = time.perf_counter()
+    assert api.get("/api/health").status_code == 200
+    http = time.perf_counter()
+    app.send_task("noop").get(timeout=30)
+    app.send_task("noop").get(timeout=30)
+    celery = time.perf_counter()
+    name = f"floor-{i}"
+    spawned = time.time()
+    subprocess.run(["./stamp"], cwd=root, env={**env, "INTERLOCK_PIPELINE": name}, check=True)
+    spawn = (float((root / "stamps" / name).read_text()) - spawned) * 1000
+    parts["http"].append((http - start) * 1000)
+    parts["celery"].append((celery - http) * 1000 / 2)
+    parts["spawn"].append(spawn)
+    parts["floor"].append((celery - start) * 1000 + spawn)
+
+
+def _p(values: list[float]) -> dict[str, float]:
+    return {"p50": round(statistics.median(values), 2), "p95": round(percentile(values, 0.95), 2),
+            "p99": round(percentile(values, 0.99), 2), "max": round(max(values), 2)}
 
 
 def stage_times(store: RedisStore, pushes: int, root: Path, starts: list[float]) -> dict[str, Any]:
@@ -76,6 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pipelines", type=int, default=1000)
     parser.add_argument("--pushes", type=int, default=300)
+    parser.add_argument("--name", default="reaction", help="results file: bench/results/NAME.json")
     args = parser.parse_args()
     url = os.environ.get("INTERLOCK_REDIS_URL", "redis://127.0.0.1:6379/0")
     root = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
@@ -102,7 +117,7 @@ def main() -> None:
              for q in ("evaluation", "trigger", "run_check", "schedule")]
     procs.append(subprocess.Popen([*cli, "beat", "-l", "WARNING"], env=env, cwd=root, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    port = 18765
+    port = free_port()
     procs.append(subprocess.Popen([*cli, "serve", "--port", str(port)], env=env, cwd=root, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     project = load_project(root / "interlock.yaml", env={"INTERLOCK_REDIS_URL": url})
@@ -123,22 +138,24 @@ def main() -> None:
                 pass
             time.sleep(1)
         print(f"{args.pipelines} pipelines registered and evaluated; pushing {args.pushes} markers via the API")
-        for i in range(args.pushes):
-            name = f"p{i}"
-            start = time.time()
-            starts.append(start)
-            response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
-            assert response.status_code == 201, response.text
-            api_times.append((time.time() - start) * 1000)
-            stamp = root / "stamps" / name
-            deadline = time.time() + 30
-            while not stamp.exists() or not stamp.read_text():
-                if time.time() > deadline:
-                    raise SystemExit(f"{name} did not fire within 30 s")
-                time.sleep(0.001)
-            latencies.append((float(stamp.read_text()) - start) * 1000)
+        floor: dict[str, list[float]] = {"http": [], "celery": [], "spawn": [], "floor": []}
+        with raw_celery(url) as app:
+            for i in range(args.pushes):
+                name = f"p{i}"
+                start = time.time()
+                starts.append(start)
+                response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
+                assert response.status_code == 201, response.text
+                api_times.append((time.time() - start) * 1000)
+                stamp = root / "stamps" / name
+                deadline = time.time() + 30
+                while not stamp.exists() or not stamp.read_text():
+                    if time.time() > deadline:
+                        raise SystemExit(f"{name} did not fire within 30 s")
+                    time.sleep(0.001)
+                latencies.append((float(stamp.read_text()) - start) * 1000)
+                floor_sample(app, api, root, env, i, floor)
         stages = stage_times(store, args.pushes, root, starts)
-        raw = raw_celery_round_trip(url, 100)
     finally:
         for p in procs:
             os.killpg(p.pid, signal.SIGTERM)
@@ -155,8 +172,13 @@ def main() -> None:
         "api_push_response_ms": {"p50": round(statistics.median(api_times), 1),
                                  "p95": round(percentile(api_times, 0.95), 1),
                                  "p99": round(percentile(api_times, 0.99), 1), "max": round(max(api_times), 1)},
-        "raw_celery_round_trip_ms": {"p50": round(statistics.median(raw), 2), "p95": round(percentile(raw, 0.95), 2),
-                                     "p99": round(percentile(raw, 0.99), 2), "max": round(max(raw), 2)},
+        "raw_celery_round_trip_ms": _p(floor["celery"]),
+        "api_request_ms": _p(floor["http"]),
+        "bare_spawn_ms": _p(floor["spawn"]),
+        # One API request + two raw Celery round trips + one spawn, sampled back to back.
+        "floor_ms": _p(floor["floor"]),
+        "ratio_p50": round(statistics.median(latencies) / statistics.median(floor["floor"]), 3),
+        "ratio_p99": round(percentile(latencies, 0.99) / percentile(floor["floor"], 0.99), 3),
         "stages_p50_ms": stages,
         # Where the slowest pushes fell in the sequence (0 = first): tells warm-up from steady state.
         "slowest_push_indices": sorted(range(len(latencies)), key=lambda i: -latencies[i])[:5],
@@ -164,13 +186,16 @@ def main() -> None:
                 "written its timestamp; it includes the push itself, evaluation, claim and fork/exec",
     }
     print(f"{'measure':<30}{'p50':>10}{'p95':>10}{'p99':>10}{'max':>10}")
-    for key in ("push_to_trigger_ms", "api_push_response_ms", "raw_celery_round_trip_ms"):
+    for key in ("push_to_trigger_ms", "api_push_response_ms", "raw_celery_round_trip_ms", "api_request_ms",
+                "bare_spawn_ms", "floor_ms"):
         f = figures[key]
         assert isinstance(f, dict)
         print(f"{key:<30}{f['p50']:>10}{f['p95']:>10}{f['p99']:>10}{f['max']:>10}")
     print("where the time goes (p50 ms): " + ", ".join(f"{k} {v}" for k, v in stages.items() if k != "slowest_push"))
     print(f"slowest push, by stage (ms): {stages['slowest_push']}")
-    print(f"written to {write_result('reaction', figures)}")
+    print(f"push / floor: p50 {figures['ratio_p50']}x, p99 {figures['ratio_p99']}x "
+          "(goal: p50 <= 1.2x, p99 <= 1.4x)")
+    print(f"written to {write_result(args.name, figures)}")
 
 
 if __name__ == "__main__":

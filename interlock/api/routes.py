@@ -221,8 +221,9 @@ def push(request: Request, name: str, trait_type: str, body: PushRequest) -> Jso
     config = deps.pipeline(name)
     # The push starts the trace (tracing on) and the clock of interlock_push_to_trigger_seconds.
     with correlation.pushed(), correlation.bound(pipeline=name), \
-            tracing.span("interlock.push", pipeline=name, trait=trait_type, status=body.status):
-        stored = record_push(deps, name, trait_type, body)
+            tracing.span("interlock.push", pipeline=name, trait=trait_type, status=body.status), \
+            deps.store.batch():  # the push, its event and the due entries: one round trip before the message
+        stored = record_push(deps, name, trait_type, body, config=config)
         request_advance(deps, name, [schedule.name for schedule in config.schedule_list()])
     return stored.to_json()
 

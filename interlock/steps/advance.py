@@ -134,15 +134,21 @@ def advance(deps: Deps, pipeline: str, schedule: str) -> Outcome:
         deps.store.put_value(again, "", ttl=lock_ttl(deps))  # this look starts after the note: it answers it
     try:
         now = deps.clock.now()
-        decision = gate(deps, config, sched, now)
-        if decision.outcome is not None:
-            return decision.outcome
-        evaluation = evaluate(deps, pipeline, schedule, config=config)
-        return settle(deps, evaluation, decision, now)
+        # The look's writes (events, verdict, due times) go to the store together, before any
+        # message asks for the next step: one round trip instead of one per write.
+        with deps.store.batch():
+            decision = gate(deps, config, sched, now)
+            if decision.outcome is not None:
+                return decision.outcome
+            evaluation = evaluate(deps, pipeline, schedule, config=config)
+            periods = prepare(deps, evaluation, decision, now)
+        return ask(deps, evaluation, decision, now, periods)
     finally:
-        deps.store.release_lock(lock)
-        # Checked after the release, so a note left while we held the lock is never missed.
-        if deps.store.get_value(again):
+        with deps.store.batch():  # the release and the check for a note: one round trip
+            deps.store.release_lock(lock)
+            # Checked after the release, so a note left while we held the lock is never missed.
+            noted = deps.store.get_value(again)
+        if noted:
             deps.store.put_value(again, "", ttl=lock_ttl(deps))
             deps.dispatch.send("advance", pipeline=pipeline, schedule=schedule)
 
@@ -205,6 +211,13 @@ def gate(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, now: datetim
 
 def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) -> Outcome:
     """After evaluating: leave the next look, and when READY ask for the trigger(s)."""
+    with deps.store.batch():
+        periods = prepare(deps, evaluation, decision, now)
+    return ask(deps, evaluation, decision, now, periods)
+
+
+def prepare(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) -> list[str]:
+    """The writes of :func:`settle`: the next look, the catch-up periods kept or taken; return those to trigger."""
     pipeline, schedule = evaluation.pipeline.name, evaluation.schedule
     sched = find_schedule(evaluation.pipeline, schedule)
     # Look again after the check interval whatever happens next: if the trigger message is
@@ -213,11 +226,19 @@ def settle(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime) ->
     deps.store.set_due(advance_key(pipeline, schedule), forced.next_look(evaluation, decision.attempt, now, look))
     if not evaluation.ready:
         _keep_pending(deps, evaluation.pipeline, sched, list(decision.catch_up))  # run them once it is READY
+        return []
+    return _take_pending(deps, evaluation.pipeline, sched, list(decision.catch_up))
+
+
+def ask(deps: Deps, evaluation: Evaluation, decision: Gate, now: datetime, missed: list[str]) -> Outcome:
+    """The messages of :func:`settle`, after its writes are in the store: the trigger(s) when READY."""
+    pipeline, schedule = evaluation.pipeline.name, evaluation.schedule
+    if not evaluation.ready:
         if forced.trigger_anyway(deps, evaluation, decision.attempt, now):
             return Outcome.FORCED
         return Outcome.NOT_READY
-    for missed in _take_pending(deps, evaluation.pipeline, sched, list(decision.catch_up)):
-        deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=missed, attempt=1)
+    for period in missed:
+        deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=period, attempt=1)
     deps.dispatch.send("trigger", pipeline=pipeline, schedule=schedule, period=evaluation.period,
                        attempt=decision.attempt)
     return Outcome.TRIGGERED

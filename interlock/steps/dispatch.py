@@ -74,17 +74,22 @@ def request_step(deps: Deps, due_key: str, step: str, now: datetime | None = Non
     The due entry is what the reconcile loop finds if the message is lost; the message is what
     makes it fast.
     """
-    deps.store.set_due(due_key, now if now is not None else deps.clock.now())
+    with deps.store.batch():  # what the caller queued is in the store before the message is
+        deps.store.set_due(due_key, now if now is not None else deps.clock.now())
     deps.dispatch.send(step, **kwargs)
 
 
 def request_advance(deps: Deps, pipeline: str, schedules: Iterable[str] | None = None,
                     now: datetime | None = None) -> list[str]:
-    """Have ``pipeline`` looked at now: the advance step of each schedule, through :func:`request_step`.
+    """Have ``pipeline`` looked at now: the advance step of each schedule, due entries first (:func:`request_step`).
 
     ``schedules``: default, all of the pipeline's (raises UnknownPipeline). Returns those asked for.
     """
     names = list(schedules) if schedules is not None else [s.name for s in deps.pipeline(pipeline).schedule_list()]
+    at = now if now is not None else deps.clock.now()
+    with deps.store.batch():  # every due entry (and what the caller queued) in one round trip, before the messages
+        for schedule in names:
+            deps.store.set_due(advance_key(pipeline, schedule), at)
     for schedule in names:
-        request_step(deps, advance_key(pipeline, schedule), "advance", now, pipeline=pipeline, schedule=schedule)
+        deps.dispatch.send("advance", pipeline=pipeline, schedule=schedule)
     return names

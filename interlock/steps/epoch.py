@@ -1,11 +1,13 @@
 """The store epoch: notice that the store was wiped or swapped, say so once, and heal it.
 
 Every process remembers the epoch it saw when it started (:func:`verify` on first use writes one
-if the store has none: its first start). Every reconcile pass and every trigger claim check it
-again with one read. When the store's epoch is missing, or is another one that no heal since this
-process's start put there, the store was reset: Redis restarted empty, FLUSHALL, a failover to a
-replica that had nothing, a different table. Everything it held is gone: registrations, due
-entries (so pipelines were never looked at again), claims and run logs (so a period could run twice).
+if the store has none: its first start). Every reconcile pass checks it again with one read; every
+trigger claim checks it inside the claim itself (``Store.claim(..., epoch=)``: a claim in another
+epoch claims nothing, and the trigger step then calls :func:`verify`). When the store's epoch is
+missing, or is another one that no heal since this process's start put there, the store was reset:
+Redis restarted empty, FLUSHALL, a failover to a replica that had nothing, a different table.
+Everything it held is gone: registrations, due entries (so pipelines were never looked at again),
+claims and run logs (so a period could run twice).
 
 The heal, done by one process under a lock and a compare-and-set of the epoch:
 
@@ -48,6 +50,13 @@ class Seen:
 
     id: str
     since: datetime
+    # When a heal wrote this epoch (its ``resetAt``); None for an epoch written at a first start.
+    reset_at: datetime | None = None
+
+
+def healed_within(seen: Seen, now: datetime, window: timedelta) -> bool:
+    """Whether the epoch ``seen`` was written by a heal less than ``window`` ago (periods before it may have run)."""
+    return seen.reset_at is not None and now - seen.reset_at < window
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,7 @@ def verify(deps: Deps) -> Check:
         return Check(current, False)
     if current is not None and current.reset_at is not None and current.reset_at >= seen.since:
         # Another process found the reset after this one last knew the store, and healed it.
-        deps.seen_epoch = Seen(current.id, deps.clock.now())
+        deps.seen_epoch = Seen(current.id, deps.clock.now(), current.reset_at)
         return Check(current, True)
     return _heal(deps, seen.id, current, seen.since)
 
@@ -82,7 +91,7 @@ def verify(deps: Deps) -> Check:
 def _first_look(deps: Deps, current: Epoch | None) -> Check:
     now = deps.clock.now()
     if current is not None:
-        deps.seen_epoch = Seen(current.id, now)
+        deps.seen_epoch = Seen(current.id, now, current.reset_at)
         return Check(current, False)
     if _wiped_while_everyone_was_down(deps):
         return _heal(deps, "", None, now)
@@ -121,14 +130,14 @@ def _heal(deps: Deps, lost: str, found: Epoch | None, since: datetime) -> Check:
         current = deps.store.get_epoch()
         if (current.id if current else None) != (found.id if found else None):  # changed while we waited
             if current is not None and current.reset_at is not None and current.reset_at >= since:
-                deps.seen_epoch = Seen(current.id, deps.clock.now())
+                deps.seen_epoch = Seen(current.id, deps.clock.now(), current.reset_at)
                 return Check(current, True)
             found = current
         now = deps.clock.now()
         new = Epoch(uuid.uuid4().hex, now, reset_at=now, previous=lost)
         if not deps.store.swap_epoch(found.id if found else None, new):
             return Check(deps.store.get_epoch(), True)
-        deps.seen_epoch = Seen(new.id, now)
+        deps.seen_epoch = Seen(new.id, now, now)
         _repair(deps, new, lost, found)
         return Check(new, True)
     finally:

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError, to_json
 from interlock import strictjson
 from interlock.config.merge import resolve_traits
 from interlock.errors import BadPush
-from interlock.model import Event, EventKind, TraitEvaluation, TraitStatus
+from interlock.model import Event, EventKind, PipelineConfig, TraitEvaluation, TraitStatus
 from interlock.steps.deps import Deps
 from interlock.store.base import TraitSource
 
@@ -105,16 +105,19 @@ def push_trait(deps: Deps, pipeline_name: str, trait_type: str, status: TraitSta
         request = PushRequest.model_validate({"status": status, "value": value, "reason": reason, "ttl": ttl})
     except ValidationError as exc:
         raise BadPush("; ".join(f"{'.'.join(str(p) for p in e['loc'])} {e['msg']}" for e in exc.errors())) from None
-    return record_push(deps, pipeline_name, trait_type, request)
+    with deps.store.batch():  # the result and its event: one round trip
+        return record_push(deps, pipeline_name, trait_type, request)
 
 
-def record_push(deps: Deps, pipeline_name: str, trait_type: str, request: PushRequest) -> TraitEvaluation:
+def record_push(deps: Deps, pipeline_name: str, trait_type: str, request: PushRequest, *,
+                config: PipelineConfig | None = None) -> TraitEvaluation:
     """Store a checked push for ``trait_type`` and record a TRAIT_PUSHED event.
 
-    The TTL is the request's, else the trait's (0 = valid until replaced). Raises UnknownPipeline,
-    or BadPush for a trait the pipeline does not have; nothing is stored then.
+    The TTL is the request's, else the trait's (0 = valid until replaced). ``config``: the pipeline
+    as the caller just read it (saves reading it again). Raises UnknownPipeline, or BadPush for a
+    trait the pipeline does not have; nothing is stored then.
     """
-    pipeline = deps.pipeline(pipeline_name)
+    pipeline = config if config is not None and config.name == pipeline_name else deps.pipeline(pipeline_name)
     traits = {t.type: t for t in resolve_traits(deps.archetype(pipeline), pipeline)}
     if trait_type not in traits:
         raise BadPush(f"pipeline {pipeline_name!r} has no trait {trait_type!r} (it has: {', '.join(traits)})")

@@ -42,11 +42,12 @@ from interlock.model import (
 from interlock.periods import RunKey, period_at, period_for_key
 from interlock.schedule import find_schedule
 from interlock.steps import epoch, prior_runs
-from interlock.steps.deps import Deps, watched_run
+from interlock.steps.deps import Deps, shadow_of, watched_run
 from interlock.steps.dispatch import request_advance
 from interlock.steps.keys import advance_key, check_key, monitor_key, stuck_key
 from interlock.steps.shadow import would_trigger
 from interlock.steps.watchdog import ensure_watched
+from interlock.store.base import EpochChanged
 from interlock.triggers import JobState, Started, TriggerContext, TriggerError, recovery_for, trigger_for
 
 log = logging.getLogger(__name__)
@@ -62,17 +63,21 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     config = deps.pipeline(pipeline)
     now = deps.clock.now()
     run_key = RunKey(pipeline, schedule, period, attempt)
-    if deps.is_shadow(pipeline):  # shadow mode: record what would start; claim and start nothing
+    if shadow_of(deps.project, config):  # shadow mode: record what would start; claim and start nothing
         return would_trigger(deps, config, run_key, now)
     run_id = run_key.run_id
     # With tracing on, the run keeps the trace it was started in: its checks continue that trace.
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
                      updated_at=now, metadata={**run_key.metadata(), **tracing.inject()}, schedule_id=schedule,
                      period=period, attempt=attempt)
-    prior = _ran_before_reset(deps, pipeline, schedule, period, now)
-    if prior is not None and prior.entry.attempt_number >= attempt:
-        return prior_runs.restore(deps, prior)
-    run, won = deps.store.claim(run_key.claim_key, fresh)
+    prior: prior_runs.PriorRun | None = None
+    claimed = _claim_in_known_store(deps, run_key, fresh, now)
+    if claimed is None:  # the store may have been reset: check it, and ask who may know the period ran
+        prior = _ran_before_reset(deps, pipeline, schedule, period, now)
+        if prior is not None and prior.entry.attempt_number >= attempt:
+            return prior_runs.restore(deps, prior)
+        claimed = deps.store.claim(run_key.claim_key, fresh)
+    run, won = claimed
     if not won:
         log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
         if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog
@@ -83,8 +88,24 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
     entry = RunLogEntry(pipeline_id=pipeline, date=period, schedule_id=schedule, status=RunStatus.TRIGGERING,
                         attempt_number=attempt, run_id=run_id, started_at=now, updated_at=now,
                         retry_history=history or None)
-    deps.store.put_run_log(entry)  # before the job starts: a crash now leaves a visible TRIGGERING run
-    return start_job(deps, config, run)
+    return start_job(deps, config, run, entry)
+
+
+def _claim_in_known_store(deps: Deps, run_key: RunKey, fresh: RunState,
+                          now: datetime) -> tuple[RunState, bool] | None:
+    """Claim with the epoch check in the claim itself (one round trip), when this process knows the store.
+
+    None, having claimed nothing, when it must take the long way (:func:`_ran_before_reset`): the
+    process has not seen the store's epoch yet, the epoch it saw was written by a heal within the
+    retention (periods from before it may have run), or the claim found another epoch (a reset).
+    """
+    seen = deps.seen_epoch
+    if seen is None or epoch.healed_within(seen, now, deps.project.settings.retention_ttl):
+        return None
+    try:
+        return deps.store.claim(run_key.claim_key, fresh, seen.id)
+    except EpochChanged:
+        return None
 
 
 def _ran_before_reset(deps: Deps, pipeline: str, schedule: str, period: str,
@@ -101,16 +122,25 @@ def _ran_before_reset(deps: Deps, pipeline: str, schedule: str, period: str,
     return prior_runs.already_ran(deps, pipeline, schedule, period)
 
 
-def start_job(deps: Deps, config: PipelineConfig, run: RunState) -> RunState:
-    """Start the job of a freshly claimed TRIGGERING run and record what happened."""
+def start_job(deps: Deps, config: PipelineConfig, run: RunState, entry: RunLogEntry | None = None) -> RunState:
+    """Start the job of a freshly claimed TRIGGERING run and record what happened.
+
+    ``entry``: the run log naming the run, written before the job starts (with its watchdog due
+    time, in one round trip): a crash after that leaves a visible TRIGGERING run.
+    """
     run_id = run.run_id
     if config.trigger is None:
+        if entry is not None:
+            deps.store.put_run_log(entry)
         return _failed(deps, config, run, "no trigger configured", FailureCategory.PERMANENT, EventKind.TRIGGER_FAILED)
-    # If this worker dies from here on, the watchdog finds the run by this due time: early enough to
-    # ask the target (recover_start) when the trigger can be asked, else to report it stuck.
     settings = deps.project.settings
     first_look = settings.recover_after if recovery_for(config.trigger.type) else settings.stuck_run_threshold
-    deps.store.set_due(stuck_key(run_id), run.updated_at + min(first_look, settings.stuck_run_threshold))
+    with deps.store.batch():
+        if entry is not None:
+            deps.store.put_run_log(entry)
+        # If this worker dies from here on, the watchdog finds the run by this due time: early enough
+        # to ask the target (recover_start) when the trigger can be asked, else to report it stuck.
+        deps.store.set_due(stuck_key(run_id), run.updated_at + min(first_look, settings.stuck_run_threshold))
     try:
         run_key = RunKey.of_run(run)
         with tracing.span("interlock.trigger.start", pipeline=config.name, schedule=run_key.schedule,
@@ -163,27 +193,29 @@ def record_start(deps: Deps, config: PipelineConfig, run: RunState, started: Sta
     pipeline, run_id, kind = config.name, run.run_id, config.trigger.type.value
     event = EventKind.TRIGGER_RECOVERED if recovered else EventKind.TRIGGER_FIRED
     details = {**started.metadata, **({"recovered": recovered} if recovered else {})} or None
-    recorded = {metrics.series("interlock_triggers_recovered_total" if recovered else "interlock_triggers_total",
-                               type=kind): 1.0}
-    since_push = correlation.since_push()
-    if since_push is not None and not recovered:  # started by a push: how long it took, in the same round trip
-        recorded.update(metrics.observation(metrics.PUSH_TO_TRIGGER, since_push))
-    metrics.add(deps.store, recorded)
-    log.info("%s trigger %s run %s", kind, f"recovered ({recovered})" if recovered else "started", run_id)
-    if started.done:
-        deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="COMPLETED",
-                                      timestamp=deps.clock.now(), message=f"{kind} trigger finished", details=details))
-        return _succeeded(deps, config, run, "synchronous trigger finished", started.metadata)
-    moved = lifecycle.move(deps.store, run, RunStatus.RUNNING, deps.clock.now(), **started.metadata)
-    if moved is None:
-        return deps.store.get_run(run_id)
-    deps.store.set_due(stuck_key(run_id), moved.updated_at + deps.project.settings.stuck_run_threshold)
-    _update_log(deps, moved, RunStatus.RUNNING)
-    message = (f"{kind} trigger: the job was {'found at' if recovered == 'found' else 'started again on'} the "
-               f"target after its start was interrupted" if recovered else f"{kind} trigger started the job")
-    deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="RUNNING",
-                                  timestamp=moved.updated_at, message=message, details=details))
-    deps.store.set_due(check_key(run_id), moved.updated_at + deps.poll_interval(config))
+    with deps.store.batch():  # what the job's start left to record, sent with the run's move
+        recorded = {metrics.series("interlock_triggers_recovered_total" if recovered else "interlock_triggers_total",
+                                   type=kind): 1.0}
+        since_push = correlation.since_push()
+        if since_push is not None and not recovered:  # started by a push: how long it took, in the same round trip
+            recorded.update(metrics.observation(metrics.PUSH_TO_TRIGGER, since_push))
+        metrics.add(deps.store, recorded)
+        log.info("%s trigger %s run %s", kind, f"recovered ({recovered})" if recovered else "started", run_id)
+        if started.done:
+            deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="COMPLETED",
+                                          timestamp=deps.clock.now(), message=f"{kind} trigger finished",
+                                          details=details))
+            return _succeeded(deps, config, run, "synchronous trigger finished", started.metadata)
+        moved = lifecycle.move(deps.store, run, RunStatus.RUNNING, deps.clock.now(), **started.metadata)
+        if moved is None:
+            return deps.store.get_run(run_id)
+        deps.store.set_due(stuck_key(run_id), moved.updated_at + deps.project.settings.stuck_run_threshold)
+        _update_log(deps, moved, RunStatus.RUNNING)
+        message = (f"{kind} trigger: the job was {'found at' if recovered == 'found' else 'started again on'} the "
+                   f"target after its start was interrupted" if recovered else f"{kind} trigger started the job")
+        deps.store.append_event(Event(kind=event, pipeline_id=pipeline, run_id=run_id, status="RUNNING",
+                                      timestamp=moved.updated_at, message=message, details=details))
+        deps.store.set_due(check_key(run_id), moved.updated_at + deps.poll_interval(config))
     return moved
 
 
@@ -266,8 +298,8 @@ def _succeeded(deps: Deps, config: PipelineConfig, run: RunState, message: str,
     moved = lifecycle.move(deps.store, run, target, now, **metadata, **extra)
     if moved is None:  # someone else finished it first
         return deps.store.get_run(run.run_id)
-    deps.store.clear_due(check_key(run.run_id))
     _update_log(deps, moved, target, completed_at=now if target is RunStatus.COMPLETED else None)
+    deps.store.clear_due(check_key(run.run_id))  # after the log's read: in a batch, sent with the writes below
     deps.store.append_event(Event(kind=EventKind.PIPELINE_COMPLETED, pipeline_id=run.pipeline_id, run_id=run.run_id,
                                   status=target.value, message=message, timestamp=now))
     if run.metadata.get("rerunId"):

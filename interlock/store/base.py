@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -184,6 +185,15 @@ def breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
     return False, "CLOSED", {"failures": failures, "lastFailure": now}
 
 
+class EpochChanged(Exception):
+    """A claim found the store's epoch is not the caller's: the store was wiped or swapped (steps/epoch.py)."""
+
+    def __init__(self, expected: str, found: str | None) -> None:
+        super().__init__(f"the store's epoch is {found or 'missing'}, not {expected}: nothing was claimed")
+        self.expected = expected
+        self.found = found
+
+
 @runtime_checkable
 class Store(Protocol):
     """What the lifecycle needs of a state store. Implementations: Redis, DynamoDB."""
@@ -264,8 +274,12 @@ class Store(Protocol):
         """Replace the run iff its stored version is ``expected_version``; ``new.version`` must be +1."""
         ...
 
-    def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
-        """Atomically make ``run`` the owner of ``key`` unless it has one; return (owner, won)."""
+    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+        """Atomically make ``run`` the owner of ``key`` unless it has one; return (owner, won).
+
+        ``epoch``: the store epoch the caller works with; when the store's is another (or none),
+        nothing is claimed and :class:`EpochChanged` is raised (the epoch check and the claim in one step).
+        """
         ...
 
     # -- run logs ---------------------------------------------------------------------------------
@@ -314,6 +328,13 @@ class Store(Protocol):
     # -- coordination -----------------------------------------------------------------------------
     def acquire_lock(self, key: str, ttl: float) -> Lock | None:
         """Take ``key`` for ``ttl`` seconds (> 0) unless held; None when held by someone else."""
+        ...
+
+    def batch(self) -> AbstractContextManager[None]:
+        """Send the writes made inside the block together (Redis: one MULTI/EXEC); reads see earlier writes.
+
+        A store without batching runs each write at once (a null context).
+        """
         ...
 
     def release_lock(self, lock: Lock) -> bool:

@@ -49,6 +49,7 @@ from interlock.store.base import (
     ChangeKind,
     DueItem,
     Epoch,
+    EpochChanged,
     EventRecord,
     Lock,
     SensorReading,
@@ -786,7 +787,11 @@ class DynamoStore:
             return False
         return True
 
-    def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+        if epoch:  # a read before the claim, as the trigger step did before the check moved here
+            current = self.get_epoch()
+            if (current.id if current else None) != epoch:
+                raise EpochChanged(epoch, current.id if current else None)
         data = dump(run)
         claim_item = {**_key(f"CLAIM#{key}", "CLAIM"), "runId": S(run.run_id),
                       **_expiry(self._now_ms() + self._retention_ms())}
@@ -1013,6 +1018,9 @@ class DynamoStore:
         if item is None or self._expired(item):
             return None
         return _s(item, "value")
+
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()  # each write is its own request (transactions are per record)
 
     def get_epoch(self) -> Epoch | None:
         item = self._get("EPOCH", "EPOCH")

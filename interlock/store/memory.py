@@ -15,6 +15,7 @@ import json
 import threading
 import uuid
 from collections.abc import Collection
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -49,6 +50,7 @@ from interlock.store.base import (
     ChangeKind,
     DueItem,
     Epoch,
+    EpochChanged,
     EventRecord,
     Lock,
     SensorReading,
@@ -407,8 +409,10 @@ class MemoryStore:
             self._feed(ChangeKind.RUN, raw)
             return True
 
-    def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
         with self._lock:
+            if epoch and (self._epoch.id if self._epoch else None) != epoch:
+                raise EpochChanged(epoch, self._epoch.id if self._epoch else None)
             owner = self._live(self._claims.get(key))
             if owner is None:
                 self._claims[key] = _Entry(run.run_id, self._now_ms() + self._retention_ms())
@@ -605,6 +609,9 @@ class MemoryStore:
     def get_value(self, key: str) -> str | None:
         with self._lock:
             return self._live(self._values.get(key))
+
+    def batch(self) -> AbstractContextManager[None]:
+        return nullcontext()  # every write is already one step in memory
 
     def get_epoch(self) -> Epoch | None:
         with self._lock:

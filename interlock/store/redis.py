@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from importlib import resources
@@ -48,6 +50,7 @@ from interlock.store.base import (
     ChangeKind,
     DueItem,
     Epoch,
+    EpochChanged,
     EventRecord,
     Lock,
     SensorReading,
@@ -92,13 +95,15 @@ class RedisStore:
         event_stream_max: int = 10_000,
         clock: Clock = SYSTEM,
     ) -> None:
-        self.r = client
+        self._client = client
+        # This thread's open batch (see batch()): writes queued on one MULTI/EXEC pipeline.
+        self._local = threading.local()
         self.prefix = normalise_prefix(prefix)
         self.retention = retention
         self.run_index_limit = run_index_limit
         self.event_stream_max = event_stream_max
         self.clock = clock
-        self._scripts = {name: self.r.register_script(_lua(name)) for name in _SCRIPTS}
+        self._scripts = {name: client.register_script(_lua(name)) for name in _SCRIPTS}
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> RedisStore:
@@ -113,6 +118,91 @@ class RedisStore:
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
+
+    @property
+    def r(self) -> redis.Redis:
+        """The client, once this thread's batch has sent what it queued: every read sees the writes before it."""
+        if getattr(self._local, "batch", None) is not None:
+            self._flush()
+        return self._client
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Queue this thread's writes and send them as one MULTI/EXEC when the block ends (one round trip).
+
+        A read inside the block sends what is queued first, in the same round trip where it can (a
+        script, a value, a run log, a pipeline, dependents), so a read always sees the writes before it.
+        Writes queued here report success (``append_event`` returns ``""``, ``clear_due`` and
+        ``release_lock`` True); an error surfaces when the queue is sent. A nested block joins the
+        outer one and sends what is queued when it ends too: what a block wrote is in Redis after it,
+        so a step may send a message right after its block (the next step must see the writes).
+        """
+        if getattr(self._local, "batch", None) is not None:
+            yield
+            self._flush()
+            return
+        self._local.batch = self._client.pipeline(transaction=True)
+        try:
+            yield
+        except BaseException:
+            try:
+                self._flush()  # what was recorded before the failure is still written, as without a batch
+            except Exception:
+                log.exception("store: writing a batch after an error failed")
+            raise
+        else:
+            self._flush()
+        finally:
+            self._local.batch = None
+
+    def _batch(self) -> Any:
+        """This thread's open batch pipeline, or None."""
+        return getattr(self._local, "batch", None)
+
+    def _flush(self) -> None:
+        pipe = self._local.batch
+        if len(pipe):
+            self._execute(pipe)
+
+    def _execute(self, pipe: Any) -> list[Any]:
+        """``pipe.execute()``, then what the writes queued to do with their reads' answers (``_then``)."""
+        results: list[Any] = pipe.execute()
+        then: list[tuple[int, Callable[[Any], None]]] = getattr(pipe, "interlock_then", [])
+        pipe.interlock_then = []
+        for index, callback in then:
+            callback(results[index])
+        return results
+
+    def _then(self, pipe: Any, key: str, callback: Callable[[str | None], None]) -> None:
+        """Queue ``GET key`` on ``pipe``; ``callback(value)`` runs once ``pipe`` has been sent (no extra round trip)."""
+        pipe.get(key)
+        if not hasattr(pipe, "interlock_then"):
+            pipe.interlock_then = []
+        pipe.interlock_then.append((len(pipe) - 1, callback))
+
+    def _read_after_writes(self, command: Any) -> Any:
+        """``command(client)``: with writes queued in this thread's batch, sent with them in one round trip."""
+        batch = self._batch()
+        if batch is not None and len(batch):
+            command(batch)
+            return self._execute(batch)[-1]
+        return command(self._client)
+
+    def _w(self) -> Any:
+        """Where a single write goes: the open batch, else the client."""
+        batch = self._batch()
+        return batch if batch is not None else self._client
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """A MULTI/EXEC for writes that go together: the open batch (already one), else a pipeline of its own."""
+        batch = self._batch()
+        if batch is not None:
+            yield batch
+            return
+        with self._client.pipeline(transaction=True) as p:
+            yield p
+            self._execute(p)
 
     def k(self, *parts: str) -> str:
         return self.prefix + ":".join(parts)
@@ -136,7 +226,16 @@ class RedisStore:
         return int(ttl.total_seconds() * 1000)
 
     def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        return self._scripts[name](keys=keys, args=args)
+        batch = self._batch()
+        if batch is not None and len(batch):
+            self._queue_script(batch, name, keys, args)
+            return self._execute(batch)[-1]
+        return self._scripts[name](keys=keys, args=args, client=self._client)
+
+    def _queue_script(self, batch: Any, name: str, keys: list[str], args: list[Any]) -> None:
+        # EVAL with the text, not EVALSHA: a script Redis does not know (after a restart) cannot fail
+        # inside the MULTI; Redis caches it by its hash, so this costs the bytes only.
+        batch.eval(self._scripts[name].script, len(keys), *keys, *args)
 
     # -- pipelines --------------------------------------------------------------------------------
 
@@ -160,7 +259,7 @@ class RedisStore:
 
     def get_pipeline(self, name: str) -> PipelineConfig:
         key = self.k("pipeline", name)
-        found = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
+        found = decode(key, cast(str | None, self._read_after_writes(lambda c: c.get(key))), PipelineConfig)
         if found is None:
             raise UnknownPipeline(name)
         return found
@@ -200,6 +299,12 @@ class RedisStore:
 
     def _status_row(self, name: str, raw: str | None) -> PipelineStatus | None:
         return PipelineStatus.load(self.k("status", name), name, raw)
+
+    def _reindex(self, name: str, raw: str | None,
+                 change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
+        """Apply ``change`` to the state index when it changes the row ``raw`` (read with the write)."""
+        if change(self._status_row(name, raw)) is not None:
+            self._update_status(name, change)
 
     def _update_status(self, name: str, change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
         """Apply ``change`` to the row of ``name`` (a registered pipeline) and its index entries, atomically.
@@ -290,7 +395,7 @@ class RedisStore:
         return self._rows(names)
 
     def list_dependents(self, upstream: str) -> list[str]:
-        return sorted(cast(set[str], self.r.smembers(self.k("deps", upstream))))
+        return sorted(cast(set[str], self._read_after_writes(lambda c: c.smembers(self.k("deps", upstream)))))
 
     # -- traits, readiness, sensors ---------------------------------------------------------------
 
@@ -304,10 +409,9 @@ class RedisStore:
             evaluation = evaluation.model_copy(update={"expires_at": None})
         evaluation = evaluation.model_copy(update={"source": source.value})
         key = self._trait_hash(evaluation.pipeline_id, source)
-        with self.r.pipeline(transaction=True) as p:
+        with self._tx() as p:
             p.hset(key, evaluation.trait_type, dump(evaluation))
             p.expire(key, int(self.retention.total_seconds()))
-            p.execute()
 
     def _fresh(self, evaluation: TraitEvaluation | None) -> TraitEvaluation | None:
         if evaluation is None or (evaluation.expires_at and evaluation.expires_at <= self.clock.now()):
@@ -331,12 +435,11 @@ class RedisStore:
         return found
 
     def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
-        with self.r.pipeline(transaction=False) as p:
+        with self._tx() as p:
             p.set(self.k("readiness", result.pipeline_id), dump(result), ex=max(1, ttl))
-            p.get(self.k("status", result.pipeline_id))  # same round trip: most verdicts change no state
-            _, raw = p.execute()
-        if after_readiness(self._status_row(result.pipeline_id, raw), result, self.clock.now()) is not None:
-            self._update_status(result.pipeline_id, lambda old: after_readiness(old, result, self.clock.now()))
+            # Most verdicts change no state: the row is read in the same round trip, written only on a change.
+            self._then(p, self.k("status", result.pipeline_id), lambda raw: self._reindex(
+                result.pipeline_id, raw, lambda old: after_readiness(old, result, self.clock.now())))
 
     def get_readiness(self, pipeline: str) -> ReadinessResult | None:
         key = self.k("readiness", pipeline)
@@ -364,13 +467,12 @@ class RedisStore:
 
     def put_run(self, run: RunState) -> None:
         data = dump(run)
-        with self.r.pipeline(transaction=True) as p:
+        with self._tx() as p:
             p.set(self.k("run", run.run_id), data, px=self._run_ttl_ms(run.status))
             index = self.k("runs", run.pipeline_id)
             p.zadd(index, {run.run_id: _ms(run.created_at)})
             p.zremrangebyrank(index, 0, -(self.run_index_limit + 1))
             self._change(p, ChangeKind.RUN, data)
-            p.execute()
 
     def get_run(self, run_id: str) -> RunState:
         key = self.k("run", run_id)
@@ -400,13 +502,16 @@ class RedisStore:
                            [expected_version, dump(new), self._run_ttl_ms(new.status), CHANGE_STREAM_MAX])
         return bool(won)
 
-    def claim(self, key: str, run: RunState) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
         won, owner = self._script(
             "claim",
-            [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id), self._changes],
+            [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id), self._changes,
+             self.k("epoch")],
             [run.run_id, dump(run), int(self.retention.total_seconds() * 1000), self._run_ttl_ms(run.status),
-             _ms(run.created_at), self.run_index_limit, CHANGE_STREAM_MAX],
+             _ms(run.created_at), self.run_index_limit, CHANGE_STREAM_MAX, epoch or ""],
         )
+        if int(won) < 0:
+            raise EpochChanged(epoch or "", str(owner) or None)
         if int(won):
             return run, True
         return self.get_run(str(owner)), False
@@ -417,20 +522,18 @@ class RedisStore:
         entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
         data = dump(entry)
         index = self.k("runlogs", entry.pipeline_id)
-        with self.r.pipeline(transaction=True) as p:
+        with self._tx() as p:
             p.set(self.k("runlog", entry.pipeline_id, entry.date, entry.schedule_id), data,
                   ex=int(self.retention.total_seconds()))
             p.zadd(index, {f"{entry.date}:{entry.schedule_id}": int(entry.started_at.timestamp())})
             p.zremrangebyrank(index, 0, -(RUN_LOG_INDEX_LIMIT + 1))
             self._change(p, ChangeKind.RUN_LOG, data)
-            p.get(self.k("status", entry.pipeline_id))
-            raw = p.execute()[-1]
-        if after_run_log(self._status_row(entry.pipeline_id, raw), entry, self.clock.now()) is not None:
-            self._update_status(entry.pipeline_id, lambda old: after_run_log(old, entry, self.clock.now()))
+            self._then(p, self.k("status", entry.pipeline_id), lambda raw: self._reindex(
+                entry.pipeline_id, raw, lambda old: after_run_log(old, entry, self.clock.now())))
 
     def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
         key = self.k("runlog", pipeline, date, schedule or DEFAULT_SCHEDULE)
-        return decode(key, cast(str | None, self.r.get(key)), RunLogEntry)
+        return decode(key, cast(str | None, self._read_after_writes(lambda c: c.get(key))), RunLogEntry)
 
     def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
         limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT
@@ -445,12 +548,14 @@ class RedisStore:
     # -- events -----------------------------------------------------------------------------------
 
     def append_event(self, event: Event) -> str:
-        return str(self._script(
-            "append_event",
-            [self.k("events", event.pipeline_id), self.k("g", "events"), self._changes],
-            [event.kind.value, dump(event), self.event_stream_max, int(self.retention.total_seconds() * 1000),
-             GLOBAL_EVENT_STREAM_MAX, CHANGE_STREAM_MAX],
-        ))
+        keys = [self.k("events", event.pipeline_id), self.k("g", "events"), self._changes]
+        args = [event.kind.value, dump(event), self.event_stream_max, int(self.retention.total_seconds() * 1000),
+                GLOBAL_EVENT_STREAM_MAX, CHANGE_STREAM_MAX]
+        batch = self._batch()
+        if batch is not None:
+            self._queue_script(batch, "append_event", keys, args)
+            return ""
+        return str(self._script("append_event", keys, args))
 
     def _records(self, key: str, entries: Iterable[tuple[str, dict[str, str]]]) -> list[EventRecord]:
         records = []
@@ -555,6 +660,10 @@ class RedisStore:
         return Lock(key, str(token), int(str(token).split(":", 1)[0]))
 
     def release_lock(self, lock: Lock) -> bool:
+        batch = self._batch()
+        if batch is not None:
+            self._queue_script(batch, "release_lock", [self.k("lock", lock.key)], [lock.token])
+            return True
         return bool(self._script("release_lock", [self.k("lock", lock.key)], [lock.token]))
 
     def extend_lock(self, lock: Lock, ttl: float) -> bool:
@@ -563,10 +672,10 @@ class RedisStore:
         return bool(self._script("extend_lock", [self.k("lock", lock.key)], [lock.token, max(1, int(ttl * 1000))]))
 
     def put_value(self, key: str, value: str, ttl: float | None = None) -> None:
-        self.r.set(self.k("value", key), value, px=int(ttl * 1000) if ttl else None)
+        self._w().set(self.k("value", key), value, px=int(ttl * 1000) if ttl else None)
 
     def get_value(self, key: str) -> str | None:
-        return cast(str | None, self.r.get(self.k("value", key)))
+        return cast(str | None, self._read_after_writes(lambda c: c.get(self.k("value", key))))
 
     def get_epoch(self) -> Epoch | None:
         key = self.k("epoch")
@@ -587,7 +696,12 @@ class RedisStore:
         return bool(self._script("swap_epoch", [self.k("epoch")], [expected or "", *pairs]))
 
     def count(self, amounts: dict[str, float]) -> None:
-        with self.r.pipeline(transaction=False) as p:
+        batch = self._batch()
+        if batch is not None:
+            for name, amount in amounts.items():
+                batch.hincrbyfloat(self.k("metrics"), name, amount)
+            return
+        with self._client.pipeline(transaction=False) as p:
             for name, amount in amounts.items():
                 p.hincrbyfloat(self.k("metrics"), name, amount)
             p.execute()
@@ -601,15 +715,19 @@ class RedisStore:
         return bool(self.r.set(self.k("once", key), "1", nx=True, px=max(1, int(ttl * 1000))))
 
     def set_due(self, key: str, at: datetime) -> None:
-        self.r.zadd(self.k("due"), {key: _ms(at)})
+        self._w().zadd(self.k("due"), {key: _ms(at)})
 
     def set_due_many(self, keys: list[str], at: datetime) -> None:
         if keys:
-            self.r.zadd(self.k("due"), dict.fromkeys(keys, _ms(at)))
+            self._w().zadd(self.k("due"), dict.fromkeys(keys, _ms(at)))
 
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         if only_if_at is None:
-            return bool(self.r.zrem(self.k("due"), key))
+            batch = self._batch()
+            if batch is not None:
+                batch.zrem(self.k("due"), key)
+                return True
+            return bool(self._client.zrem(self.k("due"), key))
         return bool(self._script("clear_due", [self.k("due")], [key, _ms(only_if_at)]))
 
     def due(self, now: datetime, limit: int = 1000) -> list[DueItem]:

@@ -32,7 +32,7 @@ from interlock.model import (
     TraitEvaluation,
     TraitStatus,
 )
-from interlock.store.base import ChangeKind, Epoch, SensorReading, TraitSource
+from interlock.store.base import ChangeKind, Epoch, EpochChanged, SensorReading, TraitSource
 from interlock.store.redis import RedisStore
 from tests.conformance.backends import SERVICE_BACKENDS, SHARED_BACKENDS, ShiftedClock, open_store
 
@@ -612,3 +612,32 @@ def test_an_epoch_with_an_unreadable_time_keeps_its_id(store: RedisStore, caplog
         epoch = store.get_epoch()
     assert epoch is not None and epoch.id == "epoch-a" and epoch.created_at == datetime.fromtimestamp(0, UTC)
     assert "unreadable createdAt" in caplog.text
+
+
+def test_a_claim_in_another_epoch_claims_nothing(store: RedisStore) -> None:
+    # No epoch at all (a wiped store): the claim that names the epoch its process saw is refused.
+    with pytest.raises(EpochChanged) as missing:
+        store.claim("orders:daily:2026-02-21", run("orders-run-1", "orders", RunStatus.TRIGGERING), "epoch-a")
+    assert missing.value.found is None
+    store.swap_epoch(None, Epoch("epoch-b", T0))
+    with pytest.raises(EpochChanged) as other:
+        store.claim("orders:daily:2026-02-21", run("orders-run-1", "orders", RunStatus.TRIGGERING), "epoch-a")
+    assert other.value.found == "epoch-b"
+    assert store.list_runs("orders", 10) == []
+    # In its own epoch the claim works as without one, once.
+    owner, won = store.claim("orders:daily:2026-02-21", run("orders-run-1", "orders", RunStatus.TRIGGERING), "epoch-b")
+    assert won and owner.run_id == "orders-run-1"
+    owner, won = store.claim("orders:daily:2026-02-21", run("orders-run-2", "orders", RunStatus.TRIGGERING), "epoch-b")
+    assert not won and owner.run_id == "orders-run-1"
+
+
+def test_writes_in_a_batch_are_seen_by_reads_inside_it_and_stored_after(store: RedisStore) -> None:
+    due = datetime(2026, 2, 21, 12, tzinfo=UTC)
+    with store.batch():
+        store.put_value("marker", "1")
+        store.set_due("advance:orders:daily", due)
+        store.append_event(Event(kind=EventKind.TRAIT_PUSHED, pipeline_id="orders", timestamp=due))
+        assert store.get_value("marker") == "1"  # a read sends what was queued before it
+        store.set_due("check:orders-run-1", due)
+    assert store.due_at("check:orders-run-1") == due and store.due_at("advance:orders:daily") == due
+    assert [r.event.kind for r in store.list_events("orders", 10)] == [EventKind.TRAIT_PUSHED]
