@@ -302,8 +302,23 @@ class RedisStore:
 
     def _reindex(self, name: str, raw: str | None,
                  change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
-        """Apply ``change`` to the state index when it changes the row ``raw`` (read with the write)."""
-        if change(self._status_row(name, raw)) is not None:
+        """Apply ``change`` to the state index when it changes the row ``raw`` (read with the write).
+
+        One round trip: a script writes the row if it is still ``raw``; if another write changed it
+        since, the optimistic loop of :meth:`_update_status` reads it again.
+        """
+        old = self._status_row(name, raw)
+        new = change(old)
+        if new is None:
+            return
+        was = old.state if old is not None else new.state
+        written = self._scripts["index_status"](
+            keys=[self.k("status", name), self.k("pipeline", name), self.k("state", was), self.k("statesince", was),
+                  self.k("state", new.state), self.k("statesince", new.state)],
+            args=[raw or "", new.dump(), name, _ms(new.since) if new.since else 0,
+                  "1" if old is not None and old.state != new.state else "0"],
+            client=self._client)
+        if not int(written):
             self._update_status(name, change)
 
     def _update_status(self, name: str, change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
@@ -811,7 +826,7 @@ class RedisStore:
 
 
 _SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
-            "breaker", "swap_epoch")
+            "breaker", "swap_epoch", "index_status")
 
 
 

@@ -14,11 +14,14 @@ from interlock.store.redis import RedisStore
 
 pytestmark = pytest.mark.integration
 
-# Measured: 2 / 8 / 8 round trips (before the batching: 5 / 14 / 17, 36 in all).
-MAX_ROUND_TRIPS = {"push": 2, "advance": 8, "trigger": 8, "total": 18}
-# Measured: 96 commands executed by Redis, those inside Lua scripts included (before: 92; MULTI/EXEC
-# pairs replace separate requests). The bound is on what Redis does per cycle.
-MAX_SERVER_COMMANDS = 100
+# Measured: 2 / 9 / 10 round trips (before the batching: 5 / 14 / 17, 36 in all). Of these, one per
+# change of the pipeline's state-index row (the status views' counts: one in advance, two in the
+# trigger), each a single script call after the batch that wrote the record.
+MAX_ROUND_TRIPS = {"push": 2, "advance": 9, "trigger": 10, "total": 21}
+# Measured: 123 commands executed by Redis, those inside Lua scripts included (92 before the
+# batching; the state index adds about 20 per cycle and the push-to-trigger histogram a few
+# HINCRBYFLOATs). The bound is on what Redis does per cycle.
+MAX_SERVER_COMMANDS = 125
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +29,7 @@ def figures() -> dict[str, dict[str, object]]:
     return measure(cycles=2)
 
 
-def test_a_push_to_a_fired_command_costs_at_most_18_round_trips(figures: dict[str, dict[str, object]]) -> None:
+def test_a_push_to_a_fired_command_costs_at_most_21_round_trips(figures: dict[str, dict[str, object]]) -> None:
     trips = {step: figures[step]["round_trips"] for step in MAX_ROUND_TRIPS}
     assert all(trips[step] <= bound for step, bound in MAX_ROUND_TRIPS.items()), trips  # type: ignore[operator]
 
