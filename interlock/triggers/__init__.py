@@ -14,9 +14,11 @@ from interlock.triggers.airflow import AirflowTrigger
 from interlock.triggers.aws import EmrServerlessTrigger, EmrTrigger, GlueTrigger, StepFunctionTrigger
 from interlock.triggers.base import JobState, Started, Status, Trigger, TriggerContext, TriggerError
 from interlock.triggers.command import CommandTrigger
+from interlock.triggers.dagster import DagsterTrigger
 from interlock.triggers.databricks import DatabricksTrigger
 from interlock.triggers.http import HttpTrigger
 from interlock.triggers.plugin import PluginTrigger
+from interlock.triggers.prefect import PrefectTrigger
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,8 @@ TRIGGERS: dict[TriggerType, Trigger] = {
     TriggerType.EMR_SERVERLESS: EmrServerlessTrigger(),
     TriggerType.STEP_FUNCTION: StepFunctionTrigger(),
     TriggerType.DATABRICKS: DatabricksTrigger(),
+    TriggerType.DAGSTER: DagsterTrigger(),
+    TriggerType.PREFECT: PrefectTrigger(),
     TriggerType.PLUGIN: PluginTrigger(),
 }
 
