@@ -6,12 +6,16 @@ document: the requests sent, the lookup before a launch, error and status mappin
 from __future__ import annotations
 
 import base64
+import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
+from interlock.config.yamlio import parse
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.triggers import JobState, TriggerError, trigger_for
 from interlock.triggers.dagster import RUN_ID_TAG, DagsterTrigger
@@ -300,3 +304,40 @@ def test_run_config_text_is_rendered_then_read_as_yaml_1_2(server: Scripted) -> 
     DagsterTrigger().start(config, CTX)
     run_config = server.requests[1]["body"]["variables"]["executionParams"]["runConfigData"]
     assert run_config == {"ops": {"hello": {"config": {"date": "2026-03-02", "n": 3}}}}
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_triggers(kind: str) -> list[dict[str, Any]]:
+    """The ``trigger:`` examples of type ``kind`` in the README's trigger reference (one yaml block)."""
+    block = next(b for b in re.findall(r"^```yaml\n(.*?)^```", README.read_text(), re.S | re.M)
+                 if "# databricks" in b)
+    found = [parse(chunk).data["trigger"] for chunk in block.split("\n\n") if chunk.startswith("trigger:")]
+    return [t for t in found if t["type"] == kind]
+
+
+@pytest.mark.parametrize("kind", ["dagster", "prefect"])
+def test_the_readme_examples_load_and_start_against_a_scripted_server(
+        kind: str, server: Scripted, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("INTERLOCK_DAGSTER_TOKEN", "INTERLOCK_PREFECT_AUTH", "INTERLOCK_PREFECT_API_KEY"):
+        monkeypatch.setenv(name, "x:y")
+    examples = readme_triggers(kind)
+    assert len(examples) == 2  # the open-source server and the cloud service
+    for example in examples:
+        config = TriggerConfig.model_validate(example)
+        block = config.dagster or config.prefect
+        assert block is not None
+        # As written, but pointed at the scripted server (the README's hosts do not resolve here).
+        field = "url" if kind == "dagster" else "api_url"
+        config = config.model_copy(update={kind: block.model_copy(update={field: server.url})})
+        if kind == "dagster":
+            server.answers = [(200, runs()), (200, launched("r-1"))]
+        else:  # a deployment given by name is read first for its id
+            by_name = config.prefect is not None and config.prefect.deployment is not None
+            server.answers = [(200, {"id": "dep-1"})] * by_name + [(201, FLOW_RUN)]
+        started = trigger_for(config.type).start(config, CTX)
+        assert started.done is False and len(server.answers) == 0
+        params = server.requests[-1]["body"]
+        sent = params["variables"]["executionParams"]["runConfigData"] if kind == "dagster" else params["parameters"]
+        assert "2026-03-02" in json.dumps(sent)
