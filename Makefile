@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHECKOV_VENV ?= .checkov-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 lint fmt build dist bench clean build-lambda chaos
+.PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 test-dagster test-prefect lint fmt build dist bench clean build-lambda chaos
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -47,6 +47,26 @@ $(AIRFLOW_VENV)/bin/airflow:
 
 test-airflow3: $(STAMP) $(AIRFLOW_VENV)/bin/airflow ## Trigger a DAG on a real Airflow 3 (installed in .airflow-venv)
 	INTERLOCK_AIRFLOW_BIN=$(abspath $(AIRFLOW_VENV))/bin $(BIN)/pytest -q -m airflow3 tests/airflow3
+
+# Dagster and Prefect get venvs of their own outside the checkout (installing takes minutes), so a
+# clean clone's CI on the same machine reuses them: each is installed only when its bin is missing.
+INTERLOCK_VENV_CACHE ?= $(HOME)/.cache/interlock
+DAGSTER_VENV := $(INTERLOCK_VENV_CACHE)/dagster-1
+PREFECT_VENV := $(INTERLOCK_VENV_CACHE)/prefect-3
+
+$(DAGSTER_VENV)/bin/dagster-webserver:
+	$(PYTHON) -m venv $(DAGSTER_VENV)
+	$(DAGSTER_VENV)/bin/pip install --quiet "dagster>=1,<2" "dagster-webserver>=1,<2"
+
+$(PREFECT_VENV)/bin/prefect:
+	$(PYTHON) -m venv $(PREFECT_VENV)
+	$(PREFECT_VENV)/bin/pip install --quiet "prefect>=3,<4"
+
+test-dagster: $(STAMP) $(DAGSTER_VENV)/bin/dagster-webserver ## Launch a job on a real Dagster 1.x webserver + daemon (venv in ~/.cache/interlock)
+	INTERLOCK_DAGSTER_BIN=$(DAGSTER_VENV)/bin $(BIN)/pytest -q -m dagster tests/dagster
+
+test-prefect: $(STAMP) $(PREFECT_VENV)/bin/prefect ## Run a deployment on a real Prefect 3 server (venv in ~/.cache/interlock)
+	INTERLOCK_PREFECT_BIN=$(PREFECT_VENV)/bin $(BIN)/pytest -q -m prefect tests/prefect
 
 # checkov pins its own pydantic/boto stack, so it lives in a venv of its own (like Airflow above);
 # tests/terraform finds it here or through INTERLOCK_CHECKOV_BIN.

@@ -16,6 +16,7 @@ import re
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -74,6 +75,8 @@ class TriggerType(StrEnum):
     EMR = "emr"
     EMR_SERVERLESS = "emr-serverless"
     DATABRICKS = "databricks"
+    DAGSTER = "dagster"
+    PREFECT = "prefect"
     STEP_FUNCTION = "step-function"
     DBT_CLOUD = "dbt-cloud"
     LAMBDA = "lambda"
@@ -389,6 +392,75 @@ class LambdaTrigger(VariantModel):
     qualifier: str | None = None  # a version or alias
     # A JSON document, templated; default: {"runId", "pipelineId", "scheduleId", "period"}.
     payload: str | None = None
+_TEMPLATE_VAR = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL with a host (its ``${...}`` variables are rendered when calling)."""
+    parts = urlsplit(_TEMPLATE_VAR.sub("x", value.strip()))
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{value!r} is not an http(s) URL with a host")
+    return value
+
+
+def _mapping_text(value: dict[str, Any] | str | None) -> dict[str, Any] | str | None:
+    """A mapping, or JSON/YAML text of one; text is parsed with each ``${...}`` as a plain word."""
+    if not isinstance(value, str):
+        return value
+    from interlock.config.yamlio import YamlError, parse  # interlock.config imports this module
+
+    try:
+        parsed = parse(_TEMPLATE_VAR.sub("x", value)).data
+    except YamlError as exc:
+        where = f" (line {exc.line})" if exc.line else ""
+        raise ValueError(f"is not JSON or YAML: {exc.message}{where}") from None
+    if parsed is not None and not isinstance(parsed, dict):
+        raise ValueError(f"must be a mapping (JSON object or YAML mapping), not {type(parsed).__name__}")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+# A mapping written in YAML, or JSON/YAML text of one; ${...} variables are rendered when starting.
+TemplatedMapping = Annotated[dict[str, Any] | str | None, AfterValidator(_mapping_text)]
+
+
+class DagsterTrigger(VariantModel):
+    """Launch a job through Dagster's GraphQL API (``<url>/graphql``; OSS webserver or Dagster+)."""
+
+    url: HttpUrl  # the webserver, or https://<org>.dagster.cloud/<deployment> for Dagster+
+    location_name: str = _both("location_name", "locationName", min_length=1)
+    # A code location built from one Definitions object has the repository "__repository__".
+    repository_name: str = _both("repository_name", "repositoryName", default="__repository__", min_length=1)
+    job_name: str = _both("job_name", "jobName", min_length=1)
+    run_config: TemplatedMapping = _both("run_config", "runConfig", default=None)
+    headers: dict[str, str] | None = None  # e.g. Dagster-Cloud-Api-Token: ${INTERLOCK_DAGSTER_TOKEN}
+    timeout: Annotated[StrictInt, Field(gt=0)] | None = None
+
+
+def _deployment_name(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[^/]+/[^/]+", value):
+        raise ValueError(f"{value!r} is not '<flow name>/<deployment name>'")
+    return value
+
+
+class PrefectTrigger(VariantModel):
+    """Create a flow run of a deployment through Prefect's REST API (self-hosted server or Cloud)."""
+
+    # PREFECT_API_URL: http://host:4200/api, or https://api.prefect.cloud/api/accounts/<a>/workspaces/<w>
+    api_url: HttpUrl = _both("api_url", "apiUrl")
+    deployment_id: str | None = _both("deployment_id", "deploymentId", default=None, min_length=1)
+    deployment: Annotated[str | None, AfterValidator(_deployment_name)] = None  # "<flow>/<deployment>"
+    parameters: TemplatedMapping = None
+    headers: dict[str, str] | None = None  # Cloud: Authorization: Bearer ${INTERLOCK_PREFECT_API_KEY}
+    # A server's PREFECT_SERVER_API_AUTH_STRING ("user:password"), sent as Authorization: Basic.
+    auth_string: str | None = _both("auth_string", "authString", default=None, min_length=1)
+    timeout: Annotated[StrictInt, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _one_deployment(self) -> PrefectTrigger:
+        if (self.deployment_id is None) == (self.deployment is None):
+            raise ValueError("give exactly one of deployment_id and deployment ('<flow>/<deployment>')")
+        return self
 
 
 class PluginTrigger(VariantModel):
@@ -410,9 +482,11 @@ TRIGGER_BLOCKS: dict[TriggerType, tuple[str, str, type[VariantModel]]] = {
     TriggerType.DATABRICKS: ("databricks", "databricks", DatabricksTrigger),
     TriggerType.DBT_CLOUD: ("dbt_cloud", "dbt_cloud", DbtCloudTrigger),
     TriggerType.LAMBDA: ("lambda_", "lambda", LambdaTrigger),
+    TriggerType.DAGSTER: ("dagster", "dagster", DagsterTrigger),
+    TriggerType.PREFECT: ("prefect", "prefect", PrefectTrigger),
     TriggerType.PLUGIN: ("plugin", "plugin", PluginTrigger),
 }
-_BLOCK_KEYS = {"http", "command", "airflow", "glue", "emr", "databricks", "emr_serverless",
+_BLOCK_KEYS = {"http", "command", "airflow", "glue", "emr", "databricks", "dagster", "prefect", "emr_serverless",
                "emrServerless", "step_function", "stepFunction", "dbt_cloud", "dbtCloud", "lambda", "plugin"}
 
 
@@ -431,6 +505,8 @@ class TriggerConfig(ConfigModel):
     databricks: DatabricksTrigger | None = None
     dbt_cloud: DbtCloudTrigger | None = _both("dbt_cloud", "dbtCloud", default=None)
     lambda_: LambdaTrigger | None = Field(default=None, validation_alias="lambda", serialization_alias="lambda")
+    dagster: DagsterTrigger | None = None
+    prefect: PrefectTrigger | None = None
     plugin: PluginTrigger | None = None
 
     @model_validator(mode="before")

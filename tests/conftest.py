@@ -3,8 +3,9 @@
 Marker rules (``pytest_collection_modifyitems`` below):
 
 - a test that uses the Redis ``store`` fixture of this file is marked ``integration`` without saying so;
-- ``airflow3`` tests are deselected unless ``-m`` names ``airflow3`` (``make test-airflow3``), so any
-  other ``-m`` (``make test-unit``'s ``-m "not integration"``) cannot bring them back.
+- the real-server tests (``airflow3``, ``dagster``, ``prefect``) are deselected unless ``-m`` names their
+  marker (``make test-airflow3`` / ``test-dagster`` / ``test-prefect``), so any other ``-m``
+  (``make test-unit``'s ``-m "not integration"``) cannot bring them back.
 """
 
 from __future__ import annotations
@@ -71,14 +72,18 @@ def _uses_redis_store(item: pytest.Item) -> bool:
     return bool(defs) and defs[-1].func is getattr(store, "__wrapped__", store)
 
 
+# Tests that install and start a real server of their own: run only when `-m` names them.
+REAL_SERVER_MARKERS = ("airflow3", "dagster", "prefect")
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` filters the items, so the markers added here count
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if _uses_redis_store(item):
             item.add_marker(pytest.mark.integration)
-    if "airflow3" in (config.option.markexpr or ""):
-        return
-    kept = [item for item in items if item.get_closest_marker("airflow3") is None]
+    named = config.option.markexpr or ""
+    left_out = [marker for marker in REAL_SERVER_MARKERS if marker not in named]
+    kept = [item for item in items if not any(item.get_closest_marker(marker) for marker in left_out)]
     if len(kept) < len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in kept])
         items[:] = kept

@@ -1,4 +1,5 @@
-"""`make test-unit` selects only tests that need no service, and never the real-Airflow test."""
+"""`make test-unit` selects only tests that need no service, and never the real-server tests (Airflow,
+Dagster, Prefect); `make test` leaves those out too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +37,23 @@ def test_make_test_unit_does_not_collect_the_real_airflow_test() -> None:
 
 def test_the_real_airflow_test_is_collected_when_asked_for() -> None:
     assert collected("-m", "airflow3", "tests/airflow3") != []
+
+
+REAL_SERVERS = [("dagster", "tests/dagster"), ("prefect", "tests/prefect")]
+
+
+@pytest.mark.parametrize(("marker", "folder"), REAL_SERVERS)
+def test_make_test_and_test_unit_leave_out_the_real_dagster_and_prefect_tests(marker: str, folder: str) -> None:
+    assert collected(folder) == []
+    assert collected("-m", unit_marker_expression(), folder) == []
+    assert collected("-m", "airflow3", folder) == []  # another real server's target does not run them
+
+
+@pytest.mark.parametrize(("marker", "folder"), REAL_SERVERS)
+def test_the_real_dagster_and_prefect_tests_are_collected_when_asked_for(marker: str, folder: str) -> None:
+    target = re.search(rf"^test-{marker}:.*\n\t(.+)$", (ROOT / "Makefile").read_text(), re.M)
+    assert target and f"-m {marker} {folder}" in target.group(1)
+    assert collected("-m", marker, folder) != []
 
 
 def test_make_test_unit_leaves_out_the_tests_on_the_real_redis() -> None:

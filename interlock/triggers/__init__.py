@@ -28,10 +28,12 @@ from interlock.triggers.base import (
     can_recover,
 )
 from interlock.triggers.command import CommandTrigger
+from interlock.triggers.dagster import DagsterTrigger
 from interlock.triggers.databricks import DatabricksTrigger
 from interlock.triggers.dbt_cloud import DbtCloudTrigger
 from interlock.triggers.http import HttpTrigger
 from interlock.triggers.plugin import PluginTrigger
+from interlock.triggers.prefect import PrefectTrigger
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,8 @@ TRIGGERS: dict[TriggerType, Trigger] = {
     TriggerType.DATABRICKS: DatabricksTrigger(),
     TriggerType.DBT_CLOUD: DbtCloudTrigger(),
     TriggerType.LAMBDA: LambdaTrigger(),
+    TriggerType.DAGSTER: DagsterTrigger(),
+    TriggerType.PREFECT: PrefectTrigger(),
     TriggerType.PLUGIN: PluginTrigger(),
 }
 

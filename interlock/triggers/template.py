@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from typing import Any
 
+from interlock.config.yamlio import YamlError, parse
 from interlock.model import FailureCategory
 from interlock.redaction import remember
 from interlock.triggers.base import TriggerContext, TriggerError
@@ -60,3 +62,35 @@ def values(text: str, ctx: TriggerContext | None = None, environ: Mapping[str, s
 
 def render_map(values: Mapping[str, str] | None, ctx: TriggerContext | None) -> dict[str, str]:
     return {k: render(v, ctx) for k, v in (values or {}).items()}
+
+
+def render_mapping(value: Mapping[str, Any] | str | None, ctx: TriggerContext | None, what: str) -> dict[str, Any]:
+    """A trigger's templated mapping (run config, parameters) as data to send.
+
+    A mapping written in YAML has each string in it rendered, so a value never changes its shape;
+    JSON/YAML text is rendered, then parsed (TriggerError(PERMANENT) when it is not a mapping then).
+    """
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            parsed = parse(render(value, ctx)).data  # YAML 1.2 core schema: 2026-03-02 stays a string
+        except YamlError as exc:
+            raise TriggerError(f"{what} is not JSON or YAML once rendered: {exc.message}",
+                               FailureCategory.PERMANENT) from None
+        if parsed is None:
+            return {}
+        if not isinstance(parsed, dict):
+            raise TriggerError(f"{what} is not a mapping once rendered", FailureCategory.PERMANENT)
+        return parsed
+    return {k: _render_data(v, ctx) for k, v in value.items()}
+
+
+def _render_data(value: Any, ctx: TriggerContext | None) -> Any:
+    if isinstance(value, str):
+        return render(value, ctx)
+    if isinstance(value, Mapping):
+        return {k: _render_data(v, ctx) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_data(v, ctx) for v in value]
+    return value

@@ -106,7 +106,7 @@ def test_only_targets_that_can_be_asked_are_recovered() -> None:
     from interlock.triggers import recovery_for
 
     askable = {t.value for t in TriggerType if recovery_for(t) is not None}
-    assert askable == {"airflow", "step-function", "databricks", "emr-serverless", "http"}
+    assert askable == {"airflow", "step-function", "databricks", "emr-serverless", "http", "dagster", "prefect"}
 
 
 def test_step_function_names_are_cut_to_80_characters_and_stay_unique() -> None:
