@@ -30,7 +30,7 @@ LONG_TESTS := tests/e2e tests/chaos
 test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the test suite but the long real-worker ones (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q $(addprefix --ignore=,$(LONG_TESTS))
 
-test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos test (about 6 minutes)
+test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos tests (about 7 minutes)
 	$(BIN)/pytest -q $(LONG_TESTS)
 
 test-unit: $(STAMP) ## Run the tests that need no service (no Redis, PostgreSQL or Airflow)
@@ -95,7 +95,7 @@ dist: build ## Same as build
 build-lambda: $(STAMP) ## One Lambda zip per handler into dist/lambda/ (bundles CONFIG=path/to/interlock.yaml; default: the init example)
 	$(BIN)/python -m lambdas.build --config $(or $(CONFIG),interlock/scaffold/interlock.yaml) --out dist/lambda
 
-chaos: $(STAMP) ## The chaos test alone, with its figures (worker SIGKILLs, a Redis crash, a 10 s broker outage)
+chaos: $(STAMP) ## The chaos tests alone, with their figures (worker SIGKILLs, a Redis crash, a 10 s broker outage; starts recovered after kills)
 	$(BIN)/python -m tests.chaos
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)

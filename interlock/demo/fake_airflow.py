@@ -4,7 +4,8 @@
 trigger target. It speaks API v1 and v2 (Airflow 3: ``POST /auth/token`` gives a bearer token that
 every ``/api/v2`` call must carry). DAG runs succeed after ``polls_until_success`` status checks;
 a second start with the same ``dag_run_id`` is a 409, as in Airflow; any other POST is accepted
-(202). Every request is recorded.
+(202). Every request is recorded, and so is every DAG run created (``created``) and every start
+refused as a duplicate (``refused``).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class FakeAirflow:
         accepted = {f"Bearer {FakeAirflow.TOKEN}"} | ({f"Bearer {api_token}"} if api_token else set())
         self.runs: dict[str, int] = {}  # dag_run_id -> status checks so far
         self.requests: list[dict[str, Any]] = []
+        self.created: list[str] = []  # dag_run_ids, in the order their DAG runs were created
+        self.refused: list[str] = []  # dag_run_ids of starts answered 409 (that DAG run existed)
         self.lock = threading.Lock()
         fake = self
 
@@ -61,8 +64,10 @@ class FakeAirflow:
                         return self._reply(202, {"accepted": True})
                     run_id = str(body.get("dag_run_id", ""))
                     if run_id in fake.runs:
+                        fake.refused.append(run_id)
                         return self._reply(409, {"detail": "DAGRun already exists"})
                     fake.runs[run_id] = 0
+                    fake.created.append(run_id)
                 self._reply(200, {"dag_run_id": run_id, "state": "queued"})
 
             def do_GET(self) -> None:

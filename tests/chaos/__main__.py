@@ -1,7 +1,11 @@
-"""`python -m tests.chaos [--pipelines 200] [--seed N] [--keep]`: the chaos run alone, with its figures.
+"""`python -m tests.chaos [--pipelines 200] [--seed N] [--keep] [--only faults|recovery]`: the chaos runs
+alone, with their figures.
 
-Prints the table, writes bench/results/chaos.json, exits 1 when a duplicate, a lost run or a
-repeated alert was found.
+Two scenarios, one after the other: ``faults`` (tests/chaos/scenario.py: SIGKILLs, a Redis crash, a
+broker outage) and ``recovery`` (tests/chaos/recovery.py: trigger workers SIGKILLed between the
+claim and the start, the watchdog asking the target). Prints each table, writes
+bench/results/chaos.json and chaos-recovery.json, exits 1 when a duplicate, a lost run, a repeated
+alert or a kill that missed its window was found.
 """
 
 from __future__ import annotations
@@ -13,28 +17,46 @@ import tempfile
 from pathlib import Path
 
 from bench.common import write_result
+from tests.chaos import recovery
 from tests.chaos.scenario import ChaosConfig, report, run_chaos
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--pipelines", type=int, default=ChaosConfig.pipelines)
+    parser.add_argument("--pipelines", type=int, default=ChaosConfig.pipelines, help="of the faults scenario")
     parser.add_argument("--push-seconds", type=float, default=ChaosConfig.push_seconds)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs, fired.log, AOF)")
+    parser.add_argument("--keep", action="store_true", help="keep the work folders (logs, AOF, kill markers)")
+    parser.add_argument("--only", choices=("faults", "recovery"), default=None, help="run one scenario")
     args = parser.parse_args()
-    config = ChaosConfig(pipelines=args.pipelines, push_seconds=args.push_seconds)
-    if args.seed is not None:
-        config.seed = args.seed
-    workdir = Path(tempfile.mkdtemp(prefix="interlock-chaos-"))
-    try:
-        outcome = run_chaos(config, workdir)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-    print(report(outcome))
-    print(f"written to {write_result('chaos', outcome.figures())}")
-    return 0 if outcome.ok else 1
+    ok = True
+    if args.only in (None, "faults"):
+        config = ChaosConfig(pipelines=args.pipelines, push_seconds=args.push_seconds)
+        if args.seed is not None:
+            config.seed = args.seed
+        workdir = Path(tempfile.mkdtemp(prefix="interlock-chaos-"))
+        try:
+            outcome = run_chaos(config, workdir)
+        finally:
+            if not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+        print(report(outcome))
+        print(f"written to {write_result('chaos', outcome.figures())}")
+        ok = ok and outcome.ok
+    if args.only in (None, "recovery"):
+        settings = recovery.RecoveryConfig()
+        if args.seed is not None:
+            settings.seed = args.seed
+        workdir = Path(tempfile.mkdtemp(prefix="interlock-chaos-recovery-"))
+        try:
+            found = recovery.run_recovery(settings, workdir)
+        finally:
+            if not args.keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+        print(recovery.report(found))
+        print(f"written to {write_result('chaos-recovery', found.figures())}")
+        ok = ok and found.ok
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

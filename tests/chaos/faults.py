@@ -217,11 +217,14 @@ class Fleet:
     kills: list[Kill] = field(default_factory=list)
     crashes: list[Crash] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # A process run through another module than ``interlock.cli`` (same arguments): the recovery
+    # scenario runs its trigger worker through tests/chaos/kill_between.py.
+    modules: dict[str, str] = field(default_factory=dict)
 
     NAMES = (*QUEUES, "beat")
 
     def start(self, name: str) -> None:
-        cli = [sys.executable, "-m", "interlock.cli"]
+        cli = [sys.executable, "-m", self.modules.get(name, "interlock.cli")]
         argv = ([*cli, "beat", "-l", "INFO"] if name == "beat" else
                 [*cli, "worker", "--queues", name, "--concurrency", str(CONCURRENCY[name]), "-l", "INFO"])
         self.starts[name] += 1
