@@ -298,6 +298,12 @@ def _succeeded(deps: Deps, config: PipelineConfig, run: RunState, message: str,
     moved = lifecycle.move(deps.store, run, target, now, **metadata, **extra)
     if moved is None:  # someone else finished it first
         return deps.store.get_run(run.run_id)
+    return _after_success(deps, config, moved, message, now)
+
+
+def _after_success(deps: Deps, config: PipelineConfig, moved: RunState, message: str, now: datetime) -> RunState:
+    """What follows a run's move to COMPLETED(_MONITORING): its log, event, monitoring, next look, cascade."""
+    run, target = moved, moved.status
     _update_log(deps, moved, target, completed_at=now if target is RunStatus.COMPLETED else None)
     deps.store.clear_due(check_key(run.run_id))  # after the log's read: in a batch, sent with the writes below
     deps.store.append_event(Event(kind=EventKind.PIPELINE_COMPLETED, pipeline_id=run.pipeline_id, run_id=run.run_id,
@@ -331,9 +337,17 @@ def cascade(deps: Deps, upstream: str, now: datetime) -> list[str]:
 def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, category: FailureCategory,
             kind: EventKind, metadata: dict[str, Any] | None = None) -> RunState:
     now = deps.clock.now()
-    moved = lifecycle.move(deps.store, run, RunStatus.FAILED, now, **{**(metadata or {}), "failure": message})
+    moved = lifecycle.move(deps.store, run, RunStatus.FAILED, now,
+                           **{**(metadata or {}), "failure": message, "failureCategory": category.value})
     if moved is None:
         return deps.store.get_run(run.run_id)
+    return _after_failure(deps, config, moved, message, category, kind, now)
+
+
+def _after_failure(deps: Deps, config: PipelineConfig, moved: RunState, message: str, category: FailureCategory,
+                   kind: EventKind, now: datetime) -> RunState:
+    """What follows a run's move to FAILED: its log and history, event, then a retry or one alert."""
+    run = moved
     deps.store.clear_due(check_key(run.run_id))
     metrics.count(deps.store, "interlock_triggers_failed_total", category=category.value)
     run_key = RunKey.of_run(run)
@@ -366,6 +380,30 @@ def _failed(deps: Deps, config: PipelineConfig, run: RunState, message: str, cat
     give_up(deps, config, schedule.name, period, attempt, message, category, updated, verdict.budget)
     deps.store.set_due(key, period_at(config, schedule, now).closes)
     return moved
+
+
+def finish_interrupted(deps: Deps, run: RunState) -> bool:
+    """Write what a worker that died between a run's final move and its run log left undone.
+
+    The run is finished, but its period's run log still names it as TRIGGERING or RUNNING: the log,
+    the event and the retry or cascade after the move never happened (the watchdog finds such a run
+    at its stuck check). Returns whether there was anything to finish.
+    """
+    if run.status not in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING, RunStatus.FAILED):
+        return False
+    entry = deps.store.get_run_log(*RunKey.of_run(run).run_log_key)
+    if entry is None or entry.run_id != run.run_id or entry.status not in STARTED_RUN_STATUSES:
+        return False
+    config = deps.pipeline(run.pipeline_id)
+    log.warning("run %s is %s but its run log says %s: its worker stopped in between; finishing", run.run_id,
+                run.status.value, entry.status.value)
+    if run.status is RunStatus.FAILED:
+        category = FailureCategory(str(run.metadata.get("failureCategory") or FailureCategory.TRANSIENT.value))
+        _after_failure(deps, config, run, str(run.metadata.get("failure") or "failed"), category,
+                       EventKind.PIPELINE_FAILED, run.updated_at)
+    else:
+        _after_success(deps, config, run, "run completed (recorded after its worker stopped)", run.updated_at)
+    return True
 
 
 def _finish_rerun(deps: Deps, rerun_id: str, status: RunStatus, now: datetime, message: str) -> None:

@@ -40,6 +40,10 @@ MAX_CATCH_UP = 366
 def check_stuck(deps: Deps, run_id: str) -> Alert | None:
     key = stuck_key(run_id)
     run, active = watched_run(deps, run_id, key, ACTIVE_RUN_STATUSES)
+    if run is not None and not active:
+        from interlock.steps.runs import finish_interrupted  # the run steps import this module
+
+        finish_interrupted(deps, run)
     if run is None or not active:
         return None
     threshold = deps.project.settings.stuck_run_threshold

@@ -135,3 +135,30 @@ def test_a_start_is_first_looked_at_after_recover_after_when_its_target_can_be_a
     run = claimed_and_abandoned(deps)
     assert start_job(deps, deps.pipeline("orders"), run).status is RunStatus.FAILED  # nothing there / exit 1
     assert harness.store.due_at("stuck:" + run.run_id) == first_look
+
+
+@pytest.mark.parametrize(("final", "metadata", "logged", "event"), [
+    (RunStatus.COMPLETED, {}, RunStatus.COMPLETED, EventKind.PIPELINE_COMPLETED),
+    (RunStatus.FAILED, {"failure": "command exited with status 1", "failureCategory": "PERMANENT"},
+     RunStatus.FAILED, EventKind.PIPELINE_FAILED),
+])
+def test_a_run_finished_by_a_worker_that_died_before_its_run_log_is_finished_by_the_watchdog(
+        harness: Harness, final: RunStatus, metadata: dict[str, str], logged: RunStatus, event: EventKind) -> None:
+    from interlock import lifecycle
+
+    pipeline(harness, "trigger:\n  type: command\n  command: {command: 'true'}\n")
+    clock = FrozenClock(START)
+    deps = harness.deps(clock)
+    run = claimed_and_abandoned(deps)
+    # The worker moved the run to its final state, then died before writing the run log.
+    assert lifecycle.move(deps.store, run, final, START, **metadata) is not None
+    clock.set(datetime(2026, 3, 2, 8, 31, tzinfo=UTC))
+    assert check_stuck(deps, run.run_id) is None
+    entry = deps.store.get_run_log("orders", "2026-03-02", "daily")
+    assert entry is not None and entry.status is logged
+    kinds = [r.event.kind for r in deps.store.list_events("orders", 50)]
+    assert event in kinds
+    if final is RunStatus.FAILED:
+        assert entry.failure_category == "PERMANENT" and entry.failure_message == "command exited with status 1"
+    assert check_stuck(deps, run.run_id) is None  # nothing left to finish: no second event
+    assert [r.event.kind for r in deps.store.list_events("orders", 50)].count(event) == 1
