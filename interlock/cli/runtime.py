@@ -82,8 +82,11 @@ def serve(obj: Context, host: str | None, port: int | None) -> None:
     from interlock.api.protocol import uvicorn_options
     from interlock.cli.common import open_deps
     from interlock.config.project import ServerConfig
+    from interlock.steps.deps import register_in_background
 
-    deps = open_deps(obj, to_workers=True)
+    # It answers at once; the project's pipelines are registered meanwhile (those whose file changed).
+    deps = open_deps(obj, to_workers=True, register=False)
+    register_in_background(deps.project, deps.store, "api")
     server = deps.project.config.server or ServerConfig()
     default_host, _, default_port = server.addr.rpartition(":")
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),

@@ -138,6 +138,9 @@ class RedisStore:
     # -- pipelines --------------------------------------------------------------------------------
 
     def register_pipeline(self, config: PipelineConfig) -> None:
+        self.register_pipeline_file(config, None)
+
+    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
         key = self.k("pipeline", config.name)
         old = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
         before = set(old.upstreams()) if old else set()
@@ -147,6 +150,10 @@ class RedisStore:
             p.set(key, json.dumps(config.to_json(), separators=(",", ":")))
             p.set(self.k("registered", config.name), self.clock.now().isoformat(), nx=True)
             p.sadd(self.k("pipelines"), config.name)
+            if digest is None:
+                p.hdel(self.k("pipeline-digests"), config.name)
+            else:
+                p.hset(self.k("pipeline-digests"), config.name, digest)
             for upstream in before - after:
                 p.srem(self.k("deps", upstream), config.name)
             for upstream in after:
@@ -182,7 +189,14 @@ class RedisStore:
                 p.srem(self.k("deps", upstream), name)
             p.delete(key)
             p.srem(self.k("pipelines"), name)
+            p.hdel(self.k("pipeline-digests"), name)
             p.execute()
+
+    def pipeline_digests(self, names: list[str] | None = None) -> dict[str, str]:
+        if names is None:
+            return cast(dict[str, str], self.r.hgetall(self.k("pipeline-digests")))
+        values = cast(list[str | None], self.r.hmget(self.k("pipeline-digests"), names)) if names else []
+        return {n: v for n, v in zip(names, values, strict=True) if v is not None}
 
     def list_dependents(self, upstream: str) -> list[str]:
         return sorted(cast(set[str], self.r.smembers(self.k("deps", upstream))))
