@@ -28,7 +28,7 @@ from celery.signals import (
 )
 
 from interlock import logformat, tracing
-from interlock.config import Project, load_project
+from interlock.config import Project, open_project
 from workers import redis_transport
 from workers.config import celery_config
 
@@ -43,7 +43,7 @@ def make_app(project: Project | None = None) -> Celery:
     that loses Redis mid-task reconnects instead of exiting.
     """
     redis_transport.install()
-    project = project or load_project()
+    project = project or open_project()
     celery = Celery("interlock", include=TASK_MODULES)
     celery.conf.update(celery_config(project))
     celery.conf.interlock_project = project

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 from celery import Celery
@@ -92,7 +93,14 @@ def start_up(app: Celery) -> int:
     if isinstance(deps.store, RedisStore):
         level, message = deps.store.persistence()
         log.log(level, "%s", message)
-    count = register_project_pipelines(deps.project, deps.store)
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if total:
+            log.info("registering pipelines whose file changed: %d of %d (%.1f s)", done, total,
+                     time.monotonic() - started)
+
+    count = register_project_pipelines(deps.project, deps.store, progress=progress)
     ensure_scheduled(deps)
     return count
 
@@ -102,11 +110,12 @@ def start_up_in_background(app: Celery) -> threading.Thread:
 
     ``worker_ready`` runs on the consumer's thread, and registering 1 000 pipelines takes about a
     second: a push arriving meanwhile waited for it (the slow first push of bench.reaction).
-    Registration is idempotent, so tasks that run before it ends see the pipelines as last stored.
+    Registration is idempotent, so tasks that run before it ends see the pipelines as last stored;
+    only pipelines whose file changed are written, and the progress is logged.
     """
     def run() -> None:
         try:
-            log.info("registered %d pipelines", start_up(app))
+            log.info("%d pipelines registered", start_up(app))
         except Exception:  # Beat and the other workers register too; the next start tries again
             log.exception("registering the project's pipelines at worker start failed")
 

@@ -13,7 +13,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from interlock.config import ConfigInvalid, Project, load_project
+from interlock.config import ConfigInvalid, Project, open_project
 from interlock.config.project import ENV_DATABASE_URL
 from interlock.errors import BadInput, Conflict, DomainError, NotFound
 
@@ -44,9 +44,14 @@ class Context:
         self.config = config
 
     def project(self) -> Project:
-        """Load the project or exit 2 with every configuration error, one per line."""
+        """Open the project or exit 2 with every configuration error, one per line.
+
+        Through the project index (interlock/config/index.py): the pipeline files are stat-ed, and
+        read only when they changed or a command asks for them.
+        """
         try:
-            return load_project(self.config)
+            return open_project(self.config, warn=lambda message: err.print(f"[yellow]warning:[/yellow] "
+                                                                           f"{escape(message)}"))
         except ConfigInvalid as exc:
             fail_config(exc)
 
@@ -88,8 +93,13 @@ class Group(click.Group):
 
 
 
-def open_deps(obj: Context, *, to_workers: bool = False) -> Deps:
+def open_deps(obj: Context, *, to_workers: bool = False, pipeline: str | None = None,
+              register: bool = True) -> Deps:
     """Project + store + runner + alerts, with the project's pipelines registered in the store.
+
+    ``pipeline``: the command is about this one pipeline, so only it is registered (and read).
+    Registration writes only what changed since (interlock.steps.deps.register_project_pipelines).
+    ``register=False``: the caller registers (``interlock serve`` does it in the background).
 
     Console alerts go to stderr, away from the command's own output. ``to_workers``: the steps
     these Deps ask for go to the workers (:func:`workers.context.client_dispatcher`: Celery with
@@ -111,7 +121,8 @@ def open_deps(obj: Context, *, to_workers: bool = False) -> Deps:
         store.ping()
         deps = build_deps(project, dispatch, store=store, console=sys.stderr)
         epoch.verify(deps)  # before registering: see steps/epoch.py
-        register_project_pipelines(project, store)
+        if register:
+            register_project_pipelines(project, store, None if pipeline is None else [pipeline])
     return deps
 
 

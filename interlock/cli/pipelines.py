@@ -35,7 +35,7 @@ def evaluate(obj: Context, pipeline: str, schedule: str | None, as_json: bool) -
     """Evaluate PIPELINE's traits now and say whether it is READY (exit 0) or not (exit 1)."""
     from interlock.steps.evaluate import evaluate as evaluate_step
 
-    deps = open_deps(obj)
+    deps = open_deps(obj, pipeline=pipeline)
     with failing_cleanly("evaluating"):
         evaluation = evaluate_step(deps, pipeline, schedule)
     result = evaluation.result
@@ -97,7 +97,7 @@ def push(obj: Context, pipeline: str, trait: str, status: str, value_json: str |
             fail_input(f"--value is not valid JSON: {exc}")
         if not isinstance(value, dict):
             fail_input(f"--value must be a JSON object, got {type(value).__name__}")
-    deps = open_deps(obj, to_workers=True)
+    deps = open_deps(obj, to_workers=True, pipeline=pipeline)
     with failing_cleanly("pushing"):
         stored = push_trait(deps, pipeline, trait, status.upper() if status.lower() in ("pass", "fail")
                             else status, value=value, reason=reason, ttl=ttl)

@@ -25,8 +25,16 @@ def validate(obj: Context, as_json: bool, strict: bool) -> None:
     Warnings are printed like errors (FILE:LINE: FIELD.PATH: reason) and exit 0; with --strict they
     are errors and exit 2.
     """
+    # A large project is validated on every core (interlock.config.loader); a terminal sees the count.
+    shown = sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        if total >= 1000:
+            err.file.write(f"\rvalidating pipelines: {done}/{total}" + ("\r\033[K" if done == total else ""))
+            err.file.flush()
+
     try:
-        project = load_project(obj.config)
+        project = load_project(obj.config, progress=progress if shown else None)
     except ConfigInvalid as exc:
         invalid(exc.errors, exc.warnings, as_json, strict)
     if strict and project.warnings:

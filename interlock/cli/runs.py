@@ -45,7 +45,7 @@ def run(obj: Context, pipeline: str, schedule: str | None, wait: bool, timeout: 
     from interlock.steps.advance import Outcome, run_now
     from interlock.steps.registry import run_step
 
-    deps = open_deps(obj)
+    deps = open_deps(obj, pipeline=pipeline)
     with failing_cleanly("running"):
         sched, outcome, run_state = run_now(deps, pipeline, schedule)  # an unknown schedule exits 2 first
         deadline = time.monotonic() + timeout
@@ -118,7 +118,7 @@ def status(obj: Context, pipeline: str | None, states: str | None, contains: str
     from interlock.statusview import page, parse_limit, parse_states
     from interlock.steps.keys import advance_key
 
-    deps = open_deps(obj)
+    deps = open_deps(obj, pipeline=pipeline)
     next_cursor = None
     with failing_cleanly("reading status"):
         if pipeline:
@@ -187,7 +187,7 @@ def status(obj: Context, pipeline: str | None, states: str | None, contains: str
 @click.pass_obj
 def events(obj: Context, pipeline: str, limit: int, as_json: bool) -> None:
     """The latest events of PIPELINE, oldest first: every decision and why."""
-    deps = open_deps(obj)
+    deps = open_deps(obj, pipeline=pipeline)
     with failing_cleanly("reading events"):
         records = deps.store.list_events(pipeline, limit)
     if as_json:
@@ -213,7 +213,7 @@ def explain(obj: Context, pipeline: str, period: str | None, schedule: str | Non
     """Why PIPELINE did (or did not) run in a period: a one-line answer, then the timeline behind it."""
     from interlock.explain import explain as explain_period
 
-    deps = open_deps(obj)
+    deps = open_deps(obj, pipeline=pipeline)
     with failing_cleanly("reading the period's records"):
         found = explain_period(deps, pipeline, period, schedule)
     if as_json:
@@ -283,7 +283,7 @@ def rerun(obj: Context, pipeline: str | None, rerun_id: str | None, reason: str 
             check_period_key(date)  # the shape; whether the schedule has that period, request_rerun checks
         except ValueError as exc:
             fail_input(f"--date: {exc}")
-    deps = InlineDispatcher(open_deps(obj), only={"rerun"}).deps  # the rerun it asks for starts here
+    deps = InlineDispatcher(open_deps(obj, pipeline=pipeline), only={"rerun"}).deps  # the rerun it asks for starts here
     with failing_cleanly("rerunning"):
         if pipeline is not None:
             record = request_rerun(deps, pipeline, str(reason), date=date, schedule=schedule, force=force)

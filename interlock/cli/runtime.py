@@ -94,10 +94,13 @@ def serve(obj: Context, host: str | None, port: int | None, log_format: str) -> 
     from interlock.api.protocol import uvicorn_options
     from interlock.cli.common import open_deps
     from interlock.config.project import ServerConfig
+    from interlock.steps.deps import register_in_background
 
     logformat.use(log_format)
     tracing.setup("interlock-api")
-    deps = open_deps(obj, to_workers=True)
+    # It answers at once; the project's pipelines are registered meanwhile (those whose file changed).
+    deps = open_deps(obj, to_workers=True, register=False)
+    register_in_background(deps.project, deps.store, "api")
     server = deps.project.config.server or ServerConfig()
     default_host, _, default_port = server.addr.rpartition(":")
     if log_format == "json":  # uvicorn's loggers then go through the root handler, as JSON lines

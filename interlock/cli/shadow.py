@@ -43,7 +43,7 @@ def shadow_report(obj: Context, pipeline: str | None, since: str, as_json: bool)
     window = _since(since)
     if window.total_seconds() <= 0 or window.days > MAX_SINCE_DAYS:
         fail_input(f"--since must be more than 0 and at most {MAX_SINCE_DAYS}d, got {since!r}")
-    deps = open_deps(obj)
+    deps = open_deps(obj, pipeline=pipeline)
     with failing_cleanly("reading the shadow records"):
         if pipeline is not None:
             try:

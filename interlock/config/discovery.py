@@ -74,6 +74,24 @@ def list_folder(directory: Path, inside: Path) -> Listing:
     return listing
 
 
+def plain_listing(directory: Path) -> list[str] | None:
+    """The paths :func:`list_folder` would read, as strings, when no entry is a link; else None.
+
+    One ``scandir`` and no stat per entry (the entry types come with the listing): the index
+    (interlock/config/index.py) lists 50 000 files this way. A link needs :func:`list_folder`'s
+    checks, so any link makes the caller use it instead.
+    """
+    found: list[tuple[str, str]] = []
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                return None
+            if entry.name.endswith(YAML_SUFFIXES) and entry.is_file(follow_symlinks=False):
+                found.append((entry.name, entry.path))
+    found.sort()
+    return [path for _, path in found]
+
+
 def _why_skipped(entry: Path, directory: Path) -> str:
     if entry.is_dir():
         return f"skipped: a folder (only files directly in {directory.name}/ are read)"

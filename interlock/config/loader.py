@@ -9,9 +9,13 @@ trait keys the archetype does not define, duplicate names across files.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import multiprocessing
 import os
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +27,7 @@ from interlock import rules
 from interlock.alerts.slack import DEFAULT_API_URL, TOKEN_REFERENCE
 from interlock.calendars import HOLIDAYS_PREFIX, parse_holiday_calendar
 from interlock.config import evaluator_configs, evaluator_refs, lint
-from interlock.config.discovery import is_within, list_folder, real_path
+from interlock.config.discovery import is_within, list_folder, plain_listing, real_path
 from interlock.config.errors import (
     ConfigError,
     ConfigInvalid,
@@ -65,6 +69,34 @@ M = TypeVar("M", bound=BaseModel)
 MAX_FILE_BYTES = 1_048_576
 
 
+# At this many pipeline files or more, a full load validates them in a pool of processes (one per
+# core) when it safely can (see _Loading.check_pipeline_files); below it, the pool costs more than it saves.
+PARALLEL_MIN_FILES = 2000
+
+# Called with (files done, files in all) while pipeline files are validated.
+Progress = Callable[[int, int], None]
+
+
+def digest_of(data: bytes) -> str:
+    """The content digest of a file as the index and the registration ledger keep it."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+@dataclass
+class FileCheck:
+    """What validating one pipeline file found; the same in the serial and the parallel path."""
+
+    file: Path
+    pipeline: PipelineConfig | None  # None when it has errors
+    errors: list[ConfigError]
+    warnings: list[ConfigError]
+    digest: str | None = None  # of the bytes read; None when the file could not be read
+    stat: tuple[int, int, int, int] | None = None  # (size, mtime_ns, ctime_ns, inode) before reading
+    executables: list[str] = field(default_factory=list)  # evaluator refs resolved on the file system
+    volatile: bool = False  # uses a plugin: its checks depend on installed code, so never cached
+    name_line: int | None = None  # where ``name:`` is, for the duplicate-name error
+
+
 # What each model is called in messages about a file that is none of them.
 _KINDS: dict[type[BaseModel], str] = {ProjectConfig: "project configuration", Archetype: "archetype",
                                       Calendar: "calendar", PipelineConfig: "pipeline"}
@@ -77,9 +109,13 @@ class Project:
     config: ProjectConfig
     settings: Settings
     archetypes: dict[str, Archetype] = field(default_factory=dict)
-    pipelines: dict[str, PipelineConfig] = field(default_factory=dict)
+    # A dict after a full load; a lazy mapping that reads one file per pipeline asked for when the
+    # project was opened through the index (interlock/config/index.py).
+    pipelines: Mapping[str, PipelineConfig] = field(default_factory=dict)
     calendars: dict[str, Calendar] = field(default_factory=dict)
     sources: dict[str, Path] = field(default_factory=dict)  # "pipeline:<name>" -> file
+    # The content digest of each pipeline's file (interlock.steps.deps registers only the changed ones).
+    digests: dict[str, str] = field(default_factory=dict)
     # What loads but is probably a mistake, and files left out of the folders (see interlock.config.lint).
     warnings: list[ConfigError] = field(default_factory=list)
 
@@ -102,22 +138,37 @@ def find_config(explicit: str | os.PathLike[str] | None, env: Mapping[str, str] 
 
 
 def load_project(
-    config_path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None
+    config_path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None, *,
+    progress: Progress | None = None, parallel: bool | None = None,
 ) -> Project:
-    """Load and validate the project; raise :class:`ConfigInvalid` listing every error."""
+    """Load and validate the whole project; raise :class:`ConfigInvalid` listing every error.
+
+    ``parallel``: validate the pipeline files in a pool of processes (default: when there are
+    :data:`PARALLEL_MIN_FILES` or more, several cores and no other thread). The errors, warnings
+    and their order are the same either way. ``progress`` is called as files are validated.
+    """
     env = os.environ if env is None else env
     path = find_config(config_path, env)
-    return _Loading(path, env).run()
+    return _Loading(path, env, progress=progress, parallel=parallel).run()
 
 
 class _Loading:
-    def __init__(self, path: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, path: Path, env: Mapping[str, str], *, progress: Progress | None = None,
+                 parallel: bool | None = None) -> None:
         self.path = path.absolute()
         self.env = env
         self.root = self.path.parent
         self.real_root = real_path(self.root) or self.root
         self.errors: list[ConfigError] = []
         self.warnings: list[ConfigError] = []
+        self.progress = progress
+        self.parallel = parallel
+        # Digest of every non-pipeline file read (interlock.yaml, archetypes, calendars): the index's key.
+        self.read_digests: dict[Path, str] = {}
+        # Per pipeline file that loaded, what the index keeps (filled by load_pipelines).
+        self.checked: list[FileCheck] = []
+        self.last_digest = ""  # of the last file read()
+        self.started_ns = time.time_ns()
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -138,7 +189,9 @@ class _Loading:
             if file.stat().st_size > MAX_FILE_BYTES:
                 self.error(file, f"file is larger than {MAX_FILE_BYTES} bytes; is it really a {what}?")
                 return None
-            text = file.read_text(encoding="utf-8")
+            data = file.read_bytes()
+            self.last_digest = digest_of(data)
+            text = data.decode("utf-8")
         except FileNotFoundError:
             self.error(file, "file not found")
             return None
@@ -175,6 +228,21 @@ class _Loading:
             self.errors.extend(from_validation_error(exc, model, self.name(file), doc))
             return None
 
+    def folder(self, key: str, index: int, folder: str) -> tuple[Path, Path] | None:
+        """(the folder, the real path its files must stay within), or None with the error recorded."""
+        directory = self.root / folder
+        if not directory.is_dir():
+            what = "does not exist" if not directory.exists() else "is not a directory"
+            self.error(self.path, f"directory {str(directory)!r} {what}", (key, index), self.doc)
+            return None
+        real = real_path(directory) or directory
+        inside = self.real_root if is_within(Path(os.path.normpath(directory)), self.root) else real
+        if not is_within(real, inside):
+            self.error(self.path, f"directory {folder!r} is a link to {real}, outside the project directory "
+                                  f"{inside}; links must stay inside it", (key, index), self.doc)
+            return None
+        return directory, inside
+
     def yaml_files(self, key: str, index: int, folder: str) -> Iterator[Path]:
         """YAML files of one configured folder, in name order; a missing folder is an error.
 
@@ -182,17 +250,10 @@ class _Loading:
         path inside the project must really be inside it; one written outside it (``/srv/shared``,
         ``../common``) was chosen on purpose, and its files must stay within it instead.
         """
-        directory = self.root / folder
-        if not directory.is_dir():
-            what = "does not exist" if not directory.exists() else "is not a directory"
-            self.error(self.path, f"directory {str(directory)!r} {what}", (key, index), self.doc)
+        found = self.folder(key, index, folder)
+        if found is None:
             return
-        real = real_path(directory) or directory
-        inside = self.real_root if is_within(Path(os.path.normpath(directory)), self.root) else real
-        if not is_within(real, inside):
-            self.error(self.path, f"directory {folder!r} is a link to {real}, outside the project directory "
-                                  f"{inside}; links must stay inside it", (key, index), self.doc)
-            return
+        directory, inside = found
         listing = list_folder(directory, inside)
         for entry, problem in listing.refused:
             self.error(entry, problem)
@@ -211,6 +272,15 @@ class _Loading:
     # -- the steps --------------------------------------------------------------------------------
 
     def run(self) -> Project:
+        project = self.base()
+        self.load_pipelines(project)
+        if self.errors:
+            raise ConfigInvalid(_by_file_and_line(self.errors), _by_file_and_line(self.warnings))
+        project.warnings = _by_file_and_line(self.warnings)
+        return project
+
+    def base(self) -> Project:
+        """interlock.yaml, the archetypes and the calendars: raise ConfigInvalid on any error in them."""
         if not self.path.is_file():
             hint = "run 'interlock init DIR' to create a project, or pass --config PATH"
             what = "is a directory" if self.path.is_dir() else "not found"
@@ -225,13 +295,12 @@ class _Loading:
             self.warn(self.path, message, path, doc)
         self.check_project(config)
         settings = build_settings(config, self.path, self.env)
+        self.read_digests[self.path] = self.last_digest
         project = Project(config=config, settings=settings)
         self.load_archetypes(project)
         self.load_calendars(project)
-        self.load_pipelines(project)
         if self.errors:
             raise ConfigInvalid(_by_file_and_line(self.errors), _by_file_and_line(self.warnings))
-        project.warnings = _by_file_and_line(self.warnings)
         return project
 
     def check_project(self, config: ProjectConfig) -> None:
@@ -274,6 +343,7 @@ class _Loading:
         for i, folder in enumerate(project.config.archetype_dirs):
             for file in self.yaml_files("archetypeDirs", i, folder):
                 doc = self.read(file, "archetype")
+                self.read_digests[file] = self.last_digest if doc else "unreadable"
                 archetype = self.validate(Archetype, file, doc) if doc else None
                 if archetype is not None and doc is not None:
                     self.lint(file, doc)
@@ -334,6 +404,7 @@ class _Loading:
         for i, folder in enumerate(project.config.calendar_dirs or []):
             for file in self.yaml_files("calendarDirs", i, folder):
                 doc = self.read(file, "calendar")
+                self.read_digests[file] = self.last_digest if doc else "unreadable"
                 calendar = self.validate(Calendar, file, doc) if doc else None
                 if calendar is not None and doc is not None:
                     self.lint(file, doc)
@@ -343,23 +414,139 @@ class _Loading:
                     continue
                 project.calendars[calendar.name] = calendar
 
+    def pipeline_files(self, project: Project) -> list[Path]:
+        """Every pipeline file of every configured folder, in load order (listing problems recorded)."""
+        return [file for i, folder in enumerate(project.config.pipeline_dirs)
+                for file in self.yaml_files("pipelineDirs", i, folder)]
+
+    def pipeline_paths(self, project: Project) -> list[str]:
+        """:meth:`pipeline_files` as strings, listed without a stat per file where no entry is a link."""
+        paths: list[str] = []
+        for i, folder in enumerate(project.config.pipeline_dirs):
+            found = self.folder("pipelineDirs", i, folder)
+            if found is None:
+                continue
+            plain = plain_listing(found[0])
+            if plain is None:
+                paths.extend(str(file) for file in self.yaml_files("pipelineDirs", i, folder))
+            else:
+                paths.extend(plain)
+        return paths
+
     def load_pipelines(self, project: Project) -> None:
         seen: dict[str, Path] = {}
-        for i, folder in enumerate(project.config.pipeline_dirs):
-            for file in self.yaml_files("pipelineDirs", i, folder):
-                doc = self.read(file, "pipeline")
-                pipeline = self.validate(PipelineConfig, file, doc) if doc else None
-                if pipeline is not None and doc is not None:
-                    self.lint(file, doc, expanded="trigger")
-                problems = check_pipeline(doc.data, project) if doc else []
-                for path, message in problems:
-                    self.error(file, message, path, doc)
-                if pipeline is None or doc is None or problems:
-                    continue
-                if not self.first_definition("pipeline", pipeline.name, file, doc, seen):
-                    continue
-                project.pipelines[pipeline.name] = pipeline
-                project.sources[f"pipeline:{pipeline.name}"] = file
+        pipelines: dict[str, PipelineConfig] = {}
+        project.pipelines = pipelines
+        for check in self.check_pipeline_files(project, self.pipeline_files(project)):
+            self.errors.extend(check.errors)
+            self.warnings.extend(check.warnings)
+            pipeline, file = check.pipeline, check.file
+            if pipeline is None:
+                continue
+            if pipeline.name in seen:
+                self.errors.append(ConfigError(self.name(file), f"pipeline {pipeline.name!r} is already defined in "
+                                               f"{self.name(seen[pipeline.name])}", "name", check.name_line))
+                continue
+            seen[pipeline.name] = file
+            pipelines[pipeline.name] = pipeline
+            project.sources[f"pipeline:{pipeline.name}"] = file
+            if check.digest is not None:
+                project.digests[pipeline.name] = check.digest
+            self.checked.append(check)
+
+    def check_pipeline_files(self, project: Project, files: list[Path]) -> Iterator[FileCheck]:
+        """:meth:`check_pipeline_file` of each file, in order: in a pool of processes when it pays.
+
+        The pool forks (the children inherit this loading and its project, nothing is pickled on
+        the way in) and is used only when no other thread runs: forking a threaded process can
+        leave a lock held in the child. Each child runs the very same per-file check, and results
+        come back in file order, so errors and warnings are those of the serial path.
+        """
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        parallel = self.parallel if self.parallel is not None else len(files) >= PARALLEL_MIN_FILES
+        if not parallel or cores < 2 or threading.active_count() > 1 \
+                or "fork" not in multiprocessing.get_all_start_methods():
+            for done, file in enumerate(files, 1):
+                yield self.check_pipeline_file(project, file)
+                if self.progress and (done % 500 == 0 or done == len(files)):
+                    self.progress(done, len(files))
+            return
+        global _IN_CHILD
+        _IN_CHILD = (self, project)
+        try:
+            with multiprocessing.get_context("fork").Pool(cores) as pool:
+                chunk = max(1, min(500, len(files) // (cores * 8)))
+                for done, check in enumerate(pool.imap(_check_in_child, files, chunksize=chunk), 1):
+                    yield check
+                    if self.progress and (done % 500 == 0 or done == len(files)):
+                        self.progress(done, len(files))
+        finally:
+            _IN_CHILD = None
+
+    def check_pipeline_file(self, project: Project, file: Path) -> FileCheck:
+        """Read and validate one pipeline file against the project's archetypes and calendars."""
+        errors, warnings = self.errors, self.warnings
+        self.errors, self.warnings = [], []
+        try:
+            stat = _stat_of(file)
+            self.last_digest = ""
+            doc = self.read(file, "pipeline")
+            digest = self.last_digest or None
+            pipeline = self.validate(PipelineConfig, file, doc) if doc else None
+            if pipeline is not None and doc is not None:
+                self.lint(file, doc, expanded="trigger")
+            problems = check_pipeline(doc.data, project) if doc else []
+            for path, message in problems:
+                self.error(file, message, path, doc)
+            ok = pipeline is not None and doc is not None and not problems
+            executables, volatile = _external_refs(doc.data) if doc else ([], False)
+            return FileCheck(file, pipeline if ok else None, self.errors, self.warnings, digest, stat,
+                             executables, volatile, doc.line_of(("name",)) if doc else None)
+        finally:
+            self.errors, self.warnings = errors, warnings
+
+
+# The loading and project a forked validation child works for (set by check_pipeline_files).
+_IN_CHILD: tuple[_Loading, Project] | None = None
+
+
+def _check_in_child(file: Path) -> FileCheck:
+    assert _IN_CHILD is not None
+    loading, project = _IN_CHILD
+    return loading.check_pipeline_file(project, file)
+
+
+def _stat_of(file: Path) -> tuple[int, int, int, int] | None:
+    try:
+        st = file.stat()
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def _external_refs(data: Any) -> tuple[list[str], bool]:
+    """The evaluator refs a pipeline resolves on the file system or PATH, and whether it uses a plugin.
+
+    A cached verdict on the file holds only while these still resolve (interlock/config/index.py
+    checks them again on every open); a plugin's checks run installed code, so a file that uses
+    one is validated on every open.
+    """
+    found: list[str] = []
+    volatile = False
+    traits = data.get("traits") if isinstance(data, dict) else None
+    for trait in (traits.values() if isinstance(traits, dict) else []):
+        evaluator = trait.get("evaluator") if isinstance(trait, dict) else None
+        if not isinstance(evaluator, str):
+            continue
+        kind = evaluator_refs.classify(evaluator.strip())
+        if kind is evaluator_refs.EvaluatorKind.PLUGIN:
+            volatile = True
+        elif kind is evaluator_refs.EvaluatorKind.COMMAND and evaluator not in found:
+            found.append(evaluator)
+    trigger = data.get("trigger") if isinstance(data, dict) else None
+    if isinstance(trigger, dict) and str(trigger.get("type")) == TriggerType.PLUGIN.value:
+        volatile = True
+    return found, volatile
 
 
 def _by_file_and_line(errors: list[ConfigError]) -> list[ConfigError]:

@@ -8,7 +8,10 @@ outbound policy the same way.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+import logging
+import threading
+import time
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, TextIO
@@ -23,11 +26,13 @@ from interlock.model import Archetype, PipelineConfig, RunState, RunStatus
 from interlock.netguard import OutboundPolicy
 from interlock.steps.dispatch import Dispatcher, RecordingDispatcher
 from interlock.steps.prior_runs import RunHistory, default_history
-from interlock.store.base import Store
+from interlock.store.base import RegistrationLedger, Store
 from interlock.store.factory import open_store
 
 if TYPE_CHECKING:
     from interlock.steps.epoch import Seen
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -141,8 +146,58 @@ def build_deps(project: Project, dispatch: Dispatcher | None = None, *, store: S
                 dispatch=dispatch if dispatch is not None else RecordingDispatcher())
 
 
-def register_project_pipelines(project: Project, store: Store) -> int:
-    """Upsert every pipeline defined in the project's files into the store; return how many."""
-    for pipeline in project.pipelines.values():
-        store.register_pipeline(pipeline)
-    return len(project.pipelines)
+def register_project_pipelines(project: Project, store: Store, names: Collection[str] | None = None, *,
+                               progress: Callable[[int, int], None] | None = None) -> int:
+    """Upsert the pipelines defined in the project's files into the store; return how many there are.
+
+    Only those whose file changed since it was registered are written when the store keeps a
+    :class:`~interlock.store.base.RegistrationLedger` (one read of the ledger, then one write per
+    changed pipeline); otherwise all of them. ``names``: only these (those not in the files are
+    left alone). ``progress(written, to_write)`` is called every 1 000 writes and at the end.
+    """
+    wanted = list(project.pipelines) if names is None else [n for n in names if n in project.pipelines]
+    ledger = store if isinstance(store, RegistrationLedger) else None
+    if ledger is not None:
+        known = ledger.pipeline_digests(None if names is None else wanted)
+        todo = [n for n in wanted if project.digests.get(n) is None or known.get(n) != project.digests[n]]
+    else:
+        todo = wanted
+    for done, name in enumerate(todo, 1):
+        config = project.pipelines[name]
+        if ledger is not None:
+            ledger.register_pipeline_file(config, project.digests.get(name))
+        else:
+            store.register_pipeline(config)
+        if progress and done % 1000 == 0:
+            progress(done, len(todo))
+    if progress:
+        progress(len(todo), len(todo))
+    return len(wanted)
+
+
+def register_in_background(project: Project, store: Store, who: str,
+                           then: Callable[[int], None] | None = None) -> threading.Thread:
+    """:func:`register_project_pipelines` on a thread of its own, its progress logged; ``then(count)`` after.
+
+    For a process that answers meanwhile (the API server, a worker already consuming): registering
+    is idempotent, and a pipeline not registered yet is known from the project's files (the step
+    requests look there, interlock.steps.requests).
+    """
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        if total:
+            log.info("%s: registering pipelines whose file changed: %d of %d", who, done, total)
+
+    def run() -> None:
+        try:
+            count = register_project_pipelines(project, store, progress=progress)
+            log.info("%s: %d pipelines registered (%.1f s)", who, count, time.monotonic() - started)
+            if then is not None:
+                then(count)
+        except Exception:  # the next start tries again; the other processes register too
+            log.exception("%s: registering the project's pipelines failed", who)
+
+    thread = threading.Thread(target=run, name=f"interlock-register-{who}", daemon=True)
+    thread.start()
+    return thread

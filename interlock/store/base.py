@@ -195,6 +195,27 @@ class EpochChanged(Exception):
 
 
 @runtime_checkable
+class RegistrationLedger(Protocol):
+    """A store that remembers the digest of the file each pipeline was registered from.
+
+    Registration (interlock.steps.deps.register_project_pipelines) then writes only the pipelines
+    whose file changed. ``register_pipeline_file`` stores the pipeline and its digest in one atomic
+    step (two processes registering two versions cannot leave one version with the other's digest);
+    ``register_pipeline`` and ``delete_pipeline`` forget the digest (a pipeline registered through
+    the API is not the file's), and an emptied store has none.
+    Redis and the in-memory store keep one; a store that does not registers every pipeline.
+    """
+
+    def pipeline_digests(self, names: list[str] | None = None) -> dict[str, str]:
+        """Name -> digest of the file it was registered from (``names``: only those)."""
+        ...
+
+    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
+        """``register_pipeline``, recording ``digest`` as the file it came from (None: forget it)."""
+        ...
+
+
+@runtime_checkable
 class Store(Protocol):
     """What the lifecycle needs of a state store. Implementations: Redis, DynamoDB."""
 

@@ -149,6 +149,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._pipelines: dict[str, str] = {}
         self._registered: dict[str, str] = {}
+        self._digests: dict[str, str] = {}
         self._deps: dict[str, set[str]] = {}
         self._traits: dict[tuple[TraitSource, str], dict[str, str]] = {}
         self._readiness: dict[str, _Entry] = {}
@@ -229,6 +230,9 @@ class MemoryStore:
     # -- pipelines --------------------------------------------------------------------------------
 
     def register_pipeline(self, config: PipelineConfig) -> None:
+        self.register_pipeline_file(config, None)
+
+    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
         with self._lock:
             old = decode(f"pipeline:{config.name}", self._pipelines.get(config.name), PipelineConfig)
             before = set(old.upstreams()) if old else set()
@@ -236,6 +240,10 @@ class MemoryStore:
             # What was given, as given: defaults stay defaults when the model grows new ones.
             self._pipelines[config.name] = json.dumps(config.to_json(), separators=(",", ":"))
             self._registered.setdefault(config.name, self.clock.now().isoformat())
+            if digest is None:
+                self._digests.pop(config.name, None)
+            else:
+                self._digests[config.name] = digest
             for upstream in before - after:
                 self._deps.get(upstream, set()).discard(config.name)
             for upstream in after:
@@ -267,6 +275,7 @@ class MemoryStore:
         with self._lock:
             old = decode(f"pipeline:{name}", self._pipelines.pop(name, None), PipelineConfig)
             self._status.pop(name, None)
+            self._digests.pop(name, None)
             for upstream in old.upstreams() if old else []:
                 self._deps.get(upstream, set()).discard(name)
 
@@ -295,6 +304,12 @@ class MemoryStore:
             rows = [r for r in self._status.values() if r.state == state and r.since is not None
                     and (before is None or r.since <= before)]
         return sorted(rows, key=lambda r: (r.since or datetime.min.replace(tzinfo=UTC), r.name))[:max(0, limit)]
+
+    def pipeline_digests(self, names: list[str] | None = None) -> dict[str, str]:
+        with self._lock:
+            if names is None:
+                return dict(self._digests)
+            return {n: self._digests[n] for n in names if n in self._digests}
 
     def list_dependents(self, upstream: str) -> list[str]:
         with self._lock:

@@ -240,6 +240,9 @@ class RedisStore:
     # -- pipelines --------------------------------------------------------------------------------
 
     def register_pipeline(self, config: PipelineConfig) -> None:
+        self.register_pipeline_file(config, None)
+
+    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
         key = self.k("pipeline", config.name)
         old = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
         before = set(old.upstreams()) if old else set()
@@ -250,6 +253,10 @@ class RedisStore:
             p.set(self.k("registered", config.name), self.clock.now().isoformat(), nx=True)
             p.sadd(self.k("pipelines"), config.name)
             p.zadd(self.k("names"), {config.name: 0})
+            if digest is None:
+                p.hdel(self.k("pipeline-digests"), config.name)
+            else:
+                p.hset(self.k("pipeline-digests"), config.name, digest)
             for upstream in before - after:
                 p.srem(self.k("deps", upstream), config.name)
             for upstream in after:
@@ -291,7 +298,14 @@ class RedisStore:
             for state in STATES:
                 p.zrem(self.k("state", state), name)
                 p.zrem(self.k("statesince", state), name)
+            p.hdel(self.k("pipeline-digests"), name)
             p.execute()
+
+    def pipeline_digests(self, names: list[str] | None = None) -> dict[str, str]:
+        if names is None:
+            return cast(dict[str, str], self.r.hgetall(self.k("pipeline-digests")))
+        values = cast(list[str | None], self.r.hmget(self.k("pipeline-digests"), names)) if names else []
+        return {n: v for n, v in zip(names, values, strict=True) if v is not None}
 
     # -- the operator-state index (interlock.store.status) -----------------------------------------
     # status:<name> holds the row; names (all pipelines) and state:<s> are sorted sets of names with

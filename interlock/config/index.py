@@ -1,0 +1,283 @@
+"""The project index: open a project without reading every pipeline file (docs/scale.md, "Loading").
+
+``.interlock/cache/index-<id>.json`` under the project folder records, for every pipeline file that
+passed validation, its stat (size, mtime and ctime in ns, inode), the digest of its bytes, the
+pipeline it defines and the executables its evaluators name. It is keyed by the digest of
+everything a pipeline's checks depend on besides its own file: ``interlock.yaml``, every archetype
+and calendar file, the configured folders, the Interlock version.
+
+:func:`open_project` loads ``interlock.yaml``, the archetypes and calendars in full (they are few),
+lists the pipeline folders and stats every file. A file whose stat matches its entry is taken as
+validated; any other is read and, if its bytes differ, validated again. Any error anywhere, a
+duplicate name, an evaluator that no longer resolves, a changed key or an unreadable index: the
+full load runs instead (it raises the errors exactly as ``interlock validate`` prints them). The
+pipelines of the project it returns are read one file at a time, when asked for.
+
+Never stale: an edit changes the ctime (which nothing can set back) and usually the size or mtime.
+A file whose mtime or ctime is within :data:`RACY_NS` of when its entry was taken (coarse file
+system clocks: a second edit in the same tick keeps both) is read and compared by digest on every
+open, until the index is written again after that window (the "racily clean" rule of git's index).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from interlock import __version__
+from interlock.config import evaluator_refs
+from interlock.config.errors import ConfigError, ConfigInvalid
+from interlock.config.loader import (
+    FileCheck,
+    Project,
+    _Loading,
+    digest_of,
+    find_config,
+)
+from interlock.model import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = Path(".interlock") / "cache"
+FORMAT = 1
+# A file changed this close to when its entry was taken is compared by content, not by stat.
+RACY_NS = 2_000_000_000
+
+Warn = Callable[[str], None]
+
+
+@dataclass
+class Entry:
+    """What the index keeps about one pipeline file."""
+
+    file: str
+    stat: tuple[int, int, int, int]
+    digest: str
+    name: str
+    executables: list[str]
+    volatile: bool
+
+    def row(self) -> list[Any]:
+        return [self.file, *self.stat, self.digest, self.name, self.executables, self.volatile]
+
+    @staticmethod
+    def from_row(row: list[Any]) -> Entry:
+        file, size, mtime, ctime, ino, digest, name, executables, volatile = row
+        if type(file) is not str or type(digest) is not str or type(name) is not str \
+                or type(executables) is not list or type(volatile) is not bool:
+            raise ValueError("malformed entry")
+        # A stat that is not four integers matches no file: that file is read and checked again.
+        return Entry(file, (size, mtime, ctime, ino), digest, name, executables, volatile)
+
+    @staticmethod
+    def from_check(check: FileCheck) -> Entry | None:
+        if check.pipeline is None or check.digest is None or check.stat is None:
+            return None
+        return Entry(str(check.file), check.stat, check.digest, check.pipeline.name, check.executables,
+                     check.volatile)
+
+
+class Fallback(Exception):
+    """The index cannot answer: do the full load."""
+
+
+def index_path(config_path: Path) -> Path:
+    """Where the index of the project ``config_path`` names lives (one per configuration file)."""
+    return config_path.parent / CACHE_DIR / f"index-{digest_of(str(config_path).encode())[:12]}.json"
+
+
+def project_key(loading: _Loading, project: Project) -> str:
+    """What every pipeline's verdict depends on besides its own file."""
+    parts = [f"format {FORMAT}", f"interlock {__version__}", str(loading.path), str(project.root)]
+    parts += [f"{file}={digest}" for file, digest in sorted(loading.read_digests.items())]
+    parts += [f"pipelineDirs={project.config.pipeline_dirs!r}", f"evaluatorDirs={project.config.evaluator_dirs!r}"]
+    return digest_of("\n".join(parts).encode())
+
+
+def open_project(config_path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None, *,
+                 warn: Warn | None = None) -> Project:
+    """The project, validated as :func:`load_project` would, but read through the index.
+
+    Raises :class:`ConfigInvalid` exactly when :func:`load_project` does, with the same errors.
+    ``warn`` (default: the log) is told when the index cannot be read or written.
+    """
+    env = os.environ if env is None else env
+    warn = warn or log.warning
+    path = find_config(config_path, env)
+    loading = _Loading(path, env)
+    project = loading.base()  # raises on errors in interlock.yaml, archetypes, calendars
+    key = project_key(loading, project)
+    where = index_path(loading.path)
+    try:
+        entries, taken_at = _read(where, key, warn)
+        opened = _open(loading, project, entries, taken_at)
+    except Fallback:
+        opened = None
+    if opened is None:
+        full = _Loading(path, env)
+        project = full.run()  # raises ConfigInvalid with every error, as interlock validate shows them
+        save(full, project, warn)
+        return project
+    fresh, changed, taken = opened
+    if changed:
+        _write(where, key, fresh, taken, warn)
+    project.pipelines = LazyPipelines(project, fresh)
+    project.digests = {e.name: e.digest for e in fresh}
+    return project
+
+
+def save(loading: _Loading, project: Project, warn: Warn | None = None) -> None:
+    """Write the index of a project that a full load just validated (``interlock validate`` does)."""
+    taken = time.time_ns()
+    entries = [e for e in (Entry.from_check(c) for c in loading.checked) if e is not None]
+    # The entries' stats were taken during the load: the racy window is judged from its start.
+    _write(index_path(loading.path), project_key(loading, project), entries, min(taken, loading.started_ns),
+           warn or log.warning)
+
+
+def _read(where: Path, key: str, warn: Warn) -> tuple[dict[str, Entry], int]:
+    try:
+        raw = where.read_bytes()
+    except FileNotFoundError:
+        raise Fallback from None
+    except OSError as exc:
+        warn(f"cannot read the project index {where} ({exc.strerror or exc}); loading every file")
+        raise Fallback from None
+    try:
+        data = json.loads(raw)
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise ValueError("unknown format")
+        if data.get("key") != key:
+            raise Fallback  # interlock.yaml, an archetype or a calendar changed: every verdict may have
+        taken_at = data["takenAt"]
+        if not isinstance(taken_at, int) or not isinstance(data["files"], list):
+            raise ValueError("malformed header")
+        entries = {}
+        for row in data["files"]:
+            if not isinstance(row, list) or len(row) != 9:
+                raise ValueError("malformed entry")
+            entry = Entry.from_row(row)
+            entries[entry.file] = entry
+        return entries, taken_at
+    except (ValueError, KeyError, TypeError) as exc:
+        warn(f"the project index {where} is unreadable ({exc}); loading every file and writing it again")
+        raise Fallback from None
+
+
+def _open(loading: _Loading, project: Project, entries: dict[str, Entry],
+          taken_at: int) -> tuple[list[Entry], bool, int] | None:
+    """(entries of the current files, whether they differ from the index, when they were taken), or
+    None when only a full load can answer (an error, a duplicate, an evaluator gone)."""
+    taken = time.time_ns()
+    files = loading.pipeline_paths(project)
+    if loading.errors:  # a missing folder, a link out of the project
+        return None
+    fresh: list[Entry] = []
+    changed = len(files) != len(entries)
+    racy_seen = False
+    safe_before = taken_at - RACY_NS
+    for file in files:
+        old = entries.get(file)
+        try:
+            st = os.stat(file)
+        except OSError:
+            return None
+        stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+        if old is not None and stat == old.stat and not old.volatile:
+            if st.st_mtime_ns < safe_before and st.st_ctime_ns < safe_before:
+                fresh.append(old)
+                continue
+            racy_seen = True
+            try:
+                with open(file, "rb") as f:
+                    same = digest_of(f.read()) == old.digest
+            except OSError:
+                return None
+            if same:
+                fresh.append(old)
+                continue
+        changed = True
+        check = loading.check_pipeline_file(project, Path(file))
+        entry = Entry.from_check(check)
+        if check.errors or entry is None:
+            return None
+        fresh.append(entry)
+    names: set[str] = set()
+    for entry in fresh:
+        if entry.name in names:
+            return None  # the full load says which files
+        names.add(entry.name)
+    executables = {ref for entry in fresh for ref in entry.executables}
+    for ref in sorted(executables):
+        try:
+            evaluator_refs.resolve(ref, project.root, project.evaluator_dirs())
+        except ValueError:
+            return None
+    # Files that were racy are written down again so that, once the window has passed, a stat suffices.
+    return fresh, changed or racy_seen, taken if changed or racy_seen else taken_at
+
+
+def _write(where: Path, key: str, entries: list[Entry], taken_at: int, warn: Warn) -> None:
+    body = json.dumps({"format": FORMAT, "key": key, "takenAt": taken_at, "files": [e.row() for e in entries]},
+                      separators=(",", ":"))
+    try:
+        where.parent.mkdir(parents=True, exist_ok=True)
+        gitignore = where.parent.parent / ".gitignore"
+        if not gitignore.exists():
+            gitignore.write_text("# Written by Interlock: a cache of the project index, safe to delete.\n*\n")
+        fd, tmp = tempfile.mkstemp(dir=where.parent, prefix=".index-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w") as out:
+                out.write(body)
+            os.replace(tmp, where)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        warn(f"cannot write the project index {where} ({exc.strerror or exc}); the next command loads "
+             "every file again")
+
+
+class LazyPipelines(Mapping[str, PipelineConfig]):
+    """The project's pipelines by name, each read from its file the first time it is asked for.
+
+    The file was validated (now or when the index was written); if it changed in between, it is
+    validated again, and an error then is raised as :class:`ConfigInvalid`.
+    """
+
+    def __init__(self, project: Project, entries: list[Entry]) -> None:
+        self._project = project
+        self._entries = {e.name: e for e in entries}
+        self._loaded: dict[str, PipelineConfig] = {}
+
+    def __getitem__(self, name: str) -> PipelineConfig:
+        found = self._loaded.get(name)
+        if found is not None:
+            return found
+        entry = self._entries[name]  # KeyError: not a pipeline of the project's files
+        loading = _Loading(self._project.settings.config_path, os.environ)
+        check = loading.check_pipeline_file(self._project, Path(entry.file))
+        if check.errors:
+            raise ConfigInvalid(check.errors)
+        if check.pipeline is None or check.pipeline.name != name:
+            raise ConfigInvalid([ConfigError(loading.name(Path(entry.file)),
+                                             f"changed while Interlock was reading it (it no longer defines "
+                                             f"pipeline {name!r}); run the command again")])
+        self._loaded[name] = check.pipeline
+        return check.pipeline
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries

@@ -1,0 +1,225 @@
+"""The project index (interlock/config/index.py): never stale, never wrong, and validation in parallel
+gives what the serial path gives."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from interlock.config import ConfigInvalid, load_project, open_project
+from interlock.config.index import index_path
+from interlock.steps.deps import register_project_pipelines
+from interlock.store.memory import MemoryStore
+
+ARCHETYPE = ("name: two\nrequiredTraits:\n  - {type: marker-a}\n  - {type: marker-b}\n"
+             "readinessRule: {type: all-required-pass}\n")
+
+
+def pipeline(name: str, command: str = "true", archetype: str = "two") -> str:
+    return (f"name: {name}\narchetype: {archetype}\ntraits:\n  marker-a: {{ttl: 3600}}\n"
+            f"trigger:\n  type: command\n  command: '{command}'\n")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    for sub in ("archetypes", "pipelines", "calendars"):
+        (tmp_path / sub).mkdir()
+    (tmp_path / "interlock.yaml").write_text(
+        "provider: redis\nredis: {addr: '127.0.0.1:6379'}\narchetypeDirs: [./archetypes]\n"
+        "pipelineDirs: [./pipelines]\ncalendarDirs: [./calendars]\n")
+    (tmp_path / "archetypes" / "two.yaml").write_text(ARCHETYPE)
+    (tmp_path / "calendars" / "holidays.yaml").write_text("name: holidays\ndates: ['2026-12-25']\n")
+    for i in range(5):
+        (tmp_path / "pipelines" / f"p{i}.yaml").write_text(pipeline(f"p{i}"))
+    return tmp_path / "interlock.yaml"
+
+
+def opened(config: Path, warnings: list[str] | None = None):  # type: ignore[no-untyped-def]
+    return open_project(config, env={}, warn=(warnings.append if warnings is not None else None))
+
+
+def commands(config: Path) -> dict[str, str]:
+    project = opened(config)
+    return {name: project.pipelines[name].trigger.command.command for name in project.pipelines}  # type: ignore[union-attr]
+
+
+def age(config: Path) -> None:
+    """Make every file and the index look written long ago, so a stat alone decides (not the racy rule)."""
+    past = 1_000_000_000 * 1_000_000_000
+    for file in config.parent.rglob("*.yaml"):
+        os.utime(file, ns=(past, past))
+    where = index_path(config)
+    data = json.loads(where.read_text())
+    data["files"] = [[row[0], *list(os.stat(row[0]))[6:7], os.stat(row[0]).st_mtime_ns, os.stat(row[0]).st_ctime_ns,
+                      os.stat(row[0]).st_ino, *row[5:]] for row in data["files"]]
+    data["takenAt"] = max(os.stat(row[0]).st_ctime_ns for row in data["files"]) + 10 * 1_000_000_000
+    where.write_text(json.dumps(data))
+
+
+def test_the_index_is_written_under_the_project_and_ignored_by_git(project: Path) -> None:
+    opened(project)
+    assert index_path(project).is_file()
+    assert index_path(project).parent == project.parent / ".interlock" / "cache"
+    assert (project.parent / ".interlock" / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_an_edit_of_the_same_size_and_mtime_is_seen(project: Path) -> None:
+    file = project.parent / "pipelines" / "p1.yaml"
+    opened(project)
+    before = file.stat()
+    file.write_text(pipeline("p1", "echo"))  # 'true' -> 'echo': same size
+    os.utime(file, ns=(before.st_atime_ns, before.st_mtime_ns))  # and the same mtime, to the ns
+    assert file.stat().st_size == before.st_size and file.stat().st_mtime_ns == before.st_mtime_ns
+    assert commands(project)["p1"] == "echo"
+
+
+def test_an_edit_within_the_racy_window_is_seen_even_with_an_identical_stat(project: Path) -> None:
+    """A coarse clock can give a second edit the very stat of the first: such files are compared by content."""
+    opened(project)
+    where = index_path(project)
+    file = project.parent / "pipelines" / "p2.yaml"
+    file.write_text(pipeline("p2", "echo"))
+    data = json.loads(where.read_text())
+    st = file.stat()
+    for row in data["files"]:  # the index claims it saw this very stat, just now
+        if row[0] == str(file):
+            row[1:5] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+            row[5] = "0" * 32
+    data["takenAt"] = st.st_ctime_ns
+    where.write_text(json.dumps(data))
+    assert commands(project)["p2"] == "echo"
+
+
+def test_a_file_unchanged_since_long_before_the_index_is_taken_from_it(project: Path) -> None:
+    opened(project)
+    age(project)
+    where = index_path(project)
+    data = json.loads(where.read_text())
+    data["files"][0][6] = "from-the-index"  # the index, not the file, answers for an unchanged stat
+    where.write_text(json.dumps(data))
+    assert "from-the-index" in opened(project).pipelines
+
+
+def test_added_deleted_and_renamed_pipelines(project: Path) -> None:
+    pipelines = project.parent / "pipelines"
+    opened(project)
+    age(project)
+    (pipelines / "new.yaml").write_text(pipeline("new"))
+    (pipelines / "p0.yaml").unlink()
+    (pipelines / "p3.yaml").write_text(pipeline("p3-renamed"))
+    names = sorted(opened(project).pipelines)
+    assert names == ["new", "p1", "p2", "p3-renamed", "p4"]
+    assert sorted(load_project(project, env={}).pipelines) == names
+
+
+def test_an_archetype_change_revalidates_every_pipeline(project: Path) -> None:
+    opened(project)
+    age(project)
+    (project.parent / "archetypes" / "two.yaml").write_text(ARCHETYPE.replace("marker-a", "marker-c"))
+    with pytest.raises(ConfigInvalid) as opened_error:
+        opened(project)
+    with pytest.raises(ConfigInvalid) as loaded_error:
+        load_project(project, env={})
+    assert [str(e) for e in opened_error.value.errors] == [str(e) for e in loaded_error.value.errors]
+    assert "trait not defined by archetype 'two'" in str(opened_error.value.errors[0])
+
+
+def test_a_calendar_change_revalidates_the_pipelines_using_it(project: Path) -> None:
+    file = project.parent / "pipelines" / "p1.yaml"
+    file.write_text(pipeline("p1") + "exclusions: {calendar: holidays}\n")
+    opened(project)
+    age(project)
+    (project.parent / "calendars" / "holidays.yaml").write_text("name: other\ndates: ['2026-12-25']\n")
+    with pytest.raises(ConfigInvalid, match="unknown calendar 'holidays'"):
+        opened(project)
+
+
+def test_a_new_error_or_duplicate_gives_the_full_loads_errors(project: Path) -> None:
+    pipelines = project.parent / "pipelines"
+    opened(project)
+    (pipelines / "p4.yaml").write_text(pipeline("p1"))
+    (pipelines / "p2.yaml").write_text(pipeline("p2", archetype="nope"))
+    with pytest.raises(ConfigInvalid) as error:
+        opened(project)
+    text = [str(e) for e in error.value.errors]
+    assert any("unknown archetype 'nope'" in t for t in text)
+    assert any("pipeline 'p1' is already defined in" in t for t in text)
+
+
+def test_an_evaluator_that_is_gone_is_an_error_even_with_every_file_unchanged(project: Path) -> None:
+    script = project.parent / "check.sh"
+    script.write_text("#!/bin/sh\necho '{\"status\":\"PASS\"}'\n")
+    script.chmod(0o755)
+    (project.parent / "pipelines" / "p1.yaml").write_text(
+        pipeline("p1").replace("marker-a: {ttl: 3600}", "marker-a: {evaluator: ./check.sh}"))
+    opened(project)
+    age(project)
+    script.unlink()
+    with pytest.raises(ConfigInvalid, match="not found"):
+        opened(project)
+
+
+def test_a_corrupt_index_is_a_warning_and_a_full_load(project: Path) -> None:
+    opened(project)
+    index_path(project).write_text('{"format": 1, "key": ')
+    (project.parent / "pipelines" / "p0.yaml").write_text(pipeline("p0", "echo"))
+    warnings: list[str] = []
+    project_ = opened(project, warnings)
+    assert project_.pipelines["p0"].trigger.command.command == "echo"  # type: ignore[union-attr]
+    assert len(warnings) == 1 and "unreadable" in warnings[0]
+    assert json.loads(index_path(project).read_text())["format"] == 1  # written again
+
+
+def test_an_unwritable_cache_is_a_warning_not_a_failure(project: Path) -> None:
+    (project.parent / ".interlock").write_text("a file where the cache folder goes")
+    warnings: list[str] = []
+    assert sorted(opened(project, warnings).pipelines) == [f"p{i}" for i in range(5)]
+    assert any("cannot write the project index" in w for w in warnings)
+
+
+def test_registration_writes_only_the_pipelines_whose_file_changed(project: Path) -> None:
+    store = MemoryStore()
+    written: list[str] = []
+    register = store.register_pipeline_file
+
+    def counting(config, digest):  # type: ignore[no-untyped-def]
+        written.append(config.name)
+        register(config, digest)
+
+    store.register_pipeline_file = counting  # type: ignore[method-assign]
+    assert register_project_pipelines(opened(project), store) == 5
+    assert sorted(written) == [f"p{i}" for i in range(5)]
+    written.clear()
+    (project.parent / "pipelines" / "p3.yaml").write_text(pipeline("p3", "echo"))
+    assert register_project_pipelines(opened(project), store) == 5
+    assert written == ["p3"]
+    assert store.get_pipeline("p3").trigger.command.command == "echo"  # type: ignore[union-attr]
+    store.register_pipeline(store.get_pipeline("p4"))  # registered by hand (the API): no longer the file's
+    written.clear()
+    register_project_pipelines(opened(project), store)
+    assert written == ["p4"]
+
+
+@pytest.mark.parametrize("parallel", [True])
+def test_parallel_validation_reports_what_the_serial_path_does(project: Path, parallel: bool) -> None:
+    pipelines = project.parent / "pipelines"
+    for i in range(40):
+        body = pipeline(f"q{i}")
+        if i % 7 == 0:
+            body = body.replace("ttl: 3600", "ttl: '1h'")
+        if i % 11 == 0:
+            body = body.replace(f"name: q{i}", "name: p1")
+        if i % 13 == 0:
+            body += "unknownKey: 1\n"
+        (pipelines / f"q{i:02d}.yaml").write_text(body)
+    (pipelines / "broken.yaml").write_text("name: [unclosed\n")
+    errors = {}
+    for mode in (False, parallel):
+        with pytest.raises(ConfigInvalid) as error:
+            load_project(project, env={}, parallel=mode)
+        errors[mode] = ([str(e) for e in error.value.errors], [str(w) for w in error.value.warnings])
+    assert errors[True] == errors[False]
+    assert len(errors[True][0]) > 10
