@@ -2,7 +2,8 @@
 
 Counters: ``interlock_evaluations_total{status}``, ``interlock_triggers_total``,
 ``interlock_triggers_failed_total``, ``interlock_alerts_total``, ``interlock_alerts_failed_total``;
-a latency histogram per step: ``interlock_step_seconds{step}``. ``GET /metrics`` renders them.
+a latency histogram per step: ``interlock_step_seconds{step}``. ``GET /metrics`` renders them, with
+gauges read when it is asked (``interlock_archive_lag_entries``, ``interlock_archive_stream_cap``).
 Recording never raises: metrics must not break the lifecycle.
 """
 
@@ -27,6 +28,8 @@ HELP = {
     "interlock_alerts_total": "Alerts sent to sinks.",
     "interlock_alerts_failed_total": "Alert deliveries that failed.",
     "interlock_step_seconds": "Time spent in each lifecycle step.",
+    "interlock_archive_lag_entries": "Changes the archiver has not copied yet (the change stream's length).",
+    "interlock_archive_stream_cap": "archiver.streamCap: the change stream's size of reference.",
 }
 T = TypeVar("T")
 # Stored per (step, bucket): observations in that bucket only; rendered as cumulative buckets.
@@ -97,10 +100,14 @@ def _cumulative_buckets(counts: dict[str, float]) -> dict[str, float]:
     return out
 
 
-def render(counts: dict[str, float]) -> str:
-    """The Prometheus text exposition of ``counts``."""
+def render(counts: dict[str, float], gauges: dict[str, float] | None = None) -> str:
+    """The Prometheus text exposition of ``counts`` (counters and the step histogram) and ``gauges``."""
     counts = _cumulative_buckets(counts)
     lines: list[str] = []
+    for name, value in sorted((gauges or {}).items()):
+        lines.append(f"# HELP {name} {HELP.get(name, name)}")
+        lines.append(f"# TYPE {name} gauge")
+        lines.append(f"{name} {int(value) if value == int(value) else value}")
     families: dict[str, list[str]] = {}
     for name in sorted(counts):
         base = name.split("{", 1)[0]

@@ -89,4 +89,7 @@ def status_page(request: Request) -> HTMLResponse:
 @router.get("/metrics", include_in_schema=False)
 def prometheus(request: Request) -> PlainTextResponse:
     deps: Deps = request.app.state.deps
-    return PlainTextResponse(metrics.render(deps.store.counts()), media_type="text/plain; version=0.0.4")
+    from interlock.steps.archive import archive_gauges
+
+    return PlainTextResponse(metrics.render(deps.store.counts(), archive_gauges(deps)),
+                             media_type="text/plain; version=0.0.4")
