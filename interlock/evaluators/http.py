@@ -22,6 +22,7 @@ from interlock.evaluators.base import (
     parse_output,
 )
 from interlock.model import FailureCategory
+from interlock import netguard
 from interlock.netguard import BlockedURL, OutboundPolicy, check_url
 from interlock.redaction import excerpt
 
@@ -45,7 +46,7 @@ class HttpEvaluator:
         except BlockedURL as exc:
             return EvaluatorOutput.error(f"{HTTP_ERROR_PREFIX}: {exc}", FailureCategory.PERMANENT)
         deadline = time.monotonic() + timeout
-        client = self.client or httpx.Client(follow_redirects=False)
+        client = self.client or netguard.client(netguard.policy_of(self.policy, self.allow_link_local))
         try:
             return self._attempts(client, request, deadline)
         finally:

@@ -19,6 +19,7 @@ import httpx
 
 from interlock.model import AirflowTrigger as AirflowBlock
 from interlock.model import FailureCategory, TriggerConfig
+from interlock import netguard
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
@@ -72,7 +73,10 @@ def _request(method: str, block: AirflowBlock, path: str, ctx: TriggerContext | 
     for attempt in range(2):
         if block.api_version == 2:
             headers["Authorization"] = f"Bearer {_token(block, renew=attempt > 0)}"
-        response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
+        if ctx is not None:  # starting a run: connected to the address the project's policy was checked on
+            response = netguard.request(method, url, using=ctx.outbound, headers=headers, timeout=timeout, **kwargs)
+        else:
+            response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
         if response.status_code != 401 or block.api_version != 2:
             return response
     return response

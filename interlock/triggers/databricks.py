@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from interlock.model import FailureCategory, TriggerConfig
+from interlock import netguard
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import (
@@ -54,8 +55,8 @@ class DatabricksTrigger:
         if params:
             body["notebook_params"] = params
         try:
-            response = httpx.post(f"{base}/api/2.1/jobs/run-now", json=body, headers=_headers(config, ctx),
-                                  timeout=TIMEOUT)
+            response = netguard.request("POST", f"{base}/api/2.1/jobs/run-now", using=ctx.outbound, json=body,
+                                        headers=_headers(config, ctx), timeout=TIMEOUT)
         except httpx.HTTPError as exc:
             raise TriggerError(f"databricks trigger: request failed: {exc}", FailureCategory.TRANSIENT) from None
         if response.status_code >= 400:
