@@ -89,8 +89,8 @@ def check_url(url: str, *, allow_link_local: bool | None = None, using: Outbound
         addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
     except socket.gaierror:
         return  # unresolvable: the request itself will fail with a clear error
-    for address in addresses:
-        _check_address(ipaddress.ip_address(address.split("%", 1)[0]), host, rules)
+    for found in addresses:
+        _check_address(ipaddress.ip_address(found.split("%", 1)[0]), host, rules)
 
 
 def resolve(host: str, port: int) -> list[str]:

@@ -7,7 +7,8 @@ It is the reconcile step — the one Beat drives locally — with a dispatcher f
   overlapping watchdog runs start it once;
 * ``check_sla`` (deadlines, at-risk warnings, validation timeouts, missed schedules),
   ``check_stuck`` (stuck runs), ``check_run`` (a poll whose execution ended early), ``monitor``,
-  ``rerun`` and ``deliver_alert`` (an alert delivery's retry) run right here, through the same steps the Celery workers run.
+  ``rerun`` and ``deliver_alert`` (an alert delivery's retry) run right here, through the same
+  steps the Celery workers run.
 
 Each item is independent: one that raises is logged and counted, and the others still run (its
 lease makes the next watchdog run pick it up again).

@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from interlock import metrics
 from interlock.alerts.base import Sink
@@ -139,7 +140,7 @@ def deliver(store: Store, sinks: Sequence[Sink], delivery_id: str, now: datetime
         store.release_lock(lock)
 
 
-def _entry(delivery_id: str, raw: str | None) -> dict[str, object] | None:
+def _entry(delivery_id: str, raw: str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     try:

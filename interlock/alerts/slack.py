@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from interlock import netguard
 from interlock.alerts.webhook import slack_text
 from interlock.model import Alert
-from interlock import netguard
 from interlock.netguard import OutboundPolicy, check_url
 from interlock.redaction import excerpt, install_log_filter, redact, remember
 from interlock.store.base import Store

@@ -13,8 +13,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from interlock.model import Alert, AlertLevel
 from interlock import netguard
+from interlock.model import Alert, AlertLevel
 from interlock.netguard import OutboundPolicy, check_url
 from interlock.redaction import excerpt, install_log_filter, redact, remember_url
 

@@ -41,7 +41,8 @@ def alerts(obj: Context, failed: bool, limit: int, as_json: bool) -> None:
         if d.ok:
             outcome = "sent"
         else:
-            then = "gave up" if d.final else f"retry at {d.retry_at.isoformat(timespec='seconds')}" if d.retry_at else ""
+            retry = f"retry at {d.retry_at.isoformat(timespec='seconds')}" if d.retry_at else ""
+            then = "gave up" if d.final else retry
             outcome = f"failed ({then}): {d.error or ''}"
         table.add_row(d.at.isoformat(timespec="seconds"), d.alert_type or d.alert_id or "", d.pipeline_id or "",
                       d.sink, str(d.attempt), outcome, f"{d.seconds:.3f}", end_section=False)

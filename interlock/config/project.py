@@ -162,7 +162,8 @@ class Settings:
     reconcile_interval: timedelta
     stuck_run_threshold: timedelta
     archive_interval: timedelta
-    # Whether Beat archives (``archiver.enabled`` and a database URL): the change stream is then never trimmed at its cap.
+    # Whether Beat archives (``archiver.enabled`` and a database URL): the change stream is then not
+    # trimmed at its cap (docs/reliability.md, "Archive path").
     archive_enabled: bool = False
     archive_stream_cap: int = 1_000_000
     archive_lag_share: float = 0.8

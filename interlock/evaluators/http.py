@@ -11,6 +11,7 @@ import time
 
 import httpx
 
+from interlock import netguard
 from interlock.evaluators.base import (
     HTTP_ERROR_PREFIX,
     INVALID_PREFIX,
@@ -22,7 +23,6 @@ from interlock.evaluators.base import (
     parse_output,
 )
 from interlock.model import FailureCategory
-from interlock import netguard
 from interlock.netguard import BlockedURL, OutboundPolicy, check_url
 from interlock.redaction import excerpt
 

@@ -578,7 +578,7 @@ class RedisStore:
         return int(self.r.xtrim(self._changes, minid=f"{ms}-{int(seq or 0) + 1}", approximate=False))
 
     def change_backlog(self) -> int:
-        return int(cast(int, self.r.xlen(self._changes)))
+        return int(self.r.xlen(self._changes))
 
     # -- deployment checks ------------------------------------------------------------------------
 

@@ -17,9 +17,9 @@ from urllib.parse import quote
 
 import httpx
 
+from interlock import netguard
 from interlock.model import AirflowTrigger as AirflowBlock
 from interlock.model import FailureCategory, TriggerConfig
-from interlock import netguard
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status

@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 
-from interlock.model import FailureCategory, TriggerConfig
 from interlock import netguard
+from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import (

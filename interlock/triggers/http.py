@@ -10,8 +10,8 @@ from typing import Any
 
 import httpx
 
-from interlock.model import FailureCategory, TriggerConfig
 from interlock import netguard
+from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
 from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status

@@ -210,7 +210,8 @@ def test_interlock_alerts_lists_attempts_and_the_failed_ones(tmp_path: Path, rec
     receiver.codes = [500, 500]
     config = _project(tmp_path / "p", receiver.url, "schedules:\n  - {name: daily, deadline: '09:00', timezone: UTC}\n")
     prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
-    config.write_text(config.read_text().replace("addr: '127.0.0.1:6379'", f"addr: '127.0.0.1:6379', keyPrefix: '{prefix}'"))
+    config.write_text(config.read_text().replace("addr: '127.0.0.1:6379'",
+                                                 f"addr: '127.0.0.1:6379', keyPrefix: '{prefix}'"))
     try:
         # `interlock check` raises schedule_missed alerts in the CLI's process (no workers): delivered there.
         assert interlock("validate", cwd=config.parent).returncode == 0

@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis
 from sqlalchemy import Engine, text
 
 from interlock import metrics
