@@ -7,7 +7,13 @@ triggering a command that records the time it started; one worker per lifecycle 
 in the same run: the raw Celery no-op round trip on the same broker (send a task, wait for its
 result).
 
-    python -m bench.reaction [--pipelines 1000] [--pushes 300]
+    python -m bench.reaction [--pipelines 1000] [--pushes 300] [--hanging-sink 30]
+
+``--hanging-sink S``: the project also has a webhook alert sink whose server (here, on 127.0.0.1)
+answers each POST after S seconds, and before each measured push another pipeline is pushed FAIL,
+so its evaluation raises two alerts (trait_failed, pipeline_blocked) while the measured pushes run.
+The alerts go to the ``alerts`` queue's worker (interlock/alerts/outbox.py): the figure shows
+whether the sink delays the push -> trigger path.
 """
 
 from __future__ import annotations
@@ -20,9 +26,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -86,12 +94,39 @@ def stage_times(store: RedisStore, pushes: int, root: Path, starts: list[float])
             "slowest_push": {"index": slowest, **{key: round(values[slowest], 1) for key, values in stages.items()}}}
 
 
+def hanging_server(seconds: float) -> tuple[ThreadingHTTPServer, dict[str, int]]:
+    """A webhook receiver on 127.0.0.1 that answers every POST after ``seconds``; counts what arrived."""
+    seen = {"posts": 0}
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            seen["posts"] += 1
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(seconds)
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, seen
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--pipelines", type=int, default=1000)
     parser.add_argument("--pushes", type=int, default=300)
     parser.add_argument("--name", default="reaction", help="results file: bench/results/NAME.json")
+    parser.add_argument("--hanging-sink", type=float, default=None, metavar="SECONDS",
+                        help="add a webhook alert sink that answers after SECONDS, and raise alerts during the run")
     args = parser.parse_args()
+    if args.hanging_sink is not None and args.pipelines < 2 * args.pushes:
+        parser.error("--hanging-sink needs --pipelines >= 2 x --pushes (the other half raise the alerts)")
+    sink_server, sink_seen = hanging_server(args.hanging_sink) if args.hanging_sink is not None else (None, {})
     url = os.environ.get("INTERLOCK_REDIS_URL", "redis://127.0.0.1:6379/0")
     root = Path(tempfile.mkdtemp(prefix="interlock-bench-"))
     prefix = f"interlock-bench-{uuid.uuid4().hex[:8]}:"
@@ -101,7 +136,9 @@ def main() -> None:
     host_port = url.split("//", 1)[1].split("/", 1)[0]
     (root / "interlock.yaml").write_text(
         f"provider: redis\nredis: {{addr: '{host_port}', keyPrefix: '{prefix}'}}\narchetypeDirs: [./archetypes]\n"
-        "pipelineDirs: [./pipelines]\nwatcher: {defaultInterval: 60s, reconcileInterval: 1s}\n")
+        "pipelineDirs: [./pipelines]\nwatcher: {defaultInterval: 60s, reconcileInterval: 1s}\n"
+        + (f"alerts: [{{type: webhook, url: 'http://127.0.0.1:{sink_server.server_address[1]}/hook'}}]\n"
+           if sink_server else ""))
     stamp_script = root / "stamp"
     stamp_script.write_text("#!/bin/sh\ndate +%s.%N > stamps/$INTERLOCK_PIPELINE.tmp && "
                             "mv stamps/$INTERLOCK_PIPELINE.tmp stamps/$INTERLOCK_PIPELINE\n")
@@ -114,7 +151,7 @@ def main() -> None:
     cli = [sys.executable, "-m", "interlock.cli"]
     procs = [subprocess.Popen([*cli, "worker", "-Q", q, "-c", "1", "-l", "WARNING"], env=env, cwd=root,
                               start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-             for q in ("evaluation", "trigger", "run_check", "schedule")]
+             for q in ("evaluation", "trigger", "run_check", "schedule", "alerts")]
     procs.append(subprocess.Popen([*cli, "beat", "-l", "WARNING"], env=env, cwd=root, start_new_session=True,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     port = free_port()
@@ -142,6 +179,10 @@ def main() -> None:
         with raw_celery(url) as app:
             for i in range(args.pushes):
                 name = f"p{i}"
+                if sink_server:  # another pipeline fails: two alerts for the hanging sink, just before this push
+                    noisy = f"p{args.pipelines - 1 - i}"
+                    answer = api.post(f"/api/pipelines/{noisy}/traits/ready-marker", json={"status": "FAIL"})
+                    assert answer.status_code == 201, answer.text
                 start = time.time()
                 starts.append(start)
                 response = api.post(f"/api/pipelines/{name}/traits/ready-marker", json={"status": "PASS"})
@@ -162,6 +203,8 @@ def main() -> None:
         for p in procs:
             p.wait(15)
         store.purge()
+        if sink_server:
+            sink_server.shutdown()
     figures = {
         "pipelines_registered": args.pipelines,
         "pushes": len(latencies),
@@ -182,6 +225,8 @@ def main() -> None:
         "stages_p50_ms": stages,
         # Where the slowest pushes fell in the sequence (0 = first): tells warm-up from steady state.
         "slowest_push_indices": sorted(range(len(latencies)), key=lambda i: -latencies[i])[:5],
+        "hanging_sink_seconds": args.hanging_sink,
+        "hanging_sink_posts_received": sink_seen.get("posts"),
         "note": "push_to_trigger ends when the triggered command (a 2-line sh script) has started and "
                 "written its timestamp; it includes the push itself, evaluation, claim and fork/exec",
     }

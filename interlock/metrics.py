@@ -6,7 +6,8 @@ Counters: ``interlock_evaluations_total{status}``, ``interlock_triggers_total{ty
 ``interlock_alerts_failed_total{sink}``. Histograms: ``interlock_step_seconds{step}`` (each step's
 latency) and ``interlock_push_to_trigger_seconds`` (from the push that made a pipeline ready to
 its job's start). ``GET /metrics`` renders them with the gauges read at scrape time
-(:mod:`interlock.gauges`). Recording never raises: metrics must not break the lifecycle, and each
+(:mod:`interlock.gauges`, and the archive's lag and cap from
+:func:`interlock.steps.archive.archive_gauges`). Recording never raises: metrics must not break the lifecycle, and each
 recording is one store round trip (a Redis pipeline) or none.
 """
 
@@ -40,6 +41,7 @@ HELP = {
     "interlock_alerts_failed_total": "Alert deliveries that failed.",
     STEP_SECONDS: "Time spent in each lifecycle step.",
     PUSH_TO_TRIGGER: "Seconds from the push that made a pipeline ready to the start of its job.",
+    "interlock_archive_stream_cap": "archiver.streamCap: the change stream's size of reference.",
 }
 T = TypeVar("T")
 # A histogram is stored per (labels, bucket) as ``<name>_hits``: observations in that bucket only;
@@ -150,6 +152,10 @@ def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
     """
     counts = _cumulative_buckets({**dict.fromkeys(_zeros(), 0.0), **counts})
     lines: list[str] = []
+    for name, value in sorted((gauges or {}).items()):
+        lines.append(f"# HELP {name} {HELP.get(name, name)}")
+        lines.append(f"# TYPE {name} gauge")
+        lines.append(f"{name} {int(value) if value == int(value) else value}")
     families: dict[str, list[str]] = {}
     for name in sorted(counts):
         families.setdefault(_family(name.split("{", 1)[0]), []).append(name)

@@ -859,3 +859,23 @@ class Alert(Record):
     message: str
     details: dict[str, Any] | None = None
     timestamp: datetime
+
+
+class AlertDelivery(Record):
+    """One attempt to send one outboxed alert to one sink, and how it went (``interlock alerts``)."""
+
+    delivery_id: str
+    alert_id: str | None = None
+    alert_type: str | None = None
+    pipeline_id: str | None = None
+    sink: str
+    attempt: int
+    ok: bool
+    #: The sink's error, redacted and cut short; None when it was sent.
+    error: str | None = None
+    #: No further attempt follows (sent, or the last attempt failed).
+    final: bool = False
+    #: When the next attempt is due, for a failure that will be retried.
+    retry_at: datetime | None = None
+    seconds: float
+    at: datetime

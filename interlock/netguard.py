@@ -13,6 +13,12 @@ can refuse private ranges too and name hosts that are always allowed::
         allowHosts: [airflow.internal] # exact host names or IP addresses, always allowed
         allowLinkLocal: false
 
+The address judged is the address connected to: :func:`request` and :func:`pinned_transport`
+resolve the host once per connection, check every address, and connect to a checked one (the
+Host header and TLS SNI stay the host name), so a DNS answer that changes between the check and
+the connection (DNS rebinding) cannot reach a refused address. :func:`check_url` is the early,
+configuration-time check (a clear error at load); the connection is where it is enforced.
+
 There is no process-wide policy: the project's (``ProjectConfig.outbound_policy()``) is handed to
 what reaches out — the evaluator runner, the trigger context, the alert sinks — so loading a
 project changes nothing in the process, and two projects in one process each keep their own.
@@ -24,7 +30,11 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
+
+import httpcore
+import httpx
 
 # Names that resolve to metadata services on the major clouds.
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"})
@@ -48,11 +58,17 @@ class BlockedURL(ValueError):
     """A URL the guard refuses, with the reason and how to allow it."""
 
 
-def check_url(url: str, *, allow_link_local: bool | None = None, using: OutboundPolicy | None = None) -> None:
-    """Raise BlockedURL for a non-HTTP(S) URL or a host ``using`` (default :data:`DEFAULT_POLICY`) refuses."""
+def policy_of(using: OutboundPolicy | None, allow_link_local: bool | None = None) -> OutboundPolicy:
+    """``using`` (default :data:`DEFAULT_POLICY`), with ``allow_link_local`` overridden when given."""
     rules = using or DEFAULT_POLICY
     if allow_link_local is not None:
         rules = OutboundPolicy(allow_link_local, rules.block_private, rules.allow_hosts)
+    return rules
+
+
+def check_url(url: str, *, allow_link_local: bool | None = None, using: OutboundPolicy | None = None) -> None:
+    """Raise BlockedURL for a non-HTTP(S) URL or a host ``using`` (default :data:`DEFAULT_POLICY`) refuses."""
+    rules = policy_of(using, allow_link_local)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BlockedURL(f"not an http(s) URL: {url!r}")
@@ -70,12 +86,76 @@ def check_url(url: str, *, allow_link_local: bool | None = None, using: Outbound
         _check_address(address, host, rules)  # an IP literal needs no lookup
         return
     try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
-                                   proto=socket.IPPROTO_TCP)
+        addresses = resolve(host, parts.port or (443 if parts.scheme == "https" else 80))
     except socket.gaierror:
         return  # unresolvable: the request itself will fail with a clear error
-    for info in infos:
-        _check_address(ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]), host, rules)
+    for found in addresses:
+        _check_address(ipaddress.ip_address(found.split("%", 1)[0]), host, rules)
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """The addresses ``host`` resolves to (TCP), in the resolver's order: the one lookup per connection."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)]
+
+
+def allowed_addresses(host: str, port: int, rules: OutboundPolicy) -> list[str]:
+    """Resolve ``host`` once and return its addresses if ``rules`` allow every one; raise BlockedURL if not."""
+    host = host.lower().rstrip(".")
+    literal = host.strip("[]").split("%", 1)[0]
+    try:
+        ipaddress.ip_address(literal)
+        addresses = [host.strip("[]")]
+    except ValueError:
+        if host in METADATA_HOSTS and host not in rules.allow_hosts and not rules.allow_link_local:
+            raise BlockedURL(f"refusing {host}: a cloud metadata service; {_HOW}") from None
+        addresses = resolve(host, port)
+    if host not in rules.allow_hosts:
+        for address in addresses:
+            _check_address(ipaddress.ip_address(address.split("%", 1)[0]), host, rules)
+    return addresses
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    """httpcore's socket backend, connecting only to addresses the policy allows, as resolved once here."""
+
+    def __init__(self, rules: OutboundPolicy) -> None:
+        self.rules = rules
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        try:
+            addresses = allowed_addresses(host, port, self.rules)
+        except BlockedURL as exc:
+            raise httpcore.ConnectError(str(exc)) from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        last: Exception | None = None
+        for address in addresses:  # the checked addresses, and nothing looked up again
+            try:
+                return super().connect_tcp(address, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        raise last or httpcore.ConnectError(f"{host} resolved to no address")
+
+
+def pinned_transport(using: OutboundPolicy | None = None, **kwargs: Any) -> httpx.HTTPTransport:
+    """An httpx transport whose connections go to addresses ``using`` allows, checked as connected."""
+    transport = httpx.HTTPTransport(**kwargs)
+    # httpcore takes its network backend when the pool is made; httpx does not pass one through.
+    transport._pool._network_backend = _PinnedBackend(using or DEFAULT_POLICY)
+    return transport
+
+
+def client(using: OutboundPolicy | None = None, **kwargs: Any) -> httpx.Client:
+    """An httpx client on :func:`pinned_transport` (never follows redirects unless told to)."""
+    kwargs.setdefault("follow_redirects", False)
+    return httpx.Client(transport=pinned_transport(using), **kwargs)
+
+
+def request(method: str, url: str, *, using: OutboundPolicy | None = None, **kwargs: Any) -> httpx.Response:
+    """``httpx.request`` through :func:`client`: the address checked is the address connected to."""
+    with client(using) as c:
+        return c.request(method, url, **kwargs)
 
 
 def _check_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address, host: str, rules: OutboundPolicy) -> None:

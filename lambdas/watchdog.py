@@ -6,8 +6,9 @@ It is the reconcile step — the one Beat drives locally — with a dispatcher f
   whose backoff is over, a new period) starts a lifecycle execution, named after the minute, so two
   overlapping watchdog runs start it once;
 * ``check_sla`` (deadlines, at-risk warnings, validation timeouts, missed schedules),
-  ``check_stuck`` (stuck runs), ``check_run`` (a poll whose execution ended early), ``monitor``
-  and ``rerun`` run right here, through the same steps the Celery workers run.
+  ``check_stuck`` (stuck runs), ``check_run`` (a poll whose execution ended early), ``monitor``,
+  ``rerun`` and ``deliver_alert`` (an alert delivery's retry) run right here, through the same
+  steps the Celery workers run.
 
 Each item is independent: one that raises is logged and counted, and the others still run (its
 lease makes the next watchdog run pick it up again).
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 
 ENV: tuple[str, ...] = (*COMMON_ENV, ENV_STATE_MACHINE)
 # The steps the watchdog runs itself; the rest become lifecycle executions.
-INLINE = ("check_sla", "check_stuck", "check_run", "monitor", "rerun")
+INLINE = ("check_sla", "check_stuck", "check_run", "monitor", "rerun", "deliver_alert")
 
 
 class WatchdogDispatcher(InlineDispatcher):

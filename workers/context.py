@@ -28,6 +28,9 @@ _deps: dict[int, Deps] = {}
 class CeleryDispatcher:
     """Sends a step's task to its queue at the step's priority; routine sweeps go behind the fast path."""
 
+    #: Steps run elsewhere, later: alert deliveries are queued too (interlock/steps/deps.py build_deps).
+    queued = True
+
     def __init__(self, app: Celery) -> None:
         self.app = app
 

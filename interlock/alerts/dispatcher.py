@@ -1,6 +1,8 @@
-"""The alert dispatcher: each alert once (per dedup key), persisted, then sent to every sink.
+"""The alert dispatcher: each alert once (per dedup key), persisted with its outbox entry, then delivered.
 
-A sink failure is logged and never stops the others or the step that raised the alert.
+Delivery goes through the outbox (interlock/alerts/outbox.py): with a queue (``defer``: the
+Celery workers) the step only asks for ``deliver_alert`` and returns; without one it delivers
+right away. A sink failure is recorded and retried, and never stops the others or the step.
 """
 
 from __future__ import annotations
@@ -11,10 +13,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
-from interlock import metrics
+from interlock.alerts import outbox
 from interlock.alerts.base import Sink
 from interlock.alerts.console import ConsoleSink
 from interlock.alerts.file import FileSink
+from interlock.clock import SYSTEM, Clock
 from interlock.model import Alert, AlertConfig, AlertType
 from interlock.netguard import OutboundPolicy
 from interlock.store.base import Store
@@ -27,9 +30,15 @@ DEDUP_TTL = timedelta(days=2)
 
 class AlertDispatcher:
     def __init__(self, store: Store, sinks: Sequence[Sink],
-                 shadow: Callable[[str | None], bool] | None = None) -> None:
+                 shadow: Callable[[str | None], bool] | None = None, *, clock: Clock = SYSTEM,
+                 ttl: timedelta = timedelta(days=7), defer: Callable[[str], None] | None = None) -> None:
+        """``ttl``: how long outbox entries are kept; ``defer(delivery_id)``: asks for the delivery step
+        on a queue (None: deliver in this process, before :meth:`fire` returns)."""
         self.store = store
         self.sinks = list(sinks)
+        self.clock = clock
+        self.ttl = ttl
+        self.defer = defer
         # Which pipelines are in shadow mode (``dryRun``): their alerts are stored, marked
         # ``details.shadow``, and reach no sink. Deps sets it (steps/shadow.py); None: no pipeline is.
         self.shadow = shadow
@@ -46,17 +55,29 @@ class AlertDispatcher:
         if shadow:
             self.store.put_alert(alert.model_copy(update={"details": {**(alert.details or {}), "shadow": True}}))
             return True
-        stored = self.store.put_alert(alert)
-        for sink in self.sinks:
+        if not self.sinks:
+            self.store.put_alert(alert)
+            return True
+        if not alert.alert_id:  # the outbox carries the alert as stored
+            alert = alert.model_copy(update={"alert_id": str(int(alert.timestamp.timestamp() * 1000))})
+        delivery_id, entry = outbox.new_entry(alert, self.clock.now(), self.ttl)
+        self.store.put_alert(alert, entry)
+        if self.defer is not None:
             try:
-                sink.send(stored)
-                self.sent += 1
-                metrics.count(self.store, "interlock_alerts_total", sink=sink.name)
-            except Exception:
-                self.failed += 1
-                metrics.count(self.store, "interlock_alerts_failed_total", sink=sink.name)
-                log.exception("alert sink %s failed for alert %s", sink.name, stored.alert_id)
+                self.defer(delivery_id)
+            except Exception:  # the due entry is still there: the reconcile pass asks again
+                log.warning("alert %s: could not queue its delivery; the reconcile pass will", alert.alert_id,
+                            exc_info=True)
+        else:
+            self.deliver(delivery_id)
         return True
+
+    def deliver(self, delivery_id: str) -> outbox.Delivered:
+        """Send outboxed alert ``delivery_id`` to the sinks it has not reached (the ``deliver_alert`` step)."""
+        done = outbox.deliver(self.store, self.sinks, delivery_id, self.clock.now(), self.ttl)
+        self.sent += done.sent
+        self.failed += done.failed
+        return done
 
 
 def build_sinks(configs: Sequence[AlertConfig], root: Path, console: TextIO | None = None, *,

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from interlock import netguard
 from interlock.alerts.webhook import slack_text
 from interlock.model import Alert
 from interlock.netguard import OutboundPolicy, check_url
@@ -57,6 +58,7 @@ class SlackSink:
         self.variable = match.group(1)
         self.url = api_url.rstrip("/") + "/chat.postMessage"
         check_url(self.url, using=outbound)
+        self.outbound = outbound
         install_log_filter()
         self.host = urlsplit(self.url).hostname or "slack"
         self.channel = channel
@@ -114,7 +116,8 @@ class SlackSink:
         headers = {"Authorization": f"Bearer {self.token()}", "Content-Type": "application/json; charset=utf-8"}
         for attempt in range(2):
             try:
-                response = httpx.post(self.url, json=body, headers=headers, timeout=TIMEOUT, follow_redirects=False)
+                response = netguard.request("POST", self.url, using=self.outbound, json=body, headers=headers,
+                                            timeout=TIMEOUT)
             except httpx.HTTPError as exc:
                 raise SlackError(redact(f"slack chat.postMessage to {self.host} failed: {exc}")) from None
             if response.status_code == 429 and attempt == 0:

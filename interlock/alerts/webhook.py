@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from interlock import netguard
 from interlock.model import Alert, AlertLevel
 from interlock.netguard import OutboundPolicy, check_url
 from interlock.redaction import excerpt, install_log_filter, redact, remember_url
@@ -38,6 +39,7 @@ class WebhookSink:
         remember_url(url)  # a hook URL is a credential: kept out of errors and the HTTP client's logs
         install_log_filter()
         self.url = url
+        self.outbound = outbound
         # What errors name: the host only (the URL, or a user:password@ in it, may be a credential).
         self.host = urlsplit(url).hostname or "the webhook"
         self.slack = slack
@@ -50,7 +52,7 @@ class WebhookSink:
         last: Exception | None = None
         for attempt in range(ATTEMPTS):
             try:
-                response = httpx.post(self.url, json=body, timeout=TIMEOUT, follow_redirects=False)
+                response = netguard.request("POST", self.url, using=self.outbound, json=body, timeout=TIMEOUT)
             except httpx.HTTPError as exc:
                 last = RuntimeError(redact(f"webhook POST to {self.host} failed: {exc}"))
             else:

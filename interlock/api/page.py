@@ -166,8 +166,10 @@ def status_page(request: Request, state: str | None = Query(None, max_length=200
 def prometheus(request: Request) -> PlainTextResponse:
     """The counters every process adds to, and the gauges read now (:mod:`interlock.gauges`)."""
     deps: Deps = request.app.state.deps
+    from interlock.steps.archive import archive_gauges
+
     now = deps.clock.now()
     read = gauges.read(deps.store, now, queues(), broker_prefix(deps.project.settings.key_prefix),
                        BROKER_PRIORITY_STEPS)
-    return PlainTextResponse(metrics.render(deps.store.counts(), read, gauges.HELP),
+    return PlainTextResponse(metrics.render(deps.store.counts(), {**read, **archive_gauges(deps)}, gauges.HELP),
                              media_type="text/plain; version=0.0.4")

@@ -1,6 +1,7 @@
 """The ``interlock`` command line."""
 
 from interlock.cli import (  # registers the commands
+    alerts,
     archive,
     check,
     deadletters,
@@ -13,5 +14,5 @@ from interlock.cli import (  # registers the commands
 )
 from interlock.cli.main import cli, main
 
-__all__ = ["archive", "check", "cli", "deadletters", "demo", "main", "pipelines", "project", "runs", "runtime",
-           "shadow"]
+__all__ = ["alerts", "archive", "check", "cli", "deadletters", "demo", "main", "pipelines", "project", "runs",
+           "runtime", "shadow"]

@@ -38,8 +38,7 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
             project = load_project(config)
             deps = build_deps(project)
             out.print(f"Demo project: {workdir}  (key prefix {prefix})")
-            out.print("Started: one worker per queue (evaluation, trigger, run_check, archival, schedule), "
-                      "Beat, a fake Airflow.")
+            out.print(f"Started: one worker per queue ({', '.join(d.QUEUES)}), Beat, a fake Airflow.")
             if not _wait_for_workers(workdir):
                 err.print(f"[red]workers did not start within {STARTUP_TIMEOUT}s[/red]; see {workdir}/worker-*.log")
                 sys.exit(EXIT_FAILED)
@@ -75,7 +74,9 @@ def demo(workdir: Path | None, once: bool, duration: float | None) -> None:
 
 def _wait_for_workers(workdir: Path) -> bool:
     deadline = time.monotonic() + STARTUP_TIMEOUT
-    logs = [workdir / f"worker-{q}.log" for q in ("evaluation", "trigger", "run_check", "archival", "schedule")]
+    from interlock.demo.stack import QUEUES
+
+    logs = [workdir / f"worker-{q}.log" for q in QUEUES]
     while time.monotonic() < deadline:
         if all(log.exists() and " ready." in log.read_text(errors="replace") for log in logs):
             return True

@@ -272,15 +272,16 @@ class _Loading:
     # -- the steps --------------------------------------------------------------------------------
 
     def run(self) -> Project:
-        project = self.base()
+        project = self.base(stop_on_errors=False)  # every error of the project is reported at once
         self.load_pipelines(project)
         if self.errors:
             raise ConfigInvalid(_by_file_and_line(self.errors), _by_file_and_line(self.warnings))
         project.warnings = _by_file_and_line(self.warnings)
         return project
 
-    def base(self) -> Project:
-        """interlock.yaml, the archetypes and the calendars: raise ConfigInvalid on any error in them."""
+    def base(self, stop_on_errors: bool = True) -> Project:
+        """interlock.yaml, the archetypes and the calendars: raise ConfigInvalid on any error in them
+        (with ``stop_on_errors``; else only when interlock.yaml itself cannot be read)."""
         if not self.path.is_file():
             hint = "run 'interlock init DIR' to create a project, or pass --config PATH"
             what = "is a directory" if self.path.is_dir() else "not found"
@@ -299,7 +300,7 @@ class _Loading:
         project = Project(config=config, settings=settings)
         self.load_archetypes(project)
         self.load_calendars(project)
-        if self.errors:
+        if self.errors and stop_on_errors:
             raise ConfigInvalid(_by_file_and_line(self.errors), _by_file_and_line(self.warnings))
         return project
 

@@ -94,6 +94,11 @@ class ArchiverConfig(ConfigModel):
     enabled: bool = False
     interval: PositiveDuration = Duration("5m")
     dsn: str | None = None
+    # The change stream's size of reference (entries): without an archive it is trimmed here; with
+    # one it is not, and the archiver lagging past lagAlertShare of it raises ``archive_lagging``
+    # (docs/reliability.md, "Archive path").
+    stream_cap: StrictInt = Field(default=1_000_000, ge=10, le=1_000_000_000)
+    lag_alert_share: float = Field(default=0.8, gt=0, le=1)
 
 
 class WatchdogConfig(ConfigModel):
@@ -161,6 +166,11 @@ class Settings:
     stuck_run_threshold: timedelta
     archive_interval: timedelta
     recover_after: timedelta = timedelta(minutes=5)
+    # Whether Beat archives (``archiver.enabled`` and a database URL): the change stream is then not
+    # trimmed at its cap (docs/reliability.md, "Archive path").
+    archive_enabled: bool = False
+    archive_stream_cap: int = 1_000_000
+    archive_lag_share: float = 0.8
 
     @property
     def root(self) -> Path:
@@ -195,12 +205,14 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
     redis = config.redis or RedisConfig(addr="localhost:6379")
     dyn = config.dynamodb
     ttl_source = dyn if config.provider is Provider.DYNAMODB and dyn else redis
+    archiver = config.archiver or ArchiverConfig()
+    database_url = database_url_from(env.get(ENV_DATABASE_URL) or archiver.dsn)
     return Settings(
         config_path=config_path,
         provider=config.provider,
         redis_url=env.get(ENV_REDIS_URL) or redis_url_from(config.redis),
         key_prefix=normalise_prefix(redis.key_prefix),
-        database_url=database_url_from(env.get(ENV_DATABASE_URL) or (config.archiver.dsn if config.archiver else None)),
+        database_url=database_url,
         readiness_ttl=ttl_source.readiness_ttl,
         retention_ttl=ttl_source.retention_ttl,
         run_index_limit=redis.run_index_limit,
@@ -210,5 +222,8 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
         reconcile_interval=(config.watcher or WatcherConfig()).reconcile_interval,
         stuck_run_threshold=(config.watchdog or WatchdogConfig()).stuck_run_threshold,
         recover_after=(config.watchdog or WatchdogConfig()).recover_after,
-        archive_interval=(config.archiver or ArchiverConfig()).interval,
+        archive_interval=archiver.interval,
+        archive_enabled=archiver.enabled and database_url is not None,
+        archive_stream_cap=archiver.stream_cap,
+        archive_lag_share=archiver.lag_alert_share,
     )

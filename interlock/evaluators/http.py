@@ -11,6 +11,7 @@ import time
 
 import httpx
 
+from interlock import netguard
 from interlock.evaluators.base import (
     HTTP_ERROR_PREFIX,
     MAX_OUTPUT_BYTES,
@@ -43,7 +44,7 @@ class HttpEvaluator:
         except BlockedURL as exc:
             return EvaluatorOutput.error(f"{HTTP_ERROR_PREFIX}: {exc}", FailureCategory.PERMANENT)
         deadline = time.monotonic() + timeout
-        client = self.client or httpx.Client(follow_redirects=False)
+        client = self.client or netguard.client(netguard.policy_of(self.policy, self.allow_link_local))
         try:
             return self._attempts(client, request, deadline)
         finally:

@@ -54,7 +54,7 @@ class Deps:
         if self.alerts is None:
             sinks = build_sinks(self.project.config.alerts or [], self.project.root, outbound=self.outbound,
                                 store=self.store, thread_ttl=self.project.settings.retention_ttl)
-            self.alerts = AlertDispatcher(self.store, sinks)
+            self.alerts = AlertDispatcher(self.store, sinks, clock=self.clock, ttl=self.project.settings.retention_ttl)
         if self.history is None:
             self.history = default_history(self.project)
         if self.alerts.shadow is None:
@@ -142,8 +142,15 @@ def build_deps(project: Project, dispatch: Dispatcher | None = None, *, store: S
     policy = project.config.outbound_policy()
     all_sinks = [*build_sinks(project.config.alerts or [], project.root, console=console, outbound=policy,
                               store=store, thread_ttl=project.settings.retention_ttl), *sinks]
-    return Deps(project, store, clock, alerts=AlertDispatcher(store, all_sinks),
-                dispatch=dispatch if dispatch is not None else RecordingDispatcher())
+    dispatch = dispatch if dispatch is not None else RecordingDispatcher()
+    # A dispatcher that queues steps for workers (``queued``) gets the alert deliveries queued too;
+    # any other delivers in the process that raised the alert (interlock/alerts/outbox.py).
+    defer = None
+    if getattr(dispatch, "queued", False):
+        def defer(delivery_id: str) -> None:
+            dispatch.send("deliver_alert", delivery_id=delivery_id)
+    alerts = AlertDispatcher(store, all_sinks, clock=clock, ttl=project.settings.retention_ttl, defer=defer)
+    return Deps(project, store, clock, alerts=alerts, dispatch=dispatch)
 
 
 def register_project_pipelines(project: Project, store: Store, names: Collection[str] | None = None, *,

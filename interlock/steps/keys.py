@@ -71,4 +71,6 @@ def parse(key: str) -> tuple[str, dict[str, str]] | None:
         return "check_stuck", {"run_id": rest}
     if kind == "rerun" and rest:
         return "rerun", {"rerun_id": rest}
+    if kind == "deliver" and rest:  # an outboxed alert (interlock/alerts/outbox.py deliver_key)
+        return "deliver_alert", {"delivery_id": rest}
     return None

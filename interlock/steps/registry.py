@@ -32,6 +32,7 @@ from interlock.metrics import timed
 from interlock.steps.requests import (
     SHOWN,
     CompleteRunRequest,
+    DeliveryRequest,
     NoArguments,
     PipelineScheduleRequest,
     RerunRequest,
@@ -105,6 +106,8 @@ STEPS: dict[str, Step] = {step.name: step for step in (
     Step("check_sla", "interlock.steps.sla:check_sla", "schedule", PipelineScheduleRequest, Priority.ROUTINE),
     Step("check_stuck", "interlock.steps.watchdog:check_stuck", "schedule", RunRequest, Priority.ROUTINE,
          timed=False),
+    # Apart from every other queue: a sink that hangs holds an alerts worker, not a lifecycle step.
+    Step("deliver_alert", "interlock.steps.alerts:deliver_alert", "alerts", DeliveryRequest, timed=False),
 )}
 
 def queues() -> list[str]:

@@ -160,6 +160,12 @@ class RerunRequest(StepRequest):
     rerun_id: RunId
 
 
+class DeliveryRequest(StepRequest):
+    """``deliver_alert``: one outboxed alert (an unknown or finished delivery is the step's no-op)."""
+
+    delivery_id: RunId
+
+
 class NoArguments(StepRequest):
     """``reconcile`` and ``archive`` take nothing."""
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from interlock.model import (
     Alert,
+    AlertDelivery,
     Event,
     PipelineConfig,
     ReadinessResult,
@@ -40,6 +41,9 @@ DEFAULT_EVENTS_LIMIT = 50
 DEFAULT_RERUNS_LIMIT = 20
 DEFAULT_ALL_RERUNS_LIMIT = 50
 DEFAULT_ALERTS_LIMIT = 50
+DEFAULT_DELIVERIES_LIMIT = 50
+# Delivery attempts kept (each list, all and failed), newest first; older ones also expire with the retention TTL.
+DELIVERY_INDEX_LIMIT = 1000
 DEFAULT_READ_COUNT = 100
 
 
@@ -75,6 +79,17 @@ class Change:
     kind: ChangeKind
     data: dict[str, Any]
     ref: str = ""  # for events: the per-pipeline stream id, the event's natural key
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """An alert waiting for delivery: ``value`` kept at ``key`` for ``ttl`` s, ``due_key`` due at ``due_at``."""
+
+    key: str
+    value: str
+    ttl: float
+    due_key: str
+    due_at: datetime
 
 
 @dataclass(frozen=True)
@@ -338,8 +353,20 @@ class Store(Protocol):
 
     def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]: ...
 
-    def put_alert(self, alert: Alert) -> Alert:
-        """Persist an alert (``alertId`` defaulted to its timestamp in ms); return it as stored."""
+    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
+        """Persist an alert (``alertId`` defaulted to its timestamp in ms); return it as stored.
+
+        ``outbox``: also keep the entry's value and make its due key due (the alert outbox,
+        interlock/alerts/outbox.py), in the same round trip where the backend allows.
+        """
+        ...
+
+    def record_delivery(self, delivery: AlertDelivery) -> None:
+        """Keep one delivery attempt (the newest ``DELIVERY_INDEX_LIMIT``, for the retention TTL)."""
+        ...
+
+    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
+        """Delivery attempts, newest first; ``failed``: only the attempts that failed."""
         ...
 
     def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]: ...
@@ -421,4 +448,8 @@ class Store(Protocol):
 
     def trim_changes(self, upto: str) -> int:
         """Forget changes up to and including ``upto`` (the archive has committed them)."""
+        ...
+
+    def change_backlog(self) -> int:
+        """Changes not trimmed yet: with an archiver running, what it has still to copy."""
         ...

@@ -26,6 +26,7 @@ from interlock.model import (
     DEFAULT_SCHEDULE,
     TERMINAL_RUN_STATUSES,
     Alert,
+    AlertDelivery,
     Event,
     PipelineConfig,
     ReadinessResult,
@@ -38,6 +39,7 @@ from interlock.model import (
 from interlock.store.base import (
     DEFAULT_ALERTS_LIMIT,
     DEFAULT_ALL_RERUNS_LIMIT,
+    DEFAULT_DELIVERIES_LIMIT,
     DEFAULT_EVENTS_LIMIT,
     DEFAULT_READ_COUNT,
     DEFAULT_RERUNS_LIMIT,
@@ -52,6 +54,7 @@ from interlock.store.base import (
     EpochChanged,
     EventRecord,
     Lock,
+    OutboxEntry,
     SensorReading,
     TraitSource,
     breaker_step,
@@ -913,7 +916,7 @@ class DynamoStore:
         limit = limit if limit > 0 else DEFAULT_ALL_RERUNS_LIMIT
         return self._list_indexed("INDEX#reruns", "RERUNIDX#", limit, RerunRecord)
 
-    def put_alert(self, alert: Alert) -> Alert:
+    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
         data = dump(alert)
@@ -932,7 +935,29 @@ class DynamoStore:
             return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), **attrs}}} for pk in partitions]
 
         self._commit(build, ChangeKind.ALERT, data)
+        if outbox is not None:  # two more writes, after the alert: the reconcile pass retries a lost one
+            self.put_value(outbox.key, outbox.value, outbox.ttl)
+            self.set_due(outbox.due_key, outbox.due_at)
         return alert
+
+    def record_delivery(self, delivery: AlertDelivery) -> None:
+        # Bounded by the retention TTL (DynamoDB's sweeper); listing reads the newest only.
+        item = {"data": S(dump(delivery)), **_expiry(self._now_ms() + self._retention_ms())}
+        sk = f"DELIVERY#{_ms13(delivery.at)}#{uuid.uuid4().hex}"
+        for pk in ["INDEX#deliveries"] + ([] if delivery.ok else ["INDEX#deliveries-failed"]):
+            self._put({**_key(pk, sk), **item})
+
+    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
+        limit = limit if limit > 0 else DEFAULT_DELIVERIES_LIMIT
+        found: list[AlertDelivery] = []
+        pk = "INDEX#deliveries-failed" if failed else "INDEX#deliveries"
+        for item in self._query(pk, prefix="DELIVERY#", descending=True, page=limit):
+            delivery = self._decode_item(item, AlertDelivery)
+            if delivery is not None:
+                found.append(delivery)
+            if len(found) >= limit:
+                break
+        return found
 
     def _alerts(self, pk: str, limit: int) -> list[Alert]:
         limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
@@ -1159,6 +1184,9 @@ class DynamoStore:
                 continue
             changes.append(Change(change_id, kind, data, _s(item, "ref")))
         return changes
+
+    def change_backlog(self) -> int:
+        return sum(1 for _ in self._query("CHANGES", prefix="CHANGE#", page=1000, keys_only=True))
 
     def trim_changes(self, upto: str) -> int:
         """Delete change-feed entries up to and including cursor ``upto`` (already archived)."""

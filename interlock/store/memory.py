@@ -27,6 +27,7 @@ from interlock.model import (
     DEFAULT_SCHEDULE,
     TERMINAL_RUN_STATUSES,
     Alert,
+    AlertDelivery,
     Event,
     PipelineConfig,
     ReadinessResult,
@@ -39,11 +40,13 @@ from interlock.model import (
 from interlock.store.base import (
     DEFAULT_ALERTS_LIMIT,
     DEFAULT_ALL_RERUNS_LIMIT,
+    DEFAULT_DELIVERIES_LIMIT,
     DEFAULT_EVENTS_LIMIT,
     DEFAULT_READ_COUNT,
     DEFAULT_RERUNS_LIMIT,
     DEFAULT_RUN_LOGS_LIMIT,
     DEFAULT_RUNS_LIMIT,
+    DELIVERY_INDEX_LIMIT,
     BreakerOp,
     BreakerPolicy,
     Change,
@@ -53,6 +56,7 @@ from interlock.store.base import (
     EpochChanged,
     EventRecord,
     Lock,
+    OutboxEntry,
     SensorReading,
     TraitSource,
     breaker_step,
@@ -166,6 +170,8 @@ class MemoryStore:
         self._all_reruns: dict[str, tuple[int, str]] = {}
         self._alerts: dict[str, list[tuple[int, int, _Entry]]] = {}
         self._all_alerts: list[tuple[int, int, _Entry]] = []
+        self._deliveries: dict[bool, list[tuple[int, int, _Entry]]] = {False: [], True: []}
+        self._delivery_seq = 0
         self._locks: dict[str, tuple[str, int]] = {}
         self._fences: dict[str, int] = {}
         self._values: dict[str, _Entry] = {}
@@ -547,7 +553,7 @@ class MemoryStore:
         with self._lock:
             return self._list_reruns(self._all_reruns, limit)
 
-    def put_alert(self, alert: Alert) -> Alert:
+    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
         raw = dump(alert)
@@ -558,7 +564,31 @@ class MemoryStore:
             for alerts in lists:
                 bisect.insort(alerts, row, key=lambda r: (r[0], r[1]))
                 del alerts[: max(0, len(alerts) - ALERT_INDEX_LIMIT)]
+            if outbox is not None:
+                self._values[outbox.key] = _Entry(outbox.value, self._now_ms() + max(1, int(outbox.ttl * 1000)))
+                self._due[outbox.due_key] = _ms(outbox.due_at)
         return alert
+
+    def record_delivery(self, delivery: AlertDelivery) -> None:
+        with self._lock:
+            self._delivery_seq += 1
+            row = (_ms(delivery.at), self._delivery_seq, _Entry(dump(delivery), self._now_ms() + self._retention_ms()))
+            for failed in [False] + ([] if delivery.ok else [True]):
+                rows = self._deliveries[failed]
+                bisect.insort(rows, row, key=lambda r: (r[0], r[1]))
+                del rows[: max(0, len(rows) - DELIVERY_INDEX_LIMIT)]
+
+    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
+        limit = limit if limit > 0 else DEFAULT_DELIVERIES_LIMIT
+        found: list[AlertDelivery] = []
+        with self._lock:
+            for _, _, entry in reversed(self._deliveries[failed]):
+                delivery = decode("g:deliveries", self._live(entry), AlertDelivery)
+                if delivery is not None:
+                    found.append(delivery)
+                if len(found) >= limit:
+                    break
+        return found
 
     def _list_alerts(self, name: str, alerts: list[tuple[int, int, _Entry]], limit: int) -> list[Alert]:
         limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
@@ -721,6 +751,10 @@ class MemoryStore:
                 continue
             changes.append(Change(_cursor(fed.seq), fed.kind, data, fed.ref))
         return changes
+
+    def change_backlog(self) -> int:
+        with self._lock:
+            return len(self._changes)
 
     def trim_changes(self, upto: str) -> int:
         """Forget changes up to and including cursor ``upto`` (already archived)."""

@@ -27,6 +27,7 @@ from interlock.model import (
     DEFAULT_SCHEDULE,
     TERMINAL_RUN_STATUSES,
     Alert,
+    AlertDelivery,
     Event,
     PipelineConfig,
     ReadinessResult,
@@ -39,11 +40,13 @@ from interlock.model import (
 from interlock.store.base import (
     DEFAULT_ALERTS_LIMIT,
     DEFAULT_ALL_RERUNS_LIMIT,
+    DEFAULT_DELIVERIES_LIMIT,
     DEFAULT_EVENTS_LIMIT,
     DEFAULT_READ_COUNT,
     DEFAULT_RERUNS_LIMIT,
     DEFAULT_RUN_LOGS_LIMIT,
     DEFAULT_RUNS_LIMIT,
+    DELIVERY_INDEX_LIMIT,
     BreakerOp,
     BreakerPolicy,
     Change,
@@ -53,6 +56,7 @@ from interlock.store.base import (
     EpochChanged,
     EventRecord,
     Lock,
+    OutboxEntry,
     SensorReading,
     TraitSource,
     decode_epoch,
@@ -69,11 +73,15 @@ GLOBAL_RERUN_INDEX_LIMIT = 500
 ALERT_INDEX_LIMIT = 500
 # Approximate cap of the global event stream (per-pipeline streams use eventStreamMax).
 GLOBAL_EVENT_STREAM_MAX = 100_000
-# Approximate cap of the change stream. The archiver trims what it has committed; the cap only
-# bounds memory when no archiver runs, so it must be far above what an archiver can lag behind.
+# Approximate cap of the change stream (``archiver.streamCap``). The archiver trims what it has
+# committed; the cap bounds memory when there is no archive. With an archive configured the stream
+# is not trimmed at the cap (``change_stream_max=0``): see docs/reliability.md, "Archive path".
 CHANGE_STREAM_MAX = 1_000_000
 # Names read from an index at a time while filtering a page by name (``contains``).
 STATUS_SCAN_CHUNK = 1000
+# The MAXLEN passed when the stream must not be trimmed: the scripts always pass one, and no
+# stream reaches this length.
+NO_TRIM = 2**63 - 1
 # Non-terminal runs outlive terminal ones by this much, so a stuck run is still there to report.
 ACTIVE_RUN_GRACE = timedelta(hours=24)
 
@@ -93,8 +101,10 @@ class RedisStore:
         retention: timedelta = timedelta(days=7),
         run_index_limit: int = 100,
         event_stream_max: int = 10_000,
+        change_stream_max: int = CHANGE_STREAM_MAX,
         clock: Clock = SYSTEM,
     ) -> None:
+        """``change_stream_max``: the change stream's approximate cap; 0 never trims it (an archive reads it)."""
         self._client = client
         # This thread's open batch (see batch()): writes queued on one MULTI/EXEC pipeline.
         self._local = threading.local()
@@ -102,6 +112,7 @@ class RedisStore:
         self.retention = retention
         self.run_index_limit = run_index_limit
         self.event_stream_max = event_stream_max
+        self.change_cap = change_stream_max if change_stream_max > 0 else NO_TRIM
         self.clock = clock
         self._scripts = {name: client.register_script(_lua(name)) for name in _SCRIPTS}
 
@@ -114,6 +125,8 @@ class RedisStore:
             retention=settings.retention_ttl,
             run_index_limit=settings.run_index_limit,
             event_stream_max=settings.event_stream_max,
+            # With an archive, what it has not copied yet is never trimmed away.
+            change_stream_max=0 if settings.archive_enabled else settings.archive_stream_cap,
             clock=clock,
         )
 
@@ -219,7 +232,7 @@ class RedisStore:
 
     def _change(self, pipe: Any, kind: ChangeKind, data: str) -> None:
         """Queue the change-stream entry for ``data`` on ``pipe`` (inside the same MULTI/EXEC)."""
-        pipe.xadd(self._changes, {"kind": kind.value, "data": data}, maxlen=CHANGE_STREAM_MAX, approximate=True)
+        pipe.xadd(self._changes, {"kind": kind.value, "data": data}, maxlen=self.change_cap, approximate=True)
 
     def _run_ttl_ms(self, status: RunStatus) -> int:
         ttl = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
@@ -528,7 +541,7 @@ class RedisStore:
         if new.run_id != run_id:
             raise ValueError(f"run id mismatch: {new.run_id!r} != {run_id!r}")
         won = self._script("cas_run", [self.k("run", run_id), self._changes],
-                           [expected_version, dump(new), self._run_ttl_ms(new.status), CHANGE_STREAM_MAX])
+                           [expected_version, dump(new), self._run_ttl_ms(new.status), self.change_cap])
         return bool(won)
 
     def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
@@ -537,7 +550,7 @@ class RedisStore:
             [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id), self._changes,
              self.k("epoch")],
             [run.run_id, dump(run), int(self.retention.total_seconds() * 1000), self._run_ttl_ms(run.status),
-             _ms(run.created_at), self.run_index_limit, CHANGE_STREAM_MAX, epoch or ""],
+             _ms(run.created_at), self.run_index_limit, self.change_cap, epoch or ""],
         )
         if int(won) < 0:
             raise EpochChanged(epoch or "", str(owner) or None)
@@ -579,7 +592,7 @@ class RedisStore:
     def append_event(self, event: Event) -> str:
         keys = [self.k("events", event.pipeline_id), self.k("g", "events"), self._changes]
         args = [event.kind.value, dump(event), self.event_stream_max, int(self.retention.total_seconds() * 1000),
-                GLOBAL_EVENT_STREAM_MAX, CHANGE_STREAM_MAX]
+                GLOBAL_EVENT_STREAM_MAX, self.change_cap]
         batch = self._batch()
         if batch is not None:
             self._queue_script(batch, "append_event", keys, args)
@@ -650,7 +663,7 @@ class RedisStore:
         ids = cast(list[str], self.r.zrevrange(self.k("g", "reruns"), 0, limit - 1))
         return self._many([self.k("rerun", i) for i in ids], RerunRecord)
 
-    def put_alert(self, alert: Alert) -> Alert:
+    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
         data = dump(alert)
@@ -663,8 +676,28 @@ class RedisStore:
                 p.zadd(index, {data: score})
                 p.zremrangebyrank(index, 0, -(ALERT_INDEX_LIMIT + 1))
             self._change(p, ChangeKind.ALERT, data)
+            if outbox is not None:  # in the same MULTI/EXEC: an alert is never stored without its delivery
+                p.set(self.k("value", outbox.key), outbox.value, px=max(1, int(outbox.ttl * 1000)))
+                p.zadd(self.k("due"), {outbox.due_key: _ms(outbox.due_at)})
             p.execute()
         return alert
+
+    def record_delivery(self, delivery: AlertDelivery) -> None:
+        data = dump(delivery)
+        score = _ms(delivery.at)
+        expired = score - int(self.retention.total_seconds() * 1000)
+        with self.r.pipeline(transaction=False) as p:
+            for index in [self.k("g", "deliveries")] + ([] if delivery.ok else [self.k("g", "deliveries", "failed")]):
+                p.zadd(index, {data: score})
+                p.zremrangebyrank(index, 0, -(DELIVERY_INDEX_LIMIT + 1))
+                p.zremrangebyscore(index, "-inf", f"({expired}")
+            p.execute()
+
+    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
+        limit = limit if limit > 0 else DEFAULT_DELIVERIES_LIMIT
+        key = self.k("g", "deliveries", "failed") if failed else self.k("g", "deliveries")
+        members = cast(list[str], self.r.zrevrange(key, 0, limit - 1))
+        return [d for d in (decode(key, m, AlertDelivery) for m in members) if d]
 
     def _alerts(self, key: str, limit: int) -> list[Alert]:
         limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
@@ -803,6 +836,9 @@ class RedisStore:
         ms, _, seq = upto.partition("-")
         # XTRIM MINID keeps ids >= minid, so keep from the id right after ``upto``.
         return int(self.r.xtrim(self._changes, minid=f"{ms}-{int(seq or 0) + 1}", approximate=False))
+
+    def change_backlog(self) -> int:
+        return int(self.r.xlen(self._changes))
 
     # -- deployment checks ------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from interlock import netguard
 from interlock.model import AirflowAuth, FailureCategory, TriggerConfig
 from interlock.model import AirflowTrigger as AirflowBlock
 from interlock.netguard import BlockedURL, check_url
@@ -77,7 +78,10 @@ def _request(method: str, block: AirflowBlock, path: str, ctx: TriggerContext | 
     for attempt in range(2):
         if renewing:
             headers["Authorization"] = f"Bearer {_token(block, renew=attempt > 0)}"
-        response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
+        if ctx is not None:  # starting a run: connected to the address the project's policy was checked on
+            response = netguard.request(method, url, using=ctx.outbound, headers=headers, timeout=timeout, **kwargs)
+        else:
+            response = httpx.request(method, url, headers=headers, timeout=timeout, **kwargs)
         if response.status_code != 401 or not renewing:
             break
     if response.status_code in (401, 403):

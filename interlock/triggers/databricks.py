@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from interlock import netguard
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.triggers.base import (
@@ -54,9 +55,9 @@ class DatabricksTrigger:
         params = render_map(block.arguments, ctx)
         if params:
             body["notebook_params"] = params
-        response = call("databricks trigger", lambda: httpx.post(f"{base}/api/2.1/jobs/run-now", json=body,
-                                                                   headers=_headers(config, ctx), timeout=TIMEOUT),
-                        quoted=500)
+        response = call("databricks trigger", lambda: netguard.request(
+            "POST", f"{base}/api/2.1/jobs/run-now", using=ctx.outbound, json=body, headers=_headers(config, ctx),
+            timeout=TIMEOUT), quoted=500)
         try:
             run_id = response.json()["run_id"]
         except (ValueError, KeyError, TypeError):

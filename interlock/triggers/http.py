@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from interlock import netguard
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
@@ -37,9 +38,9 @@ class HttpTrigger:
         headers = {"Content-Type": "application/json", "Idempotency-Key": ctx.run_id,
                    **render_map(block.headers, ctx)}
         try:
-            response = httpx.request(block.method or "POST", url, headers=headers,
-                                     content=render(block.body, ctx).encode() if block.body else None,
-                                     timeout=float(block.timeout or DEFAULT_TIMEOUT))
+            response = netguard.request(block.method or "POST", url, using=ctx.outbound, headers=headers,
+                                        content=render(block.body, ctx).encode() if block.body else None,
+                                        timeout=float(block.timeout or DEFAULT_TIMEOUT))
         except httpx.TimeoutException:
             raise TriggerError(f"trigger request to {url} timed out", FailureCategory.TIMEOUT) from None
         except httpx.HTTPError as exc:

@@ -31,7 +31,7 @@ import redis
 from interlock.demo.stack import QUEUES, Stack, free_port
 
 # Pool processes per queue's worker: the busy queues get two, like bench/throughput.py.
-CONCURRENCY = {"evaluation": 2, "trigger": 2, "run_check": 1, "archival": 1, "schedule": 1}
+CONCURRENCY = {"evaluation": 2, "trigger": 2, "run_check": 1, "archival": 1, "schedule": 1, "alerts": 1}
 
 
 def wait_until(condition: object, timeout: float, what: str, every: float = 0.1) -> None:

@@ -27,6 +27,6 @@ def test_every_period_triggers_once_and_none_is_lost_under_kills_redis_crash_and
     assert outcome.lost == 0, outcome.lost_details
     assert outcome.alerts_duplicated == 0, outcome.alert_duplicate_details
     assert outcome.completed + outcome.failed_as_expected + outcome.stuck_reported == outcome.periods
-    assert sorted(outcome.workers_answering) == ["archival", "evaluation", "run_check", "schedule", "trigger"]
+    assert sorted(outcome.workers_answering) == ["alerts", "archival", "evaluation", "run_check", "schedule", "trigger"]
     assert outcome.overdue_after_settle == 0, "due work left undispatched: is Beat reconciling?"
     shutil.rmtree(workdir, ignore_errors=True)

@@ -641,3 +641,36 @@ def test_writes_in_a_batch_are_seen_by_reads_inside_it_and_stored_after(store: R
         store.set_due("check:orders-run-1", due)
     assert store.due_at("check:orders-run-1") == due and store.due_at("advance:orders:daily") == due
     assert [r.event.kind for r in store.list_events("orders", 10)] == [EventKind.TRAIT_PUSHED]
+
+
+def test_an_alert_with_its_outbox_entry_makes_the_delivery_due_and_its_value_readable(store: RedisStore) -> None:
+    from interlock.store.base import OutboxEntry
+
+    at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    entry = OutboxEntry("outbox:d1", '{"alert":{}}', 3600, "deliver:d1", at)
+    store.put_alert(Alert(level=AlertLevel.INFO, message="m", timestamp=at), entry)
+    assert store.get_value("outbox:d1") == '{"alert":{}}'
+    assert [(i.key, i.due_at) for i in store.due(at)] == [("deliver:d1", at)]
+    assert [a.message for a in store.list_all_alerts()] == ["m"]
+
+
+def test_delivery_attempts_list_newest_first_and_failed_apart(store: RedisStore) -> None:
+    from interlock.model import AlertDelivery
+
+    at = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    for n, ok in ((1, False), (2, False), (3, True)):
+        store.record_delivery(AlertDelivery(delivery_id="d1", sink="webhook", attempt=n, ok=ok, seconds=0.1,
+                                            error=None if ok else "status 503", at=at + timedelta(minutes=n)))
+    assert [(d.attempt, d.ok) for d in store.list_deliveries()] == [(3, True), (2, False), (1, False)]
+    assert [d.attempt for d in store.list_deliveries(failed=True)] == [2, 1]
+    assert [d.attempt for d in store.list_deliveries(limit=1)] == [3]
+
+
+def test_the_change_backlog_is_what_was_not_trimmed(store: RedisStore) -> None:
+    assert store.change_backlog() == 0
+    for i in range(3):
+        store.put_alert(Alert(level=AlertLevel.INFO, message=f"m{i}", timestamp=datetime(2026, 3, 1, tzinfo=UTC)))
+    changes = store.read_changes()
+    assert store.change_backlog() == 3
+    store.trim_changes(changes[1].id)
+    assert store.change_backlog() == 1

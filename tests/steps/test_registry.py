@@ -39,7 +39,7 @@ def test_each_steps_request_model_names_the_arguments_its_function_takes(name: s
 
 
 def test_the_queues_are_those_the_steps_name_and_the_fast_path_is_served_first() -> None:
-    assert queues() == ["archival", "evaluation", "run_check", "schedule", "trigger"]
+    assert queues() == ["alerts", "archival", "evaluation", "run_check", "schedule", "trigger"]
     assert Priority.FAST < Priority.ROUTINE  # a Redis broker takes 0 first
     assert {n for n, s in STEPS.items() if s.priority is Priority.ROUTINE} == {"archive", "check_sla", "check_stuck"}
     assert all(step.task_name == f"interlock.{name}" for name, step in STEPS.items())  # as deployed queues hold them
