@@ -1,7 +1,8 @@
 """Prometheus metrics kept in the store, so every worker and the API add to the same numbers.
 
 Counters: ``interlock_evaluations_total{status}``, ``interlock_triggers_total``,
-``interlock_triggers_failed_total``, ``interlock_alerts_total``, ``interlock_alerts_failed_total``;
+``interlock_triggers_failed_total``, ``interlock_claims_unconfirmed_total``, ``interlock_alerts_total``,
+``interlock_alerts_failed_total``;
 a latency histogram per step: ``interlock_step_seconds{step}``. ``GET /metrics`` renders them.
 Recording never raises: metrics must not break the lifecycle.
 """
@@ -24,6 +25,7 @@ HELP = {
     "interlock_evaluations_total": "Pipeline evaluations, by readiness status.",
     "interlock_triggers_total": "Jobs started.",
     "interlock_triggers_failed_total": "Runs that failed (start or job).",
+    "interlock_claims_unconfirmed_total": "Claims withdrawn before their job started: no replica acknowledged them.",
     "interlock_alerts_total": "Alerts sent to sinks.",
     "interlock_alerts_failed_total": "Alert deliveries that failed.",
     "interlock_step_seconds": "Time spent in each lifecycle step.",

@@ -43,6 +43,7 @@ EXPECTED: dict[type[DomainError], tuple[DomainError, int, str, int]] = {
     errors.RerunBudgetExhausted: (errors.RerunBudgetExhausted("orders", "2026-03-01", "retry.maxManualReruns", 1), 409,
                                   "rerun_budget_exhausted", 2),
     errors.ClaimLost: (errors.ClaimLost("orders:daily:2026-03-01"), 409, "claim_lost", 2),
+    errors.ClaimNotReplicated: (errors.ClaimNotReplicated("orders:daily:2026-03-01:1"), 409, "claim_not_replicated", 2),
 }
 
 

@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import redis
 
+from interlock import redisconn
 from interlock.clock import SYSTEM, Clock
 from interlock.config.project import Settings, normalise_prefix
 from interlock.errors import UnknownPipeline, UnknownRun
@@ -88,6 +89,8 @@ class RedisStore:
         run_index_limit: int = 100,
         event_stream_max: int = 10_000,
         clock: Clock = SYSTEM,
+        min_replicas_acked: int = 0,
+        replica_ack_timeout: timedelta = timedelta(milliseconds=500),
     ) -> None:
         self.r = client
         self.prefix = normalise_prefix(prefix)
@@ -95,11 +98,13 @@ class RedisStore:
         self.run_index_limit = run_index_limit
         self.event_stream_max = event_stream_max
         self.clock = clock
+        self.min_replicas_acked = min_replicas_acked
+        self.replica_ack_timeout_ms = max(1, int(replica_ack_timeout.total_seconds() * 1000))
         self._scripts = {name: self.r.register_script(_lua(name)) for name in _SCRIPTS}
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> RedisStore:
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        client = redisconn.client(settings, decode_responses=True, health_check_interval=30)
         return cls(
             client,
             settings.key_prefix,
@@ -107,6 +112,8 @@ class RedisStore:
             run_index_limit=settings.run_index_limit,
             event_stream_max=settings.event_stream_max,
             clock=clock,
+            min_replicas_acked=settings.min_replicas_acked,
+            replica_ack_timeout=settings.replica_ack_timeout,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -300,6 +307,34 @@ class RedisStore:
         if int(won):
             return run, True
         return self.get_run(str(owner)), False
+
+    def confirm_claim(self, key: str, run: RunState) -> bool:
+        # The step right after a won claim (docs/reliability.md, "Redis failover"); no round trip
+        # at all for a single Redis (minReplicasAcked 0).
+        if self.min_replicas_acked <= 0:
+            return True
+        if self._claim_replicated(run):
+            return True
+        self._script("withdraw_claim",
+                     [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id)],
+                     [run.run_id, dump(run)])
+        return False
+
+    def _claim_replicated(self, run: RunState) -> bool:
+        """WAIT for the replicas, on one connection: the claim's run, as written, is here and acknowledged.
+
+        WAIT counts the replicas that have the writes of *its own connection*, and the claim may
+        have gone out on another pooled connection: the probe INCR, written after the claim
+        returned, is later in the replication stream, so replicas that have it have the claim. The
+        GET checks the claimed run is still the one written (not lost with a primary that failed
+        over between the claim and now, then claimed afresh by another worker).
+        """
+        with self.r.pipeline(transaction=False) as p:
+            p.get(self.k("run", run.run_id))
+            p.incr(self.k("replication-probe"))
+            p.wait(self.min_replicas_acked, self.replica_ack_timeout_ms)
+            stored, _, acked = p.execute()
+        return stored == dump(run) and int(acked) >= self.min_replicas_acked
 
     # -- run logs ---------------------------------------------------------------------------------
 
@@ -579,8 +614,8 @@ class RedisStore:
         return deleted
 
 
-_SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
-            "breaker", "swap_epoch")
+_SCRIPTS = ("cas_run", "claim", "withdraw_claim", "acquire_lock", "release_lock", "extend_lock", "append_event",
+            "clear_due", "breaker", "swap_epoch")
 
 
 

@@ -62,7 +62,8 @@ def test_redis_section_without_addr_is_reported(make_project: ProjectFactory) ->
     path = make_project("provider: redis\nredis: {}\narchetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n")
     with pytest.raises(ConfigInvalid) as exc:
         load_project(path, env={})
-    assert [(e.path, e.message) for e in exc.value.errors] == [("redis.addr", "field required")]
+    assert [(e.path, e.message) for e in exc.value.errors] == [
+        ("redis.addr", "field required (or give sentinel for a Sentinel group, or set INTERLOCK_REDIS_URL)")]
 
 
 def test_dynamodb_provider_needs_its_section_and_table_name(make_project: ProjectFactory) -> None:
