@@ -318,11 +318,16 @@ class SentinelGroup:
         """The ``$INTERLOCK_REDIS_URL`` form of the group."""
         return ";".join(f"sentinel://{a}/{db}" for a in self.sentinel_addrs) + f"?master_name={MASTER_NAME}"
 
-    def start(self) -> None:
+    def start_nodes(self) -> None:
+        """The primary and its replica, in sync (no sentinels: tests/store/test_redis_replicas.py)."""
         primary, replica = self.node_ports
         self._start_node(primary)
         self._start_node(replica, replica_of=primary)
         self.wait_replicated(replica)
+
+    def start(self) -> None:
+        self.start_nodes()
+        primary = self.node_ports[0]
         for port in self.sentinel_ports:
             conf = self.folder / f"sentinel-{port}.conf"  # a sentinel rewrites its own file: one each
             conf.write_text(
