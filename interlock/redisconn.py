@@ -32,6 +32,13 @@ SENTINEL_SCHEME = "sentinel://"
 DEFAULT_SENTINEL_PORT = 26379
 # Connecting to (or asking) a sentinel that is down must not hang a worker: the next one is asked.
 SENTINEL_SOCKET_TIMEOUT = 2.0
+# A command that fails for want of a primary is tried again, waiting 0.1, 0.2, 0.4, 0.8 s and then 1 s
+# each time: about 28 s in all, long enough for the sentinels to notice a dead primary
+# (down-after-milliseconds) and promote a replica. Without it a worker whose job had just finished
+# gave up on recording that within a second of the primary dying, and the run stayed TRIGGERING
+# (found by tests/chaos/test_failover.py).
+FAILOVER_RETRIES = 30
+FAILOVER_BACKOFF_BASE, FAILOVER_BACKOFF_CAP = 0.1, 1.0
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,13 @@ class SentinelTarget:
         return Sentinel(list(self.sentinels), sentinel_kwargs=kwargs, socket_connect_timeout=SENTINEL_SOCKET_TIMEOUT)
 
     def primary(self, **kwargs: Any) -> redis.Redis:
-        """A client of the group's current primary; it follows the primary across failovers."""
+        """A client of the group's current primary; it follows the primary across failovers, retrying
+        a command that fails meanwhile (FAILOVER_RETRIES)."""
+        from redis.backoff import ExponentialBackoff
+        from redis.retry import Retry
+
+        kwargs.setdefault("retry", Retry(ExponentialBackoff(cap=FAILOVER_BACKOFF_CAP, base=FAILOVER_BACKOFF_BASE),
+                                         FAILOVER_RETRIES))
         primary: redis.Redis = self.sentinel().master_for(self.master_name, password=self.password, db=self.db,
                                                           **kwargs)
         return primary

@@ -5,6 +5,7 @@ follow the primary across a failover."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -112,3 +113,34 @@ def test_the_store_and_the_worker_follow_the_primary_across_a_failover(deploymen
     wait_until(lambda: run_id in fired(deployment), 60, "the worker to run a trigger again")
     assert deployment.group.primary_port() == failover["promoted_port"]
     assert deployment.worker.poll() is None
+
+
+def readme_block(language: str, first_line: str) -> str:
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    for block in re.findall(rf"^```{language}\n(.*?)^```", readme, re.S | re.M):
+        if block.startswith(first_line):
+            return str(block)
+    raise AssertionError(f"README has no {language} block starting with {first_line!r}")
+
+
+def test_the_readme_sentinel_examples_reach_the_group(deployment: Deployment, tmp_path: Path) -> None:
+    """The README's interlock.yaml and INTERLOCK_REDIS_URL, with only the sentinels' ports made this group's."""
+    ports = dict(zip(("26379", "26380", "26381"), (str(p) for p in deployment.group.sentinel_ports), strict=True))
+
+    def ours(text: str) -> str:
+        return re.sub(r"127\.0\.0\.1:(2638[01]|26379)", lambda m: f"127.0.0.1:{ports[m.group(1)]}", text)
+
+    for folder in ("archetypes", "pipelines"):
+        (tmp_path / folder).mkdir()
+    config = ours(readme_block("yaml", "# interlock.yaml: Redis through Sentinel"))
+    config = config.replace('keyPrefix: "interlock:"', f'keyPrefix: "{deployment.prefix}"')
+    (tmp_path / "interlock.yaml").write_text(config)
+    [url] = re.findall(r"INTERLOCK_REDIS_URL='([^']+)'", readme_block("bash", "export INTERLOCK_REDIS_URL="))
+    for env in ({}, {"INTERLOCK_REDIS_URL": ours(url)}):
+        settings = load_project(tmp_path / "interlock.yaml", env=env).settings
+        assert settings.min_replicas_acked == 1 and settings.redis_sentinel is not None
+        store = RedisStore.from_settings(settings)
+        try:
+            assert store.list_pipelines()[0].name == "happy"  # the deployment's store, through the sentinels
+        finally:
+            store.close()
