@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 CHECKOV_VENV ?= .checkov-venv
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 test-dagster test-prefect lint fmt build dist bench clean build-lambda chaos
+.PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 test-dagster test-prefect lint fmt build dist bench clean build-lambda chaos chaos-failover
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -30,7 +30,7 @@ LONG_TESTS := tests/e2e tests/chaos
 test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the test suite but the long real-worker ones (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q $(addprefix --ignore=,$(LONG_TESTS))
 
-test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos tests (about 7 minutes)
+test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos tests (about 9 minutes)
 	$(BIN)/pytest -q $(LONG_TESTS)
 
 test-unit: $(STAMP) ## Run the tests that need no service (no Redis, PostgreSQL or Airflow)
@@ -97,6 +97,9 @@ build-lambda: $(STAMP) ## One Lambda zip per handler into dist/lambda/ (bundles 
 
 chaos: $(STAMP) ## The chaos tests alone, with their figures (worker SIGKILLs, a Redis crash, a 10 s broker outage; starts recovered after kills)
 	$(BIN)/python -m tests.chaos
+
+chaos-failover: $(STAMP) ## The Redis failover chaos test alone, with its figures (Sentinel; the primary SIGKILLed twice)
+	$(BIN)/python -m tests.chaos --failover
 
 bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to bench/results/)
 	$(BIN)/python -m bench.archive_throughput

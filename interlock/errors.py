@@ -163,6 +163,17 @@ class ClaimLost(Conflict):
         self.key = key
 
 
+class ClaimNotReplicated(Conflict):
+    """A claim no replica acknowledged in time (``redis.minReplicasAcked``): withdrawn, its job not started."""
+
+    code = "claim_not_replicated"
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"the claim {key!r} was not acknowledged by a Redis replica in time: the job was not "
+                         "started and the claim was withdrawn; it is tried again")
+        self.key = key
+
+
 class RerunWithoutNewData(Conflict):
     """A manual rerun asked for when no trait result arrived after the period's last run (``force`` overrides)."""
 

@@ -1,7 +1,8 @@
 """Prometheus metrics kept in the store, so every worker and the API add to the same numbers.
 
 Counters: ``interlock_evaluations_total{status}``, ``interlock_triggers_total{type}``,
-``interlock_triggers_failed_total{category}``, ``interlock_evaluator_errors_total{category}``,
+``interlock_triggers_failed_total{category}``, ``interlock_claims_unconfirmed_total``,
+``interlock_evaluator_errors_total{category}``,
 ``interlock_sla_alerts_total{alert}``, ``interlock_alerts_total{sink}``,
 ``interlock_alerts_failed_total{sink}``. Histograms: ``interlock_step_seconds{step}`` (each step's
 latency) and ``interlock_push_to_trigger_seconds`` (from the push that made a pipeline ready to
@@ -37,6 +38,7 @@ HELP = {
     "interlock_triggers_failed_total": "Runs that failed (start or job), by failure category.",
     "interlock_evaluator_errors_total": "Trait evaluations that ended in ERROR, by failure category.",
     "interlock_sla_alerts_total": "SLA alerts raised (warnings and breaches), by alert type.",
+    "interlock_claims_unconfirmed_total": "Claims withdrawn before their job started: no replica acknowledged them.",
     "interlock_alerts_total": "Alerts sent to sinks.",
     "interlock_alerts_failed_total": "Alert deliveries that failed.",
     STEP_SECONDS: "Time spent in each lifecycle step.",

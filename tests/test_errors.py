@@ -46,6 +46,7 @@ EXPECTED: dict[type[DomainError], tuple[DomainError, int, str, int]] = {
     errors.InvalidCursor: (errors.InvalidCursor("'x' is not a cursor", "cursor"), 400, "invalid_cursor", 2),
     errors.InvalidLimit: (errors.InvalidLimit("limit must be 1 to 1000", "limit"), 400, "invalid_limit", 2),
     errors.UnknownState: (errors.UnknownState("unknown state 'x'", "state"), 400, "unknown_state", 2),
+    errors.ClaimNotReplicated: (errors.ClaimNotReplicated("orders:daily:2026-03-01:1"), 409, "claim_not_replicated", 2),
 }
 
 

@@ -20,15 +20,17 @@ ROUTINE = int(Priority.ROUTINE)
 def celery_config(project: Project) -> dict[str, Any]:
     settings = project.settings
     prefix = broker_prefix(settings.key_prefix)
+    # A Sentinel group: redis_url is kombu's sentinel:// form; the group's name goes in the options.
+    sentinel = settings.redis_sentinel.transport_options() if settings.redis_sentinel else {}
     return {
         "broker_url": settings.redis_url,
         "result_backend": settings.redis_url,
-        "broker_transport_options": {"global_keyprefix": prefix, "visibility_timeout": 3600,
+        "broker_transport_options": {**sentinel, "global_keyprefix": prefix, "visibility_timeout": 3600,
                                      "queue_order_strategy": "priority", "priority_steps": list(BROKER_PRIORITY_STEPS),
                                      "sep": ":",
                                      # workers/redis_transport.py keeps entries that are not messages here
                                      "dead_letter_prefix": settings.key_prefix},
-        "result_backend_transport_options": {"global_keyprefix": prefix},
+        "result_backend_transport_options": {**sentinel, "global_keyprefix": prefix},
         "task_ignore_result": True,
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,

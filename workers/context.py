@@ -118,7 +118,7 @@ def start_up_in_background(app: Celery) -> threading.Thread:
     """
     def run() -> None:
         try:
-            log.info("%d pipelines registered", start_up(app))
+            log.info("registered %d pipelines", start_up(app))
         except Exception:  # Beat and the other workers register too; the next start tries again
             log.exception("registering the project's pipelines at worker start failed")
 

@@ -173,11 +173,26 @@ class Channel(kombu_redis.Channel):
         return None
 
 
+class SentinelChannel(Channel, kombu_redis.SentinelChannel):
+    """kombu's Sentinel channel (``sentinel://`` brokers) with the same two fixes as :class:`Channel`.
+
+    kombu's ``SentinelChannel`` subclasses its plain ``Channel`` class, not whatever
+    ``Transport.Channel`` names, so replacing that attribute alone leaves Sentinel deployments
+    without the read-path fix: this class puts :class:`Channel`'s overrides first in the MRO and
+    keeps the Sentinel pool (``_get_pool``) and options of kombu's class.
+    """
+
+    from_transport_options = tuple(dict.fromkeys((*Channel.from_transport_options,  # type: ignore[assignment]
+                                                  *kombu_redis.SentinelChannel.from_transport_options)))
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
 def install() -> None:
-    """Make every Redis channel of this process a :class:`Channel` (so it uses :class:`QoS` too)."""
+    """Make every Redis channel of this process a :class:`Channel` (so it uses :class:`QoS` too), and
+    every Sentinel one a :class:`SentinelChannel`."""
     kombu_redis.Channel.QoS = QoS
     kombu_redis.Transport.Channel = Channel
+    kombu_redis.SentinelTransport.Channel = SentinelChannel

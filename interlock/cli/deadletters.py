@@ -28,14 +28,13 @@ def dead_letters(obj: Context, requeue_id: str | None, delete_id: str | None, pu
     arguments the step refuses; the reason says which field and why. Requeue one once its cause
     is fixed (it goes to the back of its queue). Exit 2 for an unknown ID.
     """
-    import redis
-
+    from interlock import redisconn
     from interlock.deadletters import DeadLetterError, DeadLetters
 
     if sum((requeue_id is not None, delete_id is not None, purge)) > 1:
         fail_input("give at most one of --requeue, --delete and --purge")
     settings = obj.project().settings
-    letters = DeadLetters(redis.Redis.from_url(settings.redis_url, decode_responses=True), settings.key_prefix)
+    letters = DeadLetters(redisconn.client(settings, decode_responses=True), settings.key_prefix)
     with failing_cleanly("reading the dead letters"):
         try:
             if requeue_id is not None or delete_id is not None:

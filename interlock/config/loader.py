@@ -46,6 +46,7 @@ from interlock.config.project import (
     Provider,
     Settings,
     build_settings,
+    sentinel_target,
 )
 from interlock.config.schedule_checks import inclusion_and_force_problems
 from interlock.config.schedules import schedule_problems
@@ -304,10 +305,25 @@ class _Loading:
             raise ConfigInvalid(_by_file_and_line(self.errors), _by_file_and_line(self.warnings))
         return project
 
+    def check_redis(self, config: ProjectConfig, doc: Document | None) -> None:
+        """``redis``: one server (addr) or a Sentinel group, not both; a usable ``sentinel://`` URL."""
+        cfg = config.redis
+        if cfg is not None and cfg.addr and cfg.sentinel:
+            self.error(self.path, "give addr (one server) or sentinel (a Sentinel group), not both",
+                       ("redis", "sentinel"), doc)
+        elif cfg is not None and not cfg.addr and not cfg.sentinel and not self.env.get(ENV_REDIS_URL):
+            self.error(self.path, f"field required (or give sentinel for a Sentinel group, or set {ENV_REDIS_URL})",
+                       ("redis", "addr"), doc)
+        try:
+            sentinel_target(cfg, self.env)
+        except ValueError as exc:
+            self.errors.append(ConfigError(f"${ENV_REDIS_URL}", str(exc)))
+
     def check_project(self, config: ProjectConfig) -> None:
         doc = self.doc
         if config.provider is Provider.REDIS and config.redis is None and not self.env.get(ENV_REDIS_URL):
             self.error(self.path, f"required when provider is redis (or set {ENV_REDIS_URL})", ("redis",), doc)
+        self.check_redis(config, doc)
         if config.provider is Provider.DYNAMODB and config.dynamodb is None:
             self.error(self.path, "required when provider is dynamodb", ("dynamodb",), doc)
         required = {

@@ -4,7 +4,8 @@ Relative paths inside the file resolve against the file's own folder, so ``inter
 /srv/etl/interlock.yaml validate`` works from any directory (the reference used the CWD).
 Deployment overrides come from the environment and win over the file:
 
-* ``INTERLOCK_REDIS_URL`` — ``redis://[:password@]host:port/db``
+* ``INTERLOCK_REDIS_URL`` — ``redis://[:password@]host:port/db``, or a Sentinel group:
+  ``sentinel://[:password@]host:port;sentinel://host:port[/db]?master_name=NAME`` (interlock.redisconn)
 * ``INTERLOCK_DATABASE_URL`` — the Postgres archive (SQLAlchemy URL or ``postgres://`` DSN)
 """
 
@@ -15,12 +16,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 from urllib.parse import quote
 
 from pydantic import Field, StrictBool, StrictInt
 
 from interlock.model import AlertConfig, ConfigModel
 from interlock.netguard import OutboundPolicy
+from interlock.redisconn import SentinelTarget, is_sentinel_url, parse_sentinel_url
 from interlock.timetypes import Duration, PositiveDuration
 
 ENV_CONFIG = "INTERLOCK_CONFIG"
@@ -35,8 +38,21 @@ class Provider(StrEnum):
     DYNAMODB = "dynamodb"
 
 
+class SentinelConfig(ConfigModel):
+    """A Redis primary found through Sentinel (``redis.sentinel``), instead of ``redis.addr``."""
+
+    master_name: str = Field(min_length=1, max_length=200, pattern=r"^[^\s]+$")
+    sentinels: list[Annotated[str, Field(pattern=r"^[^\s:/]+:[0-9]{1,5}$")]] = Field(min_length=1)
+    # The Redis nodes' password (requirepass / masterauth); redis.password is used when this is unset.
+    password: str | None = None
+    # The sentinels' own password, when they have one (their requirepass).
+    sentinel_password: str | None = None
+
+
 class RedisConfig(ConfigModel):
-    addr: str = Field(pattern=r"^[^\s:/]+:[0-9]{1,5}$")
+    # One server (addr), or a Sentinel group (sentinel): exactly one of the two (checked by the loader).
+    addr: str | None = Field(default=None, pattern=r"^[^\s:/]+:[0-9]{1,5}$")
+    sentinel: SentinelConfig | None = None
     password: str | None = None
     db: StrictInt = Field(default=0, ge=0, le=1024)
     key_prefix: str = DEFAULT_KEY_PREFIX
@@ -44,6 +60,10 @@ class RedisConfig(ConfigModel):
     retention_ttl: PositiveDuration = Duration("168h")
     run_index_limit: StrictInt = Field(default=100, ge=1, le=100_000)
     event_stream_max: StrictInt = Field(default=10_000, ge=100, le=10_000_000)
+    # Before a job starts, its claim must be on this many replicas (WAIT), or it is not started
+    # (docs/reliability.md, "Redis failover"). 0: no check, for a single Redis without replicas.
+    min_replicas_acked: StrictInt = Field(default=0, ge=0, le=16)
+    replica_ack_timeout: PositiveDuration = Duration("500ms")
 
 
 class DynamoDBConfig(ConfigModel):
@@ -171,6 +191,10 @@ class Settings:
     archive_enabled: bool = False
     archive_stream_cap: int = 1_000_000
     archive_lag_share: float = 0.8
+    # Set when Redis is a Sentinel group (redis_url is then its kombu form, for Celery).
+    redis_sentinel: SentinelTarget | None = None
+    min_replicas_acked: int = 0
+    replica_ack_timeout: timedelta = timedelta(milliseconds=500)
 
     @property
     def root(self) -> Path:
@@ -185,10 +209,30 @@ def normalise_prefix(prefix: str) -> str:
 
 
 def redis_url_from(cfg: RedisConfig | None) -> str:
-    if cfg is None:
+    if cfg is None or cfg.addr is None:
         return "redis://localhost:6379/0"
     auth = f":{quote(cfg.password, safe='')}@" if cfg.password else ""
     return f"redis://{auth}{cfg.addr}/{cfg.db}"
+
+
+def sentinel_target(cfg: RedisConfig | None, env: Mapping[str, str]) -> SentinelTarget | None:
+    """The Sentinel group ``$INTERLOCK_REDIS_URL`` (a ``sentinel://`` URL) or ``redis.sentinel`` names; None
+    for one server. The URL wins over the file, as for a server; its master name defaults to the file's.
+
+    Raises ValueError for a ``sentinel://`` URL that cannot be used.
+    """
+    url = env.get(ENV_REDIS_URL)
+    block = cfg.sentinel if cfg else None
+    if url:
+        if not is_sentinel_url(url):
+            return None
+        return parse_sentinel_url(url, block.master_name if block else None)
+    if block is None:
+        return None
+    assert cfg is not None
+    sentinels = tuple((host, int(port)) for host, _, port in (s.rpartition(":") for s in block.sentinels))
+    return SentinelTarget(block.master_name, sentinels, block.password or cfg.password, block.sentinel_password,
+                          cfg.db)
 
 
 def database_url_from(dsn: str | None) -> str | None:
@@ -207,10 +251,14 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
     ttl_source = dyn if config.provider is Provider.DYNAMODB and dyn else redis
     archiver = config.archiver or ArchiverConfig()
     database_url = database_url_from(env.get(ENV_DATABASE_URL) or archiver.dsn)
+    try:
+        sentinel = sentinel_target(config.redis, env)
+    except ValueError:  # the loader reports it (check_project) and refuses the project
+        sentinel = None
     return Settings(
         config_path=config_path,
         provider=config.provider,
-        redis_url=env.get(ENV_REDIS_URL) or redis_url_from(config.redis),
+        redis_url=sentinel.kombu_url() if sentinel else env.get(ENV_REDIS_URL) or redis_url_from(config.redis),
         key_prefix=normalise_prefix(redis.key_prefix),
         database_url=database_url,
         readiness_ttl=ttl_source.readiness_ttl,
@@ -226,4 +274,7 @@ def build_settings(config: ProjectConfig, config_path: Path, env: Mapping[str, s
         archive_enabled=archiver.enabled and database_url is not None,
         archive_stream_cap=archiver.stream_cap,
         archive_lag_share=archiver.lag_alert_share,
+        redis_sentinel=sentinel,
+        min_replicas_acked=redis.min_replicas_acked,
+        replica_ack_timeout=redis.replica_ack_timeout,
     )

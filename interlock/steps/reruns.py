@@ -29,7 +29,7 @@ from interlock.steps.deps import Deps
 from interlock.steps.dispatch import request_step
 from interlock.steps.evaluate import evaluate
 from interlock.steps.keys import rerun_key
-from interlock.steps.runs import start_job
+from interlock.steps.runs import confirm_claim, start_job
 from interlock.steps.shadow import would_rerun
 from interlock.store.base import TraitSource
 
@@ -132,6 +132,8 @@ def rerun(deps: Deps, rerun_id: str) -> RerunRecord | None:
                      created_at=now, updated_at=now, metadata={**run_key.metadata(), "rerunId": rerun_id},
                      schedule_id=schedule, period=record.original_date, attempt=1)
     run, won = deps.store.claim(f"rerun:{rerun_id}", fresh)
+    if won:
+        confirm_claim(deps, f"rerun:{rerun_id}", run, key)
     deps.store.clear_due(key)
     if not won:
         return deps.store.get_rerun(rerun_id)

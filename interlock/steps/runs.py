@@ -21,11 +21,11 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from interlock import correlation, lifecycle, metrics, retry, tracing
-from interlock.errors import BadInput, InvalidTransition, UnknownPipeline, UnknownSchedule
+from interlock.errors import BadInput, ClaimNotReplicated, InvalidTransition, UnknownPipeline, UnknownSchedule
 from interlock.model import (
     STARTED_RUN_STATUSES,
     Alert,
@@ -83,6 +83,7 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
         if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog
             ensure_watched(deps, run.run_id, run.updated_at)
         return run
+    confirm_claim(deps, run_key.claim_key, run, advance_key(pipeline, schedule))
     previous = deps.store.get_run_log(*run_key.run_log_key) or (prior.entry if prior else None)
     history = list(previous.retry_history or []) if previous else []
     entry = RunLogEntry(pipeline_id=pipeline, date=period, schedule_id=schedule, status=RunStatus.TRIGGERING,
@@ -106,6 +107,27 @@ def _claim_in_known_store(deps: Deps, run_key: RunKey, fresh: RunState,
         return deps.store.claim(run_key.claim_key, fresh, seen.id)
     except EpochChanged:
         return None
+
+
+# How soon a claim withdrawn for want of a replica's acknowledgement is tried again.
+UNCONFIRMED_RETRY = timedelta(seconds=2)
+
+
+def confirm_claim(deps: Deps, claim_key: str, run: RunState, retry_key: str) -> None:
+    """Right after a won claim, before anything else: make sure a Redis failover cannot lose it.
+
+    With ``redis.minReplicasAcked`` the claim must be on that many replicas (the store WAITs), or
+    it is withdrawn and this raises ClaimNotReplicated: the job is not started, and ``retry_key``
+    (the step that asked for this one) comes due again in UNCONFIRMED_RETRY to claim afresh.
+    docs/reliability.md, "Redis failover", says what this guarantees and what it does not.
+    """
+    if deps.store.confirm_claim(claim_key, run):
+        return
+    log.warning("claim %s of run %s: no Redis replica acknowledged it within redis.replicaAckTimeout; "
+                "withdrawn, the job is not started, tried again", claim_key, run.run_id)
+    deps.store.set_due(retry_key, deps.clock.now() + UNCONFIRMED_RETRY)
+    metrics.count(deps.store, "interlock_claims_unconfirmed_total")
+    raise ClaimNotReplicated(claim_key)
 
 
 def _ran_before_reset(deps: Deps, pipeline: str, schedule: str, period: str,

@@ -318,6 +318,15 @@ class Store(Protocol):
         """
         ...
 
+    def confirm_claim(self, key: str, run: RunState) -> bool:
+        """True when the claim of ``key`` that ``run`` just won would survive the loss of the server.
+
+        Redis with ``redis.minReplicasAcked`` > 0: the claim (as written) is on the primary and that
+        many replicas acknowledged it (WAIT); otherwise the claim is withdrawn (so a later trigger
+        can claim again) and False is returned. Every other store: True at once (no round trip).
+        """
+        ...
+
     # -- run logs ---------------------------------------------------------------------------------
     def put_run_log(self, entry: RunLogEntry) -> None: ...
 

@@ -820,6 +820,9 @@ class DynamoStore:
             self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
         return run, True
 
+    def confirm_claim(self, key: str, run: RunState) -> bool:
+        return True  # an acknowledged DynamoDB write is already stored durably across zones
+
     # -- run logs ---------------------------------------------------------------------------------
 
     def put_run_log(self, entry: RunLogEntry) -> None:

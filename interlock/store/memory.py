@@ -441,6 +441,9 @@ class MemoryStore:
                 return run, True
         return self.get_run(owner), False
 
+    def confirm_claim(self, key: str, run: RunState) -> bool:
+        return True  # one process, no replicas
+
     # -- run logs ---------------------------------------------------------------------------------
 
     def put_run_log(self, entry: RunLogEntry) -> None:

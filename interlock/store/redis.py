@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import redis
 
+from interlock import redisconn
 from interlock.clock import SYSTEM, Clock
 from interlock.config.project import Settings, normalise_prefix
 from interlock.errors import UnknownPipeline, UnknownRun
@@ -103,6 +104,8 @@ class RedisStore:
         event_stream_max: int = 10_000,
         change_stream_max: int = CHANGE_STREAM_MAX,
         clock: Clock = SYSTEM,
+        min_replicas_acked: int = 0,
+        replica_ack_timeout: timedelta = timedelta(milliseconds=500),
     ) -> None:
         """``change_stream_max``: the change stream's approximate cap; 0 never trims it (an archive reads it)."""
         self._client = client
@@ -114,11 +117,13 @@ class RedisStore:
         self.event_stream_max = event_stream_max
         self.change_cap = change_stream_max if change_stream_max > 0 else NO_TRIM
         self.clock = clock
+        self.min_replicas_acked = min_replicas_acked
+        self.replica_ack_timeout_ms = max(1, int(replica_ack_timeout.total_seconds() * 1000))
         self._scripts = {name: client.register_script(_lua(name)) for name in _SCRIPTS}
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> RedisStore:
-        client = redis.Redis.from_url(settings.redis_url, decode_responses=True, health_check_interval=30)
+        client = redisconn.client(settings, decode_responses=True, health_check_interval=30)
         return cls(
             client,
             settings.key_prefix,
@@ -128,6 +133,8 @@ class RedisStore:
             # With an archive, what it has not copied yet is never trimmed away.
             change_stream_max=0 if settings.archive_enabled else settings.archive_stream_cap,
             clock=clock,
+            min_replicas_acked=settings.min_replicas_acked,
+            replica_ack_timeout=settings.replica_ack_timeout,
         )
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -558,6 +565,34 @@ class RedisStore:
             return run, True
         return self.get_run(str(owner)), False
 
+    def confirm_claim(self, key: str, run: RunState) -> bool:
+        # The step right after a won claim (docs/reliability.md, "Redis failover"); no round trip
+        # at all for a single Redis (minReplicasAcked 0).
+        if self.min_replicas_acked <= 0:
+            return True
+        if self._claim_replicated(run):
+            return True
+        self._script("withdraw_claim",
+                     [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id)],
+                     [run.run_id, dump(run)])
+        return False
+
+    def _claim_replicated(self, run: RunState) -> bool:
+        """WAIT for the replicas, on one connection: the claim's run, as written, is here and acknowledged.
+
+        WAIT counts the replicas that have the writes of *its own connection*, and the claim may
+        have gone out on another pooled connection: the probe INCR, written after the claim
+        returned, is later in the replication stream, so replicas that have it have the claim. The
+        GET checks the claimed run is still the one written (not lost with a primary that failed
+        over between the claim and now, then claimed afresh by another worker).
+        """
+        with self.r.pipeline(transaction=False) as p:
+            p.get(self.k("run", run.run_id))
+            p.incr(self.k("replication-probe"))
+            p.wait(self.min_replicas_acked, self.replica_ack_timeout_ms)
+            stored, _, acked = p.execute()
+        return stored == dump(run) and int(acked) >= self.min_replicas_acked
+
     # -- run logs ---------------------------------------------------------------------------------
 
     def put_run_log(self, entry: RunLogEntry) -> None:
@@ -875,8 +910,8 @@ class RedisStore:
         return deleted
 
 
-_SCRIPTS = ("cas_run", "claim", "acquire_lock", "release_lock", "extend_lock", "append_event", "clear_due",
-            "breaker", "swap_epoch", "index_status")
+_SCRIPTS = ("cas_run", "claim", "withdraw_claim", "acquire_lock", "release_lock", "extend_lock", "append_event",
+            "clear_due", "breaker", "swap_epoch", "index_status")
 
 
 

@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import redis
 
@@ -284,3 +285,125 @@ class Fleet:
             self.start(name)
         self.kills.append(kill)
         return kill
+
+
+MASTER_NAME = "interlock"
+
+
+class SentinelGroup:
+    """A primary, a replica and three sentinels of the test's own, on free loopback ports.
+
+    Short timings (a node is down after 1 s without an answer, quorum 2) so a failover takes a few
+    seconds. ``fail_over`` SIGKILLs whichever node is the primary now, waits until the sentinels
+    have promoted the replica, then starts the killed node again as a replica of the new primary
+    (it comes back empty and resynchronises), so there is a replica to promote the next time.
+    """
+
+    DOWN_AFTER_MS = 1000
+    FAILOVER_TIMEOUT_MS = 4000
+
+    def __init__(self, stack: Stack, folder: Path) -> None:
+        server = shutil.which("redis-server")
+        if server is None:
+            raise RuntimeError("redis-server is not installed: the failover test starts its own group")
+        self.stack, self.folder, self.server = stack, folder, server
+        self.node_ports = [free_port(), free_port()]
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.nodes: dict[int, subprocess.Popen[bytes]] = {}
+        self.starts: Counter[int] = Counter()
+        folder.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def sentinel_addrs(self) -> list[str]:
+        return [f"127.0.0.1:{port}" for port in self.sentinel_ports]
+
+    def url(self, db: int = 0) -> str:
+        """The ``$INTERLOCK_REDIS_URL`` form of the group."""
+        return ";".join(f"sentinel://{a}/{db}" for a in self.sentinel_addrs) + f"?master_name={MASTER_NAME}"
+
+    def start_nodes(self) -> None:
+        """The primary and its replica, in sync (no sentinels: tests/store/test_redis_replicas.py)."""
+        primary, replica = self.node_ports
+        self._start_node(primary)
+        self._start_node(replica, replica_of=primary)
+        self.wait_replicated(replica)
+
+    def start(self) -> None:
+        self.start_nodes()
+        primary = self.node_ports[0]
+        for port in self.sentinel_ports:
+            conf = self.folder / f"sentinel-{port}.conf"  # a sentinel rewrites its own file: one each
+            conf.write_text(
+                f"port {port}\nbind 127.0.0.1\ndir {self.folder}\n"
+                f"sentinel monitor {MASTER_NAME} 127.0.0.1 {primary} 2\n"
+                f"sentinel down-after-milliseconds {MASTER_NAME} {self.DOWN_AFTER_MS}\n"
+                f"sentinel failover-timeout {MASTER_NAME} {self.FAILOVER_TIMEOUT_MS}\n"
+                f"sentinel parallel-syncs {MASTER_NAME} 1\n")
+            self.stack.start([self.server, str(conf), "--sentinel"], self.folder / f"sentinel-{port}.log",
+                             dict(os.environ), self.folder)
+        # Ready once every sentinel knows the replica and the other sentinels.
+        wait_until(lambda: all(self._sentinel_sees(port, replicas=1, sentinels=2) for port in self.sentinel_ports),
+                   30, "the sentinels to discover the replica and each other")
+
+    def _start_node(self, port: int, replica_of: int | None = None) -> None:
+        self.starts[port] += 1
+        argv = [self.server, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(self.folder),
+                "--dbfilename", f"dump-{port}.rdb", "--appendonly", "no", "--save", "", "--daemonize", "no"]
+        if replica_of is not None:
+            argv += ["--replicaof", "127.0.0.1", str(replica_of)]
+        log = self.folder / f"redis-{port}-{self.starts[port]}.log"
+        self.nodes[port] = self.stack.start(argv, log, dict(os.environ), self.folder)
+        wait_until(lambda: self.node(port).ping(), 30, f"redis-server on port {port} to answer")
+
+    def node(self, port: int) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=port, decode_responses=True, socket_connect_timeout=1,
+                           socket_timeout=2)
+
+    def sentinel(self, port: int) -> redis.Redis:
+        return self.node(port)
+
+    def _sentinel_sees(self, port: int, replicas: int, sentinels: int) -> bool:
+        """Sentinel ``port`` knows ``sentinels`` others and ``replicas`` replicas that are up and in sync."""
+        client = self.sentinel(port)
+        master = _fields(client.execute_command("SENTINEL", "MASTER", MASTER_NAME))
+        live = [r for r in map(_fields, client.execute_command("SENTINEL", "REPLICAS", MASTER_NAME))
+                if r["flags"] == "slave" and r.get("master-link-status") == "ok"]
+        return len(live) >= replicas and int(master["num-other-sentinels"]) >= sentinels
+
+    def primary_port(self) -> int:
+        """The primary's port as a majority of the sentinels report it."""
+        answers = Counter[int]()
+        for port in self.sentinel_ports:
+            with contextlib.suppress(redis.RedisError, OSError):
+                host_port = self.sentinel(port).execute_command("SENTINEL", "GET-MASTER-ADDR-BY-NAME", MASTER_NAME)
+                answers[int(host_port[1])] += 1
+        port, votes = answers.most_common(1)[0]
+        assert votes >= 2, f"the sentinels disagree on the primary: {answers}"
+        return port
+
+    def wait_replicated(self, replica: int) -> None:
+        wait_until(lambda: self.node(replica).info("replication").get("master_link_status") == "up",
+                   60, f"the replica on port {replica} to finish its sync")
+
+    def fail_over(self) -> dict[str, float]:
+        """SIGKILL the primary; return seconds until promoted and until the killed node was a replica again."""
+        old = self.primary_port()
+        new = next(p for p in self.node_ports if p != old)
+        began = time.monotonic()
+        self.nodes[old].kill()
+        self.nodes[old].wait(10)
+        wait_until(lambda: self.primary_port() == new and self.node(new).execute_command("ROLE")[0] == "master",
+                   60, f"the sentinels to promote port {new}", every=0.05)
+        promoted = time.monotonic() - began
+        self._start_node(old, replica_of=new)
+        self.wait_replicated(old)
+        # The sentinels must know it as the new primary's replica, or the next failover finds none.
+        wait_until(lambda: all(self._sentinel_sees(port, replicas=1, sentinels=2) for port in self.sentinel_ports),
+                   30, "the sentinels to see the restarted replica")
+        return {"killed_port": old, "promoted_port": new, "promoted_after_s": round(promoted, 2),
+                "replica_back_after_s": round(time.monotonic() - began, 2)}
+
+
+def _fields(reply: Any) -> dict[str, str]:
+    """A SENTINEL MASTER / REPLICAS entry (a flat [name, value, ...] list in RESP2) as a dict."""
+    return dict(zip(reply[::2], reply[1::2], strict=True)) if isinstance(reply, list) else dict(reply)

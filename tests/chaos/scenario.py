@@ -118,12 +118,15 @@ def noon_zone(now: datetime) -> str:
     return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"  # Etc/GMT signs are inverted (POSIX)
 
 
-def write_project(root: Path, relay_url: str, prefix: str, config: ChaosConfig, zone: str) -> Path:
+def write_project(root: Path, relay_url: str, prefix: str, config: ChaosConfig, zone: str,
+                  redis_settings: str | None = None) -> Path:
+    """The project; ``redis_settings`` (flow-style YAML entries) replaces ``addr`` (tests/chaos/failover.py)."""
     for folder in ("archetypes", "pipelines"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     host_port = relay_url.split("//", 1)[1].split("/", 1)[0]
+    where = redis_settings or f"addr: '{host_port}'"
     (root / "interlock.yaml").write_text(
-        f"provider: redis\nredis: {{addr: '{host_port}', keyPrefix: '{prefix}'}}\n"
+        f"provider: redis\nredis: {{{where}, keyPrefix: '{prefix}'}}\n"
         "archetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n"
         "alerts:\n  - {type: file, path: alerts.jsonl}\n"
         f"watcher: {{defaultInterval: {config.check_interval}, reconcileInterval: 1s}}\n"

@@ -62,7 +62,8 @@ def test_redis_section_without_addr_is_reported(make_project: ProjectFactory) ->
     path = make_project("provider: redis\nredis: {}\narchetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n")
     with pytest.raises(ConfigInvalid) as exc:
         load_project(path, env={})
-    assert [(e.path, e.message) for e in exc.value.errors] == [("redis.addr", "field required")]
+    assert [(e.path, e.message) for e in exc.value.errors] == [
+        ("redis.addr", "field required (or give sentinel for a Sentinel group, or set INTERLOCK_REDIS_URL)")]
 
 
 def test_dynamodb_provider_needs_its_section_and_table_name(make_project: ProjectFactory) -> None:
@@ -167,3 +168,89 @@ def test_missing_configured_directory_is_an_error(make_project: ProjectFactory) 
     (error,) = exc.value.errors
     assert error.path == "pipelineDirs[1]"
     assert "does not exist" in error.message
+
+
+SENTINEL_CONFIG = """\
+provider: redis
+redis:
+  sentinel:
+    masterName: interlock
+    sentinels: ["10.0.0.1:26379", "10.0.0.2:26380"]
+    password: "p@ss"
+  db: 2
+  minReplicasAcked: 1
+  replicaAckTimeout: 250ms
+archetypeDirs: [./archetypes]
+pipelineDirs: [./pipelines]
+"""
+
+
+def test_a_sentinel_group_in_the_file_is_what_the_store_and_celery_use(make_project: ProjectFactory) -> None:
+    from interlock.redisconn import SentinelTarget
+    from workers.config import celery_config
+
+    project = load_project(make_project(SENTINEL_CONFIG), env={})
+    settings = project.settings
+    assert settings.redis_sentinel == SentinelTarget("interlock", (("10.0.0.1", 26379), ("10.0.0.2", 26380)), "p@ss",
+                                                     None, 2)
+    assert settings.redis_url == "sentinel://:p%40ss@10.0.0.1:26379/2;sentinel://:p%40ss@10.0.0.2:26380/2"
+    assert (settings.min_replicas_acked, settings.replica_ack_timeout) == (1, timedelta(milliseconds=250))
+    celery = celery_config(project)
+    assert celery["broker_url"] == celery["result_backend"] == settings.redis_url
+    assert celery["broker_transport_options"]["master_name"] == "interlock"
+    assert celery["result_backend_transport_options"]["master_name"] == "interlock"
+    assert celery["broker_transport_options"]["global_keyprefix"].startswith("interlock")
+
+
+def test_a_single_redis_waits_for_no_replica_by_default(make_project: ProjectFactory) -> None:
+    settings = load_project(make_project(MINIMAL_CONFIG), env={}).settings
+    assert settings.redis_sentinel is None and settings.min_replicas_acked == 0
+
+
+def test_a_sentinel_url_in_the_environment_wins_and_may_take_the_name_from_the_file(
+        make_project: ProjectFactory) -> None:
+    path = make_project(SENTINEL_CONFIG)
+    url = "sentinel://:pw@h1:26379;sentinel://h2:26379;sentinel://h3/0?master_name=other&sentinel_password=s3"
+    target = load_project(path, env={"INTERLOCK_REDIS_URL": url}).settings.redis_sentinel
+    assert target is not None
+    assert (target.master_name, target.sentinels, target.password, target.sentinel_password, target.db) == \
+        ("other", (("h1", 26379), ("h2", 26379), ("h3", 26379)), "pw", "s3", 0)
+    assert target.transport_options() == {"master_name": "other", "sentinel_kwargs": {"password": "s3"}}
+    unnamed = load_project(path, env={"INTERLOCK_REDIS_URL": "sentinel://h1:26379"}).settings.redis_sentinel
+    assert unnamed is not None and unnamed.master_name == "interlock"
+    # A plain redis:// URL still means one server, whatever the file says.
+    plain = load_project(path, env={"INTERLOCK_REDIS_URL": "redis://cache:6379/0"}).settings
+    assert plain.redis_sentinel is None and plain.redis_url == "redis://cache:6379/0"
+
+
+@pytest.mark.parametrize(("url", "why"), [
+    ("sentinel://h1:26379;sentinel://h2:26379", "needs the group's name: add ?master_name=NAME"),
+    ("sentinel://h1:26379;redis://h2:6379?master_name=m", "part 2 ('redis://h2:6379'): every part"),
+    ("sentinel://h1:port?master_name=m", "Port could not be cast to integer"),
+    ("sentinel://h1:26379/zero?master_name=m", "the database must be a number"),
+    ("sentinel://h1:26379?mastername=m", "unknown query parameter(s) mastername"),
+    ("sentinel://:a@h1:1;sentinel://:b@h2:1?master_name=m", "disagree on the password or the database"),
+])
+def test_a_bad_sentinel_url_is_refused_naming_the_variable(make_project: ProjectFactory, url: str, why: str) -> None:
+    path = make_project("provider: redis\narchetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n")
+    with pytest.raises(ConfigInvalid) as exc:
+        load_project(path, env={"INTERLOCK_REDIS_URL": url})
+    [error] = exc.value.errors
+    assert error.file == "$INTERLOCK_REDIS_URL" and why in error.message, str(error)
+    assert ":a@" not in error.message and ":b@" not in error.message  # passwords are not echoed
+
+
+@pytest.mark.parametrize(("redis_yaml", "path", "why"), [
+    ("{addr: 'h:6379', sentinel: {masterName: m, sentinels: ['s:26379']}}", "redis.sentinel", "not both"),
+    ("{sentinel: {masterName: m, sentinels: []}}", "redis.sentinel.sentinels", "must not be empty"),
+    ("{sentinel: {masterName: m, sentinels: ['s']}}", "redis.sentinel.sentinels[0]", "must match pattern"),
+    ("{sentinel: {sentinels: ['s:26379']}}", "redis.sentinel.masterName", "field required"),
+    ("{addr: 'h:6379', minReplicasAcked: -1}", "redis.minReplicasAcked", "greater than or equal to 0"),
+    ("{addr: 'h:6379', replicaAckTimeout: 0s}", "redis.replicaAckTimeout", "must be greater than zero"),
+])
+def test_a_bad_sentinel_block_is_refused_with_its_field_path(make_project: ProjectFactory, redis_yaml: str,
+                                                           path: str, why: str) -> None:
+    config = f"provider: redis\nredis: {redis_yaml}\narchetypeDirs: [./archetypes]\npipelineDirs: [./pipelines]\n"
+    with pytest.raises(ConfigInvalid) as exc:
+        load_project(make_project(config), env={})
+    assert any(e.path == path and why in e.message and e.line == 2 for e in exc.value.errors), messages(exc)
