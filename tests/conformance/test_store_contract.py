@@ -505,8 +505,8 @@ def test_change_stream_records_every_archived_write_in_order(store: RedisStore) 
                                          ChangeKind.ALERT, ChangeKind.RERUN, ChangeKind.RUN]
     assert changes[1].data["status"] == "TRIGGERING"
     assert changes[3].ref == store.list_events("ct-ch")[0].stream_id
-    assert [c.id for c in store.read_changes(changes[4].id)] == [changes[5].id, changes[6].id]
-    store.trim_changes(changes[4].id)
+    assert [c.id for c in store.read_changes(changes[4].resume_from)] == [changes[5].id, changes[6].id]
+    store.trim_changes(changes[4].resume_from)
     assert [c.id for c in store.read_changes()] == [changes[5].id, changes[6].id]
 
 
