@@ -84,6 +84,7 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to 
 	$(BIN)/python -m bench.reconcile_scale
 	$(BIN)/python -m bench.evaluator_overhead
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.capacity
 
 clean: ## Remove build output and caches
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .airflow-venv .checkov-venv
