@@ -73,15 +73,16 @@ def test_concurrent_writers_leave_every_shard_gap_free_and_every_pipeline_in_ord
         reader, cursor = shard_store(spec), ""
         last: dict[int, int] = {}
         while True:
-            finished = stop.is_set()  # read once more after the writers stop: then the feed is complete
-            for change in reader.read_changes(cursor, 5):
+            finished = stop.is_set()  # read on after the writers stop, until nothing more: then it is complete
+            changes = reader.read_changes(cursor, 5)
+            for change in changes:
                 shard, seq = shard_and_seq(change)
                 if seq != last.get(shard, 0) + 1:
                     problems.append(f"shard {shard}: {seq} after {last.get(shard, 0)}")
                 last[shard] = seq
                 seen.append(change)
                 cursor = change.resume_from
-            if finished:
+            if finished and not changes:
                 return
 
     follower = threading.Thread(target=follow)
