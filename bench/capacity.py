@@ -222,8 +222,9 @@ def measure(count: int, sample: int | None, port: int) -> dict[str, Any]:
         per_eval_cpu = (worker_cpu + redis_cpu_s) / max(1, finished)
         # Each round adds the pipeline's events to its stream, which keeps them for the retention window
         # up to event_stream_max entries: in the steady state that cap, not one round, sets the memory.
-        events_per_round = int(client.xlen(store.k("events", "p0")))
-        per_event = bytes_per_event(client, store.k("events", "p0"))
+        last = store.k("events", f"p{evaluated - 1}")  # evaluated once (p0 twice: the warm-up)
+        events_per_round = int(client.xlen(last))
+        per_event = bytes_per_event(client, last)
         rounds_kept = loaded.settings.retention_ttl.total_seconds() / INTERVAL_S
         kept = min(loaded.settings.event_stream_max, int(events_per_round * rounds_kept))
         per_pipeline_round = (registered - empty) / count + (after - registered) / max(1, finished)

@@ -172,10 +172,11 @@ def test_ten_threads_appending_events_get_distinct_numbers_and_a_gapless_ordered
     # Each shard's changes were committed in number order, none missing.
     assert all(seqs == list(range(1, len(seqs) + 1)) for seqs in by_shard.values())
     assert sorted((c.data["pipelineId"], c.ref) for c in changes) == sorted(ids)
-    feed = [(r.event.pipeline_id, store.list_events(r.event.pipeline_id, 50)) for r in store.read_all_events("", 100)]
+    feed = store.read_all_events("", 100)
     assert len(feed) == 50
-    for pipeline_id, events in feed:  # each pipeline's list is in number order
-        assert [r.stream_id for r in events] == sorted(r.stream_id for r in events)
+    for pipeline_id in {r.event.pipeline_id for r in feed}:  # each pipeline's list is in number order
+        numbers = [r.stream_id for r in store.list_events(pipeline_id, 50)]
+        assert numbers == sorted(numbers)
 
 
 def test_a_stale_change_number_is_retried_not_lost(spec: dict[str, Any], store: DynamoStore) -> None:
