@@ -956,9 +956,12 @@ class DynamoStore:
         if alert.alert_type:
             attrs["alertType"] = S(alert.alert_type)
 
+        shard = change_shard(alert.pipeline_id or "", self.change_shards)
+
         def build(seq: int) -> list[Item]:
-            # Alerts never change, so each list holds a copy: one query lists them.
-            sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}"
+            # Alerts never change, so each list holds a copy: one query lists them. Numbers repeat across
+            # shards, so the shard makes two alerts of the same millisecond in INDEX#alerts distinct.
+            sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}#{shard:03d}"
             return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), **attrs}}} for pk in partitions]
 
         self._commit(build, ChangeKind.ALERT, data, alert.pipeline_id or "")

@@ -134,6 +134,17 @@ def test_alerts_without_a_pipeline_and_runs_share_the_feed(spec: dict[str, Any])
     assert sorted(c.data["message"] for c in store.read_changes()) == ["global", "mine"]
 
 
+def test_alerts_of_one_millisecond_from_two_shards_are_both_kept(spec: dict[str, Any]) -> None:
+    store = shard_store(spec)
+    names = iter(f"feed-ms-{i}" for i in range(100))
+    first = next(names)
+    second = next(n for n in names if change_shard(n, SHARDS) != change_shard(first, SHARDS))
+    at = now()
+    for name in (first, second):  # each is its shard's change 1, at the same millisecond
+        store.put_alert(Alert(level=AlertLevel.ERROR, pipeline_id=name, message=name, timestamp=at))
+    assert sorted(a.message for a in store.list_all_alerts()) == sorted([first, second])
+
+
 def test_a_store_opened_with_another_shard_count_is_refused_and_writes_nothing(spec: dict[str, Any]) -> None:
     shard_store(spec).append_event(event("feed-count", message="first"))
     other = shard_store(spec, shards=8)
