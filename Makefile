@@ -110,6 +110,7 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to 
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.status_page
 	$(BIN)/python -m bench.scale --sizes 1000,10000
+	$(BIN)/python -m bench.capacity
 
 clean: ## Remove build output and caches
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .airflow-venv .checkov-venv

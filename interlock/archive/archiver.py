@@ -101,7 +101,7 @@ class Archiver:
             if not changes:
                 return 0, cursor
             apply_changes(conn, changes)
-            last = changes[-1].id
+            last = changes[-1].resume_from
             conn.execute(
                 text("UPDATE archive_cursors SET cursor_value = :c, records = records + :n, updated_at = now() "
                      "WHERE stream = :s"),

@@ -79,6 +79,14 @@ class Change:
     kind: ChangeKind
     data: dict[str, Any]
     ref: str = ""  # for events: the per-pipeline stream id, the event's natural key
+    # The feed position just past this change, where the id alone is not one (DynamoDB's sharded feed:
+    # one position per shard); empty where the id is the cursor (Redis, memory).
+    cursor: str = ""
+
+    @property
+    def resume_from(self) -> str:
+        """The cursor to read on from (``after`` of ``read_changes``, ``upto`` of ``trim_changes``)."""
+        return self.cursor or self.id
 
 
 @dataclass(frozen=True)
@@ -452,7 +460,11 @@ class Store(Protocol):
 
     # -- archive feed -----------------------------------------------------------------------------
     def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
-        """Changes strictly after cursor ``after``, oldest first."""
+        """Changes strictly after cursor ``after``, oldest first (per pipeline: in commit order).
+
+        Read on from ``changes[-1].resume_from``. A change is returned only once every change before
+        it in its pipeline's order has committed: an empty answer means nothing more, never a gap.
+        """
         ...
 
     def trim_changes(self, upto: str) -> int:

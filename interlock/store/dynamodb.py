@@ -1,20 +1,26 @@
-"""The DynamoDB state store (the AWS mode): one table, conditional writes, a totally ordered change feed.
+"""The DynamoDB state store (the AWS mode): one table, conditional writes, a sharded gap-free change feed.
 
 Every compare-and-swap is one conditional write or transaction; expiry is checked on read against the
-store's clock; every archived write takes the next change number in the same transaction as the record.
+store's clock; every archived write takes the next change number of its pipeline's feed shard in the same
+transaction as the record, and the archive reads the shards merged, from a cursor holding one position per
+shard.
 The key layout and why it is shaped this way: docs/stores.md, "DynamoDB".
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
 import logging
 import math
 import random
 import time
 import uuid
+import zlib
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -81,6 +87,12 @@ CHANGE_RETENTION = timedelta(days=30)
 LOCK_FENCE_KEEP = timedelta(days=30)
 # Attempts at taking the next change number before giving up (each retry means another writer committed).
 SEQ_ATTEMPTS = 200
+# Shards of the change feed (and of the global event list): each has its own counter and partition, and a
+# pipeline always writes to the same one. 256 keeps each shard's counter far below what one item can take
+# at 50 000 pipelines (the arithmetic: README, "The change feed at scale"). Fixed for a table's lifetime.
+CHANGE_SHARDS = 256
+# Threads that read the shards' first pages at once when the archive (or the global event list) is read.
+READ_THREADS = 16
 # Attempts at an optimistic read-modify-write (index moves, breaker) before giving up.
 RMW_ATTEMPTS = 50
 # DynamoDB request limits: items per transaction, keys per BatchGetItem, requests per BatchWriteItem.
@@ -166,6 +178,48 @@ def _expiry(at_ms: int) -> Item:
     return {"exp": N(at_ms), "ttl": N(math.ceil(at_ms / 1000))}
 
 
+def change_shard(pipeline: str, shards: int) -> int:
+    """The feed shard of a pipeline's archived writes (alerts without a pipeline: that of "")."""
+    return zlib.crc32(pipeline.encode()) % shards
+
+
+def seq_pk(shard: int) -> str:
+    """The partition of a feed shard's counter."""
+    return f"SEQ#{shard:03d}"
+
+
+def changes_pk(shard: int) -> str:
+    """The partition of a feed shard's changes."""
+    return f"CHANGES#{shard:03d}"
+
+
+def events_pk(shard: int) -> str:
+    """The partition of a feed shard's copies of events (the global event list)."""
+    return f"INDEX#events#{shard:03d}"
+
+
+def parse_feed_cursor(cursor: str, shards: int) -> dict[int, int]:
+    """The per-shard positions a feed cursor names: ``"3:17,200:5"`` = shard 3 after 17, shard 200 after 5.
+
+    "" and "0-0" are before the first change. A bare number is a cursor of the single-counter feed
+    this one replaced: its changes are not in the shards, so it reads every shard from the start.
+    """
+    if cursor in ("", "0-0") or cursor.isdigit():
+        return {}
+    positions: dict[int, int] = {}
+    for part in cursor.split(","):
+        shard, sep, seq = part.partition(":")
+        if not sep or not shard.isdigit() or not seq.isdigit() or int(shard) >= shards or int(shard) in positions:
+            raise ValueError(f"not a cursor of this store (shard:position, ... with shards < {shards}): {cursor!r}")
+        positions[int(shard)] = int(seq)
+    return positions
+
+
+def format_feed_cursor(positions: dict[int, int]) -> str:
+    """The cursor of per-shard positions (shards still at 0 left out)."""
+    return ",".join(f"{k}:{n}" for k, n in sorted(positions.items()) if n > 0)
+
+
 def _after(cursor: str) -> int:
     """The sequence number a cursor names ("" and "0-0" = before the first)."""
     if cursor in ("", "0-0"):
@@ -196,6 +250,7 @@ class _Indexed:
     key: tuple[str, str]
     item: Item
     indexes: list[tuple[str, str]]
+    pipeline: str  # whose feed shard the change goes to
 
 
 class DynamoStore:
@@ -209,14 +264,23 @@ class DynamoStore:
         retention: timedelta = timedelta(days=7),
         run_index_limit: int = 100,
         clock: Clock = SYSTEM,
+        change_shards: int = CHANGE_SHARDS,
     ) -> None:
+        if not 1 <= change_shards <= 999:
+            raise ValueError(f"change_shards must be between 1 and 999, got {change_shards}")
         self.c = client
         self.table = table
         self.retention = retention
         self.run_index_limit = run_index_limit
         self.clock = clock
-        # The last change number this process saw; a guess that saves a read per write when it is right.
-        self._seq_hint = 0
+        self.change_shards = change_shards
+        # Per shard, the last counter value this process saw and whether the counter exists: a guess that
+        # saves a read per write when it is right.
+        self._seq_hint: dict[int, tuple[int, bool]] = {}
+        self._legacy_seq: int | None = None
+        self._shards_checked = False
+        # Per shard, the position up to which this process has trimmed the feed (skipped on the next trim).
+        self._trimmed: dict[int, int] = {}
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -402,27 +466,31 @@ class DynamoStore:
                 raise _Cancelled(reasons) from exc
         raise RuntimeError(f"store: transaction kept conflicting; gave up after {RMW_ATTEMPTS} attempts")
 
-    def _commit(self, build: Callable[[int], list[Item]], kind: ChangeKind, data: str,
+    def _commit(self, build: Callable[[int], list[Item]], kind: ChangeKind, data: str, pipeline: str,
                 ref_is_seq: bool = False) -> int:
-        """Write ``build(seq)`` and change ``seq`` of the feed (``kind``, ``data``) in one transaction.
+        """Write ``build(seq)`` and change ``seq`` of ``pipeline``'s feed shard in one transaction.
 
-        ``seq`` is the next number of the ``SEQ`` counter, taken in the same transaction on the condition
-        that the counter still holds ``seq - 1``, so changes commit in number order (see the module
-        docstring). ``ref_is_seq`` records ``seq`` as the change's ``ref`` (events: their cursor). Raises
-        :class:`_Cancelled` when a condition of ``build``'s items fails.
+        ``seq`` is the next number of the shard's counter (``SEQ#<shard>``), taken in the same transaction
+        on the condition that the counter still holds ``seq - 1``, so a shard's changes commit in number
+        order and a pipeline's (always in one shard) in commit order. ``ref_is_seq`` records ``seq`` as the
+        change's ``ref`` (events: their cursor). Raises :class:`_Cancelled` when a condition of ``build``'s
+        items fails.
         """
+        self._check_shards()
+        shard = change_shard(pipeline, self.change_shards)
         for attempt in range(1, SEQ_ATTEMPTS + 1):
-            current = self._seq_hint
+            current, exists = self._seq_hint.get(shard) or self._read_seq(shard)
             seq = current + 1
             items = build(seq)
             mine = len(items)
             items.append({"Update": {
-                "TableName": self.table, "Key": _key("SEQ", "SEQ"), "UpdateExpression": "SET n = :next",
-                "ConditionExpression": "n = :cur" if current else "attribute_not_exists(n)",
-                "ExpressionAttributeValues": {":next": N(seq), **({":cur": N(current)} if current else {})},
+                "TableName": self.table, "Key": _key(seq_pk(shard), "SEQ"), "UpdateExpression": "SET n = :next",
+                "ConditionExpression": "n = :cur" if exists else "attribute_not_exists(n)",
+                "ExpressionAttributeValues": {":next": N(seq), **({":cur": N(current)} if exists else {})},
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             }})
-            change: Item = {**_key("CHANGES", f"CHANGE#{_seq20(seq)}"), "kind": S(kind.value), "data": S(data),
+            change: Item = {**_key(changes_pk(shard), f"CHANGE#{_seq20(seq)}"), "kind": S(kind.value),
+                            "data": S(data), "at": N(time.time_ns() // 1000),
                             **_expiry(self._now_ms() + int(CHANGE_RETENTION.total_seconds() * 1000))}
             if ref_is_seq:
                 change["ref"] = S(_seq20(seq))
@@ -438,17 +506,78 @@ class DynamoStore:
                     continue
                 # Someone else took ``seq``: learn the counter's value (returned with the failure, if any).
                 old = counter.get("Item")
-                self._seq_hint = int(_n(old, "n")) if old else self._read_seq()
+                self._seq_hint[shard] = (int(_n(old, "n")), True) if old else self._read_seq(shard)
                 if attempt > 3:
                     _backoff(attempt - 3)
                 continue
-            self._seq_hint = max(self._seq_hint, seq)
+            self._seq_hint[shard] = (seq, True)
             return seq
-        raise RuntimeError(f"store: could not take a change number after {SEQ_ATTEMPTS} attempts (contention)")
+        raise RuntimeError(f"store: could not take a change number in shard {shard} after {SEQ_ATTEMPTS} attempts "
+                           "(contention)")
 
-    def _read_seq(self) -> int:
-        item = self._get("SEQ", "SEQ")
-        return int(_n(item, "n")) if item else 0
+    def _read_seq(self, shard: int) -> tuple[int, bool]:
+        """A shard counter's value and whether it exists; a new shard starts after the legacy counter."""
+        item = self._get(seq_pk(shard), "SEQ")
+        if item is not None:
+            return int(_n(item, "n")), True
+        if self._legacy_seq is None:
+            # Tables written before the feed was sharded have one ``SEQ`` counter; starting every shard
+            # after it keeps each pipeline's event numbers growing across the upgrade.
+            legacy = self._get("SEQ", "SEQ")
+            self._legacy_seq = int(_n(legacy, "n")) if legacy else 0
+        return self._legacy_seq, False
+
+    def _check_shards(self) -> None:
+        """Record the shard count in the table on first use; refuse a store opened with another one.
+
+        A pipeline's shard is its name's hash modulo the count, so two counts on one table would put a
+        pipeline's changes (and event numbers) in two independently numbered shards.
+        """
+        if self._shards_checked:
+            return
+        item = {**_key("CHANGES", "SHARDS"), "n": N(self.change_shards)}
+        try:
+            self.c.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(PK)")
+        except self.c.exceptions.ConditionalCheckFailedException:
+            recorded = int(_n(self._get("CHANGES", "SHARDS") or {}, "n"))
+            if recorded != self.change_shards:
+                raise ValueError(f"table {self.table!r} keeps its change feed in {recorded} shards; this store was "
+                                 f"opened with change_shards={self.change_shards} (the count is fixed for a table's "
+                                 "lifetime)") from None
+        self._shards_checked = True
+
+    def _heads(self) -> dict[int, int]:
+        """Every shard's counter (consistent reads): changes up to it have committed, none after it yet."""
+        keys = [(seq_pk(k), "SEQ") for k in range(self.change_shards)]
+        found = self._batch_get(keys)
+        return {k: int(_n(found[key], "n")) for k, key in enumerate(keys) if key in found}
+
+    def _merged(self, pk_of: Callable[[int], str], prefix: str, positions: dict[int, int],
+                count: int) -> Iterator[tuple[int, int, Item]]:
+        """Items ``prefix<seq20>`` of every shard after its position, as (shard, seq, item), merged.
+
+        Each shard's items come in number order (so a pipeline's in commit order); across shards they
+        are interleaved by commit time (``at``, the writer's clock). A shard is read only up to its
+        counter, so what is returned has committed and nothing before it in its shard is still missing.
+        """
+        pending = [(k, positions.get(k, 0), head) for k, head in self._heads().items() if head > positions.get(k, 0)]
+        if not pending:
+            return
+
+        def first_page(shard: tuple[int, int, int]) -> Iterator[tuple[int, int, int, Item]]:
+            k, after, head = shard
+            items = self._query(pk_of(k), low=f"{prefix}{_seq20(after + 1)}", high=f"{prefix}{_seq20(head)}",
+                                page=min(count, head - after))
+            # Fetch the first page now (on the pool), the rest lazily as the merge asks for it.
+            head_items = _take(items, min(count, head - after))
+            return itertools.chain(
+                ((int(_n(i, "at")), k, int(_s(i, "SK")[len(prefix):]), i) for i in head_items),
+                ((int(_n(i, "at")), k, int(_s(i, "SK")[len(prefix):]), i) for i in items))
+
+        with ThreadPoolExecutor(min(READ_THREADS, len(pending))) as pool:
+            streams = list(pool.map(first_page, pending))
+        for _, k, seq, item in heapq.merge(*streams, key=lambda t: (t[0], t[1])):
+            yield k, seq, item
 
     def _put_indexed(self, record: _Indexed, kind: ChangeKind, data: str,
                      extra: Callable[[int], list[Item]] | None = None) -> tuple[int, list[tuple[str, str]]]:
@@ -484,7 +613,7 @@ class DynamoStore:
                 return items
 
             try:
-                seq = self._commit(build, kind, data)
+                seq = self._commit(build, kind, data, record.pipeline)
             except _Cancelled as cancelled:
                 first = len(extra(0)) if extra else 0
                 if any(cancelled.failed(i) for i in range(first)):
@@ -746,7 +875,7 @@ class DynamoStore:
         item = {"data": S(data), "version": N(run.version), "pipeline": S(run.pipeline_id),
                 **self._run_expiry(run.status)}
         index = (f"PIPELINE#{run.pipeline_id}", f"RUNIDX#{_ms13(run.created_at)}#{run.run_id}")
-        return _Indexed((pk, pk), item, [index])
+        return _Indexed((pk, pk), item, [index], run.pipeline_id)
 
     def put_run(self, run: RunState) -> None:
         data = dump(run)
@@ -785,7 +914,7 @@ class DynamoStore:
             }}]
 
         try:
-            self._commit(build, ChangeKind.RUN, data)
+            self._commit(build, ChangeKind.RUN, data, new.pipeline_id)
         except _Cancelled:
             return False
         return True
@@ -834,7 +963,7 @@ class DynamoStore:
                 "date": S(entry.date), "runId": S(entry.run_id),
                 **_expiry(self._now_ms() + self._retention_ms())}
         index = (pk, f"LOGIDX#{_ms13(entry.started_at)}#{entry.date}#{entry.schedule_id}")
-        record = _Indexed((pk, run_log_sk(entry.date, entry.schedule_id)), item, [index])
+        record = _Indexed((pk, run_log_sk(entry.date, entry.schedule_id)), item, [index], entry.pipeline_id)
         _, added = self._put_indexed(record, ChangeKind.RUN_LOG, data)
         if added:
             self._trim_index(pk, "LOGIDX#", RUN_LOG_INDEX_LIMIT)
@@ -853,18 +982,20 @@ class DynamoStore:
         data = dump(event)
         expiry = _expiry(self._now_ms() + self._retention_ms())
 
+        shard = change_shard(event.pipeline_id, self.change_shards)
+
         def build(seq: int) -> list[Item]:
             sk = f"EVENT#{_seq20(seq)}"
             return [
                 {"Put": {"TableName": self.table,
                          "Item": {**_key(f"PIPELINE#{event.pipeline_id}", sk), "data": S(data), **expiry}}},
                 {"Put": {"TableName": self.table,
-                         "Item": {**_key("INDEX#events", sk), "data": S(data), "pipeline": S(event.pipeline_id),
-                                  **expiry}}},
+                         "Item": {**_key(events_pk(shard), sk), "data": S(data), "pipeline": S(event.pipeline_id),
+                                  "at": N(time.time_ns() // 1000), **expiry}}},
             ]
 
-        # One number names the event in its pipeline's log, in the global log and in the change feed.
-        return _seq20(self._commit(build, ChangeKind.EVENT, data, ref_is_seq=True))
+        # One number names the event in its pipeline's log, in its shard of the global log and of the change feed.
+        return _seq20(self._commit(build, ChangeKind.EVENT, data, event.pipeline_id, ref_is_seq=True))
 
     def _events(self, items: Iterator[Item], count: int) -> list[EventRecord]:
         now_ms = self._now_ms()
@@ -893,7 +1024,22 @@ class DynamoStore:
         return self._read(f"PIPELINE#{pipeline}", after, count)
 
     def read_all_events(self, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
-        return self._read("INDEX#events", after, count)
+        """Every pipeline's events, the shards merged; ``stream_id`` is a feed cursor (one position per shard)."""
+        count = count if count > 0 else DEFAULT_READ_COUNT
+        self._check_shards()
+        positions = parse_feed_cursor(after, self.change_shards)
+        now_ms = self._now_ms()
+        records: list[EventRecord] = []
+        for shard, seq, item in self._merged(events_pk, "EVENT#", positions, count):
+            positions[shard] = seq  # an expired or corrupt event is passed over, not re-read
+            if self._expired(item, now_ms):
+                continue
+            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
+            if event is not None:
+                records.append(EventRecord(format_feed_cursor(positions), event))
+                if len(records) >= count:
+                    break
+        return records
 
     # -- reruns and alerts ------------------------------------------------------------------------
 
@@ -902,7 +1048,8 @@ class DynamoStore:
         pk = f"RERUN#{record.rerun_id}"
         sk = f"RERUNIDX#{_ms13(record.requested_at)}#{record.rerun_id}"
         item = {"data": S(data), "pipeline": S(record.pipeline_id), **self._run_expiry(record.status)}
-        indexed = _Indexed((pk, pk), item, [(f"PIPELINE#{record.pipeline_id}", sk), ("INDEX#reruns", sk)])
+        indexed = _Indexed((pk, pk), item, [(f"PIPELINE#{record.pipeline_id}", sk), ("INDEX#reruns", sk)],
+                           record.pipeline_id)
         _, added = self._put_indexed(indexed, ChangeKind.RERUN, data)
         if added:
             self._trim_index(f"PIPELINE#{record.pipeline_id}", "RERUNIDX#", RERUN_INDEX_LIMIT)
@@ -932,12 +1079,15 @@ class DynamoStore:
         if alert.alert_type:
             attrs["alertType"] = S(alert.alert_type)
 
+        shard = change_shard(alert.pipeline_id or "", self.change_shards)
+
         def build(seq: int) -> list[Item]:
-            # Alerts never change, so each list holds a copy: one query lists them.
-            sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}"
+            # Alerts never change, so each list holds a copy: one query lists them. Numbers repeat across
+            # shards, so the shard makes two alerts of the same millisecond in INDEX#alerts distinct.
+            sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}#{shard:03d}"
             return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), **attrs}}} for pk in partitions]
 
-        self._commit(build, ChangeKind.ALERT, data)
+        self._commit(build, ChangeKind.ALERT, data, alert.pipeline_id or "")
         if outbox is not None:  # two more writes, after the alert: the reconcile pass retries a lost one
             self.put_value(outbox.key, outbox.value, outbox.ttl)
             self.set_due(outbox.due_key, outbox.due_at)
@@ -1170,33 +1320,47 @@ class DynamoStore:
     # -- archive feed -----------------------------------------------------------------------------
 
     def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
+        """Changes after feed cursor ``after``, the shards merged; each carries the cursor just past it."""
         count = count if count > 0 else 500
-        low = f"CHANGE#{_seq20(_after(after) + 1)}"
+        self._check_shards()
+        positions = parse_feed_cursor(after, self.change_shards)
         changes: list[Change] = []
-        for item in _take(self._query("CHANGES", prefix="CHANGE#", low=low, page=count), count):
-            change_id = _s(item, "SK")[len("CHANGE#"):]
+        for shard, seq, item in self._merged(changes_pk, "CHANGE#", positions, count):
+            positions[shard] = seq
+            change_id, cursor = f"{shard:03d}-{_seq20(seq)}", format_feed_cursor(positions)
             try:
                 kind = ChangeKind(_s(item, "kind"))
                 data = json.loads(item["data"]["S"])
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
             except (ValueError, KeyError) as exc:
-                log.warning("store: skipping corrupt change %s: %s", self.item_name("CHANGES", _s(item, "SK")), exc)
+                log.warning("store: skipping corrupt change %s: %s", self.item_name(_s(item, "PK"), _s(item, "SK")),
+                            exc)
                 # Still yielded, so a reader's cursor moves past it.
-                changes.append(Change(change_id, ChangeKind.UNREADABLE, {}))
-                continue
-            changes.append(Change(change_id, kind, data, _s(item, "ref")))
+                changes.append(Change(change_id, ChangeKind.UNREADABLE, {}, cursor=cursor))
+            else:
+                changes.append(Change(change_id, kind, data, _s(item, "ref"), cursor=cursor))
+            if len(changes) >= count:
+                break
         return changes
 
     def change_backlog(self) -> int:
-        return sum(1 for _ in self._query("CHANGES", prefix="CHANGE#", page=1000, keys_only=True))
+        """Changes not trimmed yet, over every shard of the feed (keys only: one query per shard)."""
+        return sum(1 for shard in range(self.change_shards)
+                   for _ in self._query(changes_pk(shard), prefix="CHANGE#", page=1000, keys_only=True))
 
     def trim_changes(self, upto: str) -> int:
-        """Delete change-feed entries up to and including cursor ``upto`` (already archived)."""
-        high = f"CHANGE#{_seq20(_after(upto))}"
-        stale = list(self._query("CHANGES", prefix="CHANGE#", low="CHANGE#", high=high, page=1000, keys_only=True))
-        self._batch_write([{"DeleteRequest": {"Key": _key("CHANGES", _s(i, "SK"))}} for i in stale])
-        return len(stale)
+        """Delete change-feed entries up to and including feed cursor ``upto`` (already archived)."""
+        trimmed = 0
+        for shard, seq in parse_feed_cursor(upto, self.change_shards).items():
+            if seq <= self._trimmed.get(shard, 0):
+                continue  # this process trimmed that far already
+            stale = list(self._query(changes_pk(shard), low="CHANGE#", high=f"CHANGE#{_seq20(seq)}", page=1000,
+                                     keys_only=True))
+            self._batch_write([{"DeleteRequest": {"Key": _key(_s(i, "PK"), _s(i, "SK"))}} for i in stale])
+            self._trimmed[shard] = seq
+            trimmed += len(stale)
+        return trimmed
 
 
 def _take(items: Iterator[Item], n: int) -> list[Item]:

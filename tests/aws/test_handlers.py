@@ -242,6 +242,10 @@ def test_records_that_announce_nothing_start_nothing(aws_env: Aws, idle_machine:
         _record("RUNLOG#2026-03-01#daily", {"status": {"S": "COMPLETED"}}),
         _record("PUSHED#ready", _pushed("PASS"), pk="PIPELINE#ghost"),  # unknown pipeline
         _record("PUSHED#ready", _pushed("PASS"), pk="RUN#x"),
+        # The archive's feed shards (every archived write adds one of these) are no pipeline's input.
+        _record("CHANGE#00000000000000000007", {"kind": {"S": "event"}}, pk="CHANGES#003"),
+        _record("SEQ", {"n": {"N": "7"}}, event="MODIFY", pk="SEQ#003"),
+        _record("EVENT#00000000000000000007", {"pipeline": {"S": "idle"}}, pk="INDEX#events#003"),
         {"eventName": "INSERT", "dynamodb": {"Keys": {"PK": {"N": "1"}}}},  # malformed: skipped, not a crash
         {"eventName": "INSERT"},
         "not a record",

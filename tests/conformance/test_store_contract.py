@@ -505,8 +505,8 @@ def test_change_stream_records_every_archived_write_in_order(store: RedisStore) 
                                          ChangeKind.ALERT, ChangeKind.RERUN, ChangeKind.RUN]
     assert changes[1].data["status"] == "TRIGGERING"
     assert changes[3].ref == store.list_events("ct-ch")[0].stream_id
-    assert [c.id for c in store.read_changes(changes[4].id)] == [changes[5].id, changes[6].id]
-    store.trim_changes(changes[4].id)
+    assert [c.id for c in store.read_changes(changes[4].resume_from)] == [changes[5].id, changes[6].id]
+    store.trim_changes(changes[4].resume_from)
     assert [c.id for c in store.read_changes()] == [changes[5].id, changes[6].id]
 
 
@@ -672,5 +672,5 @@ def test_the_change_backlog_is_what_was_not_trimmed(store: RedisStore) -> None:
         store.put_alert(Alert(level=AlertLevel.INFO, message=f"m{i}", timestamp=datetime(2026, 3, 1, tzinfo=UTC)))
     changes = store.read_changes()
     assert store.change_backlog() == 3
-    store.trim_changes(changes[1].id)
+    store.trim_changes(changes[1].resume_from)
     assert store.change_backlog() == 1
