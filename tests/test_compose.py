@@ -88,7 +88,7 @@ def test_grafana_is_provisioned_with_the_dashboard_and_the_prometheus_service() 
     provisioning = ROOT / mounts["/etc/grafana/provisioning"]
     source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())["datasources"][0]
     assert source["url"] == "http://prometheus:9090"
-    assert "9090:9090" in compose()["services"]["prometheus"]["ports"]
+    assert "127.0.0.1:9090:9090" in compose()["services"]["prometheus"]["ports"]
     provider = yaml.safe_load((provisioning / "dashboards" / "interlock.yml").read_text())["providers"][0]
     dashboard_dir = provider["options"]["path"]
     assert any(target.startswith(dashboard_dir + "/") and source.endswith("deploy/grafana/interlock.json")

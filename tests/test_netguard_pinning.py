@@ -82,7 +82,9 @@ def test_a_rebinding_answer_on_the_second_lookup_is_refused_at_connect(server: S
     # Second (the connection): the metadata address. The connection is refused, not made.
     resolver.answers.extend([["127.0.0.1"], ["169.254.169.254"]])
     sink = WebhookSink(f"http://{HOST}:{server.port}/hook")
-    with pytest.raises(RuntimeError, match=r"refusing hooks\.example\.test \(169\.254\.169\.254\): link-local"):
+    # The address may show as [REDACTED]: an earlier test in the process may have used it as a secret.
+    with pytest.raises(RuntimeError,
+                       match=r"refusing hooks\.example\.test \((169\.254\.169\.254|\[REDACTED\])\): link-local"):
         sink.send(ALERT)
     assert server.hosts == []
 

@@ -27,6 +27,7 @@ from typing import Any
 from interlock import correlation, lifecycle, metrics, retry, tracing
 from interlock.errors import BadInput, ClaimNotReplicated, InvalidTransition, UnknownPipeline, UnknownSchedule
 from interlock.model import (
+    ACTIVE_RUN_STATUSES,
     STARTED_RUN_STATUSES,
     Alert,
     AlertLevel,
@@ -411,7 +412,7 @@ def finish_interrupted(deps: Deps, run: RunState) -> bool:
     the event and the retry or cascade after the move never happened (the watchdog finds such a run
     at its stuck check). Returns whether there was anything to finish.
     """
-    if run.status not in (RunStatus.COMPLETED, RunStatus.COMPLETED_MONITORING, RunStatus.FAILED):
+    if run.status in ACTIVE_RUN_STATUSES or run.status is RunStatus.CANCELLED:
         return False
     entry = deps.store.get_run_log(*RunKey.of_run(run).run_log_key)
     if entry is None or entry.run_id != run.run_id or entry.status not in STARTED_RUN_STATUSES:

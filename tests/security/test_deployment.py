@@ -81,7 +81,10 @@ def test_redis_and_postgres_are_not_published_on_the_host() -> None:
     for name in ("redis", "postgres"):
         assert not services()[name].get("ports"), name
     published = {name for name, service in services().items() if service.get("ports")}
-    assert published <= {"flower", "api"}
+    assert published <= {"flower", "api", "prometheus", "grafana"}
+    # The observability profile's Prometheus (no authentication) and Grafana listen on loopback only.
+    for name in ("prometheus", "grafana"):
+        assert all(str(port).startswith("127.0.0.1:") for port in services()[name]["ports"]), name
 
 
 def command_names(group: click.Group, prefix: str = "") -> set[str]:
