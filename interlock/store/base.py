@@ -9,25 +9,18 @@ from the reference's provider interface: docs/stores.md.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from interlock.model import (
-    Alert,
-    AlertDelivery,
-    Event,
-    PipelineConfig,
-    ReadinessResult,
-    RerunRecord,
-    RunLogEntry,
-    RunState,
-    TraitEvaluation,
-)
+from interlock import model
+from interlock.store import codec
 
 if TYPE_CHECKING:
     from interlock.store.status import PipelineStatus
@@ -68,7 +61,7 @@ class EventRecord:
     """An event with its cursor (``stream_id``), usable as ``after`` for the next read."""
 
     stream_id: str
-    event: Event
+    event: model.Event
 
 
 @dataclass(frozen=True)
@@ -135,6 +128,24 @@ class SensorReading:
     sensor_type: str
     value: dict[str, Any]
     updated_at: datetime
+
+    def dump(self) -> str:
+        """As every store keeps it: one JSON document."""
+        return json.dumps({"pipelineId": self.pipeline_id, "sensorType": self.sensor_type, "value": self.value,
+                           "updatedAt": self.updated_at.isoformat()})
+
+    @classmethod
+    def load(cls, where: str, raw: str | None) -> SensorReading | None:
+        """The reading stored as ``raw`` at ``where``; a corrupt one is logged and read as missing."""
+        if raw is None:
+            return None
+        try:
+            doc = json.loads(raw)
+            return cls(doc["pipelineId"], doc["sensorType"], dict(doc["value"]),
+                       datetime.fromisoformat(doc["updatedAt"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            codec.log.warning("store: skipping corrupt value at %s: %s", where, exc)
+            return None
 
 
 class BreakerOp(StrEnum):
@@ -208,6 +219,30 @@ def breaker_step(state: str, fields: dict[str, float], op: BreakerOp, now: int,
     return False, "CLOSED", {"failures": failures, "lastFailure": now}
 
 
+Decoded = TypeVar("Decoded")
+
+
+def first_decoded(records: Iterable[Decoded | None], limit: int) -> list[Decoded]:
+    """The first ``limit`` records that decoded (None: a corrupt one, already logged, skipped)."""
+    return list(islice((r for r in records if r is not None), max(0, limit)))
+
+
+def sequence_after(cursor: str) -> int:
+    """The number a numbered store's cursor names ("" and "0-0" = before the first)."""
+    if cursor in ("", "0-0"):
+        return 0
+    if not cursor.isdigit():
+        raise ValueError(f"not a cursor of this store: {cursor!r}")
+    return int(cursor)
+
+
+def fresh(evaluation: model.TraitEvaluation | None, now: datetime) -> model.TraitEvaluation | None:
+    """``evaluation`` unless it has expired by ``now`` (a store that does not expire it itself)."""
+    if evaluation is None or (evaluation.expires_at and evaluation.expires_at <= now):
+        return None
+    return evaluation
+
+
 class EpochChanged(Exception):
     """A claim found the store's epoch is not the caller's: the store was wiped or swapped (steps/epoch.py)."""
 
@@ -233,7 +268,7 @@ class RegistrationLedger(Protocol):
         """Name -> digest of the file it was registered from (``names``: only those)."""
         ...
 
-    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
+    def register_pipeline_file(self, config: model.PipelineConfig, digest: str | None) -> None:
         """``register_pipeline``, recording ``digest`` as the file it came from (None: forget it)."""
         ...
 
@@ -247,10 +282,10 @@ class Store(Protocol):
     def close(self) -> None: ...
 
     # -- pipelines -------------------------------------------------------------------------------
-    def register_pipeline(self, config: PipelineConfig) -> None:
+    def register_pipeline(self, config: model.PipelineConfig) -> None:
         """Upsert by name and keep the upstream → downstream index in step with its traits."""
 
-    def get_pipeline(self, name: str) -> PipelineConfig:
+    def get_pipeline(self, name: str) -> model.PipelineConfig:
         """The pipeline's config; raises UnknownPipeline."""
         ...
 
@@ -258,7 +293,7 @@ class Store(Protocol):
         """When the pipeline was first registered (kept across re-registrations)."""
         ...
 
-    def list_pipelines(self) -> list[PipelineConfig]: ...
+    def list_pipelines(self) -> list[model.PipelineConfig]: ...
 
     def delete_pipeline(self, name: str) -> None: ...
 
@@ -283,42 +318,43 @@ class Store(Protocol):
         ...
 
     # -- traits, readiness, sensors ---------------------------------------------------------------
-    def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
+    def put_trait(self, evaluation: model.TraitEvaluation, ttl: int,
+                  source: TraitSource = TraitSource.EVALUATOR) -> None:
         """Store the current result of one trait; ``ttl`` seconds > 0 make it expire."""
 
     def get_trait(
         self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
-    ) -> TraitEvaluation | None:
+    ) -> model.TraitEvaluation | None:
         """The unexpired result, or None."""
         ...
 
-    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]: ...
+    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[model.TraitEvaluation]: ...
 
-    def put_readiness(self, result: ReadinessResult, ttl: int) -> None: ...
+    def put_readiness(self, result: model.ReadinessResult, ttl: int) -> None: ...
 
-    def get_readiness(self, pipeline: str) -> ReadinessResult | None: ...
+    def get_readiness(self, pipeline: str) -> model.ReadinessResult | None: ...
 
     def put_sensor(self, reading: SensorReading) -> None: ...
 
     def get_sensor(self, pipeline: str, sensor_type: str) -> SensorReading | None: ...
 
     # -- runs -------------------------------------------------------------------------------------
-    def put_run(self, run: RunState) -> None:
+    def put_run(self, run: model.RunState) -> None:
         """Unconditional write (creation); indexes the run under its pipeline once."""
 
-    def get_run(self, run_id: str) -> RunState:
+    def get_run(self, run_id: str) -> model.RunState:
         """Raises UnknownRun."""
         ...
 
-    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
+    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[model.RunState]:
         """Newest first by creation time."""
         ...
 
-    def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
+    def cas_run(self, run_id: str, expected_version: int, new: model.RunState) -> bool:
         """Replace the run iff its stored version is ``expected_version``; ``new.version`` must be +1."""
         ...
 
-    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: model.RunState, epoch: str | None = None) -> tuple[model.RunState, bool]:
         """Atomically make ``run`` the owner of ``key`` unless it has one; return (owner, won).
 
         ``epoch``: the store epoch the caller works with; when the store's is another (or none),
@@ -326,7 +362,7 @@ class Store(Protocol):
         """
         ...
 
-    def confirm_claim(self, key: str, run: RunState) -> bool:
+    def confirm_claim(self, key: str, run: model.RunState) -> bool:
         """True when the claim of ``key`` that ``run`` just won would survive the loss of the server.
 
         Redis with ``redis.minReplicasAcked`` > 0: the claim (as written) is on the primary and that
@@ -336,16 +372,16 @@ class Store(Protocol):
         ...
 
     # -- run logs ---------------------------------------------------------------------------------
-    def put_run_log(self, entry: RunLogEntry) -> None: ...
+    def put_run_log(self, entry: model.RunLogEntry) -> None: ...
 
-    def get_run_log(self, pipeline: str, date: str, schedule: str = "daily") -> RunLogEntry | None: ...
+    def get_run_log(self, pipeline: str, date: str, schedule: str = "daily") -> model.RunLogEntry | None: ...
 
-    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
+    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[model.RunLogEntry]:
         """Newest first by ``startedAt``."""
         ...
 
     # -- events -----------------------------------------------------------------------------------
-    def append_event(self, event: Event) -> str:
+    def append_event(self, event: model.Event) -> str:
         """Append to the pipeline's log and the global log; return the event's cursor."""
         ...
 
@@ -362,15 +398,15 @@ class Store(Protocol):
         ...
 
     # -- reruns and alerts ------------------------------------------------------------------------
-    def put_rerun(self, record: RerunRecord) -> None: ...
+    def put_rerun(self, record: model.RerunRecord) -> None: ...
 
-    def get_rerun(self, rerun_id: str) -> RerunRecord | None: ...
+    def get_rerun(self, rerun_id: str) -> model.RerunRecord | None: ...
 
-    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]: ...
+    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[model.RerunRecord]: ...
 
-    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]: ...
+    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[model.RerunRecord]: ...
 
-    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
+    def put_alert(self, alert: model.Alert, outbox: OutboxEntry | None = None) -> model.Alert:
         """Persist an alert (``alertId`` defaulted to its timestamp in ms); return it as stored.
 
         ``outbox``: also keep the entry's value and make its due key due (the alert outbox,
@@ -378,17 +414,17 @@ class Store(Protocol):
         """
         ...
 
-    def record_delivery(self, delivery: AlertDelivery) -> None:
+    def record_delivery(self, delivery: model.AlertDelivery) -> None:
         """Keep one delivery attempt (the newest ``DELIVERY_INDEX_LIMIT``, for the retention TTL)."""
         ...
 
-    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
+    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[model.AlertDelivery]:
         """Delivery attempts, newest first; ``failed``: only the attempts that failed."""
         ...
 
-    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]: ...
+    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[model.Alert]: ...
 
-    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]: ...
+    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[model.Alert]: ...
 
     # -- coordination -----------------------------------------------------------------------------
     def acquire_lock(self, key: str, ttl: float) -> Lock | None:

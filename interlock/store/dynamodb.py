@@ -26,46 +26,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from interlock import model
 from interlock.clock import SYSTEM, Clock
 from interlock.errors import ClaimLost, UnknownPipeline, UnknownRun
-from interlock.model import (
-    DEFAULT_SCHEDULE,
-    TERMINAL_RUN_STATUSES,
-    Alert,
-    AlertDelivery,
-    Event,
-    PipelineConfig,
-    ReadinessResult,
-    RerunRecord,
-    RunLogEntry,
-    RunState,
-    RunStatus,
-    TraitEvaluation,
-)
-from interlock.store.base import (
-    DEFAULT_ALERTS_LIMIT,
-    DEFAULT_ALL_RERUNS_LIMIT,
-    DEFAULT_DELIVERIES_LIMIT,
-    DEFAULT_EVENTS_LIMIT,
-    DEFAULT_READ_COUNT,
-    DEFAULT_RERUNS_LIMIT,
-    DEFAULT_RUN_LOGS_LIMIT,
-    DEFAULT_RUNS_LIMIT,
-    BreakerOp,
-    BreakerPolicy,
-    Change,
-    ChangeKind,
-    DueItem,
-    Epoch,
-    EpochChanged,
-    EventRecord,
-    Lock,
-    OutboxEntry,
-    SensorReading,
-    TraitSource,
-    breaker_step,
-    decode_epoch,
-)
+from interlock.store import base
 from interlock.store.codec import M, decode, dump
 from interlock.store.status import STATES, PipelineStatus, after_readiness, after_register, after_run_log
 
@@ -163,9 +127,9 @@ def pipeline_of(pk: str) -> str | None:
     return pk[len(PIPELINE_PK_PREFIX):] if pk.startswith(PIPELINE_PK_PREFIX) else None
 
 
-def trait_sk(trait_type: str, source: TraitSource) -> str:
+def trait_sk(trait_type: str, source: base.TraitSource) -> str:
     """The sort key of a trait result: pushed and evaluated results are separate items."""
-    return f"{PUSHED_SK_PREFIX if source is TraitSource.PUSH else TRAIT_SK_PREFIX}{trait_type}"
+    return f"{PUSHED_SK_PREFIX if source is base.TraitSource.PUSH else TRAIT_SK_PREFIX}{trait_type}"
 
 
 def run_log_sk(date: str, schedule: str) -> str:
@@ -219,14 +183,6 @@ def format_feed_cursor(positions: dict[int, int]) -> str:
     """The cursor of per-shard positions (shards still at 0 left out)."""
     return ",".join(f"{k}:{n}" for k, n in sorted(positions.items()) if n > 0)
 
-
-def _after(cursor: str) -> int:
-    """The sequence number a cursor names ("" and "0-0" = before the first)."""
-    if cursor in ("", "0-0"):
-        return 0
-    if not cursor.isdigit():
-        raise ValueError(f"not a cursor of this store: {cursor!r}")
-    return int(cursor)
 
 
 class _Cancelled(Exception):
@@ -368,8 +324,8 @@ class DynamoStore:
     def _retention_ms(self) -> int:
         return int(self.retention.total_seconds() * 1000)
 
-    def _run_expiry(self, status: RunStatus) -> Item:
-        ttl = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
+    def _run_expiry(self, status: model.RunStatus) -> Item:
+        ttl = self.retention if status in model.TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
         return _expiry(self._now_ms() + int(ttl.total_seconds() * 1000))
 
     def _decode_item(self, item: Item | None, model: type[M]) -> M | None:
@@ -466,7 +422,7 @@ class DynamoStore:
                 raise _Cancelled(reasons) from exc
         raise RuntimeError(f"store: transaction kept conflicting; gave up after {RMW_ATTEMPTS} attempts")
 
-    def _commit(self, build: Callable[[int], list[Item]], kind: ChangeKind, data: str, pipeline: str,
+    def _commit(self, build: Callable[[int], list[Item]], kind: base.ChangeKind, data: str, pipeline: str,
                 ref_is_seq: bool = False) -> int:
         """Write ``build(seq)`` and change ``seq`` of ``pipeline``'s feed shard in one transaction.
 
@@ -579,7 +535,7 @@ class DynamoStore:
         for _, k, seq, item in heapq.merge(*streams, key=lambda t: (t[0], t[1])):
             yield k, seq, item
 
-    def _put_indexed(self, record: _Indexed, kind: ChangeKind, data: str,
+    def _put_indexed(self, record: _Indexed, kind: base.ChangeKind, data: str,
                      extra: Callable[[int], list[Item]] | None = None) -> tuple[int, list[tuple[str, str]]]:
         """Write a record and move its pointer items in one transaction; return (seq, new index keys).
 
@@ -645,9 +601,9 @@ class DynamoStore:
 
     # -- pipelines --------------------------------------------------------------------------------
 
-    def register_pipeline(self, config: PipelineConfig) -> None:
+    def register_pipeline(self, config: model.PipelineConfig) -> None:
         pk = f"PIPELINE#{config.name}"
-        old = self._get_data(pk, "CONFIG", PipelineConfig)
+        old = self._get_data(pk, "CONFIG", model.PipelineConfig)
         before = set(old.upstreams()) if old else set()
         after = set(config.upstreams())
         # What was given, as given: defaults stay defaults when the model grows new ones.
@@ -679,8 +635,8 @@ class DynamoStore:
         for start in range(0, len(rest), MAX_TRANSACT_ITEMS):
             self._transact(rest[start:start + MAX_TRANSACT_ITEMS])
 
-    def get_pipeline(self, name: str) -> PipelineConfig:
-        found = self._get_data(f"PIPELINE#{name}", "CONFIG", PipelineConfig)
+    def get_pipeline(self, name: str) -> model.PipelineConfig:
+        found = self._get_data(f"PIPELINE#{name}", "CONFIG", model.PipelineConfig)
         if found is None:
             raise UnknownPipeline(name)
         return found
@@ -694,15 +650,15 @@ class DynamoStore:
             log.warning("store: skipping corrupt value at %s", self.item_name(f"PIPELINE#{name}", "REGISTERED"))
             return None
 
-    def list_pipelines(self) -> list[PipelineConfig]:
+    def list_pipelines(self) -> list[model.PipelineConfig]:
         keys = [(_s(p, "ref_pk"), _s(p, "ref_sk")) for p in self._query("INDEX#pipelines", prefix="PIPELINE#",
                                                                         page=1000)]
         items = self._batch_get(keys)
-        return [c for c in (self._decode_item(items.get(k), PipelineConfig) for k in keys) if c]
+        return [c for c in (self._decode_item(items.get(k), model.PipelineConfig) for k in keys) if c]
 
     def delete_pipeline(self, name: str) -> None:
         pk = f"PIPELINE#{name}"
-        old = self._get_data(pk, "CONFIG", PipelineConfig)
+        old = self._get_data(pk, "CONFIG", model.PipelineConfig)
         items: list[Item] = [{"Delete": {"TableName": self.table, "Key": _key(pk, "CONFIG")}},
                              {"Delete": {"TableName": self.table, "Key": _key("INDEX#pipelines", f"PIPELINE#{name}")}}]
         edges = [{"Delete": {"TableName": self.table, "Key": _key(f"DEP#{u}", f"DEP#{name}")}}
@@ -823,7 +779,8 @@ class DynamoStore:
 
     # -- traits, readiness, sensors ---------------------------------------------------------------
 
-    def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
+    def put_trait(self, evaluation: model.TraitEvaluation, ttl: int,
+                  source: base.TraitSource = base.TraitSource.EVALUATOR) -> None:
         expires = evaluation.evaluated_at + timedelta(seconds=ttl) if ttl > 0 else None
         evaluation = evaluation.model_copy(update={"expires_at": expires, "source": source.value})
         item = {**_key(pipeline_pk(evaluation.pipeline_id), trait_sk(evaluation.trait_type, source)),
@@ -833,67 +790,58 @@ class DynamoStore:
         self._put(item)
 
     def get_trait(
-        self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
-    ) -> TraitEvaluation | None:
-        return self._get_data(pipeline_pk(pipeline), trait_sk(trait_type, source), TraitEvaluation)
+        self, pipeline: str, trait_type: str, source: base.TraitSource = base.TraitSource.EVALUATOR
+    ) -> model.TraitEvaluation | None:
+        return self._get_data(pipeline_pk(pipeline), trait_sk(trait_type, source), model.TraitEvaluation)
 
-    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]:
+    def get_traits(self, pipeline: str,
+                   source: base.TraitSource = base.TraitSource.EVALUATOR) -> list[model.TraitEvaluation]:
         items = self._query(pipeline_pk(pipeline), prefix=trait_sk("", source), page=1000)
-        return [t for t in (self._decode_item(i, TraitEvaluation) for i in items) if t]
+        return [t for t in (self._decode_item(i, model.TraitEvaluation) for i in items) if t]
 
-    def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
+    def put_readiness(self, result: model.ReadinessResult, ttl: int) -> None:
         self._put({**_key(f"PIPELINE#{result.pipeline_id}", "READINESS"), "data": S(dump(result)),
                    **_expiry(self._now_ms() + max(1, ttl) * 1000)})
         self._update_status(result.pipeline_id, lambda old: after_readiness(old, result, self.clock.now()))
 
-    def get_readiness(self, pipeline: str) -> ReadinessResult | None:
-        return self._get_data(f"PIPELINE#{pipeline}", "READINESS", ReadinessResult)
+    def get_readiness(self, pipeline: str) -> model.ReadinessResult | None:
+        return self._get_data(f"PIPELINE#{pipeline}", "READINESS", model.ReadinessResult)
 
-    def put_sensor(self, reading: SensorReading) -> None:
-        doc = {"pipelineId": reading.pipeline_id, "sensorType": reading.sensor_type,
-               "value": reading.value, "updatedAt": reading.updated_at.isoformat()}
+    def put_sensor(self, reading: base.SensorReading) -> None:
         self._put({**_key(f"PIPELINE#{reading.pipeline_id}", f"SENSOR#{reading.sensor_type}"),
-                   "data": S(json.dumps(doc))})
+                   "data": S(reading.dump())})
 
-    def get_sensor(self, pipeline: str, sensor_type: str) -> SensorReading | None:
+    def get_sensor(self, pipeline: str, sensor_type: str) -> base.SensorReading | None:
         pk, sk = f"PIPELINE#{pipeline}", f"SENSOR#{sensor_type}"
         item = self._get(pk, sk)
-        if item is None:
-            return None
-        try:
-            doc = json.loads(_s(item, "data"))
-            return SensorReading(doc["pipelineId"], doc["sensorType"], dict(doc["value"]),
-                                 datetime.fromisoformat(doc["updatedAt"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("store: skipping corrupt value at %s: %s", self.item_name(pk, sk), exc)
-            return None
+        return base.SensorReading.load(self.item_name(pk, sk), _s(item, "data") if item is not None else None)
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def _run_record(self, run: RunState, data: str) -> _Indexed:
+    def _run_record(self, run: model.RunState, data: str) -> _Indexed:
         pk = f"RUN#{run.run_id}"
         item = {"data": S(data), "version": N(run.version), "pipeline": S(run.pipeline_id),
                 **self._run_expiry(run.status)}
         index = (f"PIPELINE#{run.pipeline_id}", f"RUNIDX#{_ms13(run.created_at)}#{run.run_id}")
         return _Indexed((pk, pk), item, [index], run.pipeline_id)
 
-    def put_run(self, run: RunState) -> None:
+    def put_run(self, run: model.RunState) -> None:
         data = dump(run)
-        _, added = self._put_indexed(self._run_record(run, data), ChangeKind.RUN, data)
+        _, added = self._put_indexed(self._run_record(run, data), base.ChangeKind.RUN, data)
         if added:
             self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
 
-    def get_run(self, run_id: str) -> RunState:
-        found = self._get_data(f"RUN#{run_id}", f"RUN#{run_id}", RunState)
+    def get_run(self, run_id: str) -> model.RunState:
+        found = self._get_data(f"RUN#{run_id}", f"RUN#{run_id}", model.RunState)
         if found is None:
             raise UnknownRun(run_id)
         return found
 
-    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
-        limit = limit if limit > 0 else DEFAULT_RUNS_LIMIT
-        return self._list_indexed(f"PIPELINE#{pipeline}", "RUNIDX#", limit, RunState)
+    def list_runs(self, pipeline: str, limit: int = base.DEFAULT_RUNS_LIMIT) -> list[model.RunState]:
+        limit = limit if limit > 0 else base.DEFAULT_RUNS_LIMIT
+        return self._list_indexed(f"PIPELINE#{pipeline}", "RUNIDX#", limit, model.RunState)
 
-    def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
+    def cas_run(self, run_id: str, expected_version: int, new: model.RunState) -> bool:
         if new.version != expected_version + 1:
             raise ValueError(f"new version must be {expected_version + 1}, got {new.version}")
         if new.run_id != run_id:
@@ -914,16 +862,16 @@ class DynamoStore:
             }}]
 
         try:
-            self._commit(build, ChangeKind.RUN, data, new.pipeline_id)
+            self._commit(build, base.ChangeKind.RUN, data, new.pipeline_id)
         except _Cancelled:
             return False
         return True
 
-    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: model.RunState, epoch: str | None = None) -> tuple[model.RunState, bool]:
         if epoch:  # a read before the claim, as the trigger step did before the check moved here
             current = self.get_epoch()
             if (current.id if current else None) != epoch:
-                raise EpochChanged(epoch, current.id if current else None)
+                raise base.EpochChanged(epoch, current.id if current else None)
         data = dump(run)
         claim_item = {**_key(f"CLAIM#{key}", "CLAIM"), "runId": S(run.run_id),
                       **_expiry(self._now_ms() + self._retention_ms())}
@@ -938,7 +886,7 @@ class DynamoStore:
             }}]
 
         try:
-            _, added = self._put_indexed(self._run_record(run, data), ChangeKind.RUN, data, extra=claim_put)
+            _, added = self._put_indexed(self._run_record(run, data), base.ChangeKind.RUN, data, extra=claim_put)
         except _Cancelled as lost:
             reason = lost.failed(0) or {}
             owner = _s(reason.get("Item") or self._get(f"CLAIM#{key}", "CLAIM") or {}, "runId")
@@ -949,13 +897,13 @@ class DynamoStore:
             self._trim_index(f"PIPELINE#{run.pipeline_id}", "RUNIDX#", self.run_index_limit)
         return run, True
 
-    def confirm_claim(self, key: str, run: RunState) -> bool:
+    def confirm_claim(self, key: str, run: model.RunState) -> bool:
         return True  # an acknowledged DynamoDB write is already stored durably across zones
 
     # -- run logs ---------------------------------------------------------------------------------
 
-    def put_run_log(self, entry: RunLogEntry) -> None:
-        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
+    def put_run_log(self, entry: model.RunLogEntry) -> None:
+        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or model.DEFAULT_SCHEDULE})
         data = dump(entry)
         pk = pipeline_pk(entry.pipeline_id)
         # Top-level status/scheduleID/date/runId let a stream consumer see a transition without parsing data.
@@ -964,21 +912,22 @@ class DynamoStore:
                 **_expiry(self._now_ms() + self._retention_ms())}
         index = (pk, f"LOGIDX#{_ms13(entry.started_at)}#{entry.date}#{entry.schedule_id}")
         record = _Indexed((pk, run_log_sk(entry.date, entry.schedule_id)), item, [index], entry.pipeline_id)
-        _, added = self._put_indexed(record, ChangeKind.RUN_LOG, data)
+        _, added = self._put_indexed(record, base.ChangeKind.RUN_LOG, data)
         if added:
             self._trim_index(pk, "LOGIDX#", RUN_LOG_INDEX_LIMIT)
         self._update_status(entry.pipeline_id, lambda old: after_run_log(old, entry, self.clock.now()))
 
-    def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
-        return self._get_data(pipeline_pk(pipeline), run_log_sk(date, schedule or DEFAULT_SCHEDULE), RunLogEntry)
+    def get_run_log(self, pipeline: str, date: str, schedule: str = model.DEFAULT_SCHEDULE) -> model.RunLogEntry | None:
+        return self._get_data(pipeline_pk(pipeline), run_log_sk(date, schedule or model.DEFAULT_SCHEDULE),
+                              model.RunLogEntry)
 
-    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
-        limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT
-        return self._list_indexed(f"PIPELINE#{pipeline}", "LOGIDX#", limit, RunLogEntry)
+    def list_run_logs(self, pipeline: str, limit: int = base.DEFAULT_RUN_LOGS_LIMIT) -> list[model.RunLogEntry]:
+        limit = limit if limit > 0 else base.DEFAULT_RUN_LOGS_LIMIT
+        return self._list_indexed(f"PIPELINE#{pipeline}", "LOGIDX#", limit, model.RunLogEntry)
 
     # -- events -----------------------------------------------------------------------------------
 
-    def append_event(self, event: Event) -> str:
+    def append_event(self, event: model.Event) -> str:
         data = dump(event)
         expiry = _expiry(self._now_ms() + self._retention_ms())
 
@@ -995,78 +944,79 @@ class DynamoStore:
             ]
 
         # One number names the event in its pipeline's log, in its shard of the global log and of the change feed.
-        return _seq20(self._commit(build, ChangeKind.EVENT, data, event.pipeline_id, ref_is_seq=True))
+        return _seq20(self._commit(build, base.ChangeKind.EVENT, data, event.pipeline_id, ref_is_seq=True))
 
-    def _events(self, items: Iterator[Item], count: int) -> list[EventRecord]:
+    def _events(self, items: Iterator[Item], count: int) -> list[base.EventRecord]:
         now_ms = self._now_ms()
-        records: list[EventRecord] = []
+        records: list[base.EventRecord] = []
         for item in items:
             if self._expired(item, now_ms):
                 continue
-            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
+            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), model.Event)
             if event is not None:
-                records.append(EventRecord(_s(item, "SK")[len("EVENT#"):], event))
+                records.append(base.EventRecord(_s(item, "SK")[len("EVENT#"):], event))
                 if len(records) >= count:
                     break
         return records
 
-    def list_events(self, pipeline: str, limit: int = DEFAULT_EVENTS_LIMIT) -> list[EventRecord]:
-        limit = limit if limit > 0 else DEFAULT_EVENTS_LIMIT
+    def list_events(self, pipeline: str, limit: int = base.DEFAULT_EVENTS_LIMIT) -> list[base.EventRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_EVENTS_LIMIT
         newest = self._query(f"PIPELINE#{pipeline}", prefix="EVENT#", descending=True, page=limit)
         return list(reversed(self._events(newest, limit)))
 
-    def _read(self, pk: str, after: str, count: int) -> list[EventRecord]:
-        count = count if count > 0 else DEFAULT_READ_COUNT
-        low = f"EVENT#{_seq20(_after(after) + 1)}"
+    def _read(self, pk: str, after: str, count: int) -> list[base.EventRecord]:
+        count = count if count > 0 else base.DEFAULT_READ_COUNT
+        low = f"EVENT#{_seq20(base.sequence_after(after) + 1)}"
         return self._events(self._query(pk, prefix="EVENT#", low=low, page=count), count)
 
-    def read_events(self, pipeline: str, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+    def read_events(self, pipeline: str, after: str = "",
+                    count: int = base.DEFAULT_READ_COUNT) -> list[base.EventRecord]:
         return self._read(f"PIPELINE#{pipeline}", after, count)
 
-    def read_all_events(self, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+    def read_all_events(self, after: str = "", count: int = base.DEFAULT_READ_COUNT) -> list[base.EventRecord]:
         """Every pipeline's events, the shards merged; ``stream_id`` is a feed cursor (one position per shard)."""
-        count = count if count > 0 else DEFAULT_READ_COUNT
+        count = count if count > 0 else base.DEFAULT_READ_COUNT
         self._check_shards()
         positions = parse_feed_cursor(after, self.change_shards)
         now_ms = self._now_ms()
-        records: list[EventRecord] = []
+        records: list[base.EventRecord] = []
         for shard, seq, item in self._merged(events_pk, "EVENT#", positions, count):
             positions[shard] = seq  # an expired or corrupt event is passed over, not re-read
             if self._expired(item, now_ms):
                 continue
-            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), Event)
+            event = decode(self.item_name(_s(item, "PK"), _s(item, "SK")), _s(item, "data"), model.Event)
             if event is not None:
-                records.append(EventRecord(format_feed_cursor(positions), event))
+                records.append(base.EventRecord(format_feed_cursor(positions), event))
                 if len(records) >= count:
                     break
         return records
 
     # -- reruns and alerts ------------------------------------------------------------------------
 
-    def put_rerun(self, record: RerunRecord) -> None:
+    def put_rerun(self, record: model.RerunRecord) -> None:
         data = dump(record)
         pk = f"RERUN#{record.rerun_id}"
         sk = f"RERUNIDX#{_ms13(record.requested_at)}#{record.rerun_id}"
         item = {"data": S(data), "pipeline": S(record.pipeline_id), **self._run_expiry(record.status)}
         indexed = _Indexed((pk, pk), item, [(f"PIPELINE#{record.pipeline_id}", sk), ("INDEX#reruns", sk)],
                            record.pipeline_id)
-        _, added = self._put_indexed(indexed, ChangeKind.RERUN, data)
+        _, added = self._put_indexed(indexed, base.ChangeKind.RERUN, data)
         if added:
             self._trim_index(f"PIPELINE#{record.pipeline_id}", "RERUNIDX#", RERUN_INDEX_LIMIT)
             self._trim_index("INDEX#reruns", "RERUNIDX#", GLOBAL_RERUN_INDEX_LIMIT)
 
-    def get_rerun(self, rerun_id: str) -> RerunRecord | None:
-        return self._get_data(f"RERUN#{rerun_id}", f"RERUN#{rerun_id}", RerunRecord)
+    def get_rerun(self, rerun_id: str) -> model.RerunRecord | None:
+        return self._get_data(f"RERUN#{rerun_id}", f"RERUN#{rerun_id}", model.RerunRecord)
 
-    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]:
-        limit = limit if limit > 0 else DEFAULT_RERUNS_LIMIT
-        return self._list_indexed(f"PIPELINE#{pipeline}", "RERUNIDX#", limit, RerunRecord)
+    def list_reruns(self, pipeline: str, limit: int = base.DEFAULT_RERUNS_LIMIT) -> list[model.RerunRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_RERUNS_LIMIT
+        return self._list_indexed(f"PIPELINE#{pipeline}", "RERUNIDX#", limit, model.RerunRecord)
 
-    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]:
-        limit = limit if limit > 0 else DEFAULT_ALL_RERUNS_LIMIT
-        return self._list_indexed("INDEX#reruns", "RERUNIDX#", limit, RerunRecord)
+    def list_all_reruns(self, limit: int = base.DEFAULT_ALL_RERUNS_LIMIT) -> list[model.RerunRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_ALL_RERUNS_LIMIT
+        return self._list_indexed("INDEX#reruns", "RERUNIDX#", limit, model.RerunRecord)
 
-    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
+    def put_alert(self, alert: model.Alert, outbox: base.OutboxEntry | None = None) -> model.Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
         data = dump(alert)
@@ -1087,51 +1037,46 @@ class DynamoStore:
             sk = f"ALERT#{_ms13(alert.timestamp)}#{_seq20(seq)}#{shard:03d}"
             return [{"Put": {"TableName": self.table, "Item": {**_key(pk, sk), **attrs}}} for pk in partitions]
 
-        self._commit(build, ChangeKind.ALERT, data, alert.pipeline_id or "")
+        self._commit(build, base.ChangeKind.ALERT, data, alert.pipeline_id or "")
         if outbox is not None:  # two more writes, after the alert: the reconcile pass retries a lost one
             self.put_value(outbox.key, outbox.value, outbox.ttl)
             self.set_due(outbox.due_key, outbox.due_at)
         return alert
 
-    def record_delivery(self, delivery: AlertDelivery) -> None:
+    def record_delivery(self, delivery: model.AlertDelivery) -> None:
         # Bounded by the retention TTL (DynamoDB's sweeper); listing reads the newest only.
         item = {"data": S(dump(delivery)), **_expiry(self._now_ms() + self._retention_ms())}
         sk = f"DELIVERY#{_ms13(delivery.at)}#{uuid.uuid4().hex}"
         for pk in ["INDEX#deliveries"] + ([] if delivery.ok else ["INDEX#deliveries-failed"]):
             self._put({**_key(pk, sk), **item})
 
-    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
-        limit = limit if limit > 0 else DEFAULT_DELIVERIES_LIMIT
-        found: list[AlertDelivery] = []
+    def list_deliveries(self, limit: int = base.DEFAULT_DELIVERIES_LIMIT,
+                        failed: bool = False) -> list[model.AlertDelivery]:
+        limit = limit if limit > 0 else base.DEFAULT_DELIVERIES_LIMIT
+        found: list[model.AlertDelivery] = []
         pk = "INDEX#deliveries-failed" if failed else "INDEX#deliveries"
         for item in self._query(pk, prefix="DELIVERY#", descending=True, page=limit):
-            delivery = self._decode_item(item, AlertDelivery)
+            delivery = self._decode_item(item, model.AlertDelivery)
             if delivery is not None:
                 found.append(delivery)
             if len(found) >= limit:
                 break
         return found
 
-    def _alerts(self, pk: str, limit: int) -> list[Alert]:
-        limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
-        found: list[Alert] = []
-        for item in self._query(pk, prefix="ALERT#", descending=True, page=limit):
-            alert = self._decode_item(item, Alert)
-            if alert is not None:
-                found.append(alert)
-                if len(found) >= limit:
-                    break
-        return found
+    def _alerts(self, pk: str, limit: int) -> list[model.Alert]:
+        limit = limit if limit > 0 else base.DEFAULT_ALERTS_LIMIT
+        return base.first_decoded((self._decode_item(item, model.Alert)
+                                   for item in self._query(pk, prefix="ALERT#", descending=True, page=limit)), limit)
 
-    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+    def list_alerts(self, pipeline: str, limit: int = base.DEFAULT_ALERTS_LIMIT) -> list[model.Alert]:
         return self._alerts(f"PIPELINE#{pipeline}", limit)
 
-    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+    def list_all_alerts(self, limit: int = base.DEFAULT_ALERTS_LIMIT) -> list[model.Alert]:
         return self._alerts("INDEX#alerts", limit)
 
     # -- coordination -----------------------------------------------------------------------------
 
-    def acquire_lock(self, key: str, ttl: float) -> Lock | None:
+    def acquire_lock(self, key: str, ttl: float) -> base.Lock | None:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         now_ms = self._now_ms()
@@ -1151,14 +1096,14 @@ class DynamoStore:
         except self.c.exceptions.ConditionalCheckFailedException:
             return None
         fence = int(_n(answer["Attributes"], "fence"))
-        return Lock(key, f"{fence}:{holder}", fence)
+        return base.Lock(key, f"{fence}:{holder}", fence)
 
     @staticmethod
     def _lock_ttl(exp_ms: int) -> dict[str, str]:
         # The item outlives the lock so the fencing counter survives release and expiry.
         return N(math.ceil(exp_ms / 1000) + int(LOCK_FENCE_KEEP.total_seconds()))
 
-    def _held(self, lock: Lock, update: str, values: Item, names: dict[str, str] | None = None) -> bool:
+    def _held(self, lock: base.Lock, update: str, values: Item, names: dict[str, str] | None = None) -> bool:
         """Apply ``update`` to ``lock``'s item iff ``lock`` still holds it (its token, not expired)."""
         fence, _, holder = lock.token.partition(":")
         if not fence.isdigit() or not holder:
@@ -1175,10 +1120,10 @@ class DynamoStore:
             return False
         return True
 
-    def release_lock(self, lock: Lock) -> bool:
+    def release_lock(self, lock: base.Lock) -> bool:
         return self._held(lock, "REMOVE holder SET #exp = :zero", {":zero": N(0)})
 
-    def extend_lock(self, lock: Lock, ttl: float) -> bool:
+    def extend_lock(self, lock: base.Lock, ttl: float) -> bool:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         exp = self._now_ms() + max(1, int(ttl * 1000))
@@ -1200,14 +1145,14 @@ class DynamoStore:
     def batch(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext()  # each write is its own request (transactions are per record)
 
-    def get_epoch(self) -> Epoch | None:
+    def get_epoch(self) -> base.Epoch | None:
         item = self._get("EPOCH", "EPOCH")
         if item is None or not _s(item, "id"):
             return None
         fields = {name: _s(item, name) for name in ("id", "createdAt", "resetAt", "previous")}
-        return decode_epoch(self.item_name("EPOCH", "EPOCH"), fields)
+        return base.decode_epoch(self.item_name("EPOCH", "EPOCH"), fields)
 
-    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+    def swap_epoch(self, expected: str | None, new: base.Epoch) -> bool:
         if not new.id:
             raise ValueError("an epoch needs a non-empty id")
         item = {**_key("EPOCH", "EPOCH"), "id": S(new.id), "createdAt": S(new.created_at.isoformat()),
@@ -1271,7 +1216,7 @@ class DynamoStore:
         except self.c.exceptions.ConditionalCheckFailedException:
             return False
 
-    def due(self, now: datetime, limit: int = 1000) -> list[DueItem]:
+    def due(self, now: datetime, limit: int = 1000) -> list[base.DueItem]:
         if limit <= 0:
             return []
         kwargs: Item = {"TableName": self.table, "IndexName": "GSI1",
@@ -1288,19 +1233,19 @@ class DynamoStore:
         candidates = candidates[:limit]
         # GSI reads lag the table: report only entries whose item still says the same time.
         current = self._batch_get([(f"DUE#{key}", "DUE") for key, _ in candidates])
-        return [DueItem(key, datetime.fromtimestamp(at / 1000, UTC)) for key, at in candidates
+        return [base.DueItem(key, datetime.fromtimestamp(at / 1000, UTC)) for key, at in candidates
                 if int(_n(current.get((f"DUE#{key}", "DUE"), {}), "at", -1)) == at]
 
     def due_at(self, key: str) -> datetime | None:
         item = self._get(f"DUE#{key}", "DUE")
         return None if item is None else datetime.fromtimestamp(_n(item, "at") / 1000, UTC)
 
-    def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
+    def breaker(self, key: str, op: base.BreakerOp, now: datetime, policy: base.BreakerPolicy) -> tuple[bool, str]:
         pk = f"BREAKER#{key}"
         for attempt in range(1, RMW_ATTEMPTS + 1):
             item = self._get(pk, "BREAKER") or {}
             fields = {name: _n(item, name) for name in ("failures", "lastFailure", "openedAt", "probeAt")}
-            flag, state, changes = breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
+            flag, state, changes = base.breaker_step(_s(item, "state", "CLOSED"), fields, op, _ms(now), policy)
             if changes is None:
                 return flag, state
             version = int(_n(item, "ver"))
@@ -1319,17 +1264,17 @@ class DynamoStore:
 
     # -- archive feed -----------------------------------------------------------------------------
 
-    def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
+    def read_changes(self, after: str = "", count: int = 500) -> list[base.Change]:
         """Changes after feed cursor ``after``, the shards merged; each carries the cursor just past it."""
         count = count if count > 0 else 500
         self._check_shards()
         positions = parse_feed_cursor(after, self.change_shards)
-        changes: list[Change] = []
+        changes: list[base.Change] = []
         for shard, seq, item in self._merged(changes_pk, "CHANGE#", positions, count):
             positions[shard] = seq
             change_id, cursor = f"{shard:03d}-{_seq20(seq)}", format_feed_cursor(positions)
             try:
-                kind = ChangeKind(_s(item, "kind"))
+                kind = base.ChangeKind(_s(item, "kind"))
                 data = json.loads(item["data"]["S"])
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
@@ -1337,9 +1282,9 @@ class DynamoStore:
                 log.warning("store: skipping corrupt change %s: %s", self.item_name(_s(item, "PK"), _s(item, "SK")),
                             exc)
                 # Still yielded, so a reader's cursor moves past it.
-                changes.append(Change(change_id, ChangeKind.UNREADABLE, {}, cursor=cursor))
+                changes.append(base.Change(change_id, base.ChangeKind.UNREADABLE, {}, cursor=cursor))
             else:
-                changes.append(Change(change_id, kind, data, _s(item, "ref"), cursor=cursor))
+                changes.append(base.Change(change_id, kind, data, _s(item, "ref"), cursor=cursor))
             if len(changes) >= count:
                 break
         return changes

@@ -21,46 +21,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any
 
+from interlock import model
 from interlock.clock import SYSTEM, Clock
 from interlock.errors import UnknownPipeline, UnknownRun
-from interlock.model import (
-    DEFAULT_SCHEDULE,
-    TERMINAL_RUN_STATUSES,
-    Alert,
-    AlertDelivery,
-    Event,
-    PipelineConfig,
-    ReadinessResult,
-    RerunRecord,
-    RunLogEntry,
-    RunState,
-    RunStatus,
-    TraitEvaluation,
-)
-from interlock.store.base import (
-    DEFAULT_ALERTS_LIMIT,
-    DEFAULT_ALL_RERUNS_LIMIT,
-    DEFAULT_DELIVERIES_LIMIT,
-    DEFAULT_EVENTS_LIMIT,
-    DEFAULT_READ_COUNT,
-    DEFAULT_RERUNS_LIMIT,
-    DEFAULT_RUN_LOGS_LIMIT,
-    DEFAULT_RUNS_LIMIT,
-    DELIVERY_INDEX_LIMIT,
-    BreakerOp,
-    BreakerPolicy,
-    Change,
-    ChangeKind,
-    DueItem,
-    Epoch,
-    EpochChanged,
-    EventRecord,
-    Lock,
-    OutboxEntry,
-    SensorReading,
-    TraitSource,
-    breaker_step,
-)
+from interlock.store import base
 from interlock.store.codec import M, decode, dump, log
 from interlock.store.status import STATES, PipelineStatus, after_readiness, after_register, after_run_log
 
@@ -90,14 +54,6 @@ def _cursor(seq: int) -> str:
     return f"{seq:020d}"
 
 
-def _after(cursor: str) -> int:
-    """The number a cursor names ("" and "0-0" = before the first)."""
-    if cursor in ("", "0-0"):
-        return 0
-    if not cursor.isdigit():
-        raise ValueError(f"not a cursor of this store: {cursor!r}")
-    return int(cursor)
-
 
 @dataclass
 class _Entry:
@@ -121,7 +77,7 @@ class _Fed:
     """One change of the archive feed."""
 
     seq: int
-    kind: ChangeKind
+    kind: base.ChangeKind
     raw: str
     ref: str = ""
 
@@ -155,7 +111,7 @@ class MemoryStore:
         self._registered: dict[str, str] = {}
         self._digests: dict[str, str] = {}
         self._deps: dict[str, set[str]] = {}
-        self._traits: dict[tuple[TraitSource, str], dict[str, str]] = {}
+        self._traits: dict[tuple[base.TraitSource, str], dict[str, str]] = {}
         self._readiness: dict[str, _Entry] = {}
         self._sensors: dict[tuple[str, str], str] = {}
         self._runs: dict[str, _Entry] = {}
@@ -181,7 +137,7 @@ class MemoryStore:
         self._breakers: dict[str, tuple[str, dict[str, float], int]] = {}
         self._changes: list[_Fed] = []
         self._seq = 0
-        self._epoch: Epoch | None = None
+        self._epoch: base.Epoch | None = None
         self._status: dict[str, PipelineStatus] = {}
 
     # -- plumbing ---------------------------------------------------------------------------------
@@ -201,11 +157,11 @@ class MemoryStore:
     def _retention_ms(self) -> int:
         return int(self.retention.total_seconds() * 1000)
 
-    def _run_exp(self, status: RunStatus) -> int:
-        keep = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
+    def _run_exp(self, status: model.RunStatus) -> int:
+        keep = self.retention if status in model.TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
         return self._now_ms() + int(keep.total_seconds() * 1000)
 
-    def _feed(self, kind: ChangeKind, raw: str, ref_is_seq: bool = False) -> int:
+    def _feed(self, kind: base.ChangeKind, raw: str, ref_is_seq: bool = False) -> int:
         """Take the next change number and record the change (the caller holds the lock)."""
         self._seq += 1
         self._changes.append(_Fed(self._seq, kind, raw, _cursor(self._seq) if ref_is_seq else ""))
@@ -235,12 +191,12 @@ class MemoryStore:
 
     # -- pipelines --------------------------------------------------------------------------------
 
-    def register_pipeline(self, config: PipelineConfig) -> None:
+    def register_pipeline(self, config: model.PipelineConfig) -> None:
         self.register_pipeline_file(config, None)
 
-    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
+    def register_pipeline_file(self, config: model.PipelineConfig, digest: str | None) -> None:
         with self._lock:
-            old = decode(f"pipeline:{config.name}", self._pipelines.get(config.name), PipelineConfig)
+            old = decode(f"pipeline:{config.name}", self._pipelines.get(config.name), model.PipelineConfig)
             before = set(old.upstreams()) if old else set()
             after = set(config.upstreams())
             # What was given, as given: defaults stay defaults when the model grows new ones.
@@ -256,9 +212,9 @@ class MemoryStore:
                 self._deps.setdefault(upstream, set()).add(config.name)
             self._set_status(after_register(self._status.get(config.name), config, self.clock.now()))
 
-    def get_pipeline(self, name: str) -> PipelineConfig:
+    def get_pipeline(self, name: str) -> model.PipelineConfig:
         with self._lock:
-            found = decode(f"pipeline:{name}", self._pipelines.get(name), PipelineConfig)
+            found = decode(f"pipeline:{name}", self._pipelines.get(name), model.PipelineConfig)
         if found is None:
             raise UnknownPipeline(name)
         return found
@@ -272,14 +228,14 @@ class MemoryStore:
             log.warning("store: skipping corrupt value at registered:%s", name)
             return None
 
-    def list_pipelines(self) -> list[PipelineConfig]:
+    def list_pipelines(self) -> list[model.PipelineConfig]:
         with self._lock:
             rows = sorted(self._pipelines.items())
-        return [c for c in (decode(f"pipeline:{n}", raw, PipelineConfig) for n, raw in rows) if c]
+        return [c for c in (decode(f"pipeline:{n}", raw, model.PipelineConfig) for n, raw in rows) if c]
 
     def delete_pipeline(self, name: str) -> None:
         with self._lock:
-            old = decode(f"pipeline:{name}", self._pipelines.pop(name, None), PipelineConfig)
+            old = decode(f"pipeline:{name}", self._pipelines.pop(name, None), model.PipelineConfig)
             self._status.pop(name, None)
             self._digests.pop(name, None)
             for upstream in old.upstreams() if old else []:
@@ -323,94 +279,84 @@ class MemoryStore:
 
     # -- traits, readiness, sensors ---------------------------------------------------------------
 
-    def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
+    def put_trait(self, evaluation: model.TraitEvaluation, ttl: int,
+                  source: base.TraitSource = base.TraitSource.EVALUATOR) -> None:
         expires = evaluation.evaluated_at + timedelta(seconds=ttl) if ttl > 0 else None
         evaluation = evaluation.model_copy(update={"expires_at": expires, "source": source.value})
         with self._lock:
             self._traits.setdefault((source, evaluation.pipeline_id), {})[evaluation.trait_type] = dump(evaluation)
 
-    def _fresh(self, evaluation: TraitEvaluation | None) -> TraitEvaluation | None:
-        if evaluation is None or (evaluation.expires_at and evaluation.expires_at <= self.clock.now()):
-            return None
-        return evaluation
+    def _fresh(self, evaluation: model.TraitEvaluation | None) -> model.TraitEvaluation | None:
+        return base.fresh(evaluation, self.clock.now())
 
     def get_trait(
-        self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
-    ) -> TraitEvaluation | None:
+        self, pipeline: str, trait_type: str, source: base.TraitSource = base.TraitSource.EVALUATOR
+    ) -> model.TraitEvaluation | None:
         with self._lock:
             raw = self._traits.get((source, pipeline), {}).get(trait_type)
-        return self._fresh(decode(f"{source.value}:{pipeline}[{trait_type}]", raw, TraitEvaluation))
+        return self._fresh(decode(f"{source.value}:{pipeline}[{trait_type}]", raw, model.TraitEvaluation))
 
-    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]:
+    def get_traits(self, pipeline: str,
+                   source: base.TraitSource = base.TraitSource.EVALUATOR) -> list[model.TraitEvaluation]:
         with self._lock:
             rows = sorted(self._traits.get((source, pipeline), {}).items())
         found = []
         for trait_type, raw in rows:
-            evaluation = self._fresh(decode(f"{source.value}:{pipeline}[{trait_type}]", raw, TraitEvaluation))
+            evaluation = self._fresh(decode(f"{source.value}:{pipeline}[{trait_type}]", raw, model.TraitEvaluation))
             if evaluation:
                 found.append(evaluation)
         return found
 
-    def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
+    def put_readiness(self, result: model.ReadinessResult, ttl: int) -> None:
         with self._lock:
             self._readiness[result.pipeline_id] = _Entry(dump(result), self._now_ms() + max(1, ttl) * 1000)
             if result.pipeline_id in self._pipelines:
                 self._set_status(after_readiness(self._status.get(result.pipeline_id), result, self.clock.now()))
 
-    def get_readiness(self, pipeline: str) -> ReadinessResult | None:
+    def get_readiness(self, pipeline: str) -> model.ReadinessResult | None:
         with self._lock:
             raw = self._live(self._readiness.get(pipeline))
-        return decode(f"readiness:{pipeline}", raw, ReadinessResult)
+        return decode(f"readiness:{pipeline}", raw, model.ReadinessResult)
 
-    def put_sensor(self, reading: SensorReading) -> None:
-        doc = {"pipelineId": reading.pipeline_id, "sensorType": reading.sensor_type,
-               "value": reading.value, "updatedAt": reading.updated_at.isoformat()}
+    def put_sensor(self, reading: base.SensorReading) -> None:
         with self._lock:
-            self._sensors[(reading.pipeline_id, reading.sensor_type)] = json.dumps(doc)
+            self._sensors[(reading.pipeline_id, reading.sensor_type)] = reading.dump()
 
-    def get_sensor(self, pipeline: str, sensor_type: str) -> SensorReading | None:
+    def get_sensor(self, pipeline: str, sensor_type: str) -> base.SensorReading | None:
         with self._lock:
             raw = self._sensors.get((pipeline, sensor_type))
-        if raw is None:
-            return None
-        try:
-            doc = json.loads(raw)
-            return SensorReading(doc["pipelineId"], doc["sensorType"], dict(doc["value"]),
-                                 datetime.fromisoformat(doc["updatedAt"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("store: skipping corrupt value at sensor:%s:%s: %s", pipeline, sensor_type, exc)
-            return None
+        return base.SensorReading.load(f"sensor:{pipeline}:{sensor_type}", raw)
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def _store_run(self, run: RunState, raw: str) -> None:
+    def _store_run(self, run: model.RunState, raw: str) -> None:
         """Write the run and list it under its pipeline (the caller holds the lock)."""
         self._runs[run.run_id] = _Entry(raw, self._run_exp(run.status))
         index = self._run_index.setdefault(run.pipeline_id, {})
         index[run.run_id] = (_ms(run.created_at), run.run_id)
         self._trim(index, self.run_index_limit)
-        self._feed(ChangeKind.RUN, raw)
+        self._feed(base.ChangeKind.RUN, raw)
 
-    def put_run(self, run: RunState) -> None:
+    def put_run(self, run: model.RunState) -> None:
         with self._lock:
             self._store_run(run, dump(run))
 
-    def get_run(self, run_id: str) -> RunState:
+    def get_run(self, run_id: str) -> model.RunState:
         with self._lock:
             raw = self._live(self._runs.get(run_id))
-        found = decode(f"run:{run_id}", raw, RunState)
+        found = decode(f"run:{run_id}", raw, model.RunState)
         if found is None:
             raise UnknownRun(run_id)
         return found
 
-    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
-        limit = limit if limit > 0 else DEFAULT_RUNS_LIMIT
+    def list_runs(self, pipeline: str, limit: int = base.DEFAULT_RUNS_LIMIT) -> list[model.RunState]:
+        limit = limit if limit > 0 else base.DEFAULT_RUNS_LIMIT
         with self._lock:
             ids = self._newest(self._run_index.get(pipeline, {}), limit)
             entries = [self._runs.get(i) for i in ids]
-            return self._records([f"run:{i}" for i in ids], entries, RunState)
+            return self._records([f"run:{i}" for i in ids], entries, model.RunState)
 
-    def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
+    def cas_run(self, run_id: str, expected_version: int, new: model.RunState) -> bool:
         if new.version != expected_version + 1:
             raise ValueError(f"new version must be {expected_version + 1}, got {new.version}")
         if new.run_id != run_id:
@@ -427,13 +373,13 @@ class MemoryStore:
             if version != expected_version:
                 return False
             self._runs[run_id] = _Entry(raw, self._run_exp(new.status))
-            self._feed(ChangeKind.RUN, raw)
+            self._feed(base.ChangeKind.RUN, raw)
             return True
 
-    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: model.RunState, epoch: str | None = None) -> tuple[model.RunState, bool]:
         with self._lock:
             if epoch and (self._epoch.id if self._epoch else None) != epoch:
-                raise EpochChanged(epoch, self._epoch.id if self._epoch else None)
+                raise base.EpochChanged(epoch, self._epoch.id if self._epoch else None)
             owner = self._live(self._claims.get(key))
             if owner is None:
                 self._claims[key] = _Entry(run.run_id, self._now_ms() + self._retention_ms())
@@ -441,13 +387,13 @@ class MemoryStore:
                 return run, True
         return self.get_run(owner), False
 
-    def confirm_claim(self, key: str, run: RunState) -> bool:
+    def confirm_claim(self, key: str, run: model.RunState) -> bool:
         return True  # one process, no replicas
 
     # -- run logs ---------------------------------------------------------------------------------
 
-    def put_run_log(self, entry: RunLogEntry) -> None:
-        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
+    def put_run_log(self, entry: model.RunLogEntry) -> None:
+        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or model.DEFAULT_SCHEDULE})
         raw = dump(entry)
         with self._lock:
             ident = (entry.date, entry.schedule_id)
@@ -455,31 +401,31 @@ class MemoryStore:
             index = self._run_log_index.setdefault(entry.pipeline_id, {})
             index[ident] = (_ms(entry.started_at), *ident)
             self._trim(index, RUN_LOG_INDEX_LIMIT)
-            self._feed(ChangeKind.RUN_LOG, raw)
+            self._feed(base.ChangeKind.RUN_LOG, raw)
             if entry.pipeline_id in self._pipelines:
                 self._set_status(after_run_log(self._status.get(entry.pipeline_id), entry, self.clock.now()))
 
-    def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
-        schedule = schedule or DEFAULT_SCHEDULE
+    def get_run_log(self, pipeline: str, date: str, schedule: str = model.DEFAULT_SCHEDULE) -> model.RunLogEntry | None:
+        schedule = schedule or model.DEFAULT_SCHEDULE
         with self._lock:
             raw = self._live(self._run_logs.get((pipeline, date, schedule)))
-        return decode(f"runlog:{pipeline}:{date}:{schedule}", raw, RunLogEntry)
+        return decode(f"runlog:{pipeline}:{date}:{schedule}", raw, model.RunLogEntry)
 
-    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
-        limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT
+    def list_run_logs(self, pipeline: str, limit: int = base.DEFAULT_RUN_LOGS_LIMIT) -> list[model.RunLogEntry]:
+        limit = limit if limit > 0 else base.DEFAULT_RUN_LOGS_LIMIT
         with self._lock:
             newest = sorted(self._run_log_index.get(pipeline, {}).values(), reverse=True)[:limit]
             names = [f"runlog:{pipeline}:{date}:{schedule}" for _, date, schedule in newest]
             entries = [self._run_logs.get((pipeline, date, schedule)) for _, date, schedule in newest]
-            return self._records(names, entries, RunLogEntry)
+            return self._records(names, entries, model.RunLogEntry)
 
     # -- events -----------------------------------------------------------------------------------
 
-    def append_event(self, event: Event) -> str:
+    def append_event(self, event: model.Event) -> str:
         raw = dump(event)
         with self._lock:
             now_ms = self._now_ms()
-            seq = self._feed(ChangeKind.EVENT, raw, ref_is_seq=True)
+            seq = self._feed(base.ChangeKind.EVENT, raw, ref_is_seq=True)
             logged = _Logged(seq, raw, now_ms + self._retention_ms())
             for entries, cap in ((self._events.setdefault(event.pipeline_id, []), self.event_stream_max),
                                  (self._all_events, GLOBAL_EVENT_LOG_MAX)):
@@ -489,44 +435,45 @@ class MemoryStore:
         # One number names the event in its pipeline's log, in the global log and in the change feed.
         return _cursor(seq)
 
-    def _decode_events(self, name: str, entries: list[_Logged]) -> list[EventRecord]:
+    def _decode_events(self, name: str, entries: list[_Logged]) -> list[base.EventRecord]:
         now_ms = self._now_ms()
         records = []
         for logged in entries:
             if logged.exp <= now_ms:
                 continue
-            event = decode(f"{name}#{_cursor(logged.seq)}", logged.raw, Event)
+            event = decode(f"{name}#{_cursor(logged.seq)}", logged.raw, model.Event)
             if event is not None:
-                records.append(EventRecord(_cursor(logged.seq), event))
+                records.append(base.EventRecord(_cursor(logged.seq), event))
         return records
 
-    def list_events(self, pipeline: str, limit: int = DEFAULT_EVENTS_LIMIT) -> list[EventRecord]:
-        limit = limit if limit > 0 else DEFAULT_EVENTS_LIMIT
+    def list_events(self, pipeline: str, limit: int = base.DEFAULT_EVENTS_LIMIT) -> list[base.EventRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_EVENTS_LIMIT
         with self._lock:
             records = self._decode_events(f"events:{pipeline}", self._events.get(pipeline, []))
         return records[-limit:]
 
-    def _read(self, name: str, entries: list[_Logged], after: str, count: int) -> list[EventRecord]:
-        count = count if count > 0 else DEFAULT_READ_COUNT
-        start = bisect.bisect_right(entries, _after(after), key=lambda e: e.seq)
-        found: list[EventRecord] = []
+    def _read(self, name: str, entries: list[_Logged], after: str, count: int) -> list[base.EventRecord]:
+        count = count if count > 0 else base.DEFAULT_READ_COUNT
+        start = bisect.bisect_right(entries, base.sequence_after(after), key=lambda e: e.seq)
+        found: list[base.EventRecord] = []
         while len(found) < count and start < len(entries):
             page = entries[start:start + count - len(found)]
             found += self._decode_events(name, page)
             start += len(page)
         return found
 
-    def read_events(self, pipeline: str, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+    def read_events(self, pipeline: str, after: str = "",
+                    count: int = base.DEFAULT_READ_COUNT) -> list[base.EventRecord]:
         with self._lock:
             return self._read(f"events:{pipeline}", self._events.get(pipeline, []), after, count)
 
-    def read_all_events(self, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+    def read_all_events(self, after: str = "", count: int = base.DEFAULT_READ_COUNT) -> list[base.EventRecord]:
         with self._lock:
             return self._read("g:events", self._all_events, after, count)
 
     # -- reruns and alerts ------------------------------------------------------------------------
 
-    def put_rerun(self, record: RerunRecord) -> None:
+    def put_rerun(self, record: model.RerunRecord) -> None:
         raw = dump(record)
         score = (_ms(record.requested_at), record.rerun_id)
         with self._lock:
@@ -535,33 +482,33 @@ class MemoryStore:
                                 (self._all_reruns, GLOBAL_RERUN_INDEX_LIMIT)):
                 index[record.rerun_id] = score
                 self._trim(index, keep)
-            self._feed(ChangeKind.RERUN, raw)
+            self._feed(base.ChangeKind.RERUN, raw)
 
-    def get_rerun(self, rerun_id: str) -> RerunRecord | None:
+    def get_rerun(self, rerun_id: str) -> model.RerunRecord | None:
         with self._lock:
             raw = self._live(self._reruns.get(rerun_id))
-        return decode(f"rerun:{rerun_id}", raw, RerunRecord)
+        return decode(f"rerun:{rerun_id}", raw, model.RerunRecord)
 
-    def _list_reruns(self, index: dict[str, tuple[int, str]], limit: int) -> list[RerunRecord]:
+    def _list_reruns(self, index: dict[str, tuple[int, str]], limit: int) -> list[model.RerunRecord]:
         ids = self._newest(index, limit)
-        return self._records([f"rerun:{i}" for i in ids], [self._reruns.get(i) for i in ids], RerunRecord)
+        return self._records([f"rerun:{i}" for i in ids], [self._reruns.get(i) for i in ids], model.RerunRecord)
 
-    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]:
-        limit = limit if limit > 0 else DEFAULT_RERUNS_LIMIT
+    def list_reruns(self, pipeline: str, limit: int = base.DEFAULT_RERUNS_LIMIT) -> list[model.RerunRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_RERUNS_LIMIT
         with self._lock:
             return self._list_reruns(self._rerun_index.get(pipeline, {}), limit)
 
-    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]:
-        limit = limit if limit > 0 else DEFAULT_ALL_RERUNS_LIMIT
+    def list_all_reruns(self, limit: int = base.DEFAULT_ALL_RERUNS_LIMIT) -> list[model.RerunRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_ALL_RERUNS_LIMIT
         with self._lock:
             return self._list_reruns(self._all_reruns, limit)
 
-    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
+    def put_alert(self, alert: model.Alert, outbox: base.OutboxEntry | None = None) -> model.Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
         raw = dump(alert)
         with self._lock:
-            seq = self._feed(ChangeKind.ALERT, raw)
+            seq = self._feed(base.ChangeKind.ALERT, raw)
             row = (_ms(alert.timestamp), seq, _Entry(raw, self._now_ms() + self._retention_ms()))
             lists = [self._all_alerts] + ([self._alerts.setdefault(alert.pipeline_id, [])] if alert.pipeline_id else [])
             for alerts in lists:
@@ -572,49 +519,44 @@ class MemoryStore:
                 self._due[outbox.due_key] = _ms(outbox.due_at)
         return alert
 
-    def record_delivery(self, delivery: AlertDelivery) -> None:
+    def record_delivery(self, delivery: model.AlertDelivery) -> None:
         with self._lock:
             self._delivery_seq += 1
             row = (_ms(delivery.at), self._delivery_seq, _Entry(dump(delivery), self._now_ms() + self._retention_ms()))
             for failed in [False] + ([] if delivery.ok else [True]):
                 rows = self._deliveries[failed]
                 bisect.insort(rows, row, key=lambda r: (r[0], r[1]))
-                del rows[: max(0, len(rows) - DELIVERY_INDEX_LIMIT)]
+                del rows[: max(0, len(rows) - base.DELIVERY_INDEX_LIMIT)]
 
-    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
-        limit = limit if limit > 0 else DEFAULT_DELIVERIES_LIMIT
-        found: list[AlertDelivery] = []
+    def list_deliveries(self, limit: int = base.DEFAULT_DELIVERIES_LIMIT,
+                        failed: bool = False) -> list[model.AlertDelivery]:
+        limit = limit if limit > 0 else base.DEFAULT_DELIVERIES_LIMIT
+        found: list[model.AlertDelivery] = []
         with self._lock:
             for _, _, entry in reversed(self._deliveries[failed]):
-                delivery = decode("g:deliveries", self._live(entry), AlertDelivery)
+                delivery = decode("g:deliveries", self._live(entry), model.AlertDelivery)
                 if delivery is not None:
                     found.append(delivery)
                 if len(found) >= limit:
                     break
         return found
 
-    def _list_alerts(self, name: str, alerts: list[tuple[int, int, _Entry]], limit: int) -> list[Alert]:
-        limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
-        found: list[Alert] = []
-        for _, _, entry in reversed(alerts):
-            alert = decode(name, self._live(entry), Alert)
-            if alert is not None:
-                found.append(alert)
-                if len(found) >= limit:
-                    break
-        return found
+    def _list_alerts(self, name: str, alerts: list[tuple[int, int, _Entry]], limit: int) -> list[model.Alert]:
+        limit = limit if limit > 0 else base.DEFAULT_ALERTS_LIMIT
+        return base.first_decoded((decode(name, self._live(entry), model.Alert) for _, _, entry in reversed(alerts)),
+                                  limit)
 
-    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+    def list_alerts(self, pipeline: str, limit: int = base.DEFAULT_ALERTS_LIMIT) -> list[model.Alert]:
         with self._lock:
             return self._list_alerts(f"alerts:{pipeline}", self._alerts.get(pipeline, []), limit)
 
-    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+    def list_all_alerts(self, limit: int = base.DEFAULT_ALERTS_LIMIT) -> list[model.Alert]:
         with self._lock:
             return self._list_alerts("g:alerts", self._all_alerts, limit)
 
     # -- coordination -----------------------------------------------------------------------------
 
-    def acquire_lock(self, key: str, ttl: float) -> Lock | None:
+    def acquire_lock(self, key: str, ttl: float) -> base.Lock | None:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         with self._lock:
@@ -626,21 +568,21 @@ class MemoryStore:
             self._fences[key] = fence
             token = f"{fence}:{uuid.uuid4().hex}"
             self._locks[key] = (token, now_ms + max(1, int(ttl * 1000)))
-            return Lock(key, token, fence)
+            return base.Lock(key, token, fence)
 
-    def _holds(self, lock: Lock) -> bool:
+    def _holds(self, lock: base.Lock) -> bool:
         """Whether ``lock`` still holds its key: its token, not expired (the caller holds ``_lock``)."""
         held = self._locks.get(lock.key)
         return held is not None and held[0] == lock.token and held[1] > self._now_ms()
 
-    def release_lock(self, lock: Lock) -> bool:
+    def release_lock(self, lock: base.Lock) -> bool:
         with self._lock:
             if not self._holds(lock):
                 return False
             del self._locks[lock.key]
             return True
 
-    def extend_lock(self, lock: Lock, ttl: float) -> bool:
+    def extend_lock(self, lock: base.Lock, ttl: float) -> bool:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         with self._lock:
@@ -661,11 +603,11 @@ class MemoryStore:
     def batch(self) -> AbstractContextManager[None]:
         return nullcontext()  # every write is already one step in memory
 
-    def get_epoch(self) -> Epoch | None:
+    def get_epoch(self) -> base.Epoch | None:
         with self._lock:
             return self._epoch
 
-    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+    def swap_epoch(self, expected: str | None, new: base.Epoch) -> bool:
         if not new.id:
             raise ValueError("an epoch needs a non-empty id")
         with self._lock:
@@ -709,26 +651,26 @@ class MemoryStore:
             del self._due[key]
             return True
 
-    def due(self, now: datetime, limit: int = 1000) -> list[DueItem]:
+    def due(self, now: datetime, limit: int = 1000) -> list[base.DueItem]:
         if limit <= 0:
             return []
         end = _ms(now)
         with self._lock:
             rows = sorted((at, key) for key, at in self._due.items() if at <= end)[:limit]
-        return [DueItem(key, datetime.fromtimestamp(at / 1000, UTC)) for at, key in rows]
+        return [base.DueItem(key, datetime.fromtimestamp(at / 1000, UTC)) for at, key in rows]
 
     def due_at(self, key: str) -> datetime | None:
         with self._lock:
             at = self._due.get(key)
         return None if at is None else datetime.fromtimestamp(at / 1000, UTC)
 
-    def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
+    def breaker(self, key: str, op: base.BreakerOp, now: datetime, policy: base.BreakerPolicy) -> tuple[bool, str]:
         with self._lock:
             state, fields, exp = self._breakers.get(key, ("CLOSED", {}, _NEVER))
             if exp <= self._now_ms():
                 state, fields = "CLOSED", {}
             current = {name: fields.get(name, 0.0) for name in ("failures", "lastFailure", "openedAt", "probeAt")}
-            flag, after, changes = breaker_step(state, current, op, _ms(now), policy)
+            flag, after, changes = base.breaker_step(state, current, op, _ms(now), policy)
             if changes is not None:
                 keep_ms = int(max(policy.window, policy.cooldown) * 1000) + BREAKER_KEEP_MS
                 self._breakers[key] = (after, {**current, **changes}, self._now_ms() + keep_ms)
@@ -736,10 +678,10 @@ class MemoryStore:
 
     # -- archive feed -----------------------------------------------------------------------------
 
-    def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
+    def read_changes(self, after: str = "", count: int = 500) -> list[base.Change]:
         count = count if count > 0 else 500
         with self._lock:
-            start = bisect.bisect_right(self._changes, _after(after), key=lambda c: c.seq)
+            start = bisect.bisect_right(self._changes, base.sequence_after(after), key=lambda c: c.seq)
             page = self._changes[start:start + count]
         changes = []
         for fed in page:
@@ -750,9 +692,9 @@ class MemoryStore:
             except ValueError as exc:
                 log.warning("store: skipping corrupt change changes#%s: %s", _cursor(fed.seq), exc)
                 # Still yielded, so a reader's cursor moves past it.
-                changes.append(Change(_cursor(fed.seq), ChangeKind.UNREADABLE, {}))
+                changes.append(base.Change(_cursor(fed.seq), base.ChangeKind.UNREADABLE, {}))
                 continue
-            changes.append(Change(_cursor(fed.seq), fed.kind, data, fed.ref))
+            changes.append(base.Change(_cursor(fed.seq), fed.kind, data, fed.ref))
         return changes
 
     def change_backlog(self) -> int:
@@ -762,6 +704,6 @@ class MemoryStore:
     def trim_changes(self, upto: str) -> int:
         """Forget changes up to and including cursor ``upto`` (already archived)."""
         with self._lock:
-            end = bisect.bisect_right(self._changes, _after(upto), key=lambda c: c.seq)
+            end = bisect.bisect_right(self._changes, base.sequence_after(upto), key=lambda c: c.seq)
             del self._changes[:end]
             return end

@@ -20,48 +20,11 @@ from typing import Any, cast
 
 import redis
 
-from interlock import redisconn
+from interlock import model, redisconn
 from interlock.clock import SYSTEM, Clock
 from interlock.config.project import Settings, normalise_prefix
 from interlock.errors import UnknownPipeline, UnknownRun
-from interlock.model import (
-    DEFAULT_SCHEDULE,
-    TERMINAL_RUN_STATUSES,
-    Alert,
-    AlertDelivery,
-    Event,
-    PipelineConfig,
-    ReadinessResult,
-    RerunRecord,
-    RunLogEntry,
-    RunState,
-    RunStatus,
-    TraitEvaluation,
-)
-from interlock.store.base import (
-    DEFAULT_ALERTS_LIMIT,
-    DEFAULT_ALL_RERUNS_LIMIT,
-    DEFAULT_DELIVERIES_LIMIT,
-    DEFAULT_EVENTS_LIMIT,
-    DEFAULT_READ_COUNT,
-    DEFAULT_RERUNS_LIMIT,
-    DEFAULT_RUN_LOGS_LIMIT,
-    DEFAULT_RUNS_LIMIT,
-    DELIVERY_INDEX_LIMIT,
-    BreakerOp,
-    BreakerPolicy,
-    Change,
-    ChangeKind,
-    DueItem,
-    Epoch,
-    EpochChanged,
-    EventRecord,
-    Lock,
-    OutboxEntry,
-    SensorReading,
-    TraitSource,
-    decode_epoch,
-)
+from interlock.store import base
 from interlock.store.codec import M, decode, dump
 from interlock.store.status import STATES, PipelineStatus, after_readiness, after_register, after_run_log
 
@@ -237,12 +200,12 @@ class RedisStore:
     def _changes(self) -> str:
         return self.k("changes")
 
-    def _change(self, pipe: Any, kind: ChangeKind, data: str) -> None:
+    def _change(self, pipe: Any, kind: base.ChangeKind, data: str) -> None:
         """Queue the change-stream entry for ``data`` on ``pipe`` (inside the same MULTI/EXEC)."""
         pipe.xadd(self._changes, {"kind": kind.value, "data": data}, maxlen=self.change_cap, approximate=True)
 
-    def _run_ttl_ms(self, status: RunStatus) -> int:
-        ttl = self.retention if status in TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
+    def _run_ttl_ms(self, status: model.RunStatus) -> int:
+        ttl = self.retention if status in model.TERMINAL_RUN_STATUSES else self.retention + ACTIVE_RUN_GRACE
         return int(ttl.total_seconds() * 1000)
 
     def _script(self, name: str, keys: list[str], args: list[Any]) -> Any:
@@ -259,12 +222,12 @@ class RedisStore:
 
     # -- pipelines --------------------------------------------------------------------------------
 
-    def register_pipeline(self, config: PipelineConfig) -> None:
+    def register_pipeline(self, config: model.PipelineConfig) -> None:
         self.register_pipeline_file(config, None)
 
-    def register_pipeline_file(self, config: PipelineConfig, digest: str | None) -> None:
+    def register_pipeline_file(self, config: model.PipelineConfig, digest: str | None) -> None:
         key = self.k("pipeline", config.name)
-        old = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
+        old = decode(key, cast(str | None, self.r.get(key)), model.PipelineConfig)
         before = set(old.upstreams()) if old else set()
         after = set(config.upstreams())
         with self.r.pipeline(transaction=True) as p:
@@ -284,9 +247,9 @@ class RedisStore:
             p.execute()
         self._update_status(config.name, lambda old: after_register(old, config, self.clock.now()))
 
-    def get_pipeline(self, name: str) -> PipelineConfig:
+    def get_pipeline(self, name: str) -> model.PipelineConfig:
         key = self.k("pipeline", name)
-        found = decode(key, cast(str | None, self._read_after_writes(lambda c: c.get(key))), PipelineConfig)
+        found = decode(key, cast(str | None, self._read_after_writes(lambda c: c.get(key))), model.PipelineConfig)
         if found is None:
             raise UnknownPipeline(name)
         return found
@@ -299,15 +262,15 @@ class RedisStore:
             log.warning("store: skipping corrupt value at %s", self.k("registered", name))
             return None
 
-    def list_pipelines(self) -> list[PipelineConfig]:
+    def list_pipelines(self) -> list[model.PipelineConfig]:
         names = sorted(cast(set[str], self.r.smembers(self.k("pipelines"))))
         keys = [self.k("pipeline", n) for n in names]
         values = cast(list[str | None], self.r.mget(keys)) if keys else []
-        return [c for c in (decode(k, v, PipelineConfig) for k, v in zip(keys, values, strict=True)) if c]
+        return [c for c in (decode(k, v, model.PipelineConfig) for k, v in zip(keys, values, strict=True)) if c]
 
     def delete_pipeline(self, name: str) -> None:
         key = self.k("pipeline", name)
-        old = decode(key, cast(str | None, self.r.get(key)), PipelineConfig)
+        old = decode(key, cast(str | None, self.r.get(key)), model.PipelineConfig)
         with self.r.pipeline(transaction=True) as p:
             for upstream in old.upstreams() if old else []:
                 p.srem(self.k("deps", upstream), name)
@@ -448,10 +411,11 @@ class RedisStore:
 
     # -- traits, readiness, sensors ---------------------------------------------------------------
 
-    def _trait_hash(self, pipeline: str, source: TraitSource) -> str:
-        return self.k("pushed" if source is TraitSource.PUSH else "traits", pipeline)
+    def _trait_hash(self, pipeline: str, source: base.TraitSource) -> str:
+        return self.k("pushed" if source is base.TraitSource.PUSH else "traits", pipeline)
 
-    def put_trait(self, evaluation: TraitEvaluation, ttl: int, source: TraitSource = TraitSource.EVALUATOR) -> None:
+    def put_trait(self, evaluation: model.TraitEvaluation, ttl: int,
+                  source: base.TraitSource = base.TraitSource.EVALUATOR) -> None:
         if ttl > 0:
             evaluation = evaluation.model_copy(update={"expires_at": evaluation.evaluated_at + timedelta(seconds=ttl)})
         else:
@@ -462,78 +426,66 @@ class RedisStore:
             p.hset(key, evaluation.trait_type, dump(evaluation))
             p.expire(key, int(self.retention.total_seconds()))
 
-    def _fresh(self, evaluation: TraitEvaluation | None) -> TraitEvaluation | None:
-        if evaluation is None or (evaluation.expires_at and evaluation.expires_at <= self.clock.now()):
-            return None
-        return evaluation
+    def _fresh(self, evaluation: model.TraitEvaluation | None) -> model.TraitEvaluation | None:
+        return base.fresh(evaluation, self.clock.now())
 
     def get_trait(
-        self, pipeline: str, trait_type: str, source: TraitSource = TraitSource.EVALUATOR
-    ) -> TraitEvaluation | None:
+        self, pipeline: str, trait_type: str, source: base.TraitSource = base.TraitSource.EVALUATOR
+    ) -> model.TraitEvaluation | None:
         key = self._trait_hash(pipeline, source)
         raw = cast(str | None, self.r.hget(key, trait_type))
-        return self._fresh(decode(f"{key}[{trait_type}]", raw, TraitEvaluation))
+        return self._fresh(decode(f"{key}[{trait_type}]", raw, model.TraitEvaluation))
 
-    def get_traits(self, pipeline: str, source: TraitSource = TraitSource.EVALUATOR) -> list[TraitEvaluation]:
+    def get_traits(self, pipeline: str,
+                   source: base.TraitSource = base.TraitSource.EVALUATOR) -> list[model.TraitEvaluation]:
         key = self._trait_hash(pipeline, source)
         found = []
         for field, raw in sorted(cast(dict[str, str], self.r.hgetall(key)).items()):
-            evaluation = self._fresh(decode(f"{key}[{field}]", raw, TraitEvaluation))
+            evaluation = self._fresh(decode(f"{key}[{field}]", raw, model.TraitEvaluation))
             if evaluation:
                 found.append(evaluation)
         return found
 
-    def put_readiness(self, result: ReadinessResult, ttl: int) -> None:
+    def put_readiness(self, result: model.ReadinessResult, ttl: int) -> None:
         with self._tx() as p:
             p.set(self.k("readiness", result.pipeline_id), dump(result), ex=max(1, ttl))
             # Most verdicts change no state: the row is read in the same round trip, written only on a change.
             self._then(p, self.k("status", result.pipeline_id), lambda raw: self._reindex(
                 result.pipeline_id, raw, lambda old: after_readiness(old, result, self.clock.now())))
 
-    def get_readiness(self, pipeline: str) -> ReadinessResult | None:
+    def get_readiness(self, pipeline: str) -> model.ReadinessResult | None:
         key = self.k("readiness", pipeline)
-        return decode(key, cast(str | None, self.r.get(key)), ReadinessResult)
+        return decode(key, cast(str | None, self.r.get(key)), model.ReadinessResult)
 
-    def put_sensor(self, reading: SensorReading) -> None:
-        doc = {"pipelineId": reading.pipeline_id, "sensorType": reading.sensor_type,
-               "value": reading.value, "updatedAt": reading.updated_at.isoformat()}
-        self.r.set(self.k("sensor", reading.pipeline_id, reading.sensor_type), json.dumps(doc))
+    def put_sensor(self, reading: base.SensorReading) -> None:
+        self.r.set(self.k("sensor", reading.pipeline_id, reading.sensor_type), reading.dump())
 
-    def get_sensor(self, pipeline: str, sensor_type: str) -> SensorReading | None:
+    def get_sensor(self, pipeline: str, sensor_type: str) -> base.SensorReading | None:
         key = self.k("sensor", pipeline, sensor_type)
-        raw = cast(str | None, self.r.get(key))
-        if raw is None:
-            return None
-        try:
-            doc = json.loads(raw)
-            return SensorReading(doc["pipelineId"], doc["sensorType"], dict(doc["value"]),
-                                 datetime.fromisoformat(doc["updatedAt"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            log.warning("store: skipping corrupt value at %s: %s", key, exc)
-            return None
+        return base.SensorReading.load(key, cast(str | None, self.r.get(key)))
 
     # -- runs -------------------------------------------------------------------------------------
 
-    def put_run(self, run: RunState) -> None:
+    def put_run(self, run: model.RunState) -> None:
         data = dump(run)
         with self._tx() as p:
             p.set(self.k("run", run.run_id), data, px=self._run_ttl_ms(run.status))
             index = self.k("runs", run.pipeline_id)
             p.zadd(index, {run.run_id: _ms(run.created_at)})
             p.zremrangebyrank(index, 0, -(self.run_index_limit + 1))
-            self._change(p, ChangeKind.RUN, data)
+            self._change(p, base.ChangeKind.RUN, data)
 
-    def get_run(self, run_id: str) -> RunState:
+    def get_run(self, run_id: str) -> model.RunState:
         key = self.k("run", run_id)
-        found = decode(key, cast(str | None, self.r.get(key)), RunState)
+        found = decode(key, cast(str | None, self.r.get(key)), model.RunState)
         if found is None:
             raise UnknownRun(run_id)
         return found
 
-    def list_runs(self, pipeline: str, limit: int = DEFAULT_RUNS_LIMIT) -> list[RunState]:
-        limit = limit if limit > 0 else DEFAULT_RUNS_LIMIT
+    def list_runs(self, pipeline: str, limit: int = base.DEFAULT_RUNS_LIMIT) -> list[model.RunState]:
+        limit = limit if limit > 0 else base.DEFAULT_RUNS_LIMIT
         ids = cast(list[str], self.r.zrevrange(self.k("runs", pipeline), 0, limit - 1))
-        return self._many([self.k("run", i) for i in ids], RunState)
+        return self._many([self.k("run", i) for i in ids], model.RunState)
 
     def _many(self, keys: list[str], model: type[M]) -> list[M]:
         """MGET ``keys`` in one round trip; missing and corrupt values are skipped."""
@@ -542,7 +494,7 @@ class RedisStore:
         values = cast(list[str | None], self.r.mget(keys))
         return [m for m in (decode(k, v, model) for k, v in zip(keys, values, strict=True)) if m]
 
-    def cas_run(self, run_id: str, expected_version: int, new: RunState) -> bool:
+    def cas_run(self, run_id: str, expected_version: int, new: model.RunState) -> bool:
         if new.version != expected_version + 1:
             raise ValueError(f"new version must be {expected_version + 1}, got {new.version}")
         if new.run_id != run_id:
@@ -551,7 +503,7 @@ class RedisStore:
                            [expected_version, dump(new), self._run_ttl_ms(new.status), self.change_cap])
         return bool(won)
 
-    def claim(self, key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+    def claim(self, key: str, run: model.RunState, epoch: str | None = None) -> tuple[model.RunState, bool]:
         won, owner = self._script(
             "claim",
             [self.k("claim", key), self.k("run", run.run_id), self.k("runs", run.pipeline_id), self._changes,
@@ -560,12 +512,12 @@ class RedisStore:
              _ms(run.created_at), self.run_index_limit, self.change_cap, epoch or ""],
         )
         if int(won) < 0:
-            raise EpochChanged(epoch or "", str(owner) or None)
+            raise base.EpochChanged(epoch or "", str(owner) or None)
         if int(won):
             return run, True
         return self.get_run(str(owner)), False
 
-    def confirm_claim(self, key: str, run: RunState) -> bool:
+    def confirm_claim(self, key: str, run: model.RunState) -> bool:
         # The step right after a won claim (docs/reliability.md, "Redis failover"); no round trip
         # at all for a single Redis (minReplicasAcked 0).
         if self.min_replicas_acked <= 0:
@@ -577,7 +529,7 @@ class RedisStore:
                      [run.run_id, dump(run)])
         return False
 
-    def _claim_replicated(self, run: RunState) -> bool:
+    def _claim_replicated(self, run: model.RunState) -> bool:
         """WAIT for the replicas, on one connection: the claim's run, as written, is here and acknowledged.
 
         WAIT counts the replicas that have the writes of *its own connection*, and the claim may
@@ -595,8 +547,8 @@ class RedisStore:
 
     # -- run logs ---------------------------------------------------------------------------------
 
-    def put_run_log(self, entry: RunLogEntry) -> None:
-        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or DEFAULT_SCHEDULE})
+    def put_run_log(self, entry: model.RunLogEntry) -> None:
+        entry = entry.model_copy(update={"schedule_id": entry.schedule_id or model.DEFAULT_SCHEDULE})
         data = dump(entry)
         index = self.k("runlogs", entry.pipeline_id)
         with self._tx() as p:
@@ -604,27 +556,27 @@ class RedisStore:
                   ex=int(self.retention.total_seconds()))
             p.zadd(index, {f"{entry.date}:{entry.schedule_id}": int(entry.started_at.timestamp())})
             p.zremrangebyrank(index, 0, -(RUN_LOG_INDEX_LIMIT + 1))
-            self._change(p, ChangeKind.RUN_LOG, data)
+            self._change(p, base.ChangeKind.RUN_LOG, data)
             self._then(p, self.k("status", entry.pipeline_id), lambda raw: self._reindex(
                 entry.pipeline_id, raw, lambda old: after_run_log(old, entry, self.clock.now())))
 
-    def get_run_log(self, pipeline: str, date: str, schedule: str = DEFAULT_SCHEDULE) -> RunLogEntry | None:
-        key = self.k("runlog", pipeline, date, schedule or DEFAULT_SCHEDULE)
-        return decode(key, cast(str | None, self._read_after_writes(lambda c: c.get(key))), RunLogEntry)
+    def get_run_log(self, pipeline: str, date: str, schedule: str = model.DEFAULT_SCHEDULE) -> model.RunLogEntry | None:
+        key = self.k("runlog", pipeline, date, schedule or model.DEFAULT_SCHEDULE)
+        return decode(key, cast(str | None, self._read_after_writes(lambda c: c.get(key))), model.RunLogEntry)
 
-    def list_run_logs(self, pipeline: str, limit: int = DEFAULT_RUN_LOGS_LIMIT) -> list[RunLogEntry]:
-        limit = limit if limit > 0 else DEFAULT_RUN_LOGS_LIMIT
+    def list_run_logs(self, pipeline: str, limit: int = base.DEFAULT_RUN_LOGS_LIMIT) -> list[model.RunLogEntry]:
+        limit = limit if limit > 0 else base.DEFAULT_RUN_LOGS_LIMIT
         members = cast(list[str], self.r.zrevrange(self.k("runlogs", pipeline), 0, limit - 1))
         keys = []
         for member in members:
             date, _, schedule = member.rpartition(":")
             keys.append(self.k("runlog", pipeline, date, schedule) if date else self.k("runlog", pipeline, member,
-                                                                                       DEFAULT_SCHEDULE))
-        return self._many(keys, RunLogEntry)
+                                                                                       model.DEFAULT_SCHEDULE))
+        return self._many(keys, model.RunLogEntry)
 
     # -- events -----------------------------------------------------------------------------------
 
-    def append_event(self, event: Event) -> str:
+    def append_event(self, event: model.Event) -> str:
         keys = [self.k("events", event.pipeline_id), self.k("g", "events"), self._changes]
         args = [event.kind.value, dump(event), self.event_stream_max, int(self.retention.total_seconds() * 1000),
                 GLOBAL_EVENT_STREAM_MAX, self.change_cap]
@@ -634,45 +586,46 @@ class RedisStore:
             return ""
         return str(self._script("append_event", keys, args))
 
-    def _records(self, key: str, entries: Iterable[tuple[str, dict[str, str]]]) -> list[EventRecord]:
+    def _records(self, key: str, entries: Iterable[tuple[str, dict[str, str]]]) -> list[base.EventRecord]:
         records = []
         for stream_id, fields in entries:
-            event = decode(f"{key}#{stream_id}", fields.get("data"), Event)
+            event = decode(f"{key}#{stream_id}", fields.get("data"), model.Event)
             if event is not None:
-                records.append(EventRecord(fields.get("ref", stream_id), event))
+                records.append(base.EventRecord(fields.get("ref", stream_id), event))
         return records
 
-    def list_events(self, pipeline: str, limit: int = DEFAULT_EVENTS_LIMIT) -> list[EventRecord]:
-        limit = limit if limit > 0 else DEFAULT_EVENTS_LIMIT
+    def list_events(self, pipeline: str, limit: int = base.DEFAULT_EVENTS_LIMIT) -> list[base.EventRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_EVENTS_LIMIT
         key = self.k("events", pipeline)
         entries = cast(list[tuple[str, dict[str, str]]], self.r.xrevrange(key, "+", "-", count=limit))
         return self._records(key, reversed(entries))
 
-    def _read(self, key: str, after: str, count: int) -> list[EventRecord]:
-        count = count if count > 0 else DEFAULT_READ_COUNT
+    def _read(self, key: str, after: str, count: int) -> list[base.EventRecord]:
+        count = count if count > 0 else base.DEFAULT_READ_COUNT
         start = f"({after}" if after and after != "0-0" else "-"
         entries = cast(list[tuple[str, dict[str, str]]], self.r.xrange(key, start, "+", count=count))
         return self._records(key, entries)
 
-    def read_events(self, pipeline: str, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+    def read_events(self, pipeline: str, after: str = "",
+                    count: int = base.DEFAULT_READ_COUNT) -> list[base.EventRecord]:
         return self._read(self.k("events", pipeline), after, count)
 
-    def read_all_events(self, after: str = "", count: int = DEFAULT_READ_COUNT) -> list[EventRecord]:
+    def read_all_events(self, after: str = "", count: int = base.DEFAULT_READ_COUNT) -> list[base.EventRecord]:
         # The global stream's own ids are the cursor here; records carry the per-pipeline id.
         key = self.k("g", "events")
-        count = count if count > 0 else DEFAULT_READ_COUNT
+        count = count if count > 0 else base.DEFAULT_READ_COUNT
         start = f"({after}" if after and after != "0-0" else "-"
         entries = cast(list[tuple[str, dict[str, str]]], self.r.xrange(key, start, "+", count=count))
         records = []
         for stream_id, fields in entries:
-            event = decode(f"{key}#{stream_id}", fields.get("data"), Event)
+            event = decode(f"{key}#{stream_id}", fields.get("data"), model.Event)
             if event is not None:
-                records.append(EventRecord(stream_id, event))
+                records.append(base.EventRecord(stream_id, event))
         return records
 
     # -- reruns and alerts ------------------------------------------------------------------------
 
-    def put_rerun(self, record: RerunRecord) -> None:
+    def put_rerun(self, record: model.RerunRecord) -> None:
         data = dump(record)
         score = int(record.requested_at.timestamp())
         with self.r.pipeline(transaction=True) as p:
@@ -681,24 +634,24 @@ class RedisStore:
                                  (self.k("g", "reruns"), GLOBAL_RERUN_INDEX_LIMIT)):
                 p.zadd(index, {record.rerun_id: score})
                 p.zremrangebyrank(index, 0, -(limit + 1))
-            self._change(p, ChangeKind.RERUN, data)
+            self._change(p, base.ChangeKind.RERUN, data)
             p.execute()
 
-    def get_rerun(self, rerun_id: str) -> RerunRecord | None:
+    def get_rerun(self, rerun_id: str) -> model.RerunRecord | None:
         key = self.k("rerun", rerun_id)
-        return decode(key, cast(str | None, self.r.get(key)), RerunRecord)
+        return decode(key, cast(str | None, self.r.get(key)), model.RerunRecord)
 
-    def list_reruns(self, pipeline: str, limit: int = DEFAULT_RERUNS_LIMIT) -> list[RerunRecord]:
-        limit = limit if limit > 0 else DEFAULT_RERUNS_LIMIT
+    def list_reruns(self, pipeline: str, limit: int = base.DEFAULT_RERUNS_LIMIT) -> list[model.RerunRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_RERUNS_LIMIT
         ids = cast(list[str], self.r.zrevrange(self.k("reruns", pipeline), 0, limit - 1))
-        return self._many([self.k("rerun", i) for i in ids], RerunRecord)
+        return self._many([self.k("rerun", i) for i in ids], model.RerunRecord)
 
-    def list_all_reruns(self, limit: int = DEFAULT_ALL_RERUNS_LIMIT) -> list[RerunRecord]:
-        limit = limit if limit > 0 else DEFAULT_ALL_RERUNS_LIMIT
+    def list_all_reruns(self, limit: int = base.DEFAULT_ALL_RERUNS_LIMIT) -> list[model.RerunRecord]:
+        limit = limit if limit > 0 else base.DEFAULT_ALL_RERUNS_LIMIT
         ids = cast(list[str], self.r.zrevrange(self.k("g", "reruns"), 0, limit - 1))
-        return self._many([self.k("rerun", i) for i in ids], RerunRecord)
+        return self._many([self.k("rerun", i) for i in ids], model.RerunRecord)
 
-    def put_alert(self, alert: Alert, outbox: OutboxEntry | None = None) -> Alert:
+    def put_alert(self, alert: model.Alert, outbox: base.OutboxEntry | None = None) -> model.Alert:
         if not alert.alert_id:
             alert = alert.model_copy(update={"alert_id": str(_ms(alert.timestamp))})
         data = dump(alert)
@@ -710,60 +663,61 @@ class RedisStore:
             for index in indexes:
                 p.zadd(index, {data: score})
                 p.zremrangebyrank(index, 0, -(ALERT_INDEX_LIMIT + 1))
-            self._change(p, ChangeKind.ALERT, data)
+            self._change(p, base.ChangeKind.ALERT, data)
             if outbox is not None:  # in the same MULTI/EXEC: an alert is never stored without its delivery
                 p.set(self.k("value", outbox.key), outbox.value, px=max(1, int(outbox.ttl * 1000)))
                 p.zadd(self.k("due"), {outbox.due_key: _ms(outbox.due_at)})
             p.execute()
         return alert
 
-    def record_delivery(self, delivery: AlertDelivery) -> None:
+    def record_delivery(self, delivery: model.AlertDelivery) -> None:
         data = dump(delivery)
         score = _ms(delivery.at)
         expired = score - int(self.retention.total_seconds() * 1000)
         with self.r.pipeline(transaction=False) as p:
             for index in [self.k("g", "deliveries")] + ([] if delivery.ok else [self.k("g", "deliveries", "failed")]):
                 p.zadd(index, {data: score})
-                p.zremrangebyrank(index, 0, -(DELIVERY_INDEX_LIMIT + 1))
+                p.zremrangebyrank(index, 0, -(base.DELIVERY_INDEX_LIMIT + 1))
                 p.zremrangebyscore(index, "-inf", f"({expired}")
             p.execute()
 
-    def list_deliveries(self, limit: int = DEFAULT_DELIVERIES_LIMIT, failed: bool = False) -> list[AlertDelivery]:
-        limit = limit if limit > 0 else DEFAULT_DELIVERIES_LIMIT
+    def list_deliveries(self, limit: int = base.DEFAULT_DELIVERIES_LIMIT,
+                        failed: bool = False) -> list[model.AlertDelivery]:
+        limit = limit if limit > 0 else base.DEFAULT_DELIVERIES_LIMIT
         key = self.k("g", "deliveries", "failed") if failed else self.k("g", "deliveries")
         members = cast(list[str], self.r.zrevrange(key, 0, limit - 1))
-        return [d for d in (decode(key, m, AlertDelivery) for m in members) if d]
+        return [d for d in (decode(key, m, model.AlertDelivery) for m in members) if d]
 
-    def _alerts(self, key: str, limit: int) -> list[Alert]:
-        limit = limit if limit > 0 else DEFAULT_ALERTS_LIMIT
+    def _alerts(self, key: str, limit: int) -> list[model.Alert]:
+        limit = limit if limit > 0 else base.DEFAULT_ALERTS_LIMIT
         members = cast(list[str], self.r.zrevrange(key, 0, limit - 1))
-        return [a for a in (decode(key, m, Alert) for m in members) if a]
+        return [a for a in (decode(key, m, model.Alert) for m in members) if a]
 
-    def list_alerts(self, pipeline: str, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+    def list_alerts(self, pipeline: str, limit: int = base.DEFAULT_ALERTS_LIMIT) -> list[model.Alert]:
         return self._alerts(self.k("alerts", pipeline), limit)
 
-    def list_all_alerts(self, limit: int = DEFAULT_ALERTS_LIMIT) -> list[Alert]:
+    def list_all_alerts(self, limit: int = base.DEFAULT_ALERTS_LIMIT) -> list[model.Alert]:
         return self._alerts(self.k("g", "alerts"), limit)
 
     # -- coordination -----------------------------------------------------------------------------
 
-    def acquire_lock(self, key: str, ttl: float) -> Lock | None:
+    def acquire_lock(self, key: str, ttl: float) -> base.Lock | None:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         token = self._script("acquire_lock", [self.k("lock", key), self.k("fence", key)],
                              [uuid.uuid4().hex, max(1, int(ttl * 1000))])
         if not token:
             return None
-        return Lock(key, str(token), int(str(token).split(":", 1)[0]))
+        return base.Lock(key, str(token), int(str(token).split(":", 1)[0]))
 
-    def release_lock(self, lock: Lock) -> bool:
+    def release_lock(self, lock: base.Lock) -> bool:
         batch = self._batch()
         if batch is not None:
             self._queue_script(batch, "release_lock", [self.k("lock", lock.key)], [lock.token])
             return True
         return bool(self._script("release_lock", [self.k("lock", lock.key)], [lock.token]))
 
-    def extend_lock(self, lock: Lock, ttl: float) -> bool:
+    def extend_lock(self, lock: base.Lock, ttl: float) -> bool:
         if ttl <= 0:
             raise ValueError(f"lock TTL must be > 0 seconds, got {ttl}")
         return bool(self._script("extend_lock", [self.k("lock", lock.key)], [lock.token, max(1, int(ttl * 1000))]))
@@ -774,16 +728,16 @@ class RedisStore:
     def get_value(self, key: str) -> str | None:
         return cast(str | None, self._read_after_writes(lambda c: c.get(self.k("value", key))))
 
-    def get_epoch(self) -> Epoch | None:
+    def get_epoch(self) -> base.Epoch | None:
         key = self.k("epoch")
         try:
             fields = cast(dict[str, str], self.r.hgetall(key))
         except redis.ResponseError as exc:  # another type at the key: damaged, read as none (healed)
             log.warning("store: unreadable epoch at %s: %s", key, exc)
             return None
-        return decode_epoch(key, fields) if fields.get("id") else None
+        return base.decode_epoch(key, fields) if fields.get("id") else None
 
-    def swap_epoch(self, expected: str | None, new: Epoch) -> bool:
+    def swap_epoch(self, expected: str | None, new: base.Epoch) -> bool:
         if not new.id:
             raise ValueError("an epoch needs a non-empty id")
         fields = {"id": new.id, "createdAt": new.created_at.isoformat(), "previous": new.previous}
@@ -827,43 +781,43 @@ class RedisStore:
             return bool(self._client.zrem(self.k("due"), key))
         return bool(self._script("clear_due", [self.k("due")], [key, _ms(only_if_at)]))
 
-    def due(self, now: datetime, limit: int = 1000) -> list[DueItem]:
+    def due(self, now: datetime, limit: int = 1000) -> list[base.DueItem]:
         rows = cast(list[tuple[str, float]],
                     self.r.zrangebyscore(self.k("due"), "-inf", _ms(now), start=0, num=limit, withscores=True))
-        return [DueItem(key, datetime.fromtimestamp(score / 1000, UTC)) for key, score in rows]
+        return [base.DueItem(key, datetime.fromtimestamp(score / 1000, UTC)) for key, score in rows]
 
     def due_at(self, key: str) -> datetime | None:
         score = self.r.zscore(self.k("due"), key)
         return None if score is None else datetime.fromtimestamp(score / 1000, UTC)
 
-    def breaker(self, key: str, op: BreakerOp, now: datetime, policy: BreakerPolicy) -> tuple[bool, str]:
+    def breaker(self, key: str, op: base.BreakerOp, now: datetime, policy: base.BreakerPolicy) -> tuple[bool, str]:
         answer = str(self._script("breaker", [self.k("breaker", key)], [
             op.value, _ms(now), policy.threshold, int(policy.window * 1000), int(policy.cooldown * 1000),
             int(max(policy.window, policy.cooldown) * 1000) + 86_400_000,
         ]))
         flag, _, state = answer.rpartition(":")
-        if op is BreakerOp.FAILURE:
+        if op is base.BreakerOp.FAILURE:
             return flag == "tripped", state
         return flag != "deny", state
 
     # -- archive feed -----------------------------------------------------------------------------
 
-    def read_changes(self, after: str = "", count: int = 500) -> list[Change]:
+    def read_changes(self, after: str = "", count: int = 500) -> list[base.Change]:
         start = f"({after}" if after and after != "0-0" else "-"
         entries = cast(list[tuple[str, dict[str, str]]], self.r.xrange(self._changes, start, "+", count=count))
         changes = []
         for change_id, fields in entries:
             try:
-                kind = ChangeKind(fields.get("kind", ""))
+                kind = base.ChangeKind(fields.get("kind", ""))
                 data = json.loads(fields["data"])
                 if not isinstance(data, dict):
                     raise ValueError("not an object")
             except (ValueError, KeyError) as exc:
                 log.warning("store: skipping corrupt change %s#%s: %s", self._changes, change_id, exc)
                 # Still yielded, so a reader's cursor moves past it.
-                changes.append(Change(change_id, ChangeKind.UNREADABLE, {}))
+                changes.append(base.Change(change_id, base.ChangeKind.UNREADABLE, {}))
                 continue
-            changes.append(Change(change_id, kind, data, fields.get("ref", "")))
+            changes.append(base.Change(change_id, kind, data, fields.get("ref", "")))
         return changes
 
     def trim_changes(self, upto: str) -> int:
