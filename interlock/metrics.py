@@ -154,10 +154,6 @@ def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
     """
     counts = _cumulative_buckets({**dict.fromkeys(_zeros(), 0.0), **counts})
     lines: list[str] = []
-    for name, value in sorted((gauges or {}).items()):
-        lines.append(f"# HELP {name} {HELP.get(name, name)}")
-        lines.append(f"# TYPE {name} gauge")
-        lines.append(f"{name} {int(value) if value == int(value) else value}")
     families: dict[str, list[str]] = {}
     for name in sorted(counts):
         families.setdefault(_family(name.split("{", 1)[0]), []).append(name)
@@ -169,7 +165,7 @@ def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
     for name in sorted(gauges or {}):
         by_family.setdefault(name.split("{", 1)[0], []).append(name)
     for family, names in by_family.items():
-        lines.append(f"# HELP {family} {(gauge_help or {}).get(family, family)}")
+        lines.append(f"# HELP {family} {(gauge_help or {}).get(family) or HELP.get(family, family)}")
         lines.append(f"# TYPE {family} gauge")
         lines.extend(f"{name} {_value((gauges or {})[name])}" for name in names)
     return "\n".join(lines) + "\n"
