@@ -171,9 +171,10 @@ def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
     return "\n".join(lines) + "\n"
 
 
-# SLA alert types (interlock/steps/sla.py), each rendered at zero before its first alert.
+# SLA alert types (interlock/steps/sla.py and max_duration.py), each rendered at zero before its first alert.
 SLA_ALERTS = ("schedule_missed", "evaluation_sla_breach", "evaluation_sla_at_risk", "validation_timeout",
-              "completion_sla_failed", "completion_sla_breach", "completion_sla_at_risk")
+              "completion_sla_failed", "completion_sla_breach", "completion_sla_at_risk",
+              "duration_sla_at_risk", "duration_sla_breach")  # the last two from steps/max_duration.py
 
 
 def _zeros() -> list[str]:
