@@ -25,11 +25,13 @@ import json
 import logging
 import time
 from datetime import datetime
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from interlock.metrics import series
 from interlock.store.base import Store
-from interlock.store.redis import RedisStore
+
+if TYPE_CHECKING:  # imported where used: the Lambdas (reconcile notes its passes here) ship without redis
+    from interlock.store.redis import RedisStore
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +81,8 @@ def read(store: Store, now: datetime, queues: list[str], broker_prefix: str,
         gauges.update(_pipelines(store, now))
     except Exception:
         log.warning("could not read the pipelines' states for /metrics", exc_info=True)
+    from interlock.store.redis import RedisStore
+
     try:
         if isinstance(store, RedisStore):
             gauges.update(_redis(store, now, queues, broker_prefix, priority_steps))
