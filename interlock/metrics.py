@@ -154,10 +154,6 @@ def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
     """
     counts = _cumulative_buckets({**dict.fromkeys(_zeros(), 0.0), **counts})
     lines: list[str] = []
-    for name, value in sorted((gauges or {}).items()):
-        lines.append(f"# HELP {name} {HELP.get(name, name)}")
-        lines.append(f"# TYPE {name} gauge")
-        lines.append(f"{name} {int(value) if value == int(value) else value}")
     families: dict[str, list[str]] = {}
     for name in sorted(counts):
         families.setdefault(_family(name.split("{", 1)[0]), []).append(name)
@@ -169,15 +165,16 @@ def render(counts: dict[str, float], gauges: dict[str, float] | None = None,
     for name in sorted(gauges or {}):
         by_family.setdefault(name.split("{", 1)[0], []).append(name)
     for family, names in by_family.items():
-        lines.append(f"# HELP {family} {(gauge_help or {}).get(family, family)}")
+        lines.append(f"# HELP {family} {(gauge_help or {}).get(family) or HELP.get(family, family)}")
         lines.append(f"# TYPE {family} gauge")
         lines.extend(f"{name} {_value((gauges or {})[name])}" for name in names)
     return "\n".join(lines) + "\n"
 
 
-# SLA alert types (interlock/steps/sla.py), each rendered at zero before its first alert.
+# SLA alert types (interlock/steps/sla.py and max_duration.py), each rendered at zero before its first alert.
 SLA_ALERTS = ("schedule_missed", "evaluation_sla_breach", "evaluation_sla_at_risk", "validation_timeout",
-              "completion_sla_failed", "completion_sla_breach", "completion_sla_at_risk")
+              "completion_sla_failed", "completion_sla_breach", "completion_sla_at_risk",
+              "duration_sla_at_risk", "duration_sla_breach")  # the last two from steps/max_duration.py
 
 
 def _zeros() -> list[str]:

@@ -81,6 +81,12 @@ def shutdown() -> None:
     _tracer = _provider = None
 
 
+def flush() -> None:
+    """Export what is buffered now (a Lambda may be frozen as soon as its handler returns)."""
+    if _provider is not None:
+        _provider.force_flush()
+
+
 @contextmanager
 def span(name: str, parent: str | None = None, **attributes: Any) -> Iterator[None]:
     """A span around the block, child of ``parent`` (a ``traceparent``) or of the current span.

@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from interlock import tracing
+
 log = logging.getLogger(__name__)
 
 # Step Functions' limit on an execution name (characters).
@@ -40,8 +42,12 @@ def execution_name(*parts: str) -> str:
 
 
 def execution_input(pipeline: str, schedule: str, source: str) -> dict[str, str]:
-    """The state machine's input (capital-D keys, as the reference's ASL reads them)."""
-    return {"pipelineID": pipeline, "scheduleID": schedule, "source": source}
+    """The state machine's input (capital-D keys, as the reference's ASL reads them).
+
+    With tracing on, inside a span, it also carries the span's W3C ``traceparent``: the state
+    machine hands it to every Lambda task, whose span continues the trace. Off, nothing is added.
+    """
+    return {"pipelineID": pipeline, "scheduleID": schedule, "source": source, **tracing.inject()}
 
 
 class ExecutionStarter:

@@ -32,7 +32,7 @@ from interlock.steps.registry import run_step
 from interlock.steps.runs import cascade
 from interlock.store.base import Lock
 from lambdas.executions import ExecutionDispatcher
-from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, Runtime, runtime
+from lambdas.runtime import COMMON_ENV, ENV_STATE_MACHINE, Runtime, runtime, traced
 from lambdas.shapes import until, wait_seconds
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,9 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
         return {"action": action, "result": "error", "payload": {"error": f"unknown action: {action}"}}
     rt = runtime()
     try:
-        result, payload = fn(rt, event)
+        with traced(f"interlock.aws.{action}", event, pipeline=event.get("pipelineID"),
+                    schedule=event.get("scheduleID")):
+            result, payload = fn(rt, event)
     except (UnknownPipeline, UnknownArchetype, UnknownSchedule, BadInput) as exc:
         # BadInput: a request the state machine should never send (a missing field).
         result, payload = "error", {"error": str(exc)}

@@ -12,7 +12,7 @@ from typing import Any
 
 from interlock.steps.registry import run_step
 from interlock.steps.requests import RunRequest
-from lambdas.runtime import COMMON_ENV, runtime
+from lambdas.runtime import COMMON_ENV, runtime, traced
 from lambdas.shapes import run_summary, step_request
 
 ENV: tuple[str, ...] = COMMON_ENV
@@ -21,4 +21,5 @@ ENV: tuple[str, ...] = COMMON_ENV
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
     run_id = step_request(RunRequest, event, deps, run_id="runID").run_id
-    return run_summary(deps, run_step(deps, "check_run", run_id=run_id), run_id)
+    with traced("interlock.aws.check_run", event, run_id=run_id):
+        return run_summary(deps, run_step(deps, "check_run", run_id=run_id), run_id)

@@ -23,10 +23,13 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from interlock import tracing
 from interlock.alerts.base import Sink
 from interlock.clock import SYSTEM, Clock
 from interlock.config import Project, load_project
@@ -120,7 +123,21 @@ def runtime() -> Runtime:
         return _cached
 
 
+@contextmanager
+def traced(name: str, event: dict[str, Any], **ids: Any) -> Iterator[None]:
+    """A handler's span, continuing the ``traceparent`` the execution input carried (the state
+    machine passes it to every Lambda task); exported before the handler returns, as a Lambda
+    may be frozen right after. Off, it does nothing."""
+    parent = event.get("traceparent")
+    try:
+        with tracing.span(name, parent if isinstance(parent, str) and parent else None, **ids):
+            yield
+    finally:
+        tracing.flush()
+
+
 def _build(overrides: _Overrides) -> Runtime:
+    tracing.setup("interlock-lambda")  # on only when OTEL_* variables ask for traces
     project = overrides.project or load_project(os.environ.get(ENV_CONFIG) or DEFAULT_CONFIG)
     clock = overrides.clock or SYSTEM
     store = overrides.store or _dynamo_store(project, clock)

@@ -35,7 +35,7 @@ from interlock.errors import UnknownPipeline
 from interlock.model import SUCCEEDED_RUN_STATUSES, RunStatus, TraitStatus
 from interlock.store.dynamodb import MARKER_SK_PREFIX, PUSHED_SK_PREFIX, RUNLOG_SK_PREFIX, pipeline_of
 from lambdas.executions import execution_input, execution_name
-from lambdas.runtime import COMMON_ENV, ENV_LIFECYCLE_TOPIC, ENV_STATE_MACHINE, runtime
+from lambdas.runtime import COMMON_ENV, ENV_LIFECYCLE_TOPIC, ENV_STATE_MACHINE, runtime, traced
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
         if not isinstance(record, dict):
             continue
         try:
-            route(record)
+            with traced("interlock.aws.route", {}, sequence=_sequence(record) or None):
+                route(record)  # a started execution's input carries this span's traceparent
         except Exception:
             sequence = _sequence(record)
             log.exception("routing stream record %s failed", sequence or "(no sequence number)")

@@ -13,7 +13,7 @@ from typing import Any
 
 from interlock.steps.registry import run_step
 from interlock.steps.requests import TriggerRequest
-from lambdas.runtime import COMMON_ENV, runtime
+from lambdas.runtime import COMMON_ENV, runtime, traced
 from lambdas.shapes import run_summary, step_request
 
 ENV: tuple[str, ...] = COMMON_ENV
@@ -23,5 +23,7 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     deps = runtime().deps
     request = step_request(TriggerRequest, {"attempt": 1, **event}, deps, pipeline="pipelineID",
                            schedule="scheduleID", period="period", attempt="attempt")
-    run = run_step(deps, "trigger", **request.model_dump())
-    return run_summary(deps, run)
+    with traced("interlock.aws.trigger", event, pipeline=request.pipeline, schedule=request.schedule,
+                period=request.period):
+        run = run_step(deps, "trigger", **request.model_dump())
+        return run_summary(deps, run)

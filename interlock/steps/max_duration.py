@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from interlock import timeutil
+from interlock import metrics, timeutil
 from interlock.model import (
     SUCCEEDED_RUN_STATUSES,
     Alert,
@@ -161,6 +161,7 @@ def _fire(deps: Deps, config: PipelineConfig, sched: ScheduleConfig, period: Per
                            else None, "runId": run_id})
     if not deps.alerts.fire(alert, dedup_key=f"{category}:{key.dedup_suffix}"):
         return None
+    metrics.count(deps.store, "interlock_sla_alerts_total", alert=category)  # the dashboard's SLA panel
     if level is AlertLevel.ERROR:
         deps.store.append_event(Event(kind=EventKind.SLA_BREACHED, pipeline_id=config.name, status=category,
                                       run_id=run_id, message=message, timestamp=now,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 from fastapi.testclient import TestClient
 
 from interlock.api.app import create_app
@@ -9,6 +12,7 @@ from interlock.steps.dispatch import RecordingDispatcher
 from interlock.steps.evaluate import evaluate
 from interlock.steps.push import push_trait
 from interlock.steps.runs import trigger
+from interlock.store.redis import RedisStore
 from tests.steps.conftest import Harness, harness
 
 __all__ = ["harness"]  # the steps' harness (memory and Redis) over this folder's Redis-only one
@@ -87,3 +91,22 @@ def test_page_and_metrics_can_be_opened_in_config(harness: Harness) -> None:
         assert client.get("/").status_code == 200
         assert client.get("/metrics").status_code == 200
         assert client.get("/api/pipelines").status_code == 401
+
+
+def test_metrics_are_text_a_real_prometheus_parses(harness: Harness) -> None:
+    """promtool reads /metrics as the Prometheus server does: one HELP and TYPE per family, unlabelled.
+
+    A merge once rendered every scrape-time gauge twice, its labels in the TYPE line: Prometheus
+    refused the whole scrape (``invalid metric name in comment``) and every panel was empty.
+    """
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is not installed: .ci/run installs it (apt-get install prometheus)"
+    with deployment(harness) as client:
+        text = client.get("/metrics").text
+    checked = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    types = [line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")]
+    assert len(types) == len(set(types)) and not any("{" in t for t in types), types
+    if isinstance(harness.store, RedisStore):  # the labelled scrape-time gauges are read from Redis
+        assert "interlock_pipelines" in types and "interlock_queue_depth" in types
+        assert 'interlock_pipelines{state="completed"} 1' in text

@@ -132,6 +132,10 @@ def test_at_risk_warns_once_ahead_of_the_relative_deadline(harness: Harness) -> 
     assert categories(deps) == []
     clock.set(at(10, 1))
     assert categories(deps) == ["duration_sla_breach"]
+    # Counted for /metrics, once each, like the other SLA alerts (the dashboard's SLA panel).
+    counts = harness.store.counts()
+    assert counts['interlock_sla_alerts_total{alert="duration_sla_at_risk"}'] == 1
+    assert counts['interlock_sla_alerts_total{alert="duration_sla_breach"}'] == 1
 
 
 def test_on_an_hourly_cron_schedule_each_period_has_its_own_relative_deadline(harness: Harness) -> None:
