@@ -3,7 +3,10 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-CHECKOV_VENV ?= .checkov-venv
+# Real servers and checkov get venvs of their own outside the checkout (installing takes minutes),
+# so a clean clone's CI on the same machine reuses them: each is installed only when its bin is missing.
+INTERLOCK_VENV_CACHE ?= $(HOME)/.cache/interlock
+CHECKOV_VENV ?= $(INTERLOCK_VENV_CACHE)/checkov-3
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 test-dagster test-prefect lint fmt build dist bench clean build-lambda chaos chaos-failover
@@ -28,7 +31,7 @@ LONG_TESTS := tests/e2e tests/chaos
 
 # checkov (its own venv) is a prerequisite so the Terraform security check runs, not skips.
 test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the test suite but the long real-worker ones (needs Redis and PostgreSQL on 127.0.0.1)
-	$(BIN)/pytest -q $(addprefix --ignore=,$(LONG_TESTS))
+	INTERLOCK_CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest -q $(addprefix --ignore=,$(LONG_TESTS))
 
 test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos tests (about 9 minutes)
 	$(BIN)/pytest -q $(LONG_TESTS)
@@ -39,18 +42,15 @@ test-unit: $(STAMP) ## Run the tests that need no service (no Redis, PostgreSQL 
 test-integration: $(STAMP) ## Run the tests that talk to Redis / PostgreSQL
 	$(BIN)/pytest -q -m integration
 
-AIRFLOW_VENV ?= .airflow-venv
+AIRFLOW_VENV ?= $(INTERLOCK_VENV_CACHE)/airflow-3
 
 $(AIRFLOW_VENV)/bin/airflow:
 	$(PYTHON) -m venv $(AIRFLOW_VENV)
 	$(AIRFLOW_VENV)/bin/pip install --quiet "apache-airflow>=3,<4"
 
-test-airflow3: $(STAMP) $(AIRFLOW_VENV)/bin/airflow ## Trigger a DAG on a real Airflow 3 (installed in .airflow-venv)
+test-airflow3: $(STAMP) $(AIRFLOW_VENV)/bin/airflow ## Trigger a DAG on a real Airflow 3 (venv in ~/.cache/interlock)
 	INTERLOCK_AIRFLOW_BIN=$(abspath $(AIRFLOW_VENV))/bin $(BIN)/pytest -q -m airflow3 tests/airflow3
 
-# Dagster and Prefect get venvs of their own outside the checkout (installing takes minutes), so a
-# clean clone's CI on the same machine reuses them: each is installed only when its bin is missing.
-INTERLOCK_VENV_CACHE ?= $(HOME)/.cache/interlock
 DAGSTER_VENV := $(INTERLOCK_VENV_CACHE)/dagster-1
 PREFECT_VENV := $(INTERLOCK_VENV_CACHE)/prefect-3
 
@@ -76,7 +76,7 @@ $(CHECKOV_VENV)/bin/checkov:
 	$(CHECKOV_VENV)/bin/pip install --quiet "checkov>=3,<4"
 
 .PHONY: checkov
-checkov: $(CHECKOV_VENV)/bin/checkov ## Install checkov into .checkov-venv (the Terraform tests then run it)
+checkov: $(CHECKOV_VENV)/bin/checkov ## Install checkov into ~/.cache/interlock/checkov-3 (make test passes it to the Terraform tests)
 
 lint: $(STAMP) ## ruff + mypy
 	$(BIN)/ruff check .

@@ -34,6 +34,6 @@ def test_every_period_triggers_once_and_none_is_lost_when_the_redis_primary_fail
     # Within the stated bound (settle_timeout after the last push, not a timing assertion on speed).
     assert outcome.settled, f"not settled {config.settle_timeout:.0f}s after the last push"
     assert outcome.completed + outcome.failed_as_expected == outcome.periods
-    assert sorted(outcome.workers_answering) == ["archival", "evaluation", "run_check", "schedule", "trigger"]
+    assert sorted(outcome.workers_answering) == ["alerts", "archival", "evaluation", "run_check", "schedule", "trigger"]
     assert outcome.overdue_after_settle == 0, "due work left undispatched: is Beat reconciling?"
     shutil.rmtree(workdir, ignore_errors=True)

@@ -35,5 +35,5 @@ def test_runs_whose_worker_died_between_claim_and_start_are_recovered_once_and_n
     assert outcome.recovered_restarted >= outcome.kills_before_start >= 1
     assert outcome.recovered_found >= outcome.kills_after_start >= 1
     assert outcome.stuck_alerts == 0, "a run was reported stuck instead of recovered"
-    assert sorted(outcome.workers_answering) == ["archival", "evaluation", "run_check", "schedule", "trigger"]
+    assert sorted(outcome.workers_answering) == ["alerts", "archival", "evaluation", "run_check", "schedule", "trigger"]
     shutil.rmtree(workdir, ignore_errors=True)

@@ -1,8 +1,9 @@
 """checkov finds nothing in terraform/ (suppressions only inline, each with its reason).
 
-checkov lives in its own venv (`make checkov` → .checkov-venv) because it pins packages that clash
-with the project's. It runs offline with --skip-download, so checks carry no severities: instead of
-"no HIGH/CRITICAL finding" the test requires no failed check at all.
+checkov lives in its own venv (`make checkov` → ~/.cache/interlock/checkov-3, passed by `make test`)
+because it pins packages that clash with the project's. It runs offline with --skip-download, so
+checks carry no severities: instead of "no HIGH/CRITICAL finding" the test requires no failed check
+at all.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.terraform.conftest import ROOT, TERRAFORM_DIR
+from tests.terraform.conftest import TERRAFORM_DIR
 
 SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 
@@ -24,7 +25,8 @@ SKIP_COMMENT = re.compile(r"#\s*checkov:skip=([A-Z0-9_]+)(?::(.*))?")
 @pytest.fixture(scope="module")
 def checkov_bin() -> Path:
     configured = os.environ.get("INTERLOCK_CHECKOV_BIN")
-    candidate = Path(configured) if configured else ROOT / ".checkov-venv" / "bin" / "checkov"
+    default = Path.home() / ".cache" / "interlock" / "checkov-3" / "bin" / "checkov"
+    candidate = Path(configured) if configured else default
     if not candidate.exists():
         pytest.skip(f"checkov not found at {candidate}: run `make checkov` (or set INTERLOCK_CHECKOV_BIN)")
     return candidate
