@@ -149,9 +149,10 @@ class RedisStore:
 
     def _execute(self, pipe: Any) -> list[Any]:
         """``pipe.execute()``, then what the writes queued to do with their reads' answers (``_then``)."""
-        results: list[Any] = pipe.execute()
+        # Taken before sending: a send that fails leaves no callback to misread a later send's answers.
         then: list[tuple[int, Callable[[Any], None]]] = getattr(pipe, "interlock_then", [])
         pipe.interlock_then = []
+        results: list[Any] = pipe.execute()
         for index, callback in then:
             callback(results[index])
         return results
