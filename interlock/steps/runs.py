@@ -183,6 +183,11 @@ def recover_start(deps: Deps, run: RunState) -> RunState | None:
     trigger = recovery_for(config.trigger.type) if config.trigger else None
     if trigger is None or config.trigger is None or run.status is not RunStatus.TRIGGERING:
         return None
+    key = RunKey.of_run(run)
+    if deps.store.get_run_log(*key.run_log_key) is None:  # its worker died before writing it
+        deps.store.put_run_log(RunLogEntry(pipeline_id=run.pipeline_id, date=key.period, schedule_id=key.schedule,
+                                           status=RunStatus.TRIGGERING, attempt_number=key.attempt,
+                                           run_id=run.run_id, started_at=run.created_at, updated_at=run.updated_at))
     ctx = trigger_context(deps, config, run)
     try:
         found = trigger.find(config.trigger, ctx)

@@ -162,3 +162,19 @@ def test_a_run_finished_by_a_worker_that_died_before_its_run_log_is_finished_by_
         assert entry.failure_category == "PERMANENT" and entry.failure_message == "command exited with status 1"
     assert check_stuck(deps, run.run_id) is None  # nothing left to finish: no second event
     assert [r.event.kind for r in deps.store.list_events("orders", 50)].count(event) == 1
+
+
+def test_a_run_claimed_by_a_worker_that_died_before_its_run_log_gets_one_when_recovered(
+        harness: Harness, airflow: FakeAirflow) -> None:
+    pipeline(harness, airflow_trigger(airflow.url))
+    clock = FrozenClock(START)
+    deps = harness.deps(clock)
+    fresh = RunState(run_id=KEY.run_id, pipeline_id="orders", status=RunStatus.TRIGGERING, version=1, created_at=START,
+                     updated_at=START, metadata=KEY.metadata(), schedule_id="daily", period="2026-03-02", attempt=1)
+    run, won = deps.store.claim(KEY.claim_key, fresh)
+    assert won and deps.store.get_run_log("orders", "2026-03-02", "daily") is None
+    clock.set(datetime(2026, 3, 2, 8, 3, tzinfo=UTC))
+    assert check_stuck(deps, run.run_id) is None
+    entry = deps.store.get_run_log("orders", "2026-03-02", "daily")
+    assert entry is not None and entry.run_id == run.run_id and entry.status is RunStatus.RUNNING
+    assert [e["recovered"] for e in recovered_events(deps)] == ["restarted"]
