@@ -293,14 +293,15 @@ MASTER_NAME = "interlock"
 class SentinelGroup:
     """A primary, a replica and three sentinels of the test's own, on free loopback ports.
 
-    Short timings (a node is down after 1 s without an answer, quorum 2) so a failover takes a few
-    seconds. ``fail_over`` SIGKILLs whichever node is the primary now, waits until the sentinels
+    Short timings (a node is down after 3 s without an answer, quorum 2) so a failover takes a few
+    seconds. 1 s was too short on a loaded two-core machine: a freshly promoted primary busy with its
+    new replica's full sync was judged down and failed over back (seen in a CI run). ``fail_over`` SIGKILLs whichever node is the primary now, waits until the sentinels
     have promoted the replica, then starts the killed node again as a replica of the new primary
     (it comes back empty and resynchronises), so there is a replica to promote the next time.
     """
 
-    DOWN_AFTER_MS = 1000
-    FAILOVER_TIMEOUT_MS = 4000
+    DOWN_AFTER_MS = 3000
+    FAILOVER_TIMEOUT_MS = 10000
 
     def __init__(self, stack: Stack, folder: Path) -> None:
         server = shutil.which("redis-server")
