@@ -295,9 +295,10 @@ class SentinelGroup:
 
     Short timings (a node is down after 3 s without an answer, quorum 2) so a failover takes a few
     seconds. 1 s was too short on a loaded two-core machine: a freshly promoted primary busy with its
-    new replica's full sync was judged down and failed over back (seen in a CI run). ``fail_over`` SIGKILLs whichever node is the primary now, waits until the sentinels
-    have promoted the replica, then starts the killed node again as a replica of the new primary
-    (it comes back empty and resynchronises), so there is a replica to promote the next time.
+    new replica's full sync was judged down and failed over back (seen in a CI run).
+    ``fail_over`` SIGKILLs whichever node is the primary now, waits until the sentinels have
+    promoted the replica, then starts the killed node again as a replica of the new primary (it
+    comes back empty and resynchronises), so there is a replica to promote the next time.
     """
 
     DOWN_AFTER_MS = 3000
