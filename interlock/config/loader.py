@@ -665,6 +665,10 @@ def _merged_config(archetype: Archetype | None, trait_type: str, trait: Any) -> 
     return merged
 
 
+# Each trigger type's block as it may be spelled (snake_case, camelCase), worked out once.
+_BLOCK_SPELLINGS = {kind: (key, to_camel(key)) for kind, (_, key, _) in TRIGGER_BLOCKS.items()}
+
+
 def _trigger_problems(trigger: Any) -> list[tuple[tuple[Any, ...], str]]:
     """The block named by ``trigger.type`` must be there, and no other block may be."""
     if not isinstance(trigger, dict):
@@ -676,13 +680,13 @@ def _trigger_problems(trigger: Any) -> list[tuple[tuple[Any, ...], str]]:
     normal = normalise_trigger(trigger)  # shorthand and flat legacy forms hoisted
     key = TRIGGER_BLOCKS[kind][1]
     problems: list[tuple[tuple[Any, ...], str]] = []
-    for other, (_, other_key, _) in TRIGGER_BLOCKS.items():
-        spelled = [k for k in (other_key, to_camel(other_key)) if normal.get(k) is not None]
+    for other, spellings in _BLOCK_SPELLINGS.items():
+        spelled = [k for k in spellings if normal.get(k) is not None]
         if other is not kind and spelled:
             problems.append((("trigger", spelled[0]),
                              f"block does not match trigger.type {kind.value!r} "
                              f"(set type: {other.value}, or rename the block to {key!r})"))
-    if normal.get(key) is None and normal.get(to_camel(key)) is None:
+    if all(normal.get(k) is None for k in _BLOCK_SPELLINGS[kind]):
         problems.append((("trigger", key), f"required for trigger type {kind.value!r}"))
     if kind is TriggerType.PLUGIN:
         problems.extend((("trigger", "plugin", *path), message)

@@ -50,6 +50,22 @@ _Loader.add_implicit_resolver(_TAG + "float", _FLOAT, list("-+0123456789."))
 _Loader.add_implicit_resolver(_TAG + "merge", re.compile(r"^(?:<<)$"), ["<"])
 
 
+# libyaml's parser and composer (about 15x faster than the pure-Python ones: opening a large project
+# is mostly parsing) with the same resolvers. It caps nesting at 1 000 levels itself. The two read a
+# few texts differently (libyaml accepts tabs PyYAML refuses, reads a lone "!" tag, stray byte-order
+# marks and a comment right after a block scalar's "|" its own way): a text with any of those, one
+# libyaml refuses and one that is not exactly one document go to ``_Loader``, so every file reads
+# and every error says the same whichever parser met it (tests/fuzz: the two are compared).
+_FastLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _CLoader(yaml.CSafeLoader):
+        """CSafeLoader with ``_Loader``'s YAML 1.2 core-schema implicit resolvers."""
+
+    _CLoader.yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+    _FastLoader = _CLoader
+_PYYAML_ONLY = re.compile(r"[\t!\ufeff]|[|>][-+0-9]*#")
+
+
 class YamlError(Exception):
     """A file that is not the YAML we accept; ``line`` is 1-based when known."""
 
@@ -77,23 +93,9 @@ class Document:
 
 def parse(text: str) -> Document:
     """Parse one YAML document; raise YamlError on bad syntax, duplicate keys or unknown tags."""
-    try:
-        nodes = list(yaml.compose_all(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        problem = _unquoted(exc.problem or "the file is not valid YAML")
-        context = f" {_unquoted(exc.context)}" if exc.context else ""
-        opened = exc.context or ""
-        what = next((w for k, w in _UNCLOSED.items() if k in opened), None)
-        if exc.context_mark is not None and (what or "<stream end>" in problem):
-            # Point at the bracket or quote that was never closed, not where the parser gave up.
-            mark = exc.context_mark
-            problem, context = f"{what or 'a block'} opened here is never closed ({problem})", ""
-        raise YamlError(f"invalid YAML: {problem}{context}", mark.line + 1 if mark else None) from None
-    except yaml.YAMLError:
-        raise YamlError("invalid YAML") from None
-    except RecursionError:  # PyYAML's parser recurses once per nesting level ("[[[[...")
-        raise YamlError(_TOO_DEEP) from None
+    nodes = _compose_fast(text)
+    if nodes is None:
+        nodes = _compose(text)
     if len(nodes) > 1:
         second = nodes[1]
         raise YamlError(
@@ -109,6 +111,39 @@ def parse(text: str) -> Document:
     except RecursionError:
         raise YamlError(_TOO_DEEP) from None
     return doc
+
+
+def _compose_fast(text: str) -> list[Node] | None:
+    """The one document's nodes as libyaml composes them, or None: for ``_compose`` to read (see ``_PYYAML_ONLY``)."""
+    if _FastLoader is None or _PYYAML_ONLY.search(text):
+        return None
+    try:
+        nodes = list(yaml.compose_all(text, Loader=_FastLoader))
+    except Exception:  # _compose parses it again and says what is wrong
+        return None
+    # A lone scalar (``---`` alone is an empty one) is no config anyway; PyYAML places it to the line.
+    return nodes if len(nodes) == 1 and isinstance(nodes[0], (MappingNode, SequenceNode)) else None
+
+
+def _compose(text: str) -> list[Node]:
+    """The document's nodes as PyYAML's own parser composes them; YamlError saying what is wrong."""
+    try:
+        return list(yaml.compose_all(text, Loader=_Loader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = _unquoted(exc.problem or "the file is not valid YAML")
+        context = f" {_unquoted(exc.context)}" if exc.context else ""
+        opened = exc.context or ""
+        what = next((w for k, w in _UNCLOSED.items() if k in opened), None)
+        if exc.context_mark is not None and (what or "<stream end>" in problem):
+            # Point at the bracket or quote that was never closed, not where the parser gave up.
+            mark = exc.context_mark
+            problem, context = f"{what or 'a block'} opened here is never closed ({problem})", ""
+        raise YamlError(f"invalid YAML: {problem}{context}", mark.line + 1 if mark else None) from None
+    except yaml.YAMLError:
+        raise YamlError("invalid YAML") from None
+    except RecursionError:  # PyYAML's parser recurses once per nesting level ("[[[[...")
+        raise YamlError(_TOO_DEEP) from None
 
 
 class _Builder:

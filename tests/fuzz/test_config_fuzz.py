@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from interlock.config import ConfigInvalid, Project, check_pipeline, load_project
-from interlock.config.yamlio import YamlError, dump, parse
+from interlock.config import ConfigInvalid, Project, check_pipeline, load_project, yamlio
+from interlock.config.yamlio import Document, YamlError, _Builder, dump, parse
 from tests.fuzz.conftest import no_hang
 
 FUZZ = settings.get_profile("interlock-fuzz")
@@ -134,6 +134,65 @@ def test_parsing_any_text_gives_a_document_or_a_yaml_error(text: str) -> None:
         assert exc.message.startswith(("invalid YAML", "the file", "duplicate key", "mapping keys",
                                        "'<<'", "unsupported", "YAML nesting")) or " is not " in exc.message, exc.message
         assert exc.line is None or exc.line >= 1
+
+
+def _read_back(nodes: list[Any] | None) -> Any:
+    """What each composed document builds to (its data and key lines), or the error building it gives."""
+    if nodes is None:
+        return None
+    documents = []
+    for node in nodes:
+        doc = Document(data=None)
+        try:
+            doc.data = _Builder(doc).build(node, ()) if node is not None else None
+            documents.append((repr(doc.data), doc.lines))
+        except YamlError as exc:
+            documents.append((exc.message, exc.line))
+    return documents
+
+
+@FUZZ
+@given(text=st.one_of(st.text(), st.lists(YAMLISH_ALPHABET, max_size=80).map("".join)))
+def test_libyaml_reads_what_pyyaml_reads_and_nothing_more(text: str) -> None:
+    # parse() takes libyaml's nodes when it composes the text and PyYAML's (and its error) otherwise:
+    # the fast path must never accept a text the pure-Python parser refuses, nor read it differently.
+    with no_hang():
+        fast = yamlio._compose_fast(text)
+        try:
+            slow: list[Any] | None = yamlio._compose(text)
+        except YamlError:
+            slow = None
+    if fast is not None:
+        assert slow is not None, "libyaml composed a text PyYAML refuses"
+        assert _read_back(fast) == _read_back(slow)
+
+
+def test_every_yaml_file_of_the_repository_reads_the_same_with_both_parsers() -> None:
+    root = Path(__file__).resolve().parents[2]
+    files = [f for top in ("interlock", "examples", "deploy", "tests") if (root / top).is_dir()
+             for f in (root / top).rglob("*.y*ml")]
+    assert len(files) > 30
+    fast_read = 0
+    for file in files:
+        text = file.read_text(errors="replace")
+        fast = yamlio._compose_fast(text)
+        if fast is None:
+            continue
+        fast_read += 1
+        assert _read_back(fast) == _read_back(yamlio._compose(text)), file
+    assert fast_read > len(files) // 2  # the examples are what users write: libyaml reads them
+
+
+def test_the_fast_parser_is_libyaml_where_pyyaml_has_it() -> None:
+    import yaml
+
+    assert yaml.__with_libyaml__, "PyYAML was built without libyaml: opening a large project is 15x slower"
+    assert yamlio._FastLoader is not None
+    assert yamlio._compose_fast("a: [1, 2]\n") is not None
+    assert yamlio._compose_fast("a: [1, 2\n") is None  # refused: parse() asks PyYAML for the error
+    with pytest.raises(YamlError, match="never closed") as caught:
+        parse("name: x\nlist: [1, 2\n")
+    assert caught.value.line == 2
 
 
 @FUZZ
