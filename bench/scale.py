@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import signal
 import socket
@@ -64,6 +65,8 @@ def env_for(config: Path, url: str) -> dict[str, str]:
 
 
 CLI = [sys.executable, "-m", "interlock.cli"]
+# What a worker logs when its start-up registration ends (workers.context), and the API (steps.deps).
+REGISTERED = re.compile(r"registered \d+ pipelines|\d+ pipelines registered")
 
 
 def timed(args: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -95,7 +98,7 @@ def worker_start(env: dict[str, str], cwd: Path) -> dict[str, float]:
             text = log.read_text(errors="replace")
             if ready is None and " ready." in text:
                 ready = time.perf_counter() - start
-            if registered is None and "pipelines registered" in text:
+            if registered is None and REGISTERED.search(text):
                 registered = time.perf_counter() - start
             if ready is not None and registered is not None:
                 break

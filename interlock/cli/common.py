@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,18 +43,44 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class Context:
     def __init__(self, config: str | None) -> None:
         self.config = config
+        # Errors in the pipeline files of a process that answered while they loaded (see project()).
+        self.failed_late: ConfigInvalid | None = None
 
-    def project(self) -> Project:
+    def project(self, *, answering: bool = False) -> Project:
         """Open the project or exit 2 with every configuration error, one per line.
 
         Through the project index (interlock/config/index.py): the pipeline files are stat-ed, and
-        read only when they changed or a command asks for them.
+        read only when they changed or a command asks for them. ``answering``: a process that
+        answers while a large project's pipeline files load (``interlock serve``, a worker; see
+        ``open_project``'s ``failed``); errors found in them then stop it (:meth:`stop_late`).
         """
         try:
             return open_project(self.config, warn=lambda message: err.print(f"[yellow]warning:[/yellow] "
-                                                                           f"{escape(message)}"))
+                                                                           f"{escape(message)}"),
+                                failed=self.stop_late if answering else None)
         except ConfigInvalid as exc:
             fail_config(exc)
+
+    def stop_late(self, exc: ConfigInvalid) -> None:
+        """Print every error in the pipeline files and stop this process, which exits 2 (:meth:`exit_if_failed_late`).
+
+        Runs on the loading thread. Celery and uvicorn stop cleanly on SIGTERM once their handler
+        is installed; before that, nothing has started that needs stopping.
+        """
+        self.failed_late = exc
+        for error in exc.errors:
+            err.print(str(error), markup=False)
+        count = len(exc.errors)
+        err.print(f"[red]{count} configuration error{'s' if count != 1 else ''}[/red] in the pipeline files; "
+                  "stopping: fix them and run 'interlock validate'")
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            sys.stderr.flush()
+            os._exit(EXIT_BAD_INPUT)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def exit_if_failed_late(self) -> None:
+        if self.failed_late is not None:
+            sys.exit(EXIT_BAD_INPUT)
 
 
 def fail_config(exc: ConfigInvalid) -> NoReturn:
@@ -94,12 +121,13 @@ class Group(click.Group):
 
 
 def open_deps(obj: Context, *, to_workers: bool = False, pipeline: str | None = None,
-              register: bool = True) -> Deps:
+              register: bool = True, answering: bool = False) -> Deps:
     """Project + store + runner + alerts, with the project's pipelines registered in the store.
 
     ``pipeline``: the command is about this one pipeline, so only it is registered (and read).
     Registration writes only what changed since (interlock.steps.deps.register_project_pipelines).
     ``register=False``: the caller registers (``interlock serve`` does it in the background).
+    ``answering``: see :meth:`Context.project`.
 
     Console alerts go to stderr, away from the command's own output. ``to_workers``: the steps
     these Deps ask for go to the workers (:func:`workers.context.client_dispatcher`: Celery with
@@ -110,7 +138,7 @@ def open_deps(obj: Context, *, to_workers: bool = False, pipeline: str | None = 
     from interlock.steps.deps import build_deps, register_project_pipelines
     from interlock.store.factory import open_store
 
-    project = obj.project()
+    project = obj.project(answering=answering)
     dispatch = None
     if to_workers:
         from workers.context import client_dispatcher

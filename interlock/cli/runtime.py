@@ -20,8 +20,10 @@ LOG_FORMAT = click.option(
          "(also $INTERLOCK_LOG_FORMAT).")
 
 
-def _celery_app(obj: Context):  # type: ignore[no-untyped-def]
-    project = obj.project()  # exits 2 with every configuration error before Celery starts
+def _celery_app(obj: Context, *, answering: bool = False):  # type: ignore[no-untyped-def]
+    # Exits 2 with every configuration error before Celery starts; ``answering`` (a worker): a large
+    # project's pipeline files may load while it starts, and errors in them stop it (Context.project).
+    project = obj.project(answering=answering)
     os.environ["INTERLOCK_CONFIG"] = str(project.settings.config_path)  # for what Celery starts
     from workers.app import get_app
 
@@ -48,12 +50,13 @@ def worker(obj: Context, queues: str | None, concurrency: int | None, loglevel: 
         problem = f"unknown queue(s) {', '.join(unknown)}" if unknown else "no queue given"
         raise click.BadParameter(f"{problem}; known: {', '.join(known)}", param_hint="--queues")
     logformat.use(log_format)
-    app = _celery_app(obj)
+    app = _celery_app(obj, answering=True)
     argv = ["worker", "-Q", ",".join(wanted), "-l", loglevel, "--without-gossip", "--without-mingle",
             "-n", f"interlock-{'-'.join(wanted)}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"]
     if concurrency:
         argv += ["-c", str(concurrency)]
     app.worker_main(argv)
+    obj.exit_if_failed_late()
 
 
 @cli.command()
@@ -99,7 +102,7 @@ def serve(obj: Context, host: str | None, port: int | None, log_format: str) -> 
     logformat.use(log_format)
     tracing.setup("interlock-api")
     # It answers at once; the project's pipelines are registered meanwhile (those whose file changed).
-    deps = open_deps(obj, to_workers=True, register=False)
+    deps = open_deps(obj, to_workers=True, register=False, answering=True)
     register_in_background(deps.project, deps.store, "api")
     server = deps.project.config.server or ServerConfig()
     default_host, _, default_port = server.addr.rpartition(":")
@@ -108,3 +111,4 @@ def serve(obj: Context, host: str | None, port: int | None, log_format: str) -> 
     uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),
                 log_level="info", log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,
                 **uvicorn_options(server))
+    obj.exit_if_failed_late()

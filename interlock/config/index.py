@@ -25,7 +25,9 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +51,9 @@ CACHE_DIR = Path(".interlock") / "cache"
 FORMAT = 1
 # A file changed this close to when its entry was taken is compared by content, not by stat.
 RACY_NS = 2_000_000_000
+# A process that answers while its pipelines load does so only from this many files (below it the load
+# takes well under a second, and an error in a pipeline file stops the process before it starts).
+DEFER_MIN_FILES = 1000
 
 Warn = Callable[[str], None]
 
@@ -102,11 +107,19 @@ def project_key(loading: _Loading, project: Project) -> str:
 
 
 def open_project(config_path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None, *,
-                 warn: Warn | None = None) -> Project:
+                 warn: Warn | None = None, failed: Callable[[ConfigInvalid], None] | None = None) -> Project:
     """The project, validated as :func:`load_project` would, but read through the index.
 
     Raises :class:`ConfigInvalid` exactly when :func:`load_project` does, with the same errors.
     ``warn`` (default: the log) is told when the index cannot be read or written.
+
+    ``failed``: for a process that answers while its pipelines load (``interlock serve``, a
+    worker). When the index cannot answer (a first start, or ``interlock.yaml``, an archetype or a
+    calendar changed) and the project has :data:`DEFER_MIN_FILES` pipeline files or more, the
+    full load runs on a thread of its own and the project comes back at once with
+    :class:`PendingPipelines`; errors in ``interlock.yaml``, the archetypes and calendars
+    are still raised here, and those found in pipeline files are passed to ``failed`` when the
+    load ends (the caller stops).
     """
     env = os.environ if env is None else env
     warn = warn or log.warning
@@ -121,9 +134,15 @@ def open_project(config_path: str | os.PathLike[str] | None = None, env: Mapping
     except Fallback:
         opened = None
     if opened is None:
-        full = _Loading(path, env)
-        project = full.run()  # raises ConfigInvalid with every error, as interlock validate shows them
-        save(full, project, warn)
+        def load() -> Project:
+            full = _Loading(path, env)
+            loaded = full.run()  # raises ConfigInvalid with every error, as interlock validate shows them
+            save(full, loaded, warn)
+            return loaded
+
+        if failed is None or len(loading.pipeline_paths(project)) < DEFER_MIN_FILES:
+            return load()
+        project.pipelines = PendingPipelines(project, load, failed)
         return project
     fresh, changed, taken = opened
     if changed:
@@ -281,3 +300,97 @@ class LazyPipelines(Mapping[str, PipelineConfig]):
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
+
+
+class PendingPipelines(Mapping[str, PipelineConfig]):
+    """The pipelines of a project whose full load runs on a thread of its own; reading them waits for it.
+
+    When the load ends, the project's ``digests`` and ``sources`` are those of the full load. If it
+    fails, ``failed`` is called with the errors (once, on the loading thread) and every read raises
+    them. A process forked before the load ended (a Celery pool process) has no loading thread: it
+    loads the project itself the first time it reads them (through the index, if the parent has
+    written it by then).
+    """
+
+    def __init__(self, project: Project, load: Callable[[], Project], failed: Callable[[ConfigInvalid], None]) -> None:
+        self._project = project
+        self._load = load
+        self._failed: Callable[[ConfigInvalid], None] | None = failed
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._pipelines: Mapping[str, PipelineConfig] = {}
+        self._error: Exception | None = None
+        _PENDING.add(self)
+        self._thread: threading.Thread | None = threading.Thread(target=self._run, name="interlock-load-project",
+                                                                  daemon=True)
+        self._thread.start()
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the load has ended (well or not)."""
+        return self._done.is_set()
+
+    def _run(self) -> None:
+        with self._lock:
+            if self._done.is_set():
+                return
+            started = time.monotonic()
+            try:
+                full = self._load()
+            except Exception as exc:  # ConfigInvalid, or a file system error: every reader gets it
+                self._error = exc
+            else:
+                self._project.digests = full.digests
+                self._project.sources.update(full.sources)
+                self._project.warnings.extend(full.warnings)
+                self._pipelines = full.pipelines
+                log.info("project loaded: %d pipelines (%.1f s)", len(full.pipelines), time.monotonic() - started)
+            self._done.set()
+        failed, self._failed = self._failed, None
+        if failed is not None and self._error is not None:
+            failed(self._error if isinstance(self._error, ConfigInvalid) else ConfigInvalid(
+                [ConfigError(str(self._project.settings.config_path), f"loading the project failed: {self._error}")]))
+
+    def _after_fork_in_child(self) -> None:
+        if self._done.is_set():
+            return
+        # The loading thread is not in this process; the first read here loads (see _resolved).
+        self._lock = threading.Lock()
+        self._done = threading.Event()
+        self._thread = None
+        self._failed = None  # the parent reports and stops
+
+    def _resolved(self) -> Mapping[str, PipelineConfig]:
+        if not self._done.is_set():
+            if self._thread is None:
+                self._run()
+            self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._pipelines
+
+    def __getitem__(self, name: str) -> PipelineConfig:
+        return self._resolved()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._resolved())
+
+    def __len__(self) -> int:
+        return len(self._resolved())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._resolved()
+
+    __hash__ = object.__hash__  # Mapping compares by content; _PENDING keeps it by identity
+
+
+_PENDING: weakref.WeakSet[PendingPipelines] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for pending in list(_PENDING):
+        pending._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -223,3 +223,104 @@ def test_parallel_validation_reports_what_the_serial_path_does(project: Path, pa
         errors[mode] = ([str(e) for e in error.value.errors], [str(w) for w in error.value.warnings])
     assert errors[True] == errors[False]
     assert len(errors[True][0]) > 10
+
+
+# -- a process that answers while a large project loads (interlock serve, a worker) -------------
+
+def test_a_process_that_answers_gets_the_project_before_its_pipeline_files_load(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from interlock.config import index, loader
+
+    monkeypatch.setattr(index, "DEFER_MIN_FILES", 5)
+    gate = threading.Event()
+    run = loader._Loading.run
+
+    def held(self: loader._Loading) -> loader.Project:
+        assert gate.wait(30), "the test never let the load go"
+        return run(self)
+
+    monkeypatch.setattr(loader._Loading, "run", held)
+    failures: list[ConfigInvalid] = []
+    project_ = open_project(project, env={}, failed=failures.append)  # returns while the load is held
+    pending = project_.pipelines
+    assert isinstance(pending, index.PendingPipelines) and not pending.loaded
+    assert project_.archetypes and project_.calendars  # the rest of the project is there already
+    gate.set()
+    assert sorted(pending) == [f"p{i}" for i in range(5)]  # reading waits for the load
+    assert pending.loaded and not failures
+    assert set(project_.digests) == {f"p{i}" for i in range(5)}  # registration writes by digest
+    assert index_path(project).is_file()  # the load wrote the index: the next start reads through it
+    assert isinstance(opened(project).pipelines, index.LazyPipelines)
+
+
+def test_errors_in_pipeline_files_found_after_answering_are_reported_once_and_raised_on_read(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interlock.config import index
+
+    monkeypatch.setattr(index, "DEFER_MIN_FILES", 5)
+    (project.parent / "pipelines" / "p3.yaml").write_text("name: p3\narchetype: nope\n")
+    failures: list[ConfigInvalid] = []
+    pending = open_project(project, env={}, failed=failures.append).pipelines
+    with pytest.raises(ConfigInvalid) as raised:
+        len(pending)
+    assert len(failures) == 1 and failures[0] is raised.value
+    assert any(e.file.endswith("p3.yaml") and "nope" in e.message for e in failures[0].errors), failures[0].errors
+    assert not index_path(project).exists()  # nothing is written for a project that did not validate
+
+
+def test_errors_outside_the_pipeline_files_are_raised_at_once_even_for_a_process_that_answers(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interlock.config import index
+
+    monkeypatch.setattr(index, "DEFER_MIN_FILES", 5)
+    (project.parent / "archetypes" / "two.yaml").write_text("name: two\nrequiredTraits: 7\n")
+    with pytest.raises(ConfigInvalid):
+        open_project(project, env={}, failed=lambda exc: pytest.fail("reported late"))
+
+
+def test_a_small_project_is_loaded_before_returning_even_for_a_process_that_answers(project: Path) -> None:
+    (project.parent / "pipelines" / "p3.yaml").write_text("name: p3\narchetype: nope\n")
+    with pytest.raises(ConfigInvalid):  # under DEFER_MIN_FILES: the worker exits 2 before Celery starts
+        open_project(project, env={}, failed=lambda exc: pytest.fail("reported late"))
+
+
+def test_a_process_forked_while_the_project_loads_loads_it_itself(project: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # Celery's pool processes are forked while the worker's loading thread may still run: a fork has
+    # no such thread, so the child must not wait for it but read the files itself.
+    import threading
+
+    from interlock.config import index, loader
+
+    monkeypatch.setattr(index, "DEFER_MIN_FILES", 5)
+    release = threading.Event()
+    run = loader._Loading.run
+
+    def held_on_the_loading_thread(self: loader._Loading) -> loader.Project:
+        if threading.current_thread().name == "interlock-load-project":
+            assert release.wait(30)
+        return run(self)
+
+    monkeypatch.setattr(loader._Loading, "run", held_on_the_loading_thread)
+    pending = open_project(project, env={}, failed=lambda exc: None).pipelines
+    assert not pending.loaded
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            os.write(write, ",".join(sorted(pending)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        got = b""
+        while chunk := os.read(read, 4096):
+            got += chunk
+        assert os.waitpid(child, 0)[1] == 0
+    finally:
+        os.close(read)
+        release.set()
+    assert got.decode() == ",".join(f"p{i}" for i in range(5))
+    assert len(pending) == 5  # and the parent's own load ends as well

@@ -1,0 +1,89 @@
+"""A worker on a large project with no index yet (a first start, or interlock.yaml changed) starts
+consuming while its pipeline files load, and an error found in them stops it with exit code 2.
+
+Real ``interlock worker`` processes on the local Redis, under a key prefix of their own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+
+from interlock.config.index import DEFER_MIN_FILES, index_path
+from interlock.store.redis import RedisStore
+
+pytestmark = pytest.mark.integration
+
+ARCHETYPE = "name: two\nrequiredTraits:\n  - {type: marker-a}\nreadinessRule: {type: all-required-pass}\n"
+
+
+def large_project(root: Path, prefix: str) -> Path:
+    for sub in ("archetypes", "pipelines"):
+        (root / sub).mkdir(parents=True)
+    (root / "interlock.yaml").write_text(
+        f"provider: redis\nredis: {{addr: '127.0.0.1:6379', keyPrefix: '{prefix}'}}\narchetypeDirs: [./archetypes]\n"
+        "pipelineDirs: [./pipelines]\nwatcher: {defaultInterval: 1h}\n")
+    (root / "archetypes" / "two.yaml").write_text(ARCHETYPE)
+    for i in range(DEFER_MIN_FILES):
+        (root / "pipelines" / f"p{i:05d}.yaml").write_text(
+            f"name: p{i:05d}\narchetype: two\ntrigger:\n  type: command\n  command: 'true'\n")
+    return root / "interlock.yaml"
+
+
+def start_worker(config: Path) -> subprocess.Popen[str]:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")},
+           "INTERLOCK_CONFIG": str(config)}
+    return subprocess.Popen([sys.executable, "-m", "interlock.cli", "worker", "-Q", "evaluation", "-c", "1"],
+                            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+@pytest.fixture
+def prefix() -> str:
+    prefix = f"interlock-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix).purge()
+
+
+def test_a_worker_on_a_large_new_project_registers_every_pipeline_and_writes_the_index(
+        tmp_path: Path, prefix: str) -> None:
+    config = large_project(tmp_path / "big", prefix)
+    worker = start_worker(config)
+    output = ""
+    try:
+        store = RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(store.list_pipelines()) < DEFER_MIN_FILES:
+            assert worker.poll() is None, worker.communicate()[0][-2000:]
+            time.sleep(0.2)
+        assert len(store.list_pipelines()) == DEFER_MIN_FILES
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=60)[0]
+    # Registration waited for the load on its thread (tests/config/test_index.py shows the worker gets
+    # the project before it ends), and the load wrote the index: the next start reads through it.
+    assert index_path(config).is_file(), output[-3000:]
+
+
+def test_a_worker_stops_with_exit_code_2_on_an_error_found_in_a_pipeline_file_after_it_started(
+        tmp_path: Path, prefix: str) -> None:
+    config = large_project(tmp_path / "big", prefix)
+    (config.parent / "pipelines" / "p00500.yaml").write_text("name: p00500\narchetype: missing\n")
+    worker = start_worker(config)
+    try:
+        output = worker.communicate(timeout=120)[0]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 2, output[-3000:]
+    assert "p00500.yaml" in output and "missing" in output, output[-3000:]
+    assert "configuration error" in output and "interlock validate" in output
+    store = RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix)
+    assert store.list_pipelines() == []  # nothing of an invalid project was registered
