@@ -60,7 +60,7 @@ Warn = Callable[[str], None]
 
 @dataclass
 class Entry:
-    """What the index keeps about one pipeline file."""
+    """What the index keeps about one pipeline file; kept as a :data:`Row` once read or written."""
 
     file: str
     stat: tuple[int, int, int, int]
@@ -73,20 +73,18 @@ class Entry:
         return [self.file, *self.stat, self.digest, self.name, self.executables, self.volatile]
 
     @staticmethod
-    def from_row(row: list[Any]) -> Entry:
-        file, size, mtime, ctime, ino, digest, name, executables, volatile = row
-        if type(file) is not str or type(digest) is not str or type(name) is not str \
-                or type(executables) is not list or type(volatile) is not bool:
-            raise ValueError("malformed entry")
-        # A stat that is not four integers matches no file: that file is read and checked again.
-        return Entry(file, (size, mtime, ctime, ino), digest, name, executables, volatile)
-
-    @staticmethod
     def from_check(check: FileCheck) -> Entry | None:
         if check.pipeline is None or check.digest is None or check.stat is None:
             return None
         return Entry(str(check.file), check.stat, check.digest, check.pipeline.name, check.executables,
                      check.volatile)
+
+
+# An entry as the index holds it: [file, size, mtime_ns, ctime_ns, inode, digest, name, executables,
+# volatile]. Kept as the decoded list (no object per file: opening 50 000 entries is what a command
+# about one pipeline pays for). A stat that is not four integers matches no file: it is read again.
+Row = list[Any]
+FILE, SIZE, MTIME, CTIME, INODE, DIGEST, NAME, EXECUTABLES, VOLATILE = range(9)
 
 
 class Fallback(Exception):
@@ -147,21 +145,21 @@ def open_project(config_path: str | os.PathLike[str] | None = None, env: Mapping
     fresh, changed, taken = opened
     if changed:
         _write(where, key, fresh, taken, warn)
-    project.pipelines = LazyPipelines(project, fresh)
-    project.digests = {e.name: e.digest for e in fresh}
+    project.pipelines = LazyPipelines(project, {row[NAME]: row[FILE] for row in fresh})
+    project.digests = {row[NAME]: row[DIGEST] for row in fresh}
     return project
 
 
 def save(loading: _Loading, project: Project, warn: Warn | None = None) -> None:
     """Write the index of a project that a full load just validated (``interlock validate`` does)."""
     taken = time.time_ns()
-    entries = [e for e in (Entry.from_check(c) for c in loading.checked) if e is not None]
+    rows = [e.row() for e in (Entry.from_check(c) for c in loading.checked) if e is not None]
     # The entries' stats were taken during the load: the racy window is judged from its start.
-    _write(index_path(loading.path), project_key(loading, project), entries, min(taken, loading.started_ns),
+    _write(index_path(loading.path), project_key(loading, project), rows, min(taken, loading.started_ns),
            warn or log.warning)
 
 
-def _read(where: Path, key: str, warn: Warn) -> tuple[dict[str, Entry], int]:
+def _read(where: Path, key: str, warn: Warn) -> tuple[dict[str, Row], int]:
     try:
         raw = where.read_bytes()
     except FileNotFoundError:
@@ -180,25 +178,26 @@ def _read(where: Path, key: str, warn: Warn) -> tuple[dict[str, Entry], int]:
             raise ValueError("malformed header")
         entries = {}
         for row in data["files"]:
-            if not isinstance(row, list) or len(row) != 9:
+            if type(row) is not list or len(row) != 9 or type(row[FILE]) is not str \
+                    or type(row[DIGEST]) is not str or type(row[NAME]) is not str \
+                    or type(row[EXECUTABLES]) is not list or type(row[VOLATILE]) is not bool:
                 raise ValueError("malformed entry")
-            entry = Entry.from_row(row)
-            entries[entry.file] = entry
+            entries[row[FILE]] = row
         return entries, taken_at
     except (ValueError, KeyError, TypeError) as exc:
         warn(f"the project index {where} is unreadable ({exc}); loading every file and writing it again")
         raise Fallback from None
 
 
-def _open(loading: _Loading, project: Project, entries: dict[str, Entry],
-          taken_at: int) -> tuple[list[Entry], bool, int] | None:
+def _open(loading: _Loading, project: Project, entries: dict[str, Row],
+          taken_at: int) -> tuple[list[Row], bool, int] | None:
     """(entries of the current files, whether they differ from the index, when they were taken), or
     None when only a full load can answer (an error, a duplicate, an evaluator gone)."""
     taken = time.time_ns()
     files = loading.pipeline_paths(project)
     if loading.errors:  # a missing folder, a link out of the project
         return None
-    fresh: list[Entry] = []
+    fresh: list[Row] = []
     changed = len(files) != len(entries)
     racy_seen = False
     safe_before = taken_at - RACY_NS
@@ -208,15 +207,15 @@ def _open(loading: _Loading, project: Project, entries: dict[str, Entry],
             st = os.stat(file)
         except OSError:
             return None
-        stat = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-        if old is not None and stat == old.stat and not old.volatile:
+        if old is not None and old[SIZE] == st.st_size and old[MTIME] == st.st_mtime_ns \
+                and old[CTIME] == st.st_ctime_ns and old[INODE] == st.st_ino and not old[VOLATILE]:
             if st.st_mtime_ns < safe_before and st.st_ctime_ns < safe_before:
                 fresh.append(old)
                 continue
             racy_seen = True
             try:
                 with open(file, "rb") as f:
-                    same = digest_of(f.read()) == old.digest
+                    same = digest_of(f.read()) == old[DIGEST]
             except OSError:
                 return None
             if same:
@@ -227,13 +226,10 @@ def _open(loading: _Loading, project: Project, entries: dict[str, Entry],
         entry = Entry.from_check(check)
         if check.errors or entry is None:
             return None
-        fresh.append(entry)
-    names: set[str] = set()
-    for entry in fresh:
-        if entry.name in names:
-            return None  # the full load says which files
-        names.add(entry.name)
-    executables = {ref for entry in fresh for ref in entry.executables}
+        fresh.append(entry.row())
+    if len({row[NAME] for row in fresh}) != len(fresh):
+        return None  # a name defined twice: the full load says which files
+    executables = {ref for row in fresh for ref in row[EXECUTABLES]}
     for ref in sorted(executables):
         try:
             evaluator_refs.resolve(ref, project.root, project.evaluator_dirs())
@@ -243,8 +239,8 @@ def _open(loading: _Loading, project: Project, entries: dict[str, Entry],
     return fresh, changed or racy_seen, taken if changed or racy_seen else taken_at
 
 
-def _write(where: Path, key: str, entries: list[Entry], taken_at: int, warn: Warn) -> None:
-    body = json.dumps({"format": FORMAT, "key": key, "takenAt": taken_at, "files": [e.row() for e in entries]},
+def _write(where: Path, key: str, rows: list[Row], taken_at: int, warn: Warn) -> None:
+    body = json.dumps({"format": FORMAT, "key": key, "takenAt": taken_at, "files": rows},
                       separators=(",", ":"))
     try:
         where.parent.mkdir(parents=True, exist_ok=True)
@@ -271,35 +267,35 @@ class LazyPipelines(Mapping[str, PipelineConfig]):
     validated again, and an error then is raised as :class:`ConfigInvalid`.
     """
 
-    def __init__(self, project: Project, entries: list[Entry]) -> None:
+    def __init__(self, project: Project, files: dict[str, str]) -> None:
         self._project = project
-        self._entries = {e.name: e for e in entries}
+        self._files = files  # pipeline name -> its file
         self._loaded: dict[str, PipelineConfig] = {}
 
     def __getitem__(self, name: str) -> PipelineConfig:
         found = self._loaded.get(name)
         if found is not None:
             return found
-        entry = self._entries[name]  # KeyError: not a pipeline of the project's files
+        file = self._files[name]  # KeyError: not a pipeline of the project's files
         loading = _Loading(self._project.settings.config_path, os.environ)
-        check = loading.check_pipeline_file(self._project, Path(entry.file))
+        check = loading.check_pipeline_file(self._project, Path(file))
         if check.errors:
             raise ConfigInvalid(check.errors)
         if check.pipeline is None or check.pipeline.name != name:
-            raise ConfigInvalid([ConfigError(loading.name(Path(entry.file)),
+            raise ConfigInvalid([ConfigError(loading.name(Path(file)),
                                              f"changed while Interlock was reading it (it no longer defines "
                                              f"pipeline {name!r}); run the command again")])
         self._loaded[name] = check.pipeline
         return check.pipeline
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
+        return iter(self._files)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._files)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return name in self._files
 
 
 class PendingPipelines(Mapping[str, PipelineConfig]):
