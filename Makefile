@@ -9,7 +9,7 @@ INTERLOCK_VENV_CACHE ?= $(HOME)/.cache/interlock
 CHECKOV_VENV ?= $(INTERLOCK_VENV_CACHE)/checkov-3
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-e2e test-unit test-integration test-airflow3 test-dagster test-prefect lint fmt build dist bench clean build-lambda chaos chaos-failover
+.PHONY: help install venvs demo test test-e2e test-unit test-integration test-airflow3 test-dagster test-prefect lint fmt build dist bench clean build-lambda chaos chaos-failover
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-18s %s\n", $$1, $$2}'
@@ -29,12 +29,21 @@ demo: $(STAMP) ## Install, then run the whole local deployment (workers, Beat, f
 # own (test-e2e), which .ci/run runs after this one, so `make test` stays well under 15 minutes.
 LONG_TESTS := tests/e2e tests/chaos
 
+# Test files run in TEST_PROCESSES processes (pytest-xdist; a file's tests stay in one process, in
+# order): most of the time goes waiting on Redis, PostgreSQL, servers and subprocesses, not on the
+# CPU. TEST_PROCESSES=0 runs them in this process, one after another.
+TEST_PROCESSES ?= 4
+
 # checkov (its own venv) is a prerequisite so the Terraform security check runs, not skips.
 test: $(STAMP) $(CHECKOV_VENV)/bin/checkov ## Run the test suite but the long real-worker ones (needs Redis and PostgreSQL on 127.0.0.1)
-	INTERLOCK_CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest -q $(addprefix --ignore=,$(LONG_TESTS))
+	INTERLOCK_CHECKOV_BIN=$(abspath $(CHECKOV_VENV))/bin/checkov $(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile \
+		--durations=15 $(addprefix --ignore=,$(LONG_TESTS))
 
-test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos tests (about 9 minutes)
-	$(BIN)/pytest -q $(LONG_TESTS)
+# The end-to-end and chaos tests mostly wait (cron minutes, kills, failovers): their files run side by side.
+E2E_PROCESSES ?= 4
+
+test-e2e: $(STAMP) ## Run the end-to-end tests with real workers and Beat, and the chaos tests (about 4 minutes)
+	$(BIN)/pytest -q -n $(E2E_PROCESSES) --dist loadfile --durations=8 $(LONG_TESTS)
 
 test-unit: $(STAMP) ## Run the tests that need no service (no Redis, PostgreSQL or Airflow)
 	$(BIN)/pytest -q -m "not integration"
@@ -61,6 +70,8 @@ $(DAGSTER_VENV)/bin/dagster-webserver:
 $(PREFECT_VENV)/bin/prefect:
 	$(PYTHON) -m venv $(PREFECT_VENV)
 	$(PREFECT_VENV)/bin/pip install --quiet "prefect>=3,<4"
+
+venvs: $(AIRFLOW_VENV)/bin/airflow $(DAGSTER_VENV)/bin/dagster-webserver $(PREFECT_VENV)/bin/prefect ## Install the real servers' venvs (Airflow 3, Dagster, Prefect) in ~/.cache/interlock
 
 test-dagster: $(STAMP) $(DAGSTER_VENV)/bin/dagster-webserver ## Launch a job on a real Dagster 1.x webserver + daemon (venv in ~/.cache/interlock)
 	INTERLOCK_DAGSTER_BIN=$(DAGSTER_VENV)/bin $(BIN)/pytest -q -m dagster tests/dagster

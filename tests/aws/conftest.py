@@ -185,8 +185,13 @@ class Aws:
             "executionArn"]
         return arn
 
-    def finish(self, execution_arn: str, timeout: float = 60.0) -> dict[str, Any]:
-        """Wait for the execution to end; its description (status, output)."""
+    def finish(self, execution_arn: str, timeout: float = 240.0) -> dict[str, Any]:
+        """Wait for the execution to end; its description (status, output).
+
+        ``timeout`` only keeps a stuck execution from hanging the run: the longest (60 bounded
+        readiness rounds on moto's interpreter) take about a minute alone and more when ``make
+        test`` runs other test files beside it.
+        """
         deadline = time.monotonic() + timeout
         while True:
             described: dict[str, Any] = self.sfn.describe_execution(executionArn=execution_arn)

@@ -588,7 +588,7 @@ def _damage_epoch(store: RedisStore, how: str) -> None:
 
 
 # Stored bytes damaged by hand: a memory store keeps the epoch as an object, never as bytes.
-@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in SERVICE_BACKENDS],
+@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in sorted(SERVICE_BACKENDS)],
                          indirect=True)
 @pytest.mark.parametrize("how", ["wrong type", "empty id"])
 def test_a_damaged_epoch_reads_as_none_and_a_heal_can_replace_it(store: RedisStore, how: str,
@@ -600,7 +600,7 @@ def test_a_damaged_epoch_reads_as_none_and_a_heal_can_replace_it(store: RedisSto
 
 
 # Stored bytes damaged by hand: a memory store keeps the epoch as an object, never as bytes.
-@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in SERVICE_BACKENDS],
+@pytest.mark.parametrize("spec", [pytest.param(b, marks=pytest.mark.integration) for b in sorted(SERVICE_BACKENDS)],
                          indirect=True)
 def test_an_epoch_with_an_unreadable_time_keeps_its_id(store: RedisStore, caplog: pytest.LogCaptureFixture) -> None:
     if isinstance(store, RedisStore):
