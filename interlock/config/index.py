@@ -207,18 +207,23 @@ def _open(loading: _Loading, project: Project, entries: dict[str, Row],
             st = os.stat(file)
         except OSError:
             return None
-        if old is not None and old[SIZE] == st.st_size and old[MTIME] == st.st_mtime_ns \
-                and old[CTIME] == st.st_ctime_ns and old[INODE] == st.st_ino and not old[VOLATILE]:
-            if st.st_mtime_ns < safe_before and st.st_ctime_ns < safe_before:
+        if old is not None and not old[VOLATILE]:
+            same_stat = old[SIZE] == st.st_size and old[MTIME] == st.st_mtime_ns \
+                and old[CTIME] == st.st_ctime_ns and old[INODE] == st.st_ino
+            if same_stat and st.st_mtime_ns < safe_before and st.st_ctime_ns < safe_before:
                 fresh.append(old)
                 continue
-            racy_seen = True
+            # Racy, or touched, copied, checked out again: the same bytes keep their verdict.
             try:
                 with open(file, "rb") as f:
                     same = digest_of(f.read()) == old[DIGEST]
             except OSError:
                 return None
+            racy_seen = racy_seen or same_stat
             if same:
+                if not same_stat:
+                    changed = True
+                    old = [old[FILE], st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, *old[DIGEST:]]
                 fresh.append(old)
                 continue
         changed = True

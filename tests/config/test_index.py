@@ -324,3 +324,30 @@ def test_a_process_forked_while_the_project_loads_loads_it_itself(project: Path,
         release.set()
     assert got.decode() == ",".join(f"p{i}" for i in range(5))
     assert len(pending) == 5  # and the parent's own load ends as well
+
+
+def test_files_touched_or_copied_with_the_same_bytes_are_not_validated_again(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A checkout, a copy into an image, `touch`: new stats, same bytes. The verdict depends only on the
+    # bytes (and on the project key), so the files are hashed, not parsed, and the new stats recorded.
+    from interlock.config import loader
+
+    opened(project)
+    age(project)
+    later = 2_000_000_000 * 1_000_000_000
+    for file in (project.parent / "pipelines").glob("*.yaml"):
+        os.utime(file, ns=(later, later))
+    checked: list[Path] = []
+    check = loader._Loading.check_pipeline_file
+
+    def counted(self: loader._Loading, project_: loader.Project, file: Path) -> loader.FileCheck:
+        checked.append(file)
+        return check(self, project_, file)
+
+    monkeypatch.setattr(loader._Loading, "check_pipeline_file", counted)
+    assert commands(project) == {f"p{i}": "true" for i in range(5)}
+    assert [f.name for f in checked] == ["p0.yaml", "p1.yaml", "p2.yaml", "p3.yaml", "p4.yaml"]  # read when asked
+    recorded = {row[0]: row[2] for row in json.loads(index_path(project).read_text())["files"]}
+    assert set(recorded.values()) == {later}  # the new stats are written down: next time a stat suffices
+    (project.parent / "pipelines" / "p2.yaml").write_text(pipeline("p2", "echo"))  # and an edit is still seen
+    assert commands(project)["p2"] == "echo"
