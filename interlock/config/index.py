@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,7 @@ from interlock.model import PipelineConfig
 log = logging.getLogger(__name__)
 
 CACHE_DIR = Path(".interlock") / "cache"
-FORMAT = 1
+FORMAT = 2
 # A file changed this close to when its entry was taken is compared by content, not by stat.
 RACY_NS = 2_000_000_000
 # A process that answers while its pipelines load does so only from this many files (below it the load
@@ -60,7 +60,7 @@ Warn = Callable[[str], None]
 
 @dataclass
 class Entry:
-    """What the index keeps about one pipeline file; kept as a :data:`Row` once read or written."""
+    """What the index keeps about one pipeline file (a row of :class:`Table`)."""
 
     file: str
     stat: tuple[int, int, int, int]
@@ -68,9 +68,6 @@ class Entry:
     name: str
     executables: list[str]
     volatile: bool
-
-    def row(self) -> list[Any]:
-        return [self.file, *self.stat, self.digest, self.name, self.executables, self.volatile]
 
     @staticmethod
     def from_check(check: FileCheck) -> Entry | None:
@@ -80,11 +77,71 @@ class Entry:
                      check.volatile)
 
 
-# An entry as the index holds it: [file, size, mtime_ns, ctime_ns, inode, digest, name, executables,
-# volatile]. Kept as the decoded list (no object per file: opening 50 000 entries is what a command
-# about one pipeline pays for). A stat that is not four integers matches no file: it is read again.
-Row = list[Any]
-FILE, SIZE, MTIME, CTIME, INODE, DIGEST, NAME, EXECUTABLES, VOLATILE = range(9)
+@dataclass
+class Table:
+    """The index's entries as columns: entry ``i`` is ``files[i]``, ``stats[4 * i : 4 * i + 4]`` (size,
+    mtime and ctime in ns, inode), ``digests[i]``, ``names[i]``, ``executables.get(i, [])`` and whether
+    ``i`` is in ``volatile``.
+
+    Columns, not an object or a list per file: decoding and checking 50 000 entries is what a command
+    about one pipeline pays for, and flat lists decode about 3x faster than lists of lists. A stat
+    that is not four integers matches no file, which is then read again.
+    """
+
+    files: list[str] = field(default_factory=list)
+    stats: list[int] = field(default_factory=list)
+    digests: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
+    executables: dict[int, list[str]] = field(default_factory=dict)
+    volatile: set[int] = field(default_factory=set)
+
+    def add(self, entry: Entry) -> None:
+        self._append(entry.file, entry.stat, entry.digest, entry.name, entry.executables, entry.volatile)
+
+    def add_from(self, other: Table, i: int, stat: tuple[int, int, int, int] | None = None) -> None:
+        """Entry ``i`` of ``other``, with ``stat`` instead of its own if given."""
+        self._append(other.files[i], stat or tuple(other.stats[4 * i:4 * i + 4]), other.digests[i],  # type: ignore[arg-type]
+                     other.names[i], other.executables.get(i, []), i in other.volatile)
+
+    def _append(self, file: str, stat: tuple[int, int, int, int], digest: str, name: str, executables: list[str],
+                volatile: bool) -> None:
+        i = len(self.files)
+        self.files.append(file)
+        self.stats.extend(stat)
+        self.digests.append(digest)
+        self.names.append(name)
+        if executables:
+            self.executables[i] = list(executables)
+        if volatile:
+            self.volatile.add(i)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"files": self.files, "stats": self.stats, "digests": self.digests, "names": self.names,
+                "executables": [[i, refs] for i, refs in sorted(self.executables.items())],
+                "volatile": sorted(self.volatile)}
+
+    @staticmethod
+    def from_json(data: dict[str, Any]) -> Table:
+        """The table an index file holds; ValueError if its columns do not line up or hold the wrong types."""
+        files, stats, digests, names = data["files"], data["stats"], data["digests"], data["names"]
+        if not all(type(column) is list for column in (files, stats, digests, names, data["executables"],
+                                                        data["volatile"])):
+            raise ValueError("malformed columns")
+        count = len(files)
+        if len(stats) != 4 * count or len(digests) != count or len(names) != count:
+            raise ValueError("columns of different lengths")
+        if not {type(v) for v in files} | {type(v) for v in digests} | {type(v) for v in names} <= {str}:
+            raise ValueError("malformed entry")
+        executables: dict[int, list[str]] = {}
+        for item in data["executables"]:
+            if type(item) is not list or len(item) != 2 or type(item[0]) is not int or not 0 <= item[0] < count \
+                    or type(item[1]) is not list or not all(type(ref) is str for ref in item[1]):
+                raise ValueError("malformed executables")
+            executables[item[0]] = item[1]
+        volatile = set(data["volatile"])
+        if not all(type(i) is int and 0 <= i < count for i in volatile):
+            raise ValueError("malformed volatile")
+        return Table(files, stats, digests, names, executables, volatile)
 
 
 class Fallback(Exception):
@@ -145,21 +202,24 @@ def open_project(config_path: str | os.PathLike[str] | None = None, env: Mapping
     fresh, changed, taken = opened
     if changed:
         _write(where, key, fresh, taken, warn)
-    project.pipelines = LazyPipelines(project, {row[NAME]: row[FILE] for row in fresh})
-    project.digests = {row[NAME]: row[DIGEST] for row in fresh}
+    project.pipelines = LazyPipelines(project, dict(zip(fresh.names, fresh.files, strict=True)))
+    project.digests = dict(zip(fresh.names, fresh.digests, strict=True))
     return project
 
 
 def save(loading: _Loading, project: Project, warn: Warn | None = None) -> None:
     """Write the index of a project that a full load just validated (``interlock validate`` does)."""
     taken = time.time_ns()
-    rows = [e.row() for e in (Entry.from_check(c) for c in loading.checked) if e is not None]
+    table = Table()
+    for entry in (Entry.from_check(c) for c in loading.checked):
+        if entry is not None:
+            table.add(entry)
     # The entries' stats were taken during the load: the racy window is judged from its start.
-    _write(index_path(loading.path), project_key(loading, project), rows, min(taken, loading.started_ns),
+    _write(index_path(loading.path), project_key(loading, project), table, min(taken, loading.started_ns),
            warn or log.warning)
 
 
-def _read(where: Path, key: str, warn: Warn) -> tuple[dict[str, Row], int]:
+def _read(where: Path, key: str, warn: Warn) -> tuple[Table, int]:
     try:
         raw = where.read_bytes()
     except FileNotFoundError:
@@ -169,73 +229,76 @@ def _read(where: Path, key: str, warn: Warn) -> tuple[dict[str, Row], int]:
         raise Fallback from None
     try:
         data = json.loads(raw)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise ValueError("unknown format")
+        if not isinstance(data, dict):
+            raise ValueError("not an object")
+        if data.get("format") != FORMAT:
+            raise Fallback  # written by another version of Interlock: loaded again and rewritten, silently
         if data.get("key") != key:
             raise Fallback  # interlock.yaml, an archetype or a calendar changed: every verdict may have
         taken_at = data["takenAt"]
-        if not isinstance(taken_at, int) or not isinstance(data["files"], list):
+        if not isinstance(taken_at, int):
             raise ValueError("malformed header")
-        entries = {}
-        for row in data["files"]:
-            if type(row) is not list or len(row) != 9 or type(row[FILE]) is not str \
-                    or type(row[DIGEST]) is not str or type(row[NAME]) is not str \
-                    or type(row[EXECUTABLES]) is not list or type(row[VOLATILE]) is not bool:
-                raise ValueError("malformed entry")
-            entries[row[FILE]] = row
-        return entries, taken_at
+        return Table.from_json(data), taken_at
     except (ValueError, KeyError, TypeError) as exc:
         warn(f"the project index {where} is unreadable ({exc}); loading every file and writing it again")
         raise Fallback from None
 
 
-def _open(loading: _Loading, project: Project, entries: dict[str, Row],
-          taken_at: int) -> tuple[list[Row], bool, int] | None:
-    """(entries of the current files, whether they differ from the index, when they were taken), or
-    None when only a full load can answer (an error, a duplicate, an evaluator gone)."""
+def _open(loading: _Loading, project: Project, old: Table, taken_at: int) -> tuple[Table, bool, int] | None:
+    """(the entries of the current files, whether they differ from the index, when they were taken),
+    or None when only a full load can answer (an error, a duplicate, an evaluator gone)."""
     taken = time.time_ns()
     files = loading.pipeline_paths(project)
     if loading.errors:  # a missing folder, a link out of the project
         return None
-    fresh: list[Row] = []
-    changed = len(files) != len(entries)
+    # The listing is sorted and so is the index: when they are the same files, entry n is file n.
+    positional = files == old.files
+    where_in_old = None if positional else {file: i for i, file in enumerate(old.files)}
+    checked: dict[int, Entry] = {}  # file n was validated again
+    restat: dict[int, tuple[int, int, int, int]] = {}  # file n has the same bytes under a new stat
     racy_seen = False
     safe_before = taken_at - RACY_NS
-    for file in files:
-        old = entries.get(file)
+    stats, volatile = old.stats, old.volatile
+    for n, file in enumerate(files):
+        i = n if where_in_old is None else where_in_old.get(file)
         try:
             st = os.stat(file)
         except OSError:
             return None
-        if old is not None and not old[VOLATILE]:
-            same_stat = old[SIZE] == st.st_size and old[MTIME] == st.st_mtime_ns \
-                and old[CTIME] == st.st_ctime_ns and old[INODE] == st.st_ino
+        if i is not None and i not in volatile:
+            j = 4 * i
+            same_stat = stats[j] == st.st_size and stats[j + 1] == st.st_mtime_ns \
+                and stats[j + 2] == st.st_ctime_ns and stats[j + 3] == st.st_ino
             if same_stat and st.st_mtime_ns < safe_before and st.st_ctime_ns < safe_before:
-                fresh.append(old)
                 continue
             # Racy, or touched, copied, checked out again: the same bytes keep their verdict.
             try:
                 with open(file, "rb") as f:
-                    same = digest_of(f.read()) == old[DIGEST]
+                    same = digest_of(f.read()) == old.digests[i]
             except OSError:
                 return None
             racy_seen = racy_seen or same_stat
             if same:
                 if not same_stat:
-                    changed = True
-                    old = [old[FILE], st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, *old[DIGEST:]]
-                fresh.append(old)
+                    restat[n] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
                 continue
-        changed = True
         check = loading.check_pipeline_file(project, Path(file))
         entry = Entry.from_check(check)
         if check.errors or entry is None:
             return None
-        fresh.append(entry.row())
-    if len({row[NAME] for row in fresh}) != len(fresh):
+        checked[n] = entry
+    changed = not positional or bool(checked) or bool(restat)
+    fresh = old
+    if changed:
+        fresh = Table()
+        for n, file in enumerate(files):
+            if n in checked:
+                fresh.add(checked[n])
+            else:
+                fresh.add_from(old, n if where_in_old is None else where_in_old[file], restat.get(n))
+    if len(set(fresh.names)) != len(fresh.names):
         return None  # a name defined twice: the full load says which files
-    executables = {ref for row in fresh for ref in row[EXECUTABLES]}
-    for ref in sorted(executables):
+    for ref in sorted({ref for refs in fresh.executables.values() for ref in refs}):
         try:
             evaluator_refs.resolve(ref, project.root, project.evaluator_dirs())
         except ValueError:
@@ -244,8 +307,8 @@ def _open(loading: _Loading, project: Project, entries: dict[str, Row],
     return fresh, changed or racy_seen, taken if changed or racy_seen else taken_at
 
 
-def _write(where: Path, key: str, rows: list[Row], taken_at: int, warn: Warn) -> None:
-    body = json.dumps({"format": FORMAT, "key": key, "takenAt": taken_at, "files": rows},
+def _write(where: Path, key: str, table: Table, taken_at: int, warn: Warn) -> None:
+    body = json.dumps({"format": FORMAT, "key": key, "takenAt": taken_at, **table.to_json()},
                       separators=(",", ":"))
     try:
         where.parent.mkdir(parents=True, exist_ok=True)

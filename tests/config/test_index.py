@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,10 +54,15 @@ def age(config: Path) -> None:
         os.utime(file, ns=(past, past))
     where = index_path(config)
     data = json.loads(where.read_text())
-    data["files"] = [[row[0], *list(os.stat(row[0]))[6:7], os.stat(row[0]).st_mtime_ns, os.stat(row[0]).st_ctime_ns,
-                      os.stat(row[0]).st_ino, *row[5:]] for row in data["files"]]
-    data["takenAt"] = max(os.stat(row[0]).st_ctime_ns for row in data["files"]) + 10 * 1_000_000_000
+    data["stats"] = [value for file in data["files"] for value in stat_of(file)]
+    data["takenAt"] = max(os.stat(file).st_ctime_ns for file in data["files"]) + 10 * 1_000_000_000
     where.write_text(json.dumps(data))
+
+
+def stat_of(file: str | Path) -> list[int]:
+    """A file's stat as the index records it."""
+    st = os.stat(file)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
 
 
 def test_the_index_is_written_under_the_project_and_ignored_by_git(project: Path) -> None:
@@ -84,10 +90,9 @@ def test_an_edit_within_the_racy_window_is_seen_even_with_an_identical_stat(proj
     file.write_text(pipeline("p2", "echo"))
     data = json.loads(where.read_text())
     st = file.stat()
-    for row in data["files"]:  # the index claims it saw this very stat, just now
-        if row[0] == str(file):
-            row[1:5] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
-            row[5] = "0" * 32
+    i = data["files"].index(str(file))  # the index claims it saw this very stat, just now
+    data["stats"][4 * i:4 * i + 4] = stat_of(file)
+    data["digests"][i] = "0" * 32
     data["takenAt"] = st.st_ctime_ns
     where.write_text(json.dumps(data))
     assert commands(project)["p2"] == "echo"
@@ -98,7 +103,7 @@ def test_a_file_unchanged_since_long_before_the_index_is_taken_from_it(project: 
     age(project)
     where = index_path(project)
     data = json.loads(where.read_text())
-    data["files"][0][6] = "from-the-index"  # the index, not the file, answers for an unchanged stat
+    data["names"][0] = "from-the-index"  # the index, not the file, answers for an unchanged stat
     where.write_text(json.dumps(data))
     assert "from-the-index" in opened(project).pipelines
 
@@ -164,13 +169,13 @@ def test_an_evaluator_that_is_gone_is_an_error_even_with_every_file_unchanged(pr
 
 def test_a_corrupt_index_is_a_warning_and_a_full_load(project: Path) -> None:
     opened(project)
-    index_path(project).write_text('{"format": 1, "key": ')
+    index_path(project).write_text('{"format": 2, "key": ')
     (project.parent / "pipelines" / "p0.yaml").write_text(pipeline("p0", "echo"))
     warnings: list[str] = []
     project_ = opened(project, warnings)
     assert project_.pipelines["p0"].trigger.command.command == "echo"  # type: ignore[union-attr]
     assert len(warnings) == 1 and "unreadable" in warnings[0]
-    assert json.loads(index_path(project).read_text())["format"] == 1  # written again
+    assert json.loads(index_path(project).read_text())["format"] == 2  # written again
 
 
 def test_an_unwritable_cache_is_a_warning_not_a_failure(project: Path) -> None:
@@ -347,7 +352,41 @@ def test_files_touched_or_copied_with_the_same_bytes_are_not_validated_again(
     monkeypatch.setattr(loader._Loading, "check_pipeline_file", counted)
     assert commands(project) == {f"p{i}": "true" for i in range(5)}
     assert [f.name for f in checked] == ["p0.yaml", "p1.yaml", "p2.yaml", "p3.yaml", "p4.yaml"]  # read when asked
-    recorded = {row[0]: row[2] for row in json.loads(index_path(project).read_text())["files"]}
-    assert set(recorded.values()) == {later}  # the new stats are written down: next time a stat suffices
+    recorded = json.loads(index_path(project).read_text())["stats"][1::4]  # the mtimes
+    assert set(recorded) == {later}  # the new stats are written down: next time a stat suffices
     (project.parent / "pipelines" / "p2.yaml").write_text(pipeline("p2", "echo"))  # and an edit is still seen
     assert commands(project)["p2"] == "echo"
+
+
+@pytest.mark.parametrize("damage", [
+    lambda d: d["stats"].pop(),  # the columns no longer line up
+    lambda d: d["names"].append("extra"),
+    lambda d: d["digests"].__setitem__(0, 7),  # a digest that is not text
+    lambda d: d["names"].__setitem__(1, None),
+    lambda d: d.__setitem__("executables", [[99, ["check"]]]),  # an entry that does not exist
+    lambda d: d.__setitem__("executables", [[0, "check"]]),
+    lambda d: d.__setitem__("volatile", [-1]),
+    lambda d: d.__setitem__("files", {"a": 1}),
+    lambda d: d.pop("digests"),
+])
+def test_an_index_whose_columns_are_damaged_is_a_warning_and_a_full_load(project: Path, damage: Any) -> None:
+    opened(project)
+    age(project)
+    where = index_path(project)
+    data = json.loads(where.read_text())
+    damage(data)
+    where.write_text(json.dumps(data))
+    warnings: list[str] = []
+    assert sorted(opened(project, warnings).pipelines) == [f"p{i}" for i in range(5)]
+    assert len(warnings) == 1 and "unreadable" in warnings[0], warnings
+    assert len(json.loads(where.read_text())["stats"]) == 20  # written again, whole
+
+
+def test_an_index_of_another_format_is_replaced_without_a_warning(project: Path) -> None:
+    opened(project)
+    where = index_path(project)
+    where.write_text(json.dumps({"format": 1, "key": "k", "takenAt": 0, "files": []}))  # an earlier version's
+    warnings: list[str] = []
+    assert sorted(opened(project, warnings).pipelines) == [f"p{i}" for i in range(5)]
+    assert warnings == []
+    assert json.loads(where.read_text())["format"] == 2
