@@ -94,6 +94,9 @@ class Table:
     names: list[str] = field(default_factory=list)
     executables: dict[int, list[str]] = field(default_factory=dict)
     volatile: set[int] = field(default_factory=set)
+    # Each pipeline folder's [path, mtime_ns, ctime_ns, inode], taken before it was listed: while
+    # they hold (and are not racy), ``files`` is the listing.
+    folders: list[list[Any]] = field(default_factory=list)
 
     def add(self, entry: Entry) -> None:
         self._append(entry.file, entry.stat, entry.digest, entry.name, entry.executables, entry.volatile)
@@ -118,7 +121,7 @@ class Table:
     def to_json(self) -> dict[str, Any]:
         return {"files": self.files, "stats": self.stats, "digests": self.digests, "names": self.names,
                 "executables": [[i, refs] for i, refs in sorted(self.executables.items())],
-                "volatile": sorted(self.volatile)}
+                "volatile": sorted(self.volatile), "folders": self.folders}
 
     @staticmethod
     def from_json(data: dict[str, Any]) -> Table:
@@ -141,7 +144,11 @@ class Table:
         volatile = set(data["volatile"])
         if not all(type(i) is int and 0 <= i < count for i in volatile):
             raise ValueError("malformed volatile")
-        return Table(files, stats, digests, names, executables, volatile)
+        folders = data["folders"]
+        if type(folders) is not list or not all(type(f) is list and len(f) == 4 and type(f[0]) is str
+                                                 for f in folders):
+            raise ValueError("malformed folders")
+        return Table(files, stats, digests, names, executables, volatile, folders)
 
 
 class Fallback(Exception):
@@ -214,6 +221,9 @@ def save(loading: _Loading, project: Project, warn: Warn | None = None) -> None:
     for entry in (Entry.from_check(c) for c in loading.checked):
         if entry is not None:
             table.add(entry)
+    # The folders are stat-ed after they were listed: a change in between is after the load began,
+    # so it is inside the racy window below and the next open lists them again.
+    table.folders = _folder_stats(loading, project) or []
     # The entries' stats were taken during the load: the racy window is judged from its start.
     _write(index_path(loading.path), project_key(loading, project), table, min(taken, loading.started_ns),
            warn or log.warning)
@@ -248,16 +258,24 @@ def _open(loading: _Loading, project: Project, old: Table, taken_at: int) -> tup
     """(the entries of the current files, whether they differ from the index, when they were taken),
     or None when only a full load can answer (an error, a duplicate, an evaluator gone)."""
     taken = time.time_ns()
-    files = loading.pipeline_paths(project)
-    if loading.errors:  # a missing folder, a link out of the project
+    safe_before = taken_at - RACY_NS
+    folders = _folder_stats(loading, project)
+    if folders is None:  # a missing folder, a link out of the project: the full load says so
         return None
+    # Same folder stats, not racy: no entry was added, removed or renamed since the index listed them.
+    # Same stats but too recent to trust: listed, and written down again with a later time.
+    racy_seen = folders == old.folders
+    if racy_seen and all(f[1] < safe_before and f[2] < safe_before for f in folders):
+        files, racy_seen = old.files, False
+    else:
+        files = loading.pipeline_paths(project)
+        if loading.errors:
+            return None
     # The listing is sorted and so is the index: when they are the same files, entry n is file n.
     positional = files == old.files
     where_in_old = None if positional else {file: i for i, file in enumerate(old.files)}
     checked: dict[int, Entry] = {}  # file n was validated again
     restat: dict[int, tuple[int, int, int, int]] = {}  # file n has the same bytes under a new stat
-    racy_seen = False
-    safe_before = taken_at - RACY_NS
     stats, volatile = old.stats, old.volatile
     for n, file in enumerate(files):
         i = n if where_in_old is None else where_in_old.get(file)
@@ -287,10 +305,10 @@ def _open(loading: _Loading, project: Project, old: Table, taken_at: int) -> tup
         if check.errors or entry is None:
             return None
         checked[n] = entry
-    changed = not positional or bool(checked) or bool(restat)
+    changed = not positional or bool(checked) or bool(restat) or folders != old.folders
     fresh = old
     if changed:
-        fresh = Table()
+        fresh = Table(folders=folders)
         for n, file in enumerate(files):
             if n in checked:
                 fresh.add(checked[n])
@@ -305,6 +323,22 @@ def _open(loading: _Loading, project: Project, old: Table, taken_at: int) -> tup
             return None
     # Files that were racy are written down again so that, once the window has passed, a stat suffices.
     return fresh, changed or racy_seen, taken if changed or racy_seen else taken_at
+
+
+def _folder_stats(loading: _Loading, project: Project) -> list[list[Any]] | None:
+    """Each pipeline folder's [path, mtime_ns, ctime_ns, inode]; None (the error recorded) if one is missing
+    or a link out of the project."""
+    stats: list[list[Any]] = []
+    for i, folder in enumerate(project.config.pipeline_dirs):
+        found = loading.folder("pipelineDirs", i, folder)
+        if found is None:
+            return None
+        try:
+            st = os.stat(found[0])
+        except OSError:
+            return None
+        stats.append([str(found[0]), st.st_mtime_ns, st.st_ctime_ns, st.st_ino])
+    return stats
 
 
 def _write(where: Path, key: str, table: Table, taken_at: int, warn: Warn) -> None:

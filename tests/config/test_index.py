@@ -55,7 +55,9 @@ def age(config: Path) -> None:
     where = index_path(config)
     data = json.loads(where.read_text())
     data["stats"] = [value for file in data["files"] for value in stat_of(file)]
-    data["takenAt"] = max(os.stat(file).st_ctime_ns for file in data["files"]) + 10 * 1_000_000_000
+    data["folders"] = [[folder, *stat_of(folder)[1:]] for folder, *_ in data["folders"]]
+    data["takenAt"] = max(os.stat(file).st_ctime_ns for file in [*data["files"], *(f[0] for f in data["folders"])]) \
+        + 10 * 1_000_000_000
     where.write_text(json.dumps(data))
 
 
@@ -390,3 +392,27 @@ def test_an_index_of_another_format_is_replaced_without_a_warning(project: Path)
     assert sorted(opened(project, warnings).pipelines) == [f"p{i}" for i in range(5)]
     assert warnings == []
     assert json.loads(where.read_text())["format"] == 2
+
+
+def test_an_unchanged_folder_is_not_listed_again_and_a_new_file_in_it_is_seen(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from interlock.config import loader
+
+    opened(project)
+    age(project)
+    listings: list[int] = []
+    listing = loader._Loading.pipeline_paths
+
+    def counted(self: loader._Loading, project_: loader.Project) -> list[str]:
+        listings.append(1)
+        return listing(self, project_)
+
+    monkeypatch.setattr(loader._Loading, "pipeline_paths", counted)
+    assert sorted(opened(project).pipelines) == [f"p{i}" for i in range(5)]
+    assert listings == []  # the folder's stat matched: the index's list of files was used
+    (project.parent / "pipelines" / "p9.yaml").write_text(pipeline("p9"))  # changes the folder's mtime
+    assert "p9" in opened(project).pipelines
+    assert listings == [1]
+    (project.parent / "pipelines" / "p9.yaml").rename(project.parent / "pipelines" / "p8.yaml")
+    assert sorted(opened(project).pipelines) == ["p0", "p1", "p2", "p3", "p4", "p9"]  # renamed: listed again
+    assert listings == [1, 1]
