@@ -120,7 +120,7 @@ bench: $(STAMP) ## Run the benchmarks in bench/ (figures printed and written to 
 	$(BIN)/python -m bench.evaluator_overhead
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.status_page
-	$(BIN)/python -m bench.scale --sizes 1000,10000
+	$(BIN)/python -m bench.scale --sizes 1000,10000,50000
 	$(BIN)/python -m bench.capacity
 
 clean: ## Remove build output and caches
