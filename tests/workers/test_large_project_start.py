@@ -16,25 +16,16 @@ from pathlib import Path
 import pytest
 import redis
 
+from bench.scale import generate
 from interlock.config.index import DEFER_MIN_FILES, index_path
 from interlock.store.redis import RedisStore
 
 pytestmark = pytest.mark.integration
 
-ARCHETYPE = "name: two\nrequiredTraits:\n  - {type: marker-a}\nreadinessRule: {type: all-required-pass}\n"
-
 
 def large_project(root: Path, prefix: str) -> Path:
-    for sub in ("archetypes", "pipelines"):
-        (root / sub).mkdir(parents=True)
-    (root / "interlock.yaml").write_text(
-        f"provider: redis\nredis: {{addr: '127.0.0.1:6379', keyPrefix: '{prefix}'}}\narchetypeDirs: [./archetypes]\n"
-        "pipelineDirs: [./pipelines]\nwatcher: {defaultInterval: 1h}\n")
-    (root / "archetypes" / "two.yaml").write_text(ARCHETYPE)
-    for i in range(DEFER_MIN_FILES):
-        (root / "pipelines" / f"p{i:05d}.yaml").write_text(
-            f"name: p{i:05d}\narchetype: two\ntrigger:\n  type: command\n  command: 'true'\n")
-    return root / "interlock.yaml"
+    """bench.scale's generated project: DEFER_MIN_FILES pipelines p00000, p00001, ..."""
+    return generate(root, DEFER_MIN_FILES, prefix, "redis://127.0.0.1:6379/0")
 
 
 def start_worker(config: Path) -> subprocess.Popen[str]:
