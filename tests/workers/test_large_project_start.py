@@ -78,3 +78,23 @@ def test_a_worker_stops_with_exit_code_2_on_an_error_found_in_a_pipeline_file_af
     assert "configuration error" in output and "interlock validate" in output
     store = RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix)
     assert store.list_pipelines() == []  # nothing of an invalid project was registered
+
+
+def test_the_api_stops_with_exit_code_2_on_an_error_found_in_a_pipeline_file_after_it_started(
+        tmp_path: Path, prefix: str) -> None:
+    from tests.servers import free_port
+
+    config = large_project(tmp_path / "big", prefix)
+    (config.parent / "pipelines" / "p00999.yaml").write_text("name: p00999\narchetype: missing\n")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")},
+           "INTERLOCK_CONFIG": str(config)}
+    api = subprocess.Popen([sys.executable, "-m", "interlock.cli", "serve", "--port", str(free_port())],
+                           cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           start_new_session=True)
+    try:
+        output = api.communicate(timeout=120)[0]
+    finally:
+        if api.poll() is None:
+            api.kill()
+    assert api.returncode == 2, output[-3000:]
+    assert "p00999.yaml" in output and "missing" in output and "interlock validate" in output, output[-3000:]
