@@ -6,7 +6,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -43,8 +43,10 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 class Context:
     def __init__(self, config: str | None) -> None:
         self.config = config
-        # Errors in the pipeline files of a process that answered while they loaded (see project()).
+        # Errors in the pipeline files of a process that answered while they loaded (see project()),
+        # and how that process asks itself to stop (default: SIGTERM, see stop_late).
         self.failed_late: ConfigInvalid | None = None
+        self.stop: Callable[[], None] | None = None
 
     def project(self, *, answering: bool = False) -> Project:
         """Open the project or exit 2 with every configuration error, one per line.
@@ -64,8 +66,9 @@ class Context:
     def stop_late(self, exc: ConfigInvalid) -> None:
         """Print every error in the pipeline files and stop this process, which exits 2 (:meth:`exit_if_failed_late`).
 
-        Runs on the loading thread. Celery and uvicorn stop cleanly on SIGTERM once their handler
-        is installed; before that, nothing has started that needs stopping.
+        Runs on the loading thread. ``self.stop`` when the process set one (``interlock serve``);
+        otherwise SIGTERM, on which a Celery worker shuts down warm once its handler is installed;
+        before that, nothing has started that needs stopping.
         """
         self.failed_late = exc
         for error in exc.errors:
@@ -73,6 +76,9 @@ class Context:
         count = len(exc.errors)
         err.print(f"[red]{count} configuration error{'s' if count != 1 else ''}[/red] in the pipeline files; "
                   "stopping: fix them and run 'interlock validate'")
+        if self.stop is not None:
+            self.stop()
+            return
         if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
             sys.stderr.flush()
             os._exit(EXIT_BAD_INPUT)

@@ -108,7 +108,11 @@ def serve(obj: Context, host: str | None, port: int | None, log_format: str) -> 
     default_host, _, default_port = server.addr.rpartition(":")
     if log_format == "json":  # uvicorn's loggers then go through the root handler, as JSON lines
         logformat.configure_root()
-    uvicorn.run(create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port),
-                log_level="info", log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG,
-                **uvicorn_options(server))
+    api = uvicorn.Server(uvicorn.Config(
+        create_app(deps), host=host or default_host or "127.0.0.1", port=port or int(default_port), log_level="info",
+        log_config=None if log_format == "json" else uvicorn.config.LOGGING_CONFIG, **uvicorn_options(server)))
+    # Errors in pipeline files found after it started stop it the way Ctrl-C would, then it exits 2
+    # (uvicorn re-raises a SIGTERM it handled, which would end the process before it could say so).
+    obj.stop = lambda: setattr(api, "should_exit", True)
+    api.run()
     obj.exit_if_failed_late()

@@ -80,21 +80,39 @@ def test_a_worker_stops_with_exit_code_2_on_an_error_found_in_a_pipeline_file_af
     assert store.list_pipelines() == []  # nothing of an invalid project was registered
 
 
-def test_the_api_stops_with_exit_code_2_on_an_error_found_in_a_pipeline_file_after_it_started(
+def test_the_api_that_had_started_answering_shuts_down_and_exits_2_on_an_error_found_in_a_pipeline_file(
         tmp_path: Path, prefix: str) -> None:
+    # As for the worker below: 10 000 files take several seconds to load, uvicorn answers in about one.
     from tests.servers import free_port
 
-    config = large_project(tmp_path / "big", prefix)
-    (config.parent / "pipelines" / "p00999.yaml").write_text("name: p00999\narchetype: missing\n")
+    config = generate(tmp_path / "bigger", 10 * DEFER_MIN_FILES, prefix, "redis://127.0.0.1:6379/0")
+    (config.parent / "pipelines" / "p09999.yaml").write_text("name: p09999\narchetype: missing\n")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")},
            "INTERLOCK_CONFIG": str(config)}
     api = subprocess.Popen([sys.executable, "-m", "interlock.cli", "serve", "--port", str(free_port())],
                            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                            start_new_session=True)
     try:
-        output = api.communicate(timeout=120)[0]
+        output = api.communicate(timeout=180)[0]
     finally:
         if api.poll() is None:
             api.kill()
     assert api.returncode == 2, output[-3000:]
-    assert "p00999.yaml" in output and "missing" in output and "interlock validate" in output, output[-3000:]
+    assert "p09999.yaml" in output and "missing" in output and "interlock validate" in output, output[-3000:]
+    assert output.index("Application startup complete") < output.index("p09999.yaml") < output.index("Shutting down")
+
+
+def test_a_worker_that_had_started_consuming_shuts_down_warm_before_exiting_2(tmp_path: Path, prefix: str) -> None:
+    # 10 000 files load on the loading thread for several seconds (Celery is ready in about one): when
+    # the broken one is found Celery is up, so SIGTERM stops it (a warm shutdown: tasks in flight end).
+    config = generate(tmp_path / "bigger", 10 * DEFER_MIN_FILES, prefix, "redis://127.0.0.1:6379/0")
+    (config.parent / "pipelines" / "p09999.yaml").write_text("name: p09999\narchetype: missing\n")
+    worker = start_worker(config)
+    try:
+        output = worker.communicate(timeout=180)[0]
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 2, output[-3000:]
+    assert " ready." in output and "Warm shutdown" in output, output[-3000:]
+    assert output.index(" ready.") < output.index("p09999.yaml")  # it answered before the load ended
