@@ -100,7 +100,7 @@ def test_the_api_server_builds_its_deps_through_build_deps(spy: Spy, project: Pa
     from workers.context import CeleryDispatcher
 
     served: list[Any] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **_: served.append(app))
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self, sockets=None: served.append(self.config.app))
     result = CliRunner().invoke(cli, ["--config", str(project), "serve"])
     assert result.exit_code == 0, result.output
     [built] = spy.built
