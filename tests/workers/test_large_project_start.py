@@ -28,12 +28,33 @@ def large_project(root: Path, prefix: str) -> Path:
     return generate(root, DEFER_MIN_FILES, prefix, "redis://127.0.0.1:6379/0")
 
 
-def start_worker(config: Path) -> subprocess.Popen[str]:
+def start(config: Path, *args: str) -> subprocess.Popen[str]:
+    """``interlock ARGS`` on the project ``config``, its output (stdout and stderr) piped."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")},
            "INTERLOCK_CONFIG": str(config)}
-    return subprocess.Popen([sys.executable, "-m", "interlock.cli", "worker", "-Q", "evaluation", "-c", "1"],
-                            cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "interlock.cli", *args], cwd=config.parent, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+
+def start_worker(config: Path) -> subprocess.Popen[str]:
+    return start(config, "worker", "-Q", "evaluation", "-c", "1")
+
+
+def broken(root: Path, prefix: str, count: int) -> tuple[Path, str]:
+    """A generated project of ``count`` pipelines whose last file names an archetype that does not exist."""
+    config = generate(root, count, prefix, "redis://127.0.0.1:6379/0")
+    name = f"p{count - 1:05d}"
+    (config.parent / "pipelines" / f"{name}.yaml").write_text(f"name: {name}\narchetype: missing\n")
+    return config, f"{name}.yaml"
+
+
+def ended(process: subprocess.Popen[str], timeout: float) -> str:
+    """The output of ``process`` once it has exited on its own (killed if it has not within ``timeout``)."""
+    try:
+        return process.communicate(timeout=timeout)[0]
+    finally:
+        if process.poll() is None:
+            process.kill()
 
 
 @pytest.fixture
@@ -65,16 +86,11 @@ def test_a_worker_on_a_large_new_project_registers_every_pipeline_and_writes_the
 
 def test_a_worker_stops_with_exit_code_2_on_an_error_found_in_a_pipeline_file_after_it_started(
         tmp_path: Path, prefix: str) -> None:
-    config = large_project(tmp_path / "big", prefix)
-    (config.parent / "pipelines" / "p00500.yaml").write_text("name: p00500\narchetype: missing\n")
+    config, file = broken(tmp_path / "big", prefix, DEFER_MIN_FILES)
     worker = start_worker(config)
-    try:
-        output = worker.communicate(timeout=120)[0]
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    output = ended(worker, 120)
     assert worker.returncode == 2, output[-3000:]
-    assert "p00500.yaml" in output and "missing" in output, output[-3000:]
+    assert file in output and "missing" in output, output[-3000:]
     assert "configuration error" in output and "interlock validate" in output
     store = RedisStore(redis.Redis(host="127.0.0.1", decode_responses=True), prefix)
     assert store.list_pipelines() == []  # nothing of an invalid project was registered
@@ -85,34 +101,20 @@ def test_the_api_that_had_started_answering_shuts_down_and_exits_2_on_an_error_f
     # As for the worker below: 10 000 files take several seconds to load, uvicorn answers in about one.
     from tests.servers import free_port
 
-    config = generate(tmp_path / "bigger", 10 * DEFER_MIN_FILES, prefix, "redis://127.0.0.1:6379/0")
-    (config.parent / "pipelines" / "p09999.yaml").write_text("name: p09999\narchetype: missing\n")
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")},
-           "INTERLOCK_CONFIG": str(config)}
-    api = subprocess.Popen([sys.executable, "-m", "interlock.cli", "serve", "--port", str(free_port())],
-                           cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           start_new_session=True)
-    try:
-        output = api.communicate(timeout=180)[0]
-    finally:
-        if api.poll() is None:
-            api.kill()
+    config, file = broken(tmp_path / "bigger", prefix, 10 * DEFER_MIN_FILES)
+    api = start(config, "serve", "--port", str(free_port()))
+    output = ended(api, 180)
     assert api.returncode == 2, output[-3000:]
-    assert "p09999.yaml" in output and "missing" in output and "interlock validate" in output, output[-3000:]
-    assert output.index("Application startup complete") < output.index("p09999.yaml") < output.index("Shutting down")
+    assert file in output and "missing" in output and "interlock validate" in output, output[-3000:]
+    assert output.index("Application startup complete") < output.index(file) < output.index("Shutting down")
 
 
 def test_a_worker_that_had_started_consuming_shuts_down_warm_before_exiting_2(tmp_path: Path, prefix: str) -> None:
     # 10 000 files load on the loading thread for several seconds (Celery is ready in about one): when
     # the broken one is found Celery is up, so SIGTERM stops it (a warm shutdown: tasks in flight end).
-    config = generate(tmp_path / "bigger", 10 * DEFER_MIN_FILES, prefix, "redis://127.0.0.1:6379/0")
-    (config.parent / "pipelines" / "p09999.yaml").write_text("name: p09999\narchetype: missing\n")
+    config, file = broken(tmp_path / "bigger", prefix, 10 * DEFER_MIN_FILES)
     worker = start_worker(config)
-    try:
-        output = worker.communicate(timeout=180)[0]
-    finally:
-        if worker.poll() is None:
-            worker.kill()
+    output = ended(worker, 180)
     assert worker.returncode == 2, output[-3000:]
     assert " ready." in output and "Warm shutdown" in output, output[-3000:]
-    assert output.index(" ready.") < output.index("p09999.yaml")  # it answered before the load ended
+    assert output.index(" ready.") < output.index(file)  # it answered before the load ended
