@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from interlock.model import FailureCategory, RunStatus, TriggerConfig
+from interlock.model import FailureCategory, RunState, RunStatus, TriggerConfig
+from interlock.steps.deps import Deps
 from interlock.steps.runs import check_run, trigger
 from interlock.triggers import JobState, TriggerContext, TriggerError
 from interlock.triggers.prefect import PrefectTrigger
@@ -102,6 +103,17 @@ def start(cfg: TriggerConfig, ctx: TriggerContext) -> Any:
     raise AssertionError("unreachable")
 
 
+def trigger_retried(deps: Deps, pipeline: str) -> RunState:
+    """The trigger step for attempt 1, 2, ... as the engine's retries call it, until one is not a TRANSIENT
+    failure (the 503 of a busy SQLite, above); the pipeline's retry.maxAttempts allows five."""
+    for attempt in range(1, 6):
+        run = trigger(deps, pipeline, "daily", "2026-03-02", attempt)
+        if run.status is not RunStatus.FAILED or run.metadata.get("failureCategory") != "TRANSIENT":
+            break
+        time.sleep(2)
+    return run
+
+
 def keyed_runs(api: str, key: str) -> list[str]:
     found = httpx.post(f"{api}/flow_runs/filter", auth=httpx.BasicAuth(*AUTH.split(":")), timeout=30,
                        json={"flow_runs": {"idempotency_key": {"any_": [key]}}}).json()
@@ -113,9 +125,10 @@ def test_interlock_runs_a_real_prefect_deployment_and_sees_it_complete(prefect: 
     harness.pipeline("smoke", "a", {"t1": "pass"}, extra=(
         "trigger:\n  type: prefect\n  pollInterval: 1s\n  prefect:\n"
         f"    api_url: {prefect}\n    deployment: interlock-smoke/smoke\n"
-        "    auth_string: '${INTERLOCK_PREFECT_AUTH}'\n    parameters: {date: '${date}'}\n"))
+        "    auth_string: '${INTERLOCK_PREFECT_AUTH}'\n    parameters: {date: '${date}'}\n"
+        "retry: {maxAttempts: 5, backoffSeconds: 0}\n"))
     deps = harness.deps()
-    run = trigger(deps, "smoke", "daily", "2026-03-02", 1)
+    run = trigger_retried(deps, "smoke")
     assert run.status is RunStatus.RUNNING, deps.store.list_events("smoke")
     flow_run = run.metadata["prefect_flow_run_id"]
     deadline = time.monotonic() + 90
@@ -125,7 +138,7 @@ def test_interlock_runs_a_real_prefect_deployment_and_sees_it_complete(prefect: 
     assert run.status is RunStatus.COMPLETED, deps.store.list_events("smoke")
     answer = httpx.get(f"{prefect}/flow_runs/{flow_run}", auth=httpx.BasicAuth(*AUTH.split(":"))).json()
     assert answer["parameters"] == {"date": "2026-03-02"}
-    again = trigger(deps, "smoke", "daily", "2026-03-02", 1)  # a redelivered task: no second flow run
+    again = trigger(deps, "smoke", "daily", "2026-03-02", run.attempt)  # a redelivered task: no second flow run
     assert again.run_id == run.run_id
     cfg = deps.pipeline("smoke").trigger
     assert cfg is not None
