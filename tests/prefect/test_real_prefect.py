@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -26,6 +26,7 @@ from tests.servers import free_port, processes, wait_until
 from tests.steps.conftest import Harness
 
 pytestmark = pytest.mark.prefect
+T = TypeVar("T")
 
 FLOWS = '''
 from prefect import flow, serve
@@ -87,20 +88,25 @@ def _auth(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("INTERLOCK_PREFECT_AUTH", AUTH)
 
 
-def start(cfg: TriggerConfig, ctx: TriggerContext) -> Any:
-    """``PrefectTrigger().start``, tried again on a TRANSIENT failure as the engine's retries would.
+def retried(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)`` (a PrefectTrigger method), tried again on a TRANSIENT failure as the engine would.
 
-    A Prefect server on SQLite answers 503 when its database is busy (seen on a loaded CI machine);
-    a create with the same idempotency key is safe to repeat, which is why the engine retries it.
+    A Prefect server on SQLite answers 503 when its database is locked (seen on a loaded CI machine);
+    every call here is safe to repeat (a create carries its idempotency key), which is why the engine
+    retries them.
     """
     for attempt in range(5):
         try:
-            return PrefectTrigger().start(cfg, ctx)
+            return call(*args)
         except TriggerError as exc:
             if exc.category is not FailureCategory.TRANSIENT or attempt == 4:
                 raise
             time.sleep(2)
     raise AssertionError("unreachable")
+
+
+def start(cfg: TriggerConfig, ctx: TriggerContext) -> Any:
+    return retried(PrefectTrigger().start, cfg, ctx)
 
 
 def trigger_retried(deps: Deps, pipeline: str) -> RunState:
@@ -149,9 +155,9 @@ def test_interlock_runs_a_real_prefect_deployment_and_sees_it_complete(prefect: 
 
 def test_find_is_none_before_a_start_and_the_run_after_it(prefect: str) -> None:
     trigger_, cfg, ctx = PrefectTrigger(), config(prefect), direct_ctx()
-    assert trigger_.find(cfg, ctx) is None
+    assert retried(trigger_.find, cfg, ctx) is None
     started = start(cfg, ctx)
-    assert trigger_.find(cfg, ctx) == started
+    assert retried(trigger_.find, cfg, ctx) == started
     assert start(cfg, ctx) == started
     assert keyed_runs(prefect, ctx.run_id) == [started.metadata["prefect_flow_run_id"]]
 
@@ -160,10 +166,10 @@ def test_a_failing_flow_is_failed(prefect: str) -> None:
     trigger_, cfg = PrefectTrigger(), config(prefect, "interlock-fails/fails")
     metadata = start(cfg, direct_ctx()).metadata
     deadline = time.monotonic() + 90
-    status = trigger_.status(cfg, metadata)
+    status = retried(trigger_.status, cfg, metadata)
     while status.state is JobState.RUNNING and time.monotonic() < deadline:
         time.sleep(1)
-        status = trigger_.status(cfg, metadata)
+        status = retried(trigger_.status, cfg, metadata)
     assert status.state is JobState.FAILED
     assert status.category is None  # retried as any failure; only CANCELLED is PERMANENT
 
