@@ -56,18 +56,14 @@ def ensure_scheduled(deps: Deps, pipelines: list[PipelineConfig] | None = None) 
     """Give every (pipeline, schedule) with no advance (or SLA) due entry one, due now; return how many.
 
     Run when pipelines are registered (start-up of workers and Beat, API registration), not on every
-    pass; ``pipelines`` limits it to those.
+    pass; ``pipelines`` limits it to those. A few round trips in all (``add_due_many``), not one per key.
     """
     from interlock.sla import has_sla
 
-    added = 0
+    wanted = []
     for pipeline in deps.store.list_pipelines() if pipelines is None else pipelines:
         for schedule in pipeline.schedule_list():
-            wanted = [keys.advance_key(pipeline.name, schedule.name)]
+            wanted.append(keys.advance_key(pipeline.name, schedule.name))
             if has_sla(pipeline, schedule):
                 wanted.append(keys.sla_key(pipeline.name, schedule.name))
-            for key in wanted:
-                if deps.store.due_at(key) is None:
-                    deps.store.set_due(key, deps.clock.now())
-                    added += 1
-    return added
+    return deps.store.add_due_many(wanted, deps.clock.now())

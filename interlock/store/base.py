@@ -476,6 +476,11 @@ class Store(Protocol):
     def set_due_many(self, keys: list[str], at: datetime) -> None:
         """Schedule every key of ``keys`` for ``at`` in one round trip."""
 
+    def add_due_many(self, keys: list[str], at: datetime) -> int:
+        """Schedule for ``at`` each key of ``keys`` that is not scheduled (a scheduled one keeps its time);
+        return how many were added. A few round trips, not one per key."""
+        ...
+
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         """Remove ``key``; with ``only_if_at``, only if it is still scheduled at that time."""
         ...

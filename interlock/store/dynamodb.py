@@ -1205,6 +1205,23 @@ class DynamoStore:
         # One BatchWriteItem per 25 keys; a key may appear only once per batch.
         self._batch_write([{"PutRequest": {"Item": self._due_item(k, at)}} for k in dict.fromkeys(keys)])
 
+    def add_due_many(self, keys: list[str], at: datetime) -> int:
+        # One BatchGetItem per 100 keys finds those with no item; each of those is put only if it is
+        # still missing (BatchWriteItem takes no condition), so a time set meanwhile is kept.
+        unique = list(dict.fromkeys(keys))
+        found = self._batch_get([(f"DUE#{key}", "DUE") for key in unique])
+        added = 0
+        for key in unique:
+            if (f"DUE#{key}", "DUE") in found:
+                continue
+            try:
+                self.c.put_item(TableName=self.table, Item=self._due_item(key, at),
+                                ConditionExpression="attribute_not_exists(PK)")
+                added += 1
+            except self.c.exceptions.ConditionalCheckFailedException:
+                pass
+        return added
+
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         kwargs: Item = {"TableName": self.table, "Key": _key(f"DUE#{key}", "DUE"), "ReturnValues": "ALL_OLD"}
         if only_if_at is not None:

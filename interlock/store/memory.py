@@ -644,6 +644,12 @@ class MemoryStore:
         with self._lock:
             self._due.update(dict.fromkeys(keys, _ms(at)))
 
+    def add_due_many(self, keys: list[str], at: datetime) -> int:
+        with self._lock:
+            missing = [key for key in dict.fromkeys(keys) if key not in self._due]
+            self._due.update(dict.fromkeys(missing, _ms(at)))
+        return len(missing)
+
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         with self._lock:
             if key not in self._due or (only_if_at is not None and self._due[key] != _ms(only_if_at)):

@@ -43,6 +43,8 @@ GLOBAL_EVENT_STREAM_MAX = 100_000
 CHANGE_STREAM_MAX = 1_000_000
 # Names read from an index at a time while filtering a page by name (``contains``).
 STATUS_SCAN_CHUNK = 1000
+# Keys scheduled per ZADD by ``add_due_many`` (a command stays well under Redis's size limits).
+DUE_CHUNK = 10_000
 # The MAXLEN passed when the stream must not be trimmed: the scripts always pass one, and no
 # stream reaches this length.
 NO_TRIM = 2**63 - 1
@@ -772,6 +774,13 @@ class RedisStore:
     def set_due_many(self, keys: list[str], at: datetime) -> None:
         if keys:
             self._w().zadd(self.k("due"), dict.fromkeys(keys, _ms(at)))
+
+    def add_due_many(self, keys: list[str], at: datetime) -> int:
+        added = 0
+        for start in range(0, len(keys), DUE_CHUNK):
+            chunk = dict.fromkeys(keys[start:start + DUE_CHUNK], _ms(at))
+            added += cast(int, self.r.zadd(self.k("due"), chunk, nx=True))
+        return added
 
     def clear_due(self, key: str, only_if_at: datetime | None = None) -> bool:
         if only_if_at is None:

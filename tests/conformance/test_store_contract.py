@@ -535,6 +535,18 @@ def test_set_due_many_schedules_every_key_at_once(store: RedisStore) -> None:
     assert [d.key for d in store.due(at)] == ["advance:a:daily", "advance:b:daily"]
 
 
+def test_add_due_many_schedules_only_the_keys_with_no_time_and_counts_them(store: RedisStore) -> None:
+    at = now().replace(microsecond=0)  # stores keep milliseconds
+    store.set_due("advance:a:daily", at - timedelta(minutes=5))
+    keys = ["advance:a:daily", "advance:b:daily", "sla:b:daily", "advance:b:daily"]  # b listed twice
+    assert store.add_due_many(keys, at) == 2
+    assert store.due_at("advance:a:daily") == at - timedelta(minutes=5)  # kept its earlier time
+    assert store.due_at("advance:b:daily") == store.due_at("sla:b:daily") == at
+    assert store.add_due_many(keys, at + timedelta(minutes=1)) == 0
+    assert store.due_at("advance:b:daily") == at
+    assert store.add_due_many([], at) == 0
+
+
 def test_a_new_store_has_no_epoch_and_the_first_writer_of_one_wins(store: RedisStore) -> None:
     assert store.get_epoch() is None
     first, second = Epoch("epoch-a", T0), Epoch("epoch-b", T0 + timedelta(seconds=1))
