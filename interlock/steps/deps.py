@@ -34,6 +34,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# Pipelines a RegistrationLedger store registers per call (a few round trips each).
+REGISTER_CHUNK = 1000
+
 
 @dataclass
 class Deps:
@@ -159,8 +162,9 @@ def register_project_pipelines(project: Project, store: Store, names: Collection
 
     Only those whose file changed since it was registered are written when the store keeps a
     :class:`~interlock.store.base.RegistrationLedger` (one read of the ledger, then one write per
-    changed pipeline); otherwise all of them. ``names``: only these (those not in the files are
-    left alone). ``progress(written, to_write)`` is called every 1 000 writes and at the end.
+    changed pipeline, sent a thousand at a time); otherwise all of them, one by one. ``names``: only
+    these (those not in the files are left alone). ``progress(written, to_write)`` is called after
+    every thousand and at the end.
     """
     wanted = list(project.pipelines) if names is None else [n for n in names if n in project.pipelines]
     ledger = store if isinstance(store, RegistrationLedger) else None
@@ -169,16 +173,17 @@ def register_project_pipelines(project: Project, store: Store, names: Collection
         todo = [n for n in wanted if project.digests.get(n) is None or known.get(n) != project.digests[n]]
     else:
         todo = wanted
-    for done, name in enumerate(todo, 1):
-        config = project.pipelines[name]
+    for start in range(0, len(todo), REGISTER_CHUNK):
+        chunk = [project.pipelines[name] for name in todo[start:start + REGISTER_CHUNK]]
         if ledger is not None:
-            ledger.register_pipeline_file(config, project.digests.get(name))
+            ledger.register_pipeline_files([(config, project.digests.get(config.name)) for config in chunk])
         else:
-            store.register_pipeline(config)
-        if progress and done % 1000 == 0:
-            progress(done, len(todo))
-    if progress:
-        progress(len(todo), len(todo))
+            for config in chunk:
+                store.register_pipeline(config)
+        if progress:
+            progress(start + len(chunk), len(todo))
+    if progress and not todo:
+        progress(0, 0)
     return len(wanted)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -257,8 +257,9 @@ class RegistrationLedger(Protocol):
     """A store that remembers the digest of the file each pipeline was registered from.
 
     Registration (interlock.steps.deps.register_project_pipelines) then writes only the pipelines
-    whose file changed. ``register_pipeline_file`` stores the pipeline and its digest in one atomic
-    step (two processes registering two versions cannot leave one version with the other's digest);
+    whose file changed. ``register_pipeline_files`` stores each pipeline and its digest in one atomic
+    step (two processes registering two versions cannot leave one version with the other's digest),
+    in a few round trips for the whole list;
     ``register_pipeline`` and ``delete_pipeline`` forget the digest (a pipeline registered through
     the API is not the file's), and an emptied store has none.
     Redis and the in-memory store keep one; a store that does not registers every pipeline.
@@ -268,8 +269,9 @@ class RegistrationLedger(Protocol):
         """Name -> digest of the file it was registered from (``names``: only those)."""
         ...
 
-    def register_pipeline_file(self, config: model.PipelineConfig, digest: str | None) -> None:
-        """``register_pipeline``, recording ``digest`` as the file it came from (None: forget it)."""
+    def register_pipeline_files(self, files: Sequence[tuple[model.PipelineConfig, str | None]]) -> None:
+        """``register_pipeline`` for each (config, digest), recording ``digest`` as the file the config
+        came from (None: forget it). A name listed twice is registered as its last listing."""
         ...
 
 

@@ -14,7 +14,7 @@ import bisect
 import json
 import threading
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -192,9 +192,13 @@ class MemoryStore:
     # -- pipelines --------------------------------------------------------------------------------
 
     def register_pipeline(self, config: model.PipelineConfig) -> None:
-        self.register_pipeline_file(config, None)
+        self.register_pipeline_files([(config, None)])
 
-    def register_pipeline_file(self, config: model.PipelineConfig, digest: str | None) -> None:
+    def register_pipeline_files(self, files: Sequence[tuple[model.PipelineConfig, str | None]]) -> None:
+        for config, digest in files:
+            self._register(config, digest)
+
+    def _register(self, config: model.PipelineConfig, digest: str | None) -> None:
         with self._lock:
             old = decode(f"pipeline:{config.name}", self._pipelines.get(config.name), model.PipelineConfig)
             before = set(old.upstreams()) if old else set()

@@ -11,10 +11,10 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, partial
 from importlib import resources
 from typing import Any, cast
 
@@ -226,29 +226,40 @@ class RedisStore:
     # -- pipelines --------------------------------------------------------------------------------
 
     def register_pipeline(self, config: model.PipelineConfig) -> None:
-        self.register_pipeline_file(config, None)
+        self.register_pipeline_files([(config, None)])
 
-    def register_pipeline_file(self, config: model.PipelineConfig, digest: str | None) -> None:
-        key = self.k("pipeline", config.name)
-        old = decode(key, cast(str | None, self.r.get(key)), model.PipelineConfig)
-        before = set(old.upstreams()) if old else set()
-        after = set(config.upstreams())
+    def register_pipeline_files(self, files: Sequence[tuple[model.PipelineConfig, str | None]]) -> None:
+        # Four round trips for any number of files: the old configs (their upstreams), one MULTI/EXEC
+        # writing every config and reading its status row, and the status rows' index scripts.
+        files = list({config.name: (config, digest) for config, digest in files}.values())
+        if not files:
+            return
+        keys = [self.k("pipeline", config.name) for config, _ in files]
+        olds = cast(list[str | None], self.r.mget(keys))
+        now = self.clock.now()
         with self.r.pipeline(transaction=True) as p:
-            # What was given, as given: defaults stay defaults when the model grows new ones.
-            p.set(key, json.dumps(config.to_json(), separators=(",", ":")))
-            p.set(self.k("registered", config.name), self.clock.now().isoformat(), nx=True)
-            p.sadd(self.k("pipelines"), config.name)
-            p.zadd(self.k("names"), {config.name: 0})
-            if digest is None:
-                p.hdel(self.k("pipeline-digests"), config.name)
-            else:
-                p.hset(self.k("pipeline-digests"), config.name, digest)
-            for upstream in before - after:
-                p.srem(self.k("deps", upstream), config.name)
-            for upstream in after:
-                p.sadd(self.k("deps", upstream), config.name)
-            p.execute()
-        self._update_status(config.name, lambda old: after_register(old, config, self.clock.now()))
+            for (config, digest), key, raw in zip(files, keys, olds, strict=True):
+                old = decode(key, raw, model.PipelineConfig)
+                before = set(old.upstreams()) if old else set()
+                after = set(config.upstreams())
+                # What was given, as given: defaults stay defaults when the model grows new ones.
+                p.set(key, json.dumps(config.to_json(), separators=(",", ":")))
+                p.set(self.k("registered", config.name), now.isoformat(), nx=True)
+                p.sadd(self.k("pipelines"), config.name)
+                p.zadd(self.k("names"), {config.name: 0})
+                if digest is None:
+                    p.hdel(self.k("pipeline-digests"), config.name)
+                else:
+                    p.hset(self.k("pipeline-digests"), config.name, digest)
+                for upstream in before - after:
+                    p.srem(self.k("deps", upstream), config.name)
+                for upstream in after:
+                    p.sadd(self.k("deps", upstream), config.name)
+            for config, _ in files:
+                p.get(self.k("status", config.name))
+            rows = p.execute()[-len(files):]
+        self._reindex_many([(config.name, raw, partial(after_register, config=config, now=now))
+                            for (config, _), raw in zip(files, rows, strict=True)])
 
     def get_pipeline(self, name: str) -> model.PipelineConfig:
         key = self.k("pipeline", name)
@@ -307,19 +318,37 @@ class RedisStore:
         One round trip: a script writes the row if it is still ``raw``; if another write changed it
         since, the optimistic loop of :meth:`_update_status` reads it again.
         """
-        old = self._status_row(name, raw)
-        new = change(old)
-        if new is None:
+        self._reindex_many([(name, raw, change)])
+
+    def _reindex_many(self, rows: list[tuple[str, str | None, Callable[[PipelineStatus | None],
+                                                                       PipelineStatus | None]]]) -> None:
+        """:meth:`_reindex` for many rows: their scripts sent in one round trip (two for more than one)."""
+        calls = []
+        for name, raw, change in rows:
+            old = self._status_row(name, raw)
+            new = change(old)
+            if new is None:
+                continue
+            was = old.state if old is not None else new.state
+            keys = [self.k("status", name), self.k("pipeline", name), self.k("state", was),
+                    self.k("statesince", was), self.k("state", new.state), self.k("statesince", new.state)]
+            args: list[str | int] = [raw or "", new.dump(), name, _ms(new.since) if new.since else 0,
+                    "1" if old is not None and old.state != new.state else "0"]
+            calls.append((name, change, keys, args))
+        script = self._scripts["index_status"]
+        if not calls:
             return
-        was = old.state if old is not None else new.state
-        written = self._scripts["index_status"](
-            keys=[self.k("status", name), self.k("pipeline", name), self.k("state", was), self.k("statesince", was),
-                  self.k("state", new.state), self.k("statesince", new.state)],
-            args=[raw or "", new.dump(), name, _ms(new.since) if new.since else 0,
-                  "1" if old is not None and old.state != new.state else "0"],
-            client=self._client)
-        if not int(written):
-            self._update_status(name, change)
+        if len(calls) == 1:  # the hot path (a verdict, a run): EVALSHA, no pipeline's SCRIPT EXISTS
+            _, _, keys, args = calls[0]
+            written = [script(keys=keys, args=args, client=self._client)]
+        else:
+            with self._client.pipeline(transaction=False) as p:
+                for _, _, keys, args in calls:
+                    script(keys=keys, args=args, client=p)
+                written = p.execute()
+        for (name, change, _, _), done in zip(calls, written, strict=True):
+            if not int(done):
+                self._update_status(name, change)
 
     def _update_status(self, name: str, change: Callable[[PipelineStatus | None], PipelineStatus | None]) -> None:
         """Apply ``change`` to the row of ``name`` (a registered pipeline) and its index entries, atomically.

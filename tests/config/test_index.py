@@ -190,13 +190,13 @@ def test_an_unwritable_cache_is_a_warning_not_a_failure(project: Path) -> None:
 def test_registration_writes_only_the_pipelines_whose_file_changed(project: Path) -> None:
     store = MemoryStore()
     written: list[str] = []
-    register = store.register_pipeline_file
+    register = store.register_pipeline_files
 
-    def counting(config, digest):  # type: ignore[no-untyped-def]
-        written.append(config.name)
-        register(config, digest)
+    def counting(files):  # type: ignore[no-untyped-def]
+        written.extend(config.name for config, _ in files)
+        register(files)
 
-    store.register_pipeline_file = counting  # type: ignore[method-assign]
+    store.register_pipeline_files = counting  # type: ignore[method-assign]
     assert register_project_pipelines(opened(project), store) == 5
     assert sorted(written) == [f"p{i}" for i in range(5)]
     written.clear()
