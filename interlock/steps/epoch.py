@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 # One heal at a time; long enough to register a large project (1 000 pipelines take about 1 s).
 HEAL_LOCK = "epoch-heal"
 HEAL_LOCK_TTL = 300.0  # seconds
+# store_reset events written per store batch while healing (one MULTI/EXEC on Redis).
+RESET_EVENTS_PER_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -171,11 +173,14 @@ def _repair(deps: Deps, new: Epoch, lost: str, found: Epoch | None) -> None:
                "Next: give Redis persistence (appendonly yes, see README 'Reliability') and find out why it "
                "lost its data.")
     log.error("%s", message)
-    for name in sorted(deps.project.pipelines):
-        deps.store.append_event(Event(kind=EventKind.STORE_RESET, pipeline_id=name, timestamp=new.created_at,
-                                      message="store reset detected: pipeline re-registered, due entries re-armed",
-                                      details={"epoch": new.id, "lostEpoch": lost or None,
-                                               "foundEpoch": found.id if found else None}))
+    names = sorted(deps.project.pipelines)
+    for start in range(0, len(names), RESET_EVENTS_PER_BATCH):
+        with deps.store.batch():  # a round trip per batch, not per pipeline
+            for name in names[start:start + RESET_EVENTS_PER_BATCH]:
+                deps.store.append_event(Event(
+                    kind=EventKind.STORE_RESET, pipeline_id=name, timestamp=new.created_at,
+                    message="store reset detected: pipeline re-registered, due entries re-armed",
+                    details={"epoch": new.id, "lostEpoch": lost or None, "foundEpoch": found.id if found else None}))
     deps.alerts.fire(Alert(level=AlertLevel.ERROR, alert_type="store_reset", timestamp=new.created_at,
                            message=message,
                            details={"epoch": new.id, "lostEpoch": lost or None,
