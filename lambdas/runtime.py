@@ -149,7 +149,8 @@ def _build(overrides: _Overrides) -> Runtime:
         sinks.append(SnsSink(topic))
     deps = build_deps(project, store=store, clock=clock, sinks=sinks)
     # The store is the source of truth at run time; the bundled config is what this deployment
-    # runs, so every container makes sure its pipelines are registered (an idempotent upsert),
+    # runs, so every container makes sure its pipelines are registered (an idempotent upsert that
+    # writes only the pipelines whose file changed: the table keeps a registration ledger),
     # after noting the store's epoch (a table found empty or swapped is healed; steps/epoch.py).
     epoch.verify(deps)
     register_project_pipelines(project, store)

@@ -262,7 +262,8 @@ class RegistrationLedger(Protocol):
     in a few round trips for the whole list;
     ``register_pipeline`` and ``delete_pipeline`` forget the digest (a pipeline registered through
     the API is not the file's), and an emptied store has none.
-    Redis and the in-memory store keep one; a store that does not registers every pipeline.
+    Every store keeps one (on DynamoDB, a ``digest`` on each pipeline's index item); a store that
+    does not registers every pipeline.
     """
 
     def pipeline_digests(self, names: list[str] | None = None) -> dict[str, str]:

@@ -19,7 +19,7 @@ import random
 import time
 import uuid
 import zlib
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -602,6 +602,22 @@ class DynamoStore:
     # -- pipelines --------------------------------------------------------------------------------
 
     def register_pipeline(self, config: model.PipelineConfig) -> None:
+        self._register(config, None)
+
+    def register_pipeline_files(self, files: Sequence[tuple[model.PipelineConfig, str | None]]) -> None:
+        for config, digest in files:  # in order: a name listed twice ends as its last listing
+            self._register(config, digest)
+
+    def pipeline_digests(self, names: list[str] | None = None) -> dict[str, str]:
+        # The ledger is the ``digest`` of each pipeline's INDEX#pipelines item, written in the same
+        # transaction as its config: one Query pages it all, a BatchGetItem per 100 reads some.
+        if names is None:
+            items: Iterable[Item] = self._query("INDEX#pipelines", prefix="PIPELINE#", page=1000)
+        else:
+            items = self._batch_get([("INDEX#pipelines", f"PIPELINE#{name}") for name in names]).values()
+        return {_s(item, "SK").removeprefix("PIPELINE#"): _s(item, "digest") for item in items if "digest" in item}
+
+    def _register(self, config: model.PipelineConfig, digest: str | None) -> None:
         pk = f"PIPELINE#{config.name}"
         old = self._get_data(pk, "CONFIG", model.PipelineConfig)
         before = set(old.upstreams()) if old else set()
@@ -614,7 +630,8 @@ class DynamoStore:
                         "UpdateExpression": "SET registeredAt = if_not_exists(registeredAt, :now)",
                         "ExpressionAttributeValues": {":now": S(self.clock.now().isoformat())}}},
             {"Put": {"TableName": self.table, "Item": {**_key("INDEX#pipelines", f"PIPELINE#{config.name}"),
-                                                       "ref_pk": S(pk), "ref_sk": S("CONFIG")}}},
+                                                       "ref_pk": S(pk), "ref_sk": S("CONFIG"),
+                                                       **({"digest": S(digest)} if digest is not None else {})}}},
         ]
         edges = [{"Put": {"TableName": self.table, "Item": _key(f"DEP#{u}", f"DEP#{config.name}")}}
                  for u in sorted(after)]

@@ -31,6 +31,30 @@ def _gate(aws: Aws) -> dict[str, Any]:
     return payload
 
 
+# -- the runtime ----------------------------------------------------------------------------------------
+
+
+def test_a_cold_start_registers_only_the_pipelines_whose_file_changed(aws_env: Aws,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # Every container registers the bundled project (lambdas/runtime.py); the table's ledger makes a
+    # start with nothing changed write nothing.
+    assert set(aws_env.store.pipeline_digests()) == set(aws_env.project.pipelines) >= {"orders"}
+    written: list[str] = []
+    register = aws_env.store._register
+
+    def counting(config: Any, digest: str | None) -> None:
+        written.append(config.name)
+        register(config, digest)
+
+    monkeypatch.setattr(aws_env.store, "_register", counting)
+    aws_env.reload()
+    assert written == []
+    write_orders(aws_env.root, command="touch ran-orders-v2")
+    aws_env.reload()
+    assert written == ["orders"]
+    assert aws_env.store.get_pipeline("orders").trigger.command.command == "touch ran-orders-v2"  # type: ignore[union-attr]
+
+
 # -- orchestrator -------------------------------------------------------------------------------------
 
 

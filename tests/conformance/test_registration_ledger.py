@@ -1,5 +1,5 @@
-"""Registering pipelines from their files on the stores that keep a registration ledger (memory, Redis):
-many at once, each as if registered alone, and on Redis in a fixed number of round trips."""
+"""Registering pipelines from their files on every store (each keeps a registration ledger): many at
+once, each as if registered alone, and on Redis in a fixed number of round trips."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ def pipeline(name: str, upstreams: tuple[str, ...] = (), **extra: Any) -> Pipeli
         "traits": {f"up-{u}": {"config": {"upstreamPipeline": u}} for u in upstreams}, **extra})
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration),
+                        pytest.param("dynamodb", marks=pytest.mark.integration)])
 def ledger(request: pytest.FixtureRequest) -> Iterator[Any]:
     spec = new_spec(request.param)
     store = open_store(spec)
@@ -56,6 +57,10 @@ def test_registering_again_moves_dependents_and_digests_and_the_last_listing_win
     assert ledger.pipeline_digests() == {"pa": "d2", "pb": "d3"}
     assert ledger.registered_at("pa") == first  # first registration time kept
     assert ledger.state_counts()["waiting"] == 2
+    assert ledger.pipeline_digests(["pb", "nobody"]) == {"pb": "d3"}
+    ledger.register_pipeline(pipeline("pa", ("py",)))  # through the API: no longer the file's
+    ledger.delete_pipeline("pb")
+    assert ledger.pipeline_digests() == {}
     ledger.register_pipeline_files([])  # nothing to do is fine
 
 
