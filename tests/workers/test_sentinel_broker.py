@@ -4,6 +4,7 @@ follow the primary across a failover."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
@@ -108,9 +109,16 @@ def test_the_store_and_the_worker_follow_the_primary_across_a_failover(deploymen
     # The confirmed claim survived on the promoted replica; the store's client found it by itself.
     assert store.claim("happy:daily:2026-02-01:1", before)[1] is False
     assert store.get_run(before.run_id) == before
-    send_trigger(deployment, "2026-03-02")
     run_id = RunKey("happy", "daily", "2026-03-02", 1).run_id
-    wait_until(lambda: run_id in fired(deployment), 60, "the worker to run a trigger again")
+    # On a loaded machine the restarted replica can miss the claim's ack deadline: the claim is then
+    # withdrawn and the job not started, and Beat's reconcile pass (not running here) asks again.
+    # This test asks again in its place, so what it shows is the worker following the new primary.
+    for _ in range(4):
+        send_trigger(deployment, "2026-03-02")
+        with contextlib.suppress(AssertionError):
+            wait_until(lambda: run_id in fired(deployment), 15, "the worker to run a trigger again")
+            break
+    assert fired(deployment).count(run_id) == 1, deployment.log()
     assert deployment.group.primary_port() == failover["promoted_port"]
     assert deployment.worker.poll() is None
 
