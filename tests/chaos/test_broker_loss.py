@@ -102,7 +102,14 @@ def test_a_worker_that_loses_the_broker_while_running_a_task_reconnects_instead_
                    60, "the worker to reconnect or exit")
         assert worker.poll() is None, rig.log("worker.log")[-3000:]
     assert "Unrecoverable error" not in rig.log("worker.log")
-    replies = rig.app.control.ping(timeout=5.0)
+    # It answers: its broadcast consumer comes back with the connection (a few seconds on a loaded machine).
+    replies: list[object] = []
+
+    def answered() -> bool:
+        replies[:] = rig.app.control.ping(timeout=5.0)
+        return bool(replies)
+
+    wait_until(answered, 60, "the worker to answer a ping")
     assert len(replies) == 1, replies
 
 
