@@ -35,6 +35,7 @@ import httpx
 import redis
 
 from bench.common import write_result
+from interlock.store.redis import RedisStore
 
 SIZES = (1000, 10_000, 50_000)
 QUICK = (20,)
@@ -153,21 +154,10 @@ def measure(count: int, url: str, work: Path) -> dict[str, Any]:
         figures["status_s"] = timed(["status"], env, root)
         return figures
     finally:
-        client = redis.Redis.from_url(url)
-        for batch in _batches(client.scan_iter(match=prefix + "*", count=5000), 5000):
-            client.delete(*batch)
+        store = RedisStore(redis.Redis.from_url(url), prefix)
+        store.purge()  # every key of this size's project: store, broker queues, results
+        store.close()
         shutil.rmtree(root, ignore_errors=True)
-
-
-def _batches(items: Any, size: int) -> Any:
-    batch: list[Any] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def compare(figures: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
