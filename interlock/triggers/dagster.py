@@ -17,7 +17,8 @@ from interlock.model import DagsterTrigger as DagsterBlock
 from interlock.model import FailureCategory, TriggerConfig
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
-from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
+from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
+from interlock.triggers.calls import call
 from interlock.triggers.template import render_map, render_mapping
 
 RUN_ID_TAG = "interlock/run_id"
@@ -69,16 +70,9 @@ def _graphql(block: DagsterBlock, query: str, variables: dict[str, Any], ctx: Tr
              doing: str) -> dict[str, Any]:
     """The ``data`` of one GraphQL call; HTTP and GraphQL-level errors as TriggerError."""
     headers = {"Content-Type": "application/json", **render_map(block.headers, ctx)}
-    try:
-        response = httpx.post(f"{block.url.rstrip('/')}/graphql", json={"query": query, "variables": variables},
-                              headers=headers, timeout=float(block.timeout or DEFAULT_TIMEOUT))
-    except httpx.TimeoutException:
-        raise TriggerError(f"dagster {doing}: request timed out", FailureCategory.TIMEOUT) from None
-    except httpx.HTTPError as exc:
-        raise TriggerError(f"dagster {doing}: request failed: {exc}", FailureCategory.TRANSIENT) from None
-    if response.status_code >= 400:
-        raise TriggerError(f"dagster {doing}: returned status {response.status_code}: {excerpt(response.text, 500)}",
-                           category_for_status(response.status_code))
+    response = call(f"dagster {doing}", lambda: httpx.post(
+        f"{block.url.rstrip('/')}/graphql", json={"query": query, "variables": variables}, headers=headers,
+        timeout=float(block.timeout or DEFAULT_TIMEOUT)), quoted=500, timeouts=True)
     try:
         answer = response.json()
         data = answer.get("data")

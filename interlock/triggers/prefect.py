@@ -19,7 +19,8 @@ from interlock.model import FailureCategory, TriggerConfig
 from interlock.model import PrefectTrigger as PrefectBlock
 from interlock.netguard import BlockedURL, check_url
 from interlock.redaction import excerpt
-from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError, category_for_status
+from interlock.triggers.base import JobState, Started, Status, TriggerContext, TriggerError
+from interlock.triggers.calls import call
 from interlock.triggers.template import render, render_map, render_mapping
 
 DEFAULT_TIMEOUT = 30.0
@@ -39,16 +40,9 @@ def _request(block: PrefectBlock, method: str, path: str, ctx: TriggerContext | 
     if block.auth_string:
         token = base64.b64encode(render(block.auth_string, ctx).encode()).decode()
         headers["Authorization"] = f"Basic {token}"
-    try:
-        response = httpx.request(method, f"{block.api_url.rstrip('/')}{path}", json=body, headers=headers,
-                                 timeout=float(block.timeout or DEFAULT_TIMEOUT))
-    except httpx.TimeoutException:
-        raise TriggerError(f"prefect {doing}: request timed out", FailureCategory.TIMEOUT) from None
-    except httpx.HTTPError as exc:
-        raise TriggerError(f"prefect {doing}: request failed: {exc}", FailureCategory.TRANSIENT) from None
-    if response.status_code >= 400:
-        raise TriggerError(f"prefect {doing}: {method} {path} returned status {response.status_code}: "
-                           f"{excerpt(response.text, 500)}", category_for_status(response.status_code))
+    response = call(f"prefect {doing} ({method} {path})", lambda: httpx.request(
+        method, f"{block.api_url.rstrip('/')}{path}", json=body, headers=headers,
+        timeout=float(block.timeout or DEFAULT_TIMEOUT)), quoted=500, timeouts=True)
     try:
         return response.json()
     except ValueError:
