@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -68,9 +69,10 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
         return would_trigger(deps, config, run_key, now)
     run_id = run_key.run_id
     # With tracing on, the run keeps the trace it was started in: its checks continue that trace.
+    # CLAIM_ID tells this call's claim from any other's (see below).
     fresh = RunState(run_id=run_id, pipeline_id=pipeline, status=RunStatus.TRIGGERING, version=1, created_at=now,
-                     updated_at=now, metadata={**run_key.metadata(), **tracing.inject()}, schedule_id=schedule,
-                     period=period, attempt=attempt)
+                     updated_at=now, metadata={**run_key.metadata(), **tracing.inject(), CLAIM_ID: uuid.uuid4().hex},
+                     schedule_id=schedule, period=period, attempt=attempt)
     prior: prior_runs.PriorRun | None = None
     claimed = _claim_in_known_store(deps, run_key, fresh, now)
     if claimed is None:  # the store may have been reset: check it, and ask who may know the period ran
@@ -79,6 +81,11 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
             return prior_runs.restore(deps, prior)
         claimed = deps.store.claim(run_key.claim_key, fresh)
     run, won = claimed
+    if not won and run.metadata.get(CLAIM_ID) == fresh.metadata[CLAIM_ID]:
+        # This call's own claim: the store ran it, the reply was lost (the Redis primary died after
+        # replicating it) and the client's retry on the new primary found it taken. Still ours.
+        log.warning("run %s: the claim found is this call's own (its first reply was lost); starting the job", run_id)
+        won = True
     if not won:
         log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
         if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog
@@ -110,6 +117,9 @@ def _claim_in_known_store(deps: Deps, run_key: RunKey, fresh: RunState,
         return None
 
 
+# The run metadata key of a random id written with each claim: a claim that finds the period
+# taken by a run with its own id made that run itself (docs/reliability.md, "Redis failover").
+CLAIM_ID = "claimId"
 # How soon a claim withdrawn for want of a replica's acknowledgement is tried again.
 UNCONFIRMED_RETRY = timedelta(seconds=2)
 

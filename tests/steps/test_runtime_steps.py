@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -120,6 +121,30 @@ def test_triggering_the_same_claim_twice_starts_one_job(harness: Harness, clock:
     first = trigger(deps, "orders", "daily", "2026-03-02", 1)
     second = trigger(deps, "orders", "daily", "2026-03-02", 1)
     assert first.run_id == second.run_id == run_id_for("orders", "daily", "2026-03-02", 1)
+    assert (harness.root / "runs").read_text() == "x\n"
+
+
+def test_a_claim_whose_reply_was_lost_and_retried_is_still_this_calls_and_its_job_runs_once(
+    harness: Harness, clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The Redis primary ran the claim, replicated it and died before replying; the client's retry on
+    # the promoted replica (interlock/redisconn.py) finds the period claimed, by this very call.
+    harness.archetype("a", ["t1"])
+    harness.pipeline("orders", "a", {"t1": "pass"},
+                     extra="trigger:\n  type: command\n  command: {command: 'sh -c \"echo x >> runs\"'}\n")
+    deps = harness.deps(clock)
+    claim = deps.store.claim
+
+    def reply_lost(key: str, run: Any, epoch: str | None = None) -> Any:
+        claim(key, run, epoch)  # ran and stored; its answer never arrived
+        return claim(key, run, epoch)  # the retry's answer: taken, by a run with this call's claim id
+
+    monkeypatch.setattr(deps.store, "claim", reply_lost)
+    run = trigger(deps, "orders", "daily", "2026-03-02", 1)
+    assert run.status is RunStatus.COMPLETED
+    assert (harness.root / "runs").read_text() == "x\n"
+    monkeypatch.undo()  # another call (a redelivered task) has a claim id of its own: it starts nothing
+    assert trigger(deps, "orders", "daily", "2026-03-02", 1).status is RunStatus.COMPLETED
     assert (harness.root / "runs").read_text() == "x\n"
 
 
