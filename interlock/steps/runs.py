@@ -85,7 +85,7 @@ def trigger(deps: Deps, pipeline: str, schedule: str, period: str, attempt: int)
         # This call's own claim: the store ran it, the reply was lost (the Redis primary died after
         # replicating it) and the client's retry on the new primary found it taken. Still ours.
         log.warning("run %s: the claim found is this call's own (its first reply was lost); starting the job", run_id)
-        won = True
+        run, won = fresh, True  # as the claim wrote it: confirm_claim compares the stored run with it
     if not won:
         log.info("run %s already claimed (status %s): not starting it again", run.run_id, run.status)
         if run.status is RunStatus.TRIGGERING:  # its worker may have died before arming the watchdog

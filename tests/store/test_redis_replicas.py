@@ -142,3 +142,25 @@ def test_the_trigger_step_starts_no_job_until_the_replica_acknowledges_its_claim
     assert fired.read_text() == "x\n"
     assert trigger(deps, "orders", "daily", "2026-03-01", 1).run_id == run.run_id  # and once only
     assert fired.read_text() == "x\n"
+
+
+def test_a_claim_whose_reply_was_lost_is_confirmed_on_the_replica_and_its_job_runs_once(
+        tmp_path: Path, pair: SentinelGroup, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The claim ran and replicated, its reply was lost, the retry found it taken by this call's own
+    # run (its claimId): the step confirms that run on the replica, as written, and starts the job.
+    store = store_on(pair, 1)
+    harness = Harness(tmp_path / "project", store)
+    harness.archetype("marked", ["ready-marker"])
+    fired = tmp_path / "fired.log"
+    harness.pipeline("orders", "marked", {"ready-marker": None},
+                     extra=f"trigger: {{type: command, command: {{command: 'echo x >> {fired}', shell: true}}}}\n")
+    deps = harness.deps()
+    claim = store.claim
+
+    def reply_lost(key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
+        claim(key, run, epoch)
+        return claim(key, run, epoch)
+
+    monkeypatch.setattr(store, "claim", reply_lost)
+    assert trigger(deps, "orders", "daily", "2026-03-01", 1).status is RunStatus.COMPLETED
+    assert fired.read_text() == "x\n"
