@@ -20,6 +20,7 @@ import redis
 from interlock.demo.stack import Stack
 from interlock.errors import ClaimNotReplicated
 from interlock.model import RunState, RunStatus
+from interlock.steps.deps import Deps
 from interlock.steps.keys import advance_key
 from interlock.steps.runs import UNCONFIRMED_RETRY, trigger
 from interlock.store.redis import RedisStore
@@ -122,15 +123,20 @@ def test_scripts_are_loaded_again_on_a_primary_that_never_ran_them(pair: Sentine
     assert won and store.confirm_claim("orders:daily:2026-03-02:1", run)
 
 
-def test_the_trigger_step_starts_no_job_until_the_replica_acknowledges_its_claim(
-        tmp_path: Path, pair: SentinelGroup) -> None:
+def orders_on(pair: SentinelGroup, tmp_path: Path) -> tuple[RedisStore, Deps, Path]:
+    """A store that needs one replica's ack, and a pipeline whose command appends a line to the returned file."""
     store = store_on(pair, 1)
     harness = Harness(tmp_path / "project", store)
     harness.archetype("marked", ["ready-marker"])
     fired = tmp_path / "fired.log"
     harness.pipeline("orders", "marked", {"ready-marker": None},
                      extra=f"trigger: {{type: command, command: {{command: 'echo x >> {fired}', shell: true}}}}\n")
-    deps = harness.deps()
+    return store, harness.deps(), fired
+
+
+def test_the_trigger_step_starts_no_job_until_the_replica_acknowledges_its_claim(
+        tmp_path: Path, pair: SentinelGroup) -> None:
+    store, deps, fired = orders_on(pair, tmp_path)
     with Stopped(pair), pytest.raises(ClaimNotReplicated):
         trigger(deps, "orders", "daily", "2026-03-01", 1)
     assert not fired.exists()
@@ -148,13 +154,7 @@ def test_a_claim_whose_reply_was_lost_is_confirmed_on_the_replica_and_its_job_ru
         tmp_path: Path, pair: SentinelGroup, monkeypatch: pytest.MonkeyPatch) -> None:
     # The claim ran and replicated, its reply was lost, the retry found it taken by this call's own
     # run (its claimId): the step confirms that run on the replica, as written, and starts the job.
-    store = store_on(pair, 1)
-    harness = Harness(tmp_path / "project", store)
-    harness.archetype("marked", ["ready-marker"])
-    fired = tmp_path / "fired.log"
-    harness.pipeline("orders", "marked", {"ready-marker": None},
-                     extra=f"trigger: {{type: command, command: {{command: 'echo x >> {fired}', shell: true}}}}\n")
-    deps = harness.deps()
+    store, deps, fired = orders_on(pair, tmp_path)
     claim = store.claim
 
     def reply_lost(key: str, run: RunState, epoch: str | None = None) -> tuple[RunState, bool]:
