@@ -335,9 +335,9 @@ class RedisStore:
             args: list[str | int] = [raw or "", new.dump(), name, _ms(new.since) if new.since else 0,
                     "1" if old is not None and old.state != new.state else "0"]
             calls.append((name, change, keys, args))
-        script = self._scripts["index_status"]
         if not calls:
             return
+        script = self._scripts["index_status"]
         if len(calls) == 1:  # the hot path (a verdict, a run): EVALSHA, no pipeline's SCRIPT EXISTS
             _, _, keys, args = calls[0]
             written = [script(keys=keys, args=args, client=self._client)]
